@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+// Rummage: a recommendation platform for marketplaces of one-off listings.
+// Layers (every arrow points down; see docs/architecture.md):
+//   5 executables  rummage
+//   4 assembly     RummageCLI
+//   3 models       Baselines
+//   2 domain       Datasets · Evaluation · Training
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma)
+import PackageDescription
+
+let package = Package(
+    name: "Rummage",
+    products: [
+        .executable(name: "rummage", targets: ["rummage"]),
+    ],
+    targets: [
+        // Layer 0: C libraries from Debian.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
+                       providers: [.apt(["liblzma-dev"])]),
+
+        // Layer 1: foundation.
+        .target(name: "RummageCore", dependencies: ["CLZMA"]),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS"]),
+        .target(name: "ArgumentParsing"),
+
+        // Layer 2: domain.
+        .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
+        .target(name: "Datasets", dependencies: ["RummageCore", "Evaluation"]),
+        .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
+
+        // Layer 3: models.
+        .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+
+        // Layer 4: assembly.
+        .target(name: "RummageCLI",
+                dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines"]),
+
+        // Layer 5: executables.
+        .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
+
+        // Tests.
+        .target(name: "RummageTestSupport", dependencies: ["RummageCore"], path: "Tests/RummageTestSupport"),
+        .testTarget(name: "RummageCoreTests", dependencies: ["RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "RummageTestSupport"]),
+        .testTarget(name: "ArgumentParsingTests", dependencies: ["ArgumentParsing"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "DatasetsTests",
+                    dependencies: ["Datasets", "Evaluation", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "BaselinesTests",
+                    dependencies: ["Baselines", "Training", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "RummageCLITests",
+                    dependencies: ["RummageCLI", "ArgumentParsing", "RummageTestSupport"]),
+    ]
+)

@@ -1,0 +1,121 @@
+import Evaluation
+import RummageCore
+
+/// Loads what `rummage generate` wrote and splits it in time, as a marketplace would evaluate.
+///
+/// - Split time: the timestamp at the `trainFraction` quantile of all events. Events before it are
+///   training data, weighted by funnel depth (view 1, like 2, save 3, add_to_bag 4, purchase 5;
+///   repeated pairs keep the deepest).
+/// - Held out: listings a user liked, saved, bagged or bought at or after the split time and had
+///   not interacted with before it.
+/// - Candidates: every listing except those sold before the split time (one-off listings can't be
+///   recommended once sold). Protocol: full ranking with each user's training items masked.
+public enum SyntheticSplit {
+    public static func load(directory: String, trainFraction: Double = 0.9) throws(DataError) -> Split {
+        precondition(trainFraction > 0 && trainFraction < 1)
+        let data = try MarketplaceData.load(directory: directory)
+        let n = data.timestamps.count
+        guard n > 0 else { throw DataError(.malformedLine, "has no events", path: directory + "/events.csv") }
+        let splitTime = data.timestamps.sorted()[min(n - 1, Int(Double(n) * trainFraction))]
+
+        var soldBeforeSplit = [Bool](repeating: false, count: data.itemIDs.count)
+        var trainUsers: [Int32] = [], trainItems: [Int32] = [], trainWeights: [Float] = []
+        for e in 0..<n where data.timestamps[e] < splitTime {
+            trainUsers.append(data.users[e]); trainItems.append(data.items[e])
+            trainWeights.append(Float(data.kinds[e].rawValue) + 1)
+            if data.kinds[e] == .purchase { soldBeforeSplit[Int(data.items[e])] = true }
+        }
+        let train = InteractionMatrix(userCount: data.userIDs.count, itemCount: data.itemIDs.count, users: trainUsers,
+                                      items: trainItems, weights: trainWeights, duplicates: .maximum)
+        var testUsers: [Int32] = [], testItems: [Int32] = []
+        for e in 0..<n where data.timestamps[e] >= splitTime && data.kinds[e] != .view {
+            let u = data.users[e], i = data.items[e]
+            if soldBeforeSplit[Int(i)] || train.contains(UserIndex(u), ItemIndex(i)) { continue }
+            testUsers.append(u); testItems.append(i)
+        }
+        let heldOut = SparseRows(rowCount: train.userCount, columnCount: train.itemCount, rows: testUsers,
+                                 columns: testItems, duplicates: .maximum)
+        let evaluation = FullRankingProtocol(heldOut: heldOut, excluded: train.byUser,
+                                             eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20])
+        let percent = Int((trainFraction * 100).rounded())
+        return Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
+                     evaluation: .fullRanking(evaluation))
+    }
+}
+
+/// The parsed files of a generated marketplace: ids in file order and events as parallel arrays.
+public struct MarketplaceData: Sendable {
+    public var userIDs: IDMap<UserID>
+    public var itemIDs: IDMap<ItemID>
+    public var itemCreatedAt: [Int64]
+    public var timestamps: [Int64]
+    public var users: [Int32]
+    public var items: [Int32]
+    public var kinds: [EventKind]
+
+    /// Reads `users.csv`, `listings.csv` and `events.csv` from `directory`, checking headers, ids and
+    /// kinds; errors name the file and line.
+    public static func load(directory: String) throws(DataError) -> MarketplaceData {
+        let usersFile = try TextFile(path: DataDirectory.find(["users.csv"], in: directory))
+        var userIDs = IDMap<UserID>()
+        try records(usersFile, header: Marketplace.usersHeader) { (line, fields) throws(DataError) in
+            let id = UserID(fields.string(0))
+            guard userIDs.index(of: id) == nil else { throw usersFile.error(line: line, "duplicate user_id '\(id)'") }
+            userIDs.insert(id)
+        }
+        let listingsFile = try TextFile(path: DataDirectory.find(["listings.csv"], in: directory))
+        var itemIDs = IDMap<ItemID>()
+        var createdAt: [Int64] = []
+        try records(listingsFile, header: Marketplace.listingsHeader) { (line, fields) throws(DataError) in
+            let id = ItemID(fields.string(0))
+            guard itemIDs.index(of: id) == nil else { throw listingsFile.error(line: line, "duplicate item_id '\(id)'") }
+            guard let t = fields.int(2) else {
+                throw listingsFile.error(line: line, "created_at is not a Unix time: '\(fields.string(2))'")
+            }
+            itemIDs.insert(id)
+            createdAt.append(Int64(t))
+        }
+        let eventsFile = try TextFile(path: DataDirectory.find(["events.csv"], in: directory))
+        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: createdAt, timestamps: [],
+                                   users: [], items: [], kinds: [])
+        let kindByName = Dictionary(uniqueKeysWithValues: EventKind.allCases.map { ($0.description, $0) })
+        try records(eventsFile, header: Marketplace.eventsHeader) { (line, fields) throws(DataError) in
+            guard let t = fields.int(1) else {
+                throw eventsFile.error(line: line, "timestamp is not a Unix time: '\(fields.string(1))'")
+            }
+            guard let u = userIDs.index(of: UserID(fields.string(2))) else {
+                throw eventsFile.error(line: line, "unknown user_id '\(fields.string(2))'")
+            }
+            guard let i = itemIDs.index(of: ItemID(fields.string(3))) else {
+                throw eventsFile.error(line: line, "unknown item_id '\(fields.string(3))'")
+            }
+            guard let kind = kindByName[fields.string(4)] else {
+                throw eventsFile.error(line: line, "unknown kind '\(fields.string(4))'; kinds: \(MarketplaceVocabulary.eventKinds.joined(separator: ", "))")
+            }
+            data.timestamps.append(Int64(t)); data.users.append(u); data.items.append(i); data.kinds.append(kind)
+        }
+        return data
+    }
+
+    /// CSV records after a header that must start with `header`'s columns.
+    static func records(_ file: TextFile, header: String,
+                        _ body: (Int, DelimitedFields) throws(DataError) -> Void) throws(DataError) {
+        let columns = header.split(separator: ",").count
+        try file.forEachLine { (line, bytes) throws(DataError) in
+            if line == 1 {
+                let found = String(decoding: bytes, as: UTF8.self)
+                guard found.hasPrefix(header) else {
+                    throw file.error(line: 1, "expected header '\(header)', found '\(found)'")
+                }
+                return
+            }
+            if bytes.isEmpty { return }
+            let fields = DelimitedFields(bytes, delimiter: [0x2C], csvQuotes: true)
+            guard fields.count >= columns else {
+                throw file.error(line: line, "expected \(columns) fields, found \(fields.count)")
+            }
+            try body(line, fields)
+        }
+        if file.bytes.isEmpty { throw DataError(.malformedLine, "is empty (expected header '\(header)')", path: file.path) }
+    }
+}

@@ -1,0 +1,91 @@
+import Evaluation
+import RummageCore
+
+/// A dataset divided for offline evaluation: what models train on, and how they are evaluated.
+public struct Split: Sendable {
+    /// Short description, e.g. `ncf-ml1m` or `synthetic (temporal, 90% train)`.
+    public var name: String
+    public var train: InteractionMatrix
+    /// The split's own evaluation protocol.
+    public var evaluation: EvaluationProtocol
+
+    public init(name: String, train: InteractionMatrix, evaluation: EvaluationProtocol) {
+        self.name = name
+        self.train = train
+        self.evaluation = evaluation
+    }
+}
+
+/// Which dataset to load: `KIND:DIRECTORY` on the command line.
+public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
+    /// The NCF MovieLens-1M leave-one-out split (1 + 99 sampled protocol).
+    case ncfMovieLens(directory: String)
+    /// LightGCN-format `train.txt` / `test.txt` (full-ranking protocol).
+    case lightGCN(directory: String)
+    /// What `rummage generate` wrote (temporal split, full ranking over unsold listings).
+    case synthetic(directory: String)
+
+    public static let kinds = ["ncf-ml1m", "lightgcn", "synthetic"]
+
+    /// Parses `KIND:DIRECTORY`.
+    public init(parsing text: String) throws(DataError) {
+        guard let colon = text.firstIndex(of: ":") else {
+            throw DataError(.invalidArgument, "dataset '\(text)' must be KIND:DIRECTORY with KIND one of \(Self.kinds.joined(separator: ", "))")
+        }
+        let kind = String(text[..<colon]), directory = String(text[text.index(after: colon)...])
+        guard !directory.isEmpty else { throw DataError(.invalidArgument, "dataset '\(text)' names no directory") }
+        switch kind {
+        case "ncf-ml1m": self = .ncfMovieLens(directory: directory)
+        case "lightgcn": self = .lightGCN(directory: directory)
+        case "synthetic": self = .synthetic(directory: directory)
+        default:
+            throw DataError(.invalidArgument, "unknown dataset kind '\(kind)'; kinds: \(Self.kinds.joined(separator: ", "))")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ncfMovieLens(let d): "ncf-ml1m:\(d)"
+        case .lightGCN(let d): "lightgcn:\(d)"
+        case .synthetic(let d): "synthetic:\(d)"
+        }
+    }
+
+    /// Loads the split with its protocol.
+    public func load() throws(DataError) -> Split {
+        switch self {
+        case .ncfMovieLens(let d): try NCFSplit.load(directory: d)
+        case .lightGCN(let d): try LightGCNSplit.load(directory: d)
+        case .synthetic(let d): try SyntheticSplit.load(directory: d)
+        }
+    }
+}
+
+/// Path helpers shared by the loaders.
+enum DataDirectory {
+    /// The first of `names` that exists in `directory`, or an error listing what was looked for.
+    static func find(_ names: [String], in directory: String) throws(DataError) -> String {
+        try requireDirectory(directory)
+        for name in names {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            if FileManagerShim.exists(path) { return path }
+        }
+        throw DataError(.fileNotFound, "no \(names.joined(separator: " or ")) in this directory", path: directory)
+    }
+
+    static func requireDirectory(_ directory: String) throws(DataError) {
+        guard FileManagerShim.isDirectory(directory) else {
+            throw DataError(.fileNotFound, "no such directory", path: directory)
+        }
+    }
+}
+
+import Foundation
+
+enum FileManagerShim {
+    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}

@@ -1,0 +1,51 @@
+import CBLAS
+
+// Every call into OpenBLAS lives in this file (like swift-system's Syscalls.swift), so the C surface
+// stays small and auditable. Shapes are checked with preconditions before each call.
+
+/// Thin, shape-checked wrappers over OpenBLAS.
+public enum BLAS {
+    /// The number of threads OpenBLAS uses for one call.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// `C = alpha * op(A) * op(B) + beta * C`, where op transposes when asked.
+    public static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
+                            alpha: Float = 1, beta: Float = 0, into c: inout Matrix) {
+        let m = transposeA ? a.columns : a.rows
+        let k = transposeA ? a.rows : a.columns
+        let kb = transposeB ? b.columns : b.rows
+        let n = transposeB ? b.rows : b.columns
+        precondition(k == kb, "gemm: inner dimensions differ (\(k) vs \(kb))")
+        precondition(c.rows == m && c.columns == n, "gemm: output is \(c.rows)x\(c.columns), expected \(m)x\(n)")
+        guard m > 0 && n > 0 else { return }
+        if k == 0 { for i in c.storage.indices { c.storage[i] *= beta }; return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a.storage, Int32(a.columns), b.storage, Int32(b.columns),
+                    beta, &c.storage, Int32(n))
+    }
+
+    /// `op(A) * op(B)` as a new matrix.
+    public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) -> Matrix {
+        var c = Matrix(rows: transposeA ? a.columns : a.rows, columns: transposeB ? b.rows : b.columns)
+        gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: &c)
+        return c
+    }
+
+    /// `y = A * x` for a row-major `A` given as a buffer of `rows * columns` floats.
+    public static func gemv(rows: Int, columns: Int, _ a: UnsafeBufferPointer<Float>,
+                            _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(a.count >= rows * columns && x.count == columns && y.count == rows, "gemv: shape mismatch")
+        guard rows > 0 else { return }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, a.baseAddress, Int32(columns),
+                    x.baseAddress, 1, 0, y.baseAddress, 1)
+    }
+
+    /// Dot product of two equal-length vectors.
+    public static func dot(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) -> Float {
+        precondition(x.count == y.count, "dot: lengths differ")
+        return cblas_sdot(Int32(x.count), x.baseAddress, 1, y.baseAddress, 1)
+    }
+}

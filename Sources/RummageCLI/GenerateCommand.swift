@@ -1,0 +1,55 @@
+import ArgumentParsing
+import Datasets
+import RummageCore
+
+/// `rummage generate`: writes a seeded synthetic marketplace.
+struct GenerateCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "generate",
+        abstract: "Generate a seeded synthetic secondhand-fashion marketplace (users, listings, events).",
+        discussion: """
+        Writes users.csv, listings.csv, events.csv and manifest.json into the output directory
+        (format: docs/data-format.md). The same options and seed always give the same files.
+        """,
+        options: [
+            .value("out", "DIR", help: "Directory to write into (created if missing).", required: true),
+            .value("users", "N", help: "Number of users.", default: "10000"),
+            .value("items", "N", help: "Number of listings.", default: "20000"),
+            .value("events", "N", help: "Approximate number of events.", default: "500000"),
+            .value("days", "N", help: "Days of simulated activity.", default: "90"),
+            .value("seed", "S", help: "Random seed.", default: "42"),
+            .flag("quiet", help: "Print nothing on success."),
+        ])
+
+    let output: String
+    let generator: MarketplaceGenerator.Configuration
+    let console: Console
+
+    init(_ arguments: ParsedArguments) throws {
+        output = try arguments.requiredString("out")
+        generator = MarketplaceGenerator.Configuration(
+            users: try arguments.requiredInt("users", in: 2...50_000_000),
+            listings: try arguments.requiredInt("items", in: 1...100_000_000),
+            events: try arguments.requiredInt("events", in: 0...2_000_000_000),
+            days: try arguments.requiredInt("days", in: 1...3650),
+            seed: UInt64(try arguments.requiredInt("seed", in: 0...Int.max)))
+        console = Console(quiet: arguments.flag("quiet"))
+    }
+
+    func run() throws {
+        let clock = Stopwatch()
+        let marketplace = MarketplaceGenerator(generator).generate()
+        let generated = clock.elapsedSeconds
+        try marketplace.write(to: output)
+        console.progress("wrote \(marketplace.users.count) users, \(marketplace.listings.count) listings and "
+            + "\(marketplace.events.count) events to \(output) in \(seconds(clock.elapsedSeconds)) "
+            + "(simulation \(seconds(generated)))")
+    }
+}
+
+/// Seconds with two decimals, e.g. `1.23 s`.
+func seconds(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) s"
+}

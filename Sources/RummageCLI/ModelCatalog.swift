@@ -1,0 +1,33 @@
+import Baselines
+import RummageCore
+import Training
+
+/// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
+enum ModelCatalog {
+    static let names = ["random", "toppop", "itemknn"]
+
+    /// Trains model `name` on `data`. Settings every model reads: `seed` (default 42).
+    static func train(_ name: String, settings: HyperParameters, data: InteractionMatrix,
+                      threads: Int, progress: @escaping @Sendable (String) -> Void) throws(TrainingError) -> any Recommender {
+        let seed = UInt64(try settings.int("seed", default: 42, in: 0...Int.max))
+        let context = TrainingContext(threads: threads, seed: seed, progress: progress)
+        let model: any Recommender
+        switch name {
+        case "random":
+            model = RandomRecommender(userCount: data.userCount, itemCount: data.itemCount, seed: seed)
+        case "toppop":
+            model = PopularityRecommender(training: data)
+        case "itemknn":
+            let defaults = ItemKNNRecommender.Configuration()
+            let configuration = ItemKNNRecommender.Configuration(
+                neighbours: try settings.int("neighbours", default: defaults.neighbours, in: 1...1_000_000),
+                shrink: Float(try settings.double("shrink", default: Double(defaults.shrink), in: 0...1e9)))
+            try settings.checkAllUsed(model: name)
+            model = ItemKNNRecommender(training: data, configuration: configuration, context: context)
+        default:
+            throw TrainingError(.unknownModel, "unknown model '\(name)'; models: \(names.joined(separator: ", "))")
+        }
+        try settings.checkAllUsed(model: name)
+        return model
+    }
+}

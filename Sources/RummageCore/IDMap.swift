@@ -1,0 +1,37 @@
+/// Two-way map between external ids and dense indices, assigned in first-seen order.
+///
+/// Like gorse's `FreqDict`: the only place where external ids become dense indices, so the two can
+/// never be confused. Index `i` is always `ids[i]`.
+public struct IDMap<ID: Hashable & Sendable>: Sendable {
+    public private(set) var ids: [ID] = []
+    private var indexByID: [ID: Int32] = [:]
+
+    public init() {}
+
+    /// Creates a map whose index `i` is `ids[i]`. Precondition: `ids` has no duplicates.
+    public init(_ ids: [ID]) {
+        self.ids = ids
+        indexByID.reserveCapacity(ids.count)
+        for (i, id) in ids.enumerated() {
+            let previous = indexByID.updateValue(Int32(i), forKey: id)
+            precondition(previous == nil, "duplicate id \(id) in IDMap")
+        }
+    }
+
+    public var count: Int { ids.count }
+
+    /// The index of `id`, assigning the next free index when it is new.
+    @discardableResult
+    public mutating func insert(_ id: ID) -> Int32 {
+        if let index = indexByID[id] { return index }
+        let index = Int32(ids.count)
+        ids.append(id)
+        indexByID[id] = index
+        return index
+    }
+
+    /// The index of `id`, or nil when it was never inserted.
+    public func index(of id: ID) -> Int32? { indexByID[id] }
+
+    public subscript(index: Int32) -> ID { ids[Int(index)] }
+}
