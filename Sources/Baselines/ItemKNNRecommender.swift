@@ -17,7 +17,7 @@ public struct ItemKNNRecommender: Recommender {
         public var neighbours: Int
         /// Shrinkage added to the cosine denominator; damps similarities backed by few users.
         public var shrink: Float
-        public init(neighbours: Int = 100, shrink: Float = 10) {
+        public init(neighbours: Int = 50, shrink: Float = 10) {
             precondition(neighbours > 0 && shrink >= 0)
             self.neighbours = neighbours
             self.shrink = shrink
