@@ -1,11 +1,43 @@
 import Foundation
+import Synchronization
 
 /// A command a `CommandLineTool` dispatches to: it declares its options and runs with them parsed.
 public protocol Command: Sendable {
     static var configuration: CommandConfiguration { get }
     /// Validates `arguments`; throw `UsageError` for values that are present but unusable.
     init(_ arguments: ParsedArguments) throws
-    func run() throws
+    /// Does the work, writing results to `output.standardOutput` and progress to `output.standardError`.
+    func run(output: CommandOutput) throws
+}
+
+/// Where a command's text goes: the process's stdout and stderr, or memory (tests).
+public final class CommandOutput: Sendable {
+    private let forward: (@Sendable (_ text: String, _ isError: Bool) -> Void)?
+    private let captured = Mutex<(out: String, err: String)>(("", ""))
+
+    private init(forward: (@Sendable (String, Bool) -> Void)?) { self.forward = forward }
+
+    /// Writes straight to the process's standard output and error.
+    public static var process: CommandOutput {
+        CommandOutput { text, isError in
+            (isError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+        }
+    }
+
+    /// Keeps everything in memory; read it back with `standardOutputText` and `standardErrorText`.
+    public static func capturing() -> CommandOutput { CommandOutput(forward: nil) }
+
+    public func standardOutput(_ text: String) { write(text, isError: false) }
+    public func standardError(_ text: String) { write(text, isError: true) }
+
+    /// What was captured (empty unless made by `capturing()`).
+    public var standardOutputText: String { captured.withLock { $0.out } }
+    public var standardErrorText: String { captured.withLock { $0.err } }
+
+    private func write(_ text: String, isError: Bool) {
+        if let forward { return forward(text, isError) }
+        captured.withLock { if isError { $0.err += text } else { $0.out += text } }
+    }
 }
 
 /// A program with subcommands (`rummage generate …`): `--help` everywhere, one-line errors, exit codes.
@@ -23,41 +55,38 @@ public struct CommandLineTool: Sendable {
         self.commands = commands
     }
 
-    /// Result of running the tool: the exit code, and what to print where.
-    public struct Outcome: Sendable, Equatable {
-        public var exitCode: Int32
-        public var standardOutput: String
-        public var standardError: String
-    }
-
-    /// Parses `arguments` (without the program name) and runs the chosen command.
-    /// Help text goes to `standardOutput`; errors to `standardError`. Never exits the process.
-    public func run(_ arguments: [String]) -> Outcome {
+    /// Parses `arguments` (without the program name), runs the chosen command and returns the exit
+    /// code. Help goes to standard output, errors to standard error. Never exits the process.
+    public func run(_ arguments: [String], output: CommandOutput) -> Int32 {
         guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
             if arguments.count >= 2, arguments[0] == "help", let command = command(named: arguments[1]) {
-                return Outcome(exitCode: 0, standardOutput: help(for: command), standardError: "")
+                output.standardOutput(help(for: command))
+            } else {
+                output.standardOutput(help())
             }
-            return Outcome(exitCode: 0, standardOutput: help(), standardError: "")
+            return 0
         }
         guard let command = command(named: first) else {
-            return failure(name, UsageError("unknown command '\(first)'; commands: \(commands.map { $0.configuration.name }.joined(separator: ", "))"), code: 2)
+            let names = commands.map { $0.configuration.name }.joined(separator: ", ")
+            return fail(name, UsageError("unknown command '\(first)'; commands: \(names)"), code: 2, output)
         }
         let rest = Array(arguments.dropFirst())
         if rest.contains("--help") || rest.contains("-h") {
-            return Outcome(exitCode: 0, standardOutput: help(for: command), standardError: "")
+            output.standardOutput(help(for: command))
+            return 0
         }
         let label = "\(name) \(command.configuration.name)"
         do {
             let parsed = try ParsedArguments(command: command.configuration.name,
                                              options: command.configuration.options, arguments: rest)
-            try command.init(parsed).run()
-            return Outcome(exitCode: 0, standardOutput: "", standardError: "")
+            try command.init(parsed).run(output: output)
+            return 0
         } catch let error as UsageError {
-            return failure(label, error, code: 2, hint: true)
+            return fail(label, error, code: 2, hint: true, output)
         } catch let error as any UserFacingError {
-            return failure(label, error, code: 2)
+            return fail(label, error, code: 2, output)
         } catch {
-            return failure(label, error, code: 1)
+            return fail(label, error, code: 1, output)
         }
     }
 
@@ -65,10 +94,12 @@ public struct CommandLineTool: Sendable {
         commands.first { $0.configuration.name == name }
     }
 
-    private func failure(_ label: String, _ error: any Error, code: Int32, hint: Bool = false) -> Outcome {
+    private func fail(_ label: String, _ error: any Error, code: Int32, hint: Bool = false,
+                      _ output: CommandOutput) -> Int32 {
         let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
         let suffix = hint ? " (see '\(label) --help')" : ""
-        return Outcome(exitCode: code, standardOutput: "", standardError: "\(label): error: \(message)\(suffix)\n")
+        output.standardError("\(label): error: \(message)\(suffix)\n")
+        return code
     }
 
     /// The tool's overview: usage and the list of commands.

@@ -22,6 +22,12 @@ public struct MovieLensContent: Sendable {
         public var age: Int
         /// MovieLens occupation code (0–20).
         public var occupation: Int
+
+        public init(gender: Character, age: Int, occupation: Int) {
+            self.gender = gender
+            self.age = age
+            self.occupation = occupation
+        }
     }
 
     public static let genreNames = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

@@ -32,7 +32,7 @@ struct EvaluateCommand: Command {
     let settings: [(key: String, value: String)]
     let threads: Int
     let json: Bool
-    let console: Console
+    let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
         dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
@@ -43,10 +43,11 @@ struct EvaluateCommand: Command {
         settings = try arguments.keyValues("set")
         threads = try arguments.requiredInt("threads", in: 1...1024)
         json = arguments.flag("json")
-        console = Console(quiet: arguments.flag("quiet"))
+        quiet = arguments.flag("quiet")
     }
 
-    func run() throws {
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
         let loading = Stopwatch()
         let split = try dataset.load()
         let train = split.train
@@ -54,7 +55,6 @@ struct EvaluateCommand: Command {
             + "\(train.interactionCount) training interactions in \(seconds(loading.elapsedSeconds))")
 
         let training = Stopwatch()
-        let console = self.console
         let recommender = try ModelCatalog.train(model, settings: HyperParameters(settings), data: train,
                                                  threads: threads, progress: { console.progress($0) })
         let trainSeconds = training.elapsedSeconds

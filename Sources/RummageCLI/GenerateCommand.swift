@@ -21,28 +21,29 @@ struct GenerateCommand: Command {
             .flag("quiet", help: "Print nothing on success."),
         ])
 
-    let output: String
+    let directory: String
     let generator: MarketplaceGenerator.Configuration
-    let console: Console
+    let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        output = try arguments.requiredString("out")
+        directory = try arguments.requiredString("out")
         generator = MarketplaceGenerator.Configuration(
             users: try arguments.requiredInt("users", in: 2...50_000_000),
             listings: try arguments.requiredInt("items", in: 1...100_000_000),
             events: try arguments.requiredInt("events", in: 0...2_000_000_000),
             days: try arguments.requiredInt("days", in: 1...3650),
             seed: UInt64(try arguments.requiredInt("seed", in: 0...Int.max)))
-        console = Console(quiet: arguments.flag("quiet"))
+        quiet = arguments.flag("quiet")
     }
 
-    func run() throws {
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
         let clock = Stopwatch()
         let marketplace = MarketplaceGenerator(generator).generate()
         let generated = clock.elapsedSeconds
-        try marketplace.write(to: output)
+        try marketplace.write(to: directory)
         console.progress("wrote \(marketplace.users.count) users, \(marketplace.listings.count) listings and "
-            + "\(marketplace.events.count) events to \(output) in \(seconds(clock.elapsedSeconds)) "
+            + "\(marketplace.events.count) events to \(directory) in \(seconds(clock.elapsedSeconds)) "
             + "(simulation \(seconds(generated)))")
     }
 }

@@ -12,24 +12,21 @@ public enum RummageCLI {
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {
-        let outcome = tool.run(Array(CommandLine.arguments.dropFirst()))
-        if !outcome.standardOutput.isEmpty { FileHandle.standardOutput.write(Data(outcome.standardOutput.utf8)) }
-        if !outcome.standardError.isEmpty { FileHandle.standardError.write(Data(outcome.standardError.utf8)) }
-        exit(outcome.exitCode)
+        exit(tool.run(Array(CommandLine.arguments.dropFirst()), output: .process))
     }
 }
 
 extension DataError: UserFacingError {}
 extension TrainingError: UserFacingError {}
 
-/// Console output for commands: results on stdout, progress on stderr (silenced by `--quiet`).
+/// A command's lines: results on standard output, progress on standard error unless `quiet`.
 struct Console: Sendable {
-    var quiet: Bool
+    let output: CommandOutput
+    let quiet: Bool
 
-    func result(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    func result(_ line: String) { output.standardOutput(line + "\n") }
 
     func progress(_ line: String) {
-        guard !quiet else { return }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        if !quiet { output.standardError(line + "\n") }
     }
 }
