@@ -1,0 +1,33 @@
+import Foundation
+import RummageTestSupport
+import Testing
+
+/// The protocol reproduces published numbers on the NCF MovieLens-1M split
+/// (Dacrema et al., RecSys 2019: Random 0.0987 / 0.0442, TopPop 0.4531 / 0.2542,
+/// ItemKNN CF 0.6596 / 0.3900 for HR@10 / NDCG@10).
+@Suite struct PublishedBaselinesTests {
+    func evaluate(_ model: String) throws -> [String: Any]? {
+        guard let dir = SharedData.directory("ncf-ml-1m", neededBy: "PublishedBaselinesTests.\(model)") else { return nil }
+        let result = rummage("evaluate", "--dataset", "ncf-ml1m:\(dir)", "--model", model, "--json", "--quiet")
+        #expect(result.code == 0, "\(result.err)")
+        return try lastJSONLine(result.out)
+    }
+
+    @Test func topPopMatchesPublishedValues() throws {
+        guard let json = try evaluate("toppop") else { return }
+        #expect(abs(json["hr@10"] as! Double - 0.4531) <= 0.01)
+        #expect(abs(json["ndcg@10"] as! Double - 0.2542) <= 0.01)
+    }
+
+    @Test func itemKNNReachesPublishedValues() throws {
+        guard let json = try evaluate("itemknn") else { return }
+        #expect(json["hr@10"] as! Double >= 0.6596)
+        #expect(json["ndcg@10"] as! Double >= 0.3900)
+    }
+
+    @Test func randomIsNearChance() throws {
+        guard let json = try evaluate("random") else { return }
+        #expect(abs(json["hr@10"] as! Double - 0.10) <= 0.015)
+        #expect(abs(json["ndcg@10"] as! Double - 0.045) <= 0.01)
+    }
+}
