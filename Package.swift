@@ -3,7 +3,7 @@
 // Layers (every arrow points down; see docs/architecture.md):
 //   5 executables  rummage
 //   4 assembly     RummageCLI
-//   3 models       Baselines
+//   3 models       Baselines · MatrixFactorization
 //   2 domain       Datasets · Evaluation · Training
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma)
@@ -33,10 +33,12 @@ let package = Package(
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
 
         // Layer 4: assembly.
         .target(name: "RummageCLI",
-                dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines"]),
+                dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
+                               "MatrixFactorization"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -51,6 +53,8 @@ let package = Package(
                     dependencies: ["Datasets", "Evaluation", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "BaselinesTests",
                     dependencies: ["Baselines", "Training", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "MatrixFactorizationTests",
+                    dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "RummageTestSupport"]),
     ]

@@ -48,4 +48,35 @@ public enum BLAS {
         precondition(x.count == y.count, "dot: lengths differ")
         return cblas_sdot(Int32(x.count), x.baseAddress, 1, y.baseAddress, 1)
     }
+
+    // MARK: Pointer forms for kernels that manage their own buffers (all row-major).
+
+    /// `y = alpha * op(A) * x + beta * y` with `A` of `rows × columns` at `a` (leading dimension `columns`).
+    /// `x` has `transpose ? rows : columns` elements and `y` the other count.
+    public static func gemv(transpose: Bool = false, rows: Int, columns: Int, alpha: Float = 1,
+                            _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, beta: Float = 0,
+                            _ y: UnsafeMutablePointer<Float>) {
+        guard rows > 0 && columns > 0 else {
+            let n = transpose ? columns : rows
+            for i in 0..<n { y[i] *= beta }
+            return
+        }
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
+                    a, Int32(columns), x, 1, beta, y, 1)
+    }
+
+    /// `C += alpha * Aᵀ A` (upper triangle) for `A` of `rows × columns`; `C` is `columns × columns`.
+    public static func syrkTransposedUpper(rows: Int, columns: Int, alpha: Float = 1, _ a: UnsafePointer<Float>,
+                                           _ c: UnsafeMutablePointer<Float>) {
+        guard rows > 0 else { return }
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(rows), alpha, a, Int32(columns),
+                    1, c, Int32(columns))
+    }
+
+    /// Solves `A x = b` for symmetric positive-definite `A` (`n × n`, upper triangle used) by Cholesky
+    /// (LAPACKE_sposv). `A` is overwritten by its factor and `b` by `x`. Returns false when `A` is not
+    /// positive definite.
+    public static func solvePositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> Bool {
+        LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
+    }
 }

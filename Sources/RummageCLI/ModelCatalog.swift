@@ -1,10 +1,11 @@
 import Baselines
+import MatrixFactorization
 import RummageCore
 import Training
 
 /// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
 enum ModelCatalog {
-    static let names = ["random", "toppop", "itemknn"]
+    static let names = ["random", "toppop", "itemknn", "ials"]
 
     /// Trains model `name` on `data`. Settings every model reads: `seed` (default 42).
     static func train(_ name: String, settings: HyperParameters, data: InteractionMatrix,
@@ -24,6 +25,21 @@ enum ModelCatalog {
                 shrink: Float(try settings.double("shrink", default: Double(defaults.shrink), in: 0...1e9)))
             try settings.checkAllUsed(model: name)
             model = ItemKNNRecommender(training: data, configuration: configuration, context: context)
+        case "ials":
+            var c = ImplicitALS.Configuration()
+            c.factors = try settings.int("factors", default: c.factors, in: 1...4096)
+            c.iterations = try settings.int("iterations", default: c.iterations, in: 0...100_000)
+            c.regularization = Float(try settings.double("regularization", default: Double(c.regularization), in: 0...1e6))
+            c.alpha = Float(try settings.double("alpha", default: Double(c.alpha), in: 0...1e6))
+            c.cgSteps = try settings.int("cg_steps", default: c.cgSteps, in: 1...1000)
+            c.lossEvery = try settings.int("loss_every", default: c.lossEvery, in: 0...100_000)
+            let solver = try settings.string("solver", default: c.solver.rawValue, allowed: ImplicitALS.Solver.allCases.map(\.rawValue))
+            c.solver = ImplicitALS.Solver(rawValue: solver)!
+            if c.solver == .cholesky && c.regularization == 0 {
+                throw TrainingError(.invalidHyperParameter, "solver=cholesky needs regularization > 0")
+            }
+            try settings.checkAllUsed(model: name)
+            model = ImplicitALS.fit(data, configuration: c, context: context)
         default:
             throw TrainingError(.unknownModel, "unknown model '\(name)'; models: \(names.joined(separator: ", "))")
         }

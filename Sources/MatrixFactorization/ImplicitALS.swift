@@ -1,0 +1,259 @@
+import LinearAlgebra
+import RummageCore
+import Training
+
+/// Implicit-feedback alternating least squares (Hu, Koren & Volinsky, ICDM 2008).
+///
+/// Minimises `Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ (Σ‖x_u‖² + Σ‖y_i‖²)` over all user–item pairs, where
+/// `p_ui = 1` for observed pairs (else 0) and `c_ui = 1 + alpha · r_ui` with `r_ui` the interaction
+/// weight. Each half-iteration solves every user's (then every item's) normal equations
+/// `(YᵀY + λI + Y_uᵀ(C_u − I)Y_u) x_u = Y_uᵀ C_u p_u` either by a few warm-started conjugate-gradient
+/// steps (Takács et al. 2011, as in `implicit`) or exactly by Cholesky (LAPACKE `sposv`).
+///
+/// Rows are solved in parallel; each row's solution depends only on the fixed side, so the result is
+/// identical for any thread count. OpenBLAS is pinned to one thread while rows run in parallel.
+///
+/// Kernel names: `n` rows in the solved block, `k` factors, `G = YᵀY + λI`, `Yu` a row's gathered
+/// fixed-side vectors, `c` its confidences.
+public enum ImplicitALS {
+    public enum Solver: String, Sendable, CaseIterable {
+        /// Warm-started conjugate gradient with `cgSteps` steps (fast, approximate).
+        case conjugateGradient = "cg"
+        /// Exact solve by Cholesky factorisation (slower, for checking and small problems).
+        case cholesky
+    }
+
+    public struct Configuration: Sendable, Equatable {
+        /// Width of the user and item vectors.
+        public var factors: Int = 64
+        /// Full iterations (users then items).
+        public var iterations: Int = 15
+        /// λ, the L2 penalty on every vector.
+        public var regularization: Float = 0.05
+        /// Confidence slope: `c_ui = 1 + alpha · r_ui`.
+        public var alpha: Float = 2
+        public var solver: Solver = .conjugateGradient
+        /// Conjugate-gradient steps per row and half-iteration.
+        public var cgSteps: Int = 3
+        /// Initial vectors are uniform in `[0, initScale)` (as in `implicit`).
+        public var initScale: Float = 0.01
+        /// Report the training loss every this many iterations (0: never; it costs about one CG step).
+        public var lossEvery: Int = 1
+
+        public init() {}
+    }
+
+    /// Trains on `data` (rows users, columns items, values `r_ui`).
+    public static func fit(_ data: InteractionMatrix, configuration: Configuration = .init(),
+                           context: TrainingContext = .init()) -> FactorizationModel {
+        let c = configuration
+        precondition(c.factors > 0 && c.iterations >= 0 && c.regularization >= 0 && c.alpha >= 0 && c.cgSteps > 0)
+        let savedBLASThreads = BLAS.threadCount
+        BLAS.threadCount = 1
+        defer { BLAS.threadCount = savedBLASThreads }
+
+        var rng = SeededGenerator(seed: context.seed)
+        let users = RowBuffer(Matrix(rows: data.userCount, columns: c.factors,
+                                     storage: (0..<data.userCount * c.factors).map { _ in rng.nextFloat() * c.initScale }))
+        let items = RowBuffer(Matrix(rows: data.itemCount, columns: c.factors,
+                                     storage: (0..<data.itemCount * c.factors).map { _ in rng.nextFloat() * c.initScale }))
+        let clock = Stopwatch()
+        for iteration in 1...max(1, c.iterations) where c.iterations > 0 {
+            solve(users, fixed: items, rows: data.byUser, c, threads: context.threads)
+            solve(items, fixed: users, rows: data.byItem, c, threads: context.threads)
+            var line = "ials: iteration \(iteration)/\(c.iterations)"
+            if c.lossEvery > 0 && (iteration % c.lossEvery == 0 || iteration == c.iterations) {
+                let value = loss(users: users, items: items, data: data, c, threads: context.threads)
+                line += " loss=\(String(format6: value))"
+            }
+            context.progress(line + " elapsed=\(String(format6: clock.elapsedSeconds))s")
+        }
+        return FactorizationModel(algorithm: "ials", userFactors: users.matrix, itemFactors: items.matrix)
+    }
+
+    /// `G = FᵀF + λI` for the fixed side `F`.
+    static func gram(_ fixed: RowBuffer, regularization: Float) -> [Float] {
+        let k = fixed.columns
+        var g = [Float](repeating: 0, count: k * k)
+        g.withUnsafeMutableBufferPointer { BLAS.syrkTransposedUpper(rows: fixed.rows, columns: k, fixed.base, $0.baseAddress!) }
+        for i in 0..<k {
+            g[i * k + i] += regularization
+            for j in 0..<i { g[i * k + j] = g[j * k + i] }  // mirror the upper triangle
+        }
+        return g
+    }
+
+    /// Re-solves every row of `target` against `fixed`, in parallel.
+    static func solve(_ target: RowBuffer, fixed: RowBuffer, rows: SparseRows, _ c: Configuration, threads: Int) {
+        let k = c.factors
+        let g = gram(fixed, regularization: c.regularization)
+        let longest = (0..<rows.rowCount).reduce(0) { max($0, rows.count(of: $1)) }
+        Parallel.forEachChunk(count: rows.rowCount, chunkSize: 64, threads: threads) { range in
+            var workspace = RowWorkspace(k: k, capacity: longest)
+            g.withUnsafeBufferPointer { g in
+                for u in range {
+                    let n = rows.count(of: u)
+                    let x = target.row(u)
+                    if n == 0 {
+                        x.update(repeating: 0, count: k)
+                        continue
+                    }
+                    workspace.gather(rows, row: u, from: fixed, alpha: c.alpha)
+                    switch c.solver {
+                    case .conjugateGradient: workspace.conjugateGradient(n: n, g: g.baseAddress!, x: x, steps: c.cgSteps)
+                    case .cholesky: workspace.cholesky(n: n, g: g.baseAddress!, x: x)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The objective divided by `Σ c_ui + (users × items − nnz)` (as `implicit` reports it).
+    public static func loss(model: FactorizationModel, data: InteractionMatrix, configuration: Configuration,
+                            threads: Int = 1) -> Double {
+        loss(users: RowBuffer(model.userFactors), items: RowBuffer(model.itemFactors), data: data, configuration, threads: threads)
+    }
+
+    static func loss(users: RowBuffer, items: RowBuffer, data: InteractionMatrix, _ c: Configuration, threads: Int) -> Double {
+        let k = c.factors
+        let yty = gram(items, regularization: 0)
+        let rows = data.byUser
+        let parts = Parallel.mapChunks(count: rows.rowCount, chunkSize: 256, threads: threads) { range in
+            var total = 0.0, confidence = 0.0, userNorms = 0.0
+            var gx = [Float](repeating: 0, count: k)
+            for u in range {
+                let x = users.row(u)
+                // Σ_all_i s_ui² = xᵀ (YᵀY) x; observed pairs then swap s² for c (1 − s)².
+                yty.withUnsafeBufferPointer { BLAS.gemv(rows: k, columns: k, $0.baseAddress!, x, gx.withUnsafeMutableBufferPointer { $0.baseAddress! }) }
+                var all: Float = 0, norm: Float = 0
+                for f in 0..<k { all += x[f] * gx[f]; norm += x[f] * x[f] }
+                var observed = 0.0
+                for e in rows.range(of: u) {
+                    let y = items.row(Int(rows.columns[e]))
+                    var s: Float = 0
+                    for f in 0..<k { s += x[f] * y[f] }
+                    let conf = 1 + c.alpha * rows.values[e]
+                    observed += Double(conf * (1 - s) * (1 - s) - s * s)
+                    confidence += Double(conf)
+                }
+                total += Double(all) + observed
+                userNorms += Double(norm)
+            }
+            return (total, confidence, userNorms)
+        }
+        var total = 0.0, confidence = 0.0, norms = 0.0
+        for p in parts { total += p.0; confidence += p.1; norms += p.2 }
+        for i in 0..<items.rows * k { norms += Double(items.base[i] * items.base[i]) }
+        total += Double(c.regularization) * norms
+        let pairs = Double(data.userCount) * Double(data.itemCount) - Double(data.interactionCount)
+        return total / (confidence + pairs)
+    }
+}
+
+/// Per-thread scratch space for solving one row: the gathered fixed-side vectors and CG vectors.
+struct RowWorkspace {
+    let k: Int
+    /// `n × k` gathered vectors `Yu`.
+    var gathered: [Float]
+    /// Confidences `c_i` of the row's entries.
+    var confidence: [Float]
+    /// Length-`n` temporary.
+    var t: [Float]
+    var r: [Float], p: [Float], ap: [Float]
+    /// `k × k` system for the Cholesky solver.
+    var system: [Float]
+
+    init(k: Int, capacity: Int) {
+        self.k = k
+        gathered = [Float](repeating: 0, count: max(1, capacity) * k)
+        confidence = [Float](repeating: 0, count: max(1, capacity))
+        t = confidence
+        r = [Float](repeating: 0, count: k); p = r; ap = r
+        system = [Float](repeating: 0, count: k * k)
+    }
+
+    /// Copies the fixed-side vectors of `row`'s entries into `gathered` and their confidences.
+    mutating func gather(_ rows: SparseRows, row: Int, from fixed: RowBuffer, alpha: Float) {
+        let k = self.k
+        gathered.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for e in rows.range(of: row) {
+                (dst.baseAddress! + offset * k).update(from: fixed.row(Int(rows.columns[e])), count: k)
+                confidence[offset] = 1 + alpha * rows.values[e]
+                offset += 1
+            }
+        }
+    }
+
+    /// `steps` conjugate-gradient steps on `A x = b`, starting from the current `x`, where
+    /// `A = G + Yuᵀ (C − I) Yu` and `b = Yuᵀ c`. Never forms `A`.
+    mutating func conjugateGradient(n: Int, g: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>, steps: Int) {
+        let k = self.k
+        gathered.withUnsafeBufferPointer { yu in
+        confidence.withUnsafeBufferPointer { conf in
+        t.withUnsafeMutableBufferPointer { t in
+        r.withUnsafeMutableBufferPointer { r in
+        p.withUnsafeMutableBufferPointer { p in
+        ap.withUnsafeMutableBufferPointer { ap in
+            let yu = yu.baseAddress!, t = t.baseAddress!, r = r.baseAddress!, p = p.baseAddress!, ap = ap.baseAddress!
+            // r = b − A x = Yuᵀ (c − (c − 1) ∘ (Yu x)) − G x
+            BLAS.gemv(rows: n, columns: k, yu, x, t)
+            for i in 0..<n { t[i] = conf[i] - (conf[i] - 1) * t[i] }
+            BLAS.gemv(transpose: true, rows: n, columns: k, yu, t, r)
+            BLAS.gemv(rows: k, columns: k, alpha: -1, g, x, beta: 1, r)
+            p.update(from: r, count: k)
+            var rsOld: Float = 0
+            for f in 0..<k { rsOld += r[f] * r[f] }
+            for _ in 0..<steps {
+                if rsOld < 1e-20 { break }
+                // ap = A p = G p + Yuᵀ ((c − 1) ∘ (Yu p))
+                BLAS.gemv(rows: n, columns: k, yu, p, t)
+                for i in 0..<n { t[i] *= conf[i] - 1 }
+                BLAS.gemv(transpose: true, rows: n, columns: k, yu, t, ap)
+                BLAS.gemv(rows: k, columns: k, g, p, beta: 1, ap)
+                var pap: Float = 0
+                for f in 0..<k { pap += p[f] * ap[f] }
+                guard pap > 0 else { break }
+                let step = rsOld / pap
+                var rsNew: Float = 0
+                for f in 0..<k {
+                    x[f] += step * p[f]
+                    r[f] -= step * ap[f]
+                    rsNew += r[f] * r[f]
+                }
+                let beta = rsNew / rsOld
+                for f in 0..<k { p[f] = r[f] + beta * p[f] }
+                rsOld = rsNew
+            }
+        }}}}}}
+    }
+
+    /// Exact solve: forms `A = G + Yuᵀ (C − I) Yu` and `b = Yuᵀ c`, then Cholesky.
+    mutating func cholesky(n: Int, g: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>) {
+        let k = self.k
+        // Scale gathered rows by sqrt(c − 1) so that one syrk adds Yuᵀ (C − I) Yu; b uses unscaled rows.
+        confidence.withUnsafeBufferPointer { conf in
+        gathered.withUnsafeMutableBufferPointer { yu in
+        system.withUnsafeMutableBufferPointer { a in
+        t.withUnsafeMutableBufferPointer { t in
+            let yu = yu.baseAddress!, a = a.baseAddress!
+            for i in 0..<n { t[i] = conf[i] }
+            BLAS.gemv(transpose: true, rows: n, columns: k, yu, t.baseAddress!, x)
+            a.update(from: g, count: k * k)
+            for i in 0..<n {
+                let s = (conf[i] - 1).squareRoot()
+                for f in 0..<k { yu[i * k + f] *= s }
+            }
+            BLAS.syrkTransposedUpper(rows: n, columns: k, yu, a)
+            let solved = BLAS.solvePositiveDefinite(n: k, a, x)
+            precondition(solved, "ALS normal equations are not positive definite (regularization must be > 0)")
+        }}}}
+    }
+}
+
+extension String {
+    /// Six significant decimals without Foundation formatting.
+    init(format6 value: Double) {
+        self = value.isFinite ? "\((value * 1e6).rounded() / 1e6)" : "\(value)"
+    }
+}
