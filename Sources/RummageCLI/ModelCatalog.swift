@@ -5,7 +5,7 @@ import Training
 
 /// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
 enum ModelCatalog {
-    static let names = ["random", "toppop", "itemknn", "ials"]
+    static let names = ["random", "toppop", "itemknn", "ials", "bpr"]
 
     /// Trains model `name` on `data`. Settings every model reads: `seed` (default 42).
     static func train(_ name: String, settings: HyperParameters, data: InteractionMatrix,
@@ -40,6 +40,22 @@ enum ModelCatalog {
             }
             try settings.checkAllUsed(model: name)
             model = ImplicitALS.fit(data, configuration: c, context: context)
+        case "bpr":
+            var c = BPR.Configuration()
+            c.factors = try settings.int("factors", default: c.factors, in: 1...4096)
+            c.epochs = try settings.int("epochs", default: c.epochs, in: 0...100_000)
+            c.learningRate = Float(try settings.double("learning_rate", default: Double(c.learningRate), in: 1e-9...1e3))
+            c.regularization = Float(try settings.double("regularization", default: Double(c.regularization), in: 0...1e6))
+            let sampling = try settings.string("negatives", default: c.negativeSampling.rawValue,
+                                               allowed: BPR.NegativeSampling.allCases.map(\.rawValue))
+            c.negativeSampling = BPR.NegativeSampling(rawValue: sampling)!
+            c.popularityExponent = try settings.double("popularity_exponent", default: c.popularityExponent, in: 0...4)
+            let optimizer = try settings.string("optimizer", default: c.optimizer.rawValue,
+                                                allowed: BPR.Optimizer.allCases.map(\.rawValue))
+            c.optimizer = BPR.Optimizer(rawValue: optimizer)!
+            c.initScale = Float(try settings.double("init_scale", default: Double(c.initScale), in: 0...10))
+            try settings.checkAllUsed(model: name)
+            model = BPR.fit(data, configuration: c, context: context)
         default:
             throw TrainingError(.unknownModel, "unknown model '\(name)'; models: \(names.joined(separator: ", "))")
         }

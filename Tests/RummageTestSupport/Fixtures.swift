@@ -1,5 +1,6 @@
 import Foundation
 import RummageCore
+import Synchronization
 
 /// Known-answer fixtures and helpers shared by the test targets.
 public enum Fixtures {
@@ -68,4 +69,12 @@ public enum SharedData {
         print("SKIP \(test): shared dataset \(path) is not present")
         return nil
     }
+}
+
+/// Collects progress lines from a training run (thread-safe).
+public final class LineCollector: Sendable {
+    private let lines = Mutex<[String]>([])
+    public init() {}
+    public var add: @Sendable (String) -> Void { { line in self.lines.withLock { $0.append(line) } } }
+    public var all: [String] { lines.withLock { $0 } }
 }
