@@ -26,6 +26,7 @@ public struct SparseRows: Sendable, Equatable {
     @inlinable public func values(of row: Int) -> ArraySlice<Float> { values[range(of: row)] }
 
     /// True when `column` is stored in `row` (binary search).
+    @inlinable
     public func contains(row: Int, column: Int32) -> Bool {
         var lo = offsets[row], hi = offsets[row + 1]
         while lo < hi {
