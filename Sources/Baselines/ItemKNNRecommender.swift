@@ -11,7 +11,7 @@ import Training
 ///
 /// Training is sparse and multi-threaded: for each item, co-occurrence counts are accumulated over
 /// its users' histories in a dense per-thread buffer (cost Σ_u |I_u|²).
-public struct ItemKNNRecommender: Recommender {
+public struct ItemKNNRecommender: SimilarItemsRecommender {
     public struct Configuration: Sendable, Equatable {
         /// Neighbours kept per item.
         public var neighbours: Int
@@ -93,5 +93,13 @@ public struct ItemKNNRecommender: Recommender {
                 scores[Int(similarity.columns[k])] += similarity.values[k]
             }
         }
+    }
+
+    /// The `k` items most similar to `item` among those that kept it as a neighbour (the cosine is
+    /// symmetric, so these are the items whose similarity to `item` survived pruning).
+    public func similarItems(to item: ItemIndex, k: Int) -> [ScoredIndex] {
+        let range = similarity.range(of: item.int)
+        let entries = zip(similarity.columns[range], similarity.values[range]).map { ScoredIndex(index: $0, score: $1) }
+        return Array(entries.sorted(by: TopK.ranksAbove).prefix(k))
     }
 }

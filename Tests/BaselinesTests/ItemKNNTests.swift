@@ -17,6 +17,13 @@ import Training
         }
     }
 
+    @Test func similarItemsShareParity() {
+        let model = ItemKNNRecommender(training: Fixtures.checkerboard(size: 10), configuration: .init(neighbours: 10, shrink: 1))
+        let similar = model.similarItems(to: ItemIndex(3), k: 3)
+        #expect(similar.map(\.index) == [1, 5, 7])  // all odd items tie; lower index first
+        #expect(similar.allSatisfy { abs($0.score - 5.0 / 6.0) < 1e-5 })
+    }
+
     @Test func checkerboardRecoversAHeldOutPair() {
         // Hold out (user 0, item 4): it must be user 0's top recommendation among unseen items.
         let data = Fixtures.checkerboard(size: 20, removing: [[0, 4]])
