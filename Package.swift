@@ -53,6 +53,7 @@ let package = Package(
                     dependencies: ["Datasets", "Evaluation", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "BaselinesTests",
                     dependencies: ["Baselines", "Training", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "LinearAlgebra", "RummageCore"]),
         .testTarget(name: "MatrixFactorizationTests",
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
