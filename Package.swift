@@ -3,7 +3,7 @@
 // Layers (every arrow points down; see docs/architecture.md):
 //   5 executables  rummage
 //   4 assembly     RummageCLI
-//   3 models       Baselines · MatrixFactorization
+//   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma)
@@ -34,11 +34,12 @@ let package = Package(
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
 
         // Layer 4: assembly.
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization"]),
+                               "MatrixFactorization", "TwoTower"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),

@@ -94,4 +94,22 @@ public struct MovieLensContent: Sendable {
         guard trimmed.dropLast(5).hasSuffix("(") else { return nil }
         return Int(digits)
     }
+
+    /// Model input features: items get `genre` (multi-valued) and `year` (5-year buckets); users get
+    /// `gender`, `age` and `occupation`. Entities without content get no values.
+    public func features(userCount: Int, itemCount: Int) -> (users: CategoricalFeatures, items: CategoricalFeatures) {
+        let movie = (0..<itemCount).map { $0 < items.count ? items[$0] : nil }
+        let person = (0..<userCount).map { $0 < users.count ? users[$0] : nil }
+        let itemFields = [
+            CategoricalFeatures.Field(name: "genre", entityValues: movie.map { $0?.genres.map { Self.genreNames[$0] } ?? [] }),
+            CategoricalFeatures.Field(name: "year", entityValues: movie.map { m in m?.year.map { ["\($0 / 5 * 5)"] } ?? [] }),
+        ]
+        let userFields = [
+            CategoricalFeatures.Field(name: "gender", entityValues: person.map { $0.map { [String($0.gender)] } ?? [] }),
+            CategoricalFeatures.Field(name: "age", entityValues: person.map { $0.map { ["\($0.age)"] } ?? [] }),
+            CategoricalFeatures.Field(name: "occupation", entityValues: person.map { $0.map { ["\($0.occupation)"] } ?? [] }),
+        ]
+        return (CategoricalFeatures(entityCount: userCount, fields: userFields),
+                CategoricalFeatures(entityCount: itemCount, fields: itemFields))
+    }
 }

@@ -1,11 +1,13 @@
 import Evaluation
+import Foundation
 import RummageCore
 
 /// The NCF (He et al., WWW 2017) MovieLens-1M leave-one-out split, read as published:
 /// `ml-1m.train.rating` (or the `.reconstructed.xz` rebuild), `ml-1m.test.rating` and
 /// `ml-1m.test.negative` (plain or `.xz`). Ids are the file's 0-based integers.
 ///
-/// Evaluated with `SampledRankingProtocol`: the test item against its 99 listed negatives.
+/// Evaluated with `SampledRankingProtocol`: the test item against its 99 listed negatives. When the
+/// MovieLens-1M files sit in a sibling `movielens-1m` folder, users and items carry content features.
 public enum NCFSplit {
     public static let trainNames = ["ml-1m.train.rating", "ml-1m.train.rating.xz", "ml-1m.train.rating.reconstructed.xz"]
     public static let testNames = ["ml-1m.test.rating", "ml-1m.test.rating.xz"]
@@ -58,7 +60,15 @@ public enum NCFSplit {
         let itemCount = Int(max(items.max() ?? -1, tests.map(\.item).max() ?? -1, maxNegative)) + 1
         let train = InteractionMatrix(userCount: userCount, itemCount: itemCount, users: users, items: items,
                                       duplicates: .maximum)
-        return Split(name: "ncf-ml1m", train: train, evaluation: .sampled(SampledRankingProtocol(cases: cases)))
+        // Content features from the sibling MovieLens-1M folder (../movielens-1m), when present.
+        let movieLens = URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent("movielens-1m").path
+        var userFeatures: CategoricalFeatures?, itemFeatures: CategoricalFeatures?
+        if FileManagerShim.exists(movieLens + "/movies.dat") && FileManagerShim.exists(movieLens + "/users.dat") {
+            let content = try MovieLensContent.load(ncfDirectory: directory, movieLensDirectory: movieLens)
+            (userFeatures, itemFeatures) = content.features(userCount: userCount, itemCount: itemCount)
+        }
+        return Split(name: "ncf-ml1m", train: train, evaluation: .sampled(SampledRankingProtocol(cases: cases)),
+                     userFeatures: userFeatures, itemFeatures: itemFeatures)
     }
 
     static func userItem(_ fields: DelimitedFields, _ file: TextFile, _ line: Int) throws(DataError) -> (Int32, Int32) {

@@ -8,11 +8,18 @@ public struct Split: Sendable {
     public var train: InteractionMatrix
     /// The split's own evaluation protocol.
     public var evaluation: EvaluationProtocol
+    /// Content features of users and items, when the dataset has them (else no fields).
+    public var userFeatures: CategoricalFeatures
+    public var itemFeatures: CategoricalFeatures
 
-    public init(name: String, train: InteractionMatrix, evaluation: EvaluationProtocol) {
+    public init(name: String, train: InteractionMatrix, evaluation: EvaluationProtocol,
+                userFeatures: CategoricalFeatures? = nil, itemFeatures: CategoricalFeatures? = nil) {
         self.name = name
         self.train = train
         self.evaluation = evaluation
+        self.userFeatures = userFeatures ?? .none(entityCount: train.userCount)
+        self.itemFeatures = itemFeatures ?? .none(entityCount: train.itemCount)
+        precondition(self.userFeatures.entityCount == train.userCount && self.itemFeatures.entityCount == train.itemCount)
     }
 }
 

@@ -79,4 +79,18 @@ public enum BLAS {
     public static func solvePositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> Bool {
         LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
     }
+
+    /// `C = alpha · op(A) · op(B)` on raw row-major buffers: `op(A)` is `rows × inner`, `op(B)` is
+    /// `inner × columns`, `C` is `rows × columns` (leading dimension `columns`). Leading dimensions of A
+    /// and B default to their row-major widths.
+    public static func gemm(rows: Int, columns: Int, inner: Int, alpha: Float = 1,
+                            _ a: UnsafePointer<Float>, leadingA: Int? = nil, transposeA: Bool = false,
+                            _ b: UnsafePointer<Float>, leadingB: Int? = nil, transposeB: Bool = false,
+                            into c: UnsafeMutablePointer<Float>) {
+        guard rows > 0 && columns > 0 else { return }
+        let lda = leadingA ?? (transposeA ? rows : inner)
+        let ldb = leadingB ?? (transposeB ? inner : columns)
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(rows), Int32(columns), Int32(inner), alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(columns))
+    }
 }

@@ -55,7 +55,7 @@ struct EvaluateCommand: Command {
             + "\(train.interactionCount) training interactions in \(seconds(loading.elapsedSeconds))")
 
         let training = Stopwatch()
-        let recommender = try ModelCatalog.train(model, settings: HyperParameters(settings), data: train,
+        let recommender = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split,
                                                  threads: threads, progress: { console.progress($0) })
         let trainSeconds = training.elapsedSeconds
         console.progress("trained \(model) in \(seconds(trainSeconds))")

@@ -1,15 +1,18 @@
 import Baselines
+import Datasets
 import MatrixFactorization
 import RummageCore
 import Training
+import TwoTower
 
 /// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
 enum ModelCatalog {
-    static let names = ["random", "toppop", "itemknn", "ials", "bpr"]
+    static let names = ["random", "toppop", "itemknn", "ials", "bpr", "two-tower"]
 
-    /// Trains model `name` on `data`. Settings every model reads: `seed` (default 42).
-    static func train(_ name: String, settings: HyperParameters, data: InteractionMatrix,
+    /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
+    static func train(_ name: String, settings: HyperParameters, split: Split,
                       threads: Int, progress: @escaping @Sendable (String) -> Void) throws(TrainingError) -> any Recommender {
+        let data = split.train
         let seed = UInt64(try settings.int("seed", default: 42, in: 0...Int.max))
         let context = TrainingContext(threads: threads, seed: seed, progress: progress)
         let model: any Recommender
@@ -56,6 +59,28 @@ enum ModelCatalog {
             c.initScale = Float(try settings.double("init_scale", default: Double(c.initScale), in: 0...10))
             try settings.checkAllUsed(model: name)
             model = BPR.fit(data, configuration: c, context: context)
+        case "two-tower":
+            var c = TwoTowerConfiguration()
+            c.dimension = try settings.int("dimension", default: c.dimension, in: 1...4096)
+            c.hiddenLayers = try settings.intList("hidden", default: c.hiddenLayers, in: 1...65536)
+            c.temperature = Float(try settings.double("temperature", default: Double(c.temperature), in: 1e-4...100))
+            c.epochs = try settings.int("epochs", default: c.epochs, in: 0...10_000)
+            c.batchSize = try settings.int("batch_size", default: c.batchSize, in: 2...1_000_000)
+            c.learningRate = Float(try settings.double("learning_rate", default: Double(c.learningRate), in: 1e-9...10))
+            c.optimizer = Optimizer.Kind(rawValue: try settings.string("optimizer", default: c.optimizer.rawValue,
+                                                                       allowed: Optimizer.Kind.allCases.map(\.rawValue)))!
+            c.schedule = LearningRateSchedule.Decay(rawValue: try settings.string(
+                "schedule", default: c.schedule.rawValue, allowed: LearningRateSchedule.Decay.allCases.map(\.rawValue)))!
+            c.warmupSteps = try settings.int("warmup", default: c.warmupSteps, in: 0...10_000_000)
+            c.clipNorm = Float(try settings.double("clip_norm", default: Double(c.clipNorm), in: 0...1e9))
+            c.extraNegatives = try settings.int("negatives", default: c.extraNegatives, in: 0...1_000_000)
+            c.itemIDDropout = Float(try settings.double("id_dropout", default: Double(c.itemIDDropout), in: 0...1))
+            c.useContent = try settings.string("content", default: c.useContent ? "true" : "false", allowed: ["true", "false"]) == "true"
+            c.validationUsers = try settings.int("validation_users", default: c.validationUsers, in: 0...100_000_000)
+            c.patience = try settings.int("patience", default: c.patience, in: 1...10_000)
+            try settings.checkAllUsed(model: name)
+            model = TwoTowerTrainer.fit(data, userFeatures: split.userFeatures, itemFeatures: split.itemFeatures,
+                                        configuration: c, context: context)
         default:
             throw TrainingError(.unknownModel, "unknown model '\(name)'; models: \(names.joined(separator: ", "))")
         }

@@ -31,6 +31,18 @@ public final class HyperParameters: @unchecked Sendable {
         return parsed
     }
 
+    /// A comma-separated list of integers (empty for none), e.g. `hidden=256,128`.
+    public func intList(_ key: String, default value: [Int], in range: ClosedRange<Int>) throws(TrainingError) -> [Int] {
+        used.insert(key)
+        guard let text = values[key] else { return value }
+        if text.isEmpty || text == "none" { return [] }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.allSatisfy({ $0 != nil && range.contains($0!) }) else {
+            throw TrainingError(.invalidHyperParameter, "\(key) must be a comma-separated list of integers in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return parts.map { $0! }
+    }
+
     public func string(_ key: String, default value: String, allowed: [String]) throws(TrainingError) -> String {
         used.insert(key)
         guard let text = values[key] else { return value }

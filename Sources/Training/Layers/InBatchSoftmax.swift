@@ -28,70 +28,99 @@ public struct InBatchSoftmax: Sendable {
     }
 
     /// Precondition: `candidates.rows >= queries.rows`, `logQ` and `keys` have one entry per candidate.
+    ///
+    /// Work is split into row blocks, one per worker, each computing its block of logits with a
+    /// single-threaded sgemm and its softmax straight after (the block is still in cache); OpenBLAS is
+    /// pinned to one thread meanwhile so its idle threads do not compete with the workers.
     public func callAsFunction(queries: Matrix, candidates: Matrix, logQ: [Float], keys: [Int32]) -> Result {
-        let b = queries.rows, c = candidates.rows
-        precondition(c >= b && queries.columns == candidates.columns && logQ.count == c && keys.count == c)
-        var logits = BLAS.multiply(queries, candidates, transposeB: true)  // B × C
+        let b = queries.rows, c = candidates.rows, d = queries.columns
+        precondition(c >= b && candidates.columns == d && logQ.count == c && keys.count == c)
+        let savedThreads = BLAS.threadCount
+        BLAS.threadCount = 1
+        defer { BLAS.threadCount = savedThreads }
         let inverseTemperature = 1 / temperature
-        let threads = self.threads
-        let losses = logits.storage.withUnsafeMutableBufferPointer { buffer in
-            // Rows are disjoint, so the workers never touch the same element.
-            nonisolated(unsafe) let l = buffer.baseAddress!
-            return Parallel.mapChunks(count: b, chunkSize: 32, threads: threads) { range in
-                var total: Float = 0
-                for row in range {
-                    total += Self.softmaxRow(l + row * c, count: c, positive: row, scale: inverseTemperature,
-                                             logQ: logQ, keys: keys)
+        let gradientScale = inverseTemperature / Float(b)
+        let blockRows = (b + threads - 1) / threads
+        var logits = [Float](repeating: 0, count: b * c)
+        var dQueries = Matrix(rows: b, columns: d)
+        let losses = logits.withUnsafeMutableBufferPointer { l in
+            dQueries.storage.withUnsafeMutableBufferPointer { dq in
+                queries.storage.withUnsafeBufferPointer { q in
+                    candidates.storage.withUnsafeBufferPointer { v in
+                        // Each worker owns rows [lo, hi) of logits and dQueries.
+                        nonisolated(unsafe) let l = l.baseAddress!, dq = dq.baseAddress!
+                        nonisolated(unsafe) let q = q.baseAddress!, v = v.baseAddress!
+                        return Parallel.mapChunks(count: b, chunkSize: blockRows, threads: threads) { rows in
+                            let n = rows.count, block = l + rows.lowerBound * c
+                            BLAS.gemm(rows: n, columns: c, inner: d, q + rows.lowerBound * d, v, transposeB: true, into: block)
+                            var total: Float = 0
+                            logQ.withUnsafeBufferPointer { logQ in
+                                keys.withUnsafeBufferPointer { keys in
+                                    for row in rows {
+                                        total += Self.softmaxRow(l + row * c, count: c, positive: row, scale: inverseTemperature,
+                                                                 logQ: logQ.baseAddress!, keys: keys.baseAddress!)
+                                    }
+                                }
+                            }
+                            // dQueries[rows] = (p − onehot) V / (B τ)
+                            BLAS.gemm(rows: n, columns: d, inner: c, alpha: gradientScale, block, v, into: dq + rows.lowerBound * d)
+                            return total
+                        }
+                    }
                 }
-                return total
             }
         }
-        // logits now hold p − onehot per row; d(loss)/d(score) = (p − onehot) / (B τ).
-        let scale = inverseTemperature / Float(b)
-        for i in logits.storage.indices { logits.storage[i] *= scale }
-        let dQueries = BLAS.multiply(logits, candidates)
-        let dCandidates = BLAS.multiply(logits, transposeA: true, queries)
+        // dCandidates = (p − onehot)ᵀ Q / (B τ), split over candidate rows.
+        var dCandidates = Matrix(rows: c, columns: d)
+        let candidateBlock = (c + threads - 1) / threads
+        logits.withUnsafeBufferPointer { l in
+            dCandidates.storage.withUnsafeMutableBufferPointer { dv in
+                queries.storage.withUnsafeBufferPointer { q in
+                    nonisolated(unsafe) let l = l.baseAddress!, dv = dv.baseAddress!, q = q.baseAddress!
+                    Parallel.forEachChunk(count: c, chunkSize: candidateBlock, threads: threads) { cols in
+                        BLAS.gemm(rows: cols.count, columns: d, inner: b, alpha: gradientScale, l + cols.lowerBound,
+                                  leadingA: c, transposeA: true, q, into: dv + cols.lowerBound * d)
+                    }
+                }
+            }
+        }
         return Result(loss: losses.reduce(0, +) / Float(b), queryGradient: dQueries, candidateGradient: dCandidates)
     }
 
     /// Turns one row of raw scores into `p − onehot(positive)` in place and returns the row's loss.
+    /// Masked candidates get a very negative logit, so their probability underflows to (about) zero.
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count c: Int, positive: Int, scale: Float,
-                           logQ: [Float], keys: [Int32]) -> Float {
+                           logQ: UnsafePointer<Float>, keys: UnsafePointer<Int32>) -> Float {
         let key = keys[positive]
-        var maximum = -Float.infinity
+        var maximum = -Float.greatestFiniteMagnitude
         for j in 0..<c {
-            let masked = j != positive && keys[j] == key
-            let value = masked ? -Float.infinity : row[j] * scale - logQ[j]
+            let value = (j != positive && keys[j] == key) ? -1e30 : row[j] * scale - logQ[j]
             row[j] = value
             maximum = max(maximum, value)
         }
-        // exp(row − max), vectorised; masked entries become 0.
-        var sum: Float = 0
+        let positiveLogit = row[positive]
+        // Σ exp(row − max), vectorised; the row keeps the exponentials.
         var j = 0
         let m = SIMD8<Float>(repeating: maximum)
         var acc = SIMD8<Float>()
         while j + 8 <= c {
-            let raw = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-            var e = FastMath.exp(raw - m)
-            e.replace(with: 0, where: raw .== -Float.infinity)
+            let e = FastMath.exp(UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) - m)
             UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD8<Float>.self)
             acc += e
             j += 8
         }
-        sum = acc.sum()
+        var sum = acc.sum()
         while j < c {
-            let e = row[j] == -.infinity ? 0 : FastMath.exp(row[j] - maximum)
-            row[j] = e
-            sum += e
+            row[j] = FastMath.exp(row[j] - maximum)
+            sum += row[j]
             j += 1
         }
-        let positiveProbability = row[positive] / sum
         let inverse = 1 / sum
         for j in 0..<c { row[j] *= inverse }
         row[positive] -= 1
-        // −log p = log sum − (logit − max); with the clamp, p can't be 0.
-        return -log(max(positiveProbability, 1e-30))
+        // −log p = log Σ exp(l − max) − (l_positive − max)
+        return log(sum) - (positiveLogit - maximum)
     }
 }
 

@@ -1,0 +1,33 @@
+import Training
+
+/// Settings of the two-tower model and its training (`--set key=value` names in brackets).
+public struct TwoTowerConfiguration: Sendable, Equatable {
+    /// Width of every embedding and of the towers' outputs [dimension].
+    public var dimension = 64
+    /// Widths of the dense + ReLU layers in each tower before the output projection [hidden, e.g. 128,64].
+    public var hiddenLayers: [Int] = []
+    /// Softmax temperature τ: scores are cosine / τ [temperature].
+    public var temperature: Float = 0.1
+    public var epochs = 20
+    public var batchSize = 1024
+    public var learningRate: Float = 0.005
+    public var optimizer: Optimizer.Kind = .adam
+    public var schedule: LearningRateSchedule.Decay = .linear
+    /// Linear warm-up, in batches [warmup].
+    public var warmupSteps = 0
+    /// Global gradient-norm clip; 0 disables [clip_norm].
+    public var clipNorm: Float = 0
+    /// Extra uniformly sampled negative items per batch, besides the in-batch ones [negatives].
+    public var extraNegatives = 0
+    /// Probability of replacing an item's id with the unknown id during training [id_dropout].
+    public var itemIDDropout: Float = 0
+    /// Use the dataset's content features (else ids only) [content].
+    public var useContent = true
+    /// Users whose one held-out training interaction forms the validation set; 0 disables
+    /// validation and early stopping [validation_users].
+    public var validationUsers = 1000
+    /// Stop after this many epochs without a better validation HR@10 [patience].
+    public var patience = 3
+
+    public init() {}
+}

@@ -1,0 +1,161 @@
+import LinearAlgebra
+import RummageCore
+import Training
+
+/// A trained two-tower retrieval model: L2-normalised user and item embeddings whose dot product is the
+/// score, plus the towers themselves so that new users and listings can be embedded from content.
+public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @unchecked Sendable {
+    // @unchecked because: the towers hold reference-typed parameters, which are never mutated after
+    // training (only `Tower.apply` reads them), so sharing the model between threads is safe.
+    public static let artifactKind = "two-tower"
+
+    public let configuration: TwoTowerConfiguration
+    /// `users × dimension`, unit rows.
+    public let userEmbeddings: Matrix
+    /// `items × dimension`, unit rows.
+    public let itemEmbeddings: Matrix
+    let userTower: Tower
+    let itemTower: Tower
+    let userInput: TowerInput
+    let itemInput: TowerInput
+
+    public var userCount: Int { userEmbeddings.rows }
+    public var itemCount: Int { itemEmbeddings.rows }
+    public var dimension: Int { itemEmbeddings.columns }
+
+    init(configuration: TwoTowerConfiguration, userTower: Tower, itemTower: Tower, userInput: TowerInput,
+         itemInput: TowerInput, knownUsers: [Bool], knownItems: [Bool], threads: Int) {
+        self.configuration = configuration
+        self.userTower = userTower
+        self.itemTower = itemTower
+        self.userInput = userInput
+        self.itemInput = itemInput
+        userEmbeddings = Self.embed(tower: userTower, input: userInput, known: knownUsers, threads: threads)
+        itemEmbeddings = Self.embed(tower: itemTower, input: itemInput, known: knownItems, threads: threads)
+    }
+
+    private init(configuration: TwoTowerConfiguration, userTower: Tower, itemTower: Tower, userInput: TowerInput,
+                 itemInput: TowerInput, userEmbeddings: Matrix, itemEmbeddings: Matrix) {
+        self.configuration = configuration
+        self.userTower = userTower
+        self.itemTower = itemTower
+        self.userInput = userInput
+        self.itemInput = itemInput
+        self.userEmbeddings = userEmbeddings
+        self.itemEmbeddings = itemEmbeddings
+    }
+
+    /// Embeds every entity in batches; entities not `known` (no training data) use the unknown id.
+    static func embed(tower: Tower, input: TowerInput, known: [Bool], threads: Int) -> Matrix {
+        let n = input.idCount, d = tower.tables[0].dimension
+        let chunks = Parallel.mapChunks(count: n, chunkSize: 2048, threads: threads) { range in
+            let entities = range.map { Int32($0) }
+            return tower.apply(input.bags(for: entities) { known[range.lowerBound + $0] }).storage
+        }
+        return Matrix(rows: n, columns: d, storage: chunks.flatMap { $0 })
+    }
+
+    public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {
+        precondition(scores.count == itemCount)
+        itemEmbeddings.storage.withUnsafeBufferPointer { items in
+            userEmbeddings.storage.withUnsafeBufferPointer { users in
+                BLAS.gemv(rows: itemCount, columns: dimension, items.baseAddress!,
+                          users.baseAddress! + user.int * dimension, scores.baseAddress!)
+            }
+        }
+    }
+
+    public func scores(for user: UserIndex, items: [ItemIndex]) -> [Float] {
+        let d = dimension
+        let u = userEmbeddings.row(user.int)
+        return items.map { item in
+            var s: Float = 0
+            let v = itemEmbeddings.row(item.int)
+            for f in 0..<d { s += u[u.startIndex + f] * v[v.startIndex + f] }
+            return s
+        }
+    }
+
+    /// Items ranked by cosine similarity of their embeddings (rows are unit length).
+    public func similarItems(to item: ItemIndex, k: Int) -> [ScoredIndex] {
+        var scores = [Float](repeating: 0, count: itemCount)
+        itemEmbeddings.storage.withUnsafeBufferPointer { y in
+            scores.withUnsafeMutableBufferPointer { s in
+                BLAS.gemv(rows: itemCount, columns: dimension, y.baseAddress!, y.baseAddress! + item.int * dimension, s.baseAddress!)
+            }
+        }
+        scores[item.int] = -.infinity
+        return TopK.select(scores, k: k)
+    }
+
+    // MARK: Persistence
+
+    public func write(to writer: inout ArtifactWriter) {
+        writer.append(UInt32(configuration.dimension))
+        writer.append(Double(configuration.temperature))
+        for (tower, input) in [(userTower, userInput), (itemTower, itemInput)] {
+            writer.append(UInt32(input.idCount))
+            writer.append(UInt32(input.features.fields.count))
+            for field in input.features.fields {
+                writer.append(field.name)
+                writer.append(UInt32(field.vocabulary.count))
+                for name in field.vocabulary { writer.append(name) }
+            }
+            for table in tower.tables { writer.append(floats: table.weights, shape: [table.rows, table.dimension]) }
+            writer.append(UInt32(tower.hidden.count))
+            writer.append(UInt8(tower.projection == nil ? 0 : 1))
+            for layer in tower.hidden + (tower.projection.map { [$0] } ?? []) {
+                writer.append(floats: layer.weight.value, shape: layer.weight.shape)
+                writer.append(floats: layer.bias.value, shape: layer.bias.shape)
+            }
+        }
+        writer.append(floats: userEmbeddings.storage, shape: [userEmbeddings.rows, userEmbeddings.columns])
+        writer.append(floats: itemEmbeddings.storage, shape: [itemEmbeddings.rows, itemEmbeddings.columns])
+    }
+
+    public init(reading reader: inout ArtifactReader) throws(DataError) {
+        var configuration = TwoTowerConfiguration()
+        configuration.dimension = Int(try reader.integer(UInt32.self))
+        configuration.temperature = Float(try reader.double())
+        var towers: [(Tower, TowerInput)] = []
+        for _ in 0..<2 {
+            let idCount = Int(try reader.integer(UInt32.self))
+            let fieldCount = Int(try reader.integer(UInt32.self))
+            var fields: [CategoricalFeatures.Field] = []
+            for _ in 0..<fieldCount {
+                let name = try reader.string()
+                let size = Int(try reader.integer(UInt32.self))
+                var vocabulary: [String] = []
+                for _ in 0..<size { vocabulary.append(try reader.string()) }
+                // Per-entity values are not stored: embeddings are. New entities bring their own values.
+                let empty = SparseRows(rowCount: 0, columnCount: size, offsets: [0], columns: [], values: [])
+                fields.append(CategoricalFeatures.Field(name: name, vocabulary: vocabulary, values: empty))
+            }
+            var tables: [EmbeddingTable] = []
+            for _ in 0...fieldCount {
+                let t = try reader.floats(rank: 2)
+                tables.append(EmbeddingTable(rows: t.shape[0], dimension: t.shape[1], weights: t.values))
+            }
+            let hiddenCount = Int(try reader.integer(UInt32.self))
+            let hasProjection = try reader.integer(UInt8.self) == 1
+            var hidden: [DenseLayer] = []
+            for _ in 0..<hiddenCount { hidden.append(try Self.readDense(&reader)) }
+            let projection = hasProjection ? try Self.readDense(&reader) : nil
+            let tower = Tower(tables: tables, hidden: hidden, projection: projection)
+            towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: 0, fields: fields))))
+        }
+        let users = try reader.floats(rank: 2)
+        let items = try reader.floats(rank: 2)
+        self.init(configuration: configuration, userTower: towers[0].0, itemTower: towers[1].0, userInput: towers[0].1,
+                  itemInput: towers[1].1,
+                  userEmbeddings: Matrix(rows: users.shape[0], columns: users.shape[1], storage: users.values),
+                  itemEmbeddings: Matrix(rows: items.shape[0], columns: items.shape[1], storage: items.values))
+    }
+
+    private static func readDense(_ reader: inout ArtifactReader) throws(DataError) -> DenseLayer {
+        let w = try reader.floats(rank: 2)
+        let b = try reader.floats(rank: 1)
+        guard b.shape[0] == w.shape[1] else { throw DataError(.corrupt, "dense layer shapes \(w.shape) and \(b.shape) differ", path: reader.path) }
+        return DenseLayer(weight: DenseParameter(shape: w.shape, value: w.values), bias: DenseParameter(shape: b.shape, value: b.values))
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import LinearAlgebra
+import RummageCore
+import Training
+
+/// Trains a `TwoTowerModel` with in-batch sampled softmax and logQ correction.
+///
+/// Examples are the observed (user, item) pairs, shuffled each epoch. A validation set is carved from
+/// the training data (one held-out interaction for `validationUsers` users, ranked against 100 random
+/// unseen items); training stops early when its HR@10 has not improved for `patience` epochs, and
+/// the best epoch's weights are kept. The test split is never looked at.
+public enum TwoTowerTrainer {
+    public static func fit(_ data: InteractionMatrix, userFeatures: CategoricalFeatures, itemFeatures: CategoricalFeatures,
+                           configuration c: TwoTowerConfiguration = .init(),
+                           context: TrainingContext = .init()) -> TwoTowerModel {
+        precondition(c.dimension > 0 && c.batchSize > 1 && c.epochs >= 0 && c.temperature > 0)
+        var rng = SeededGenerator(seed: context.seed)
+        let userInput = TowerInput(idCount: data.userCount,
+                                   features: c.useContent ? userFeatures : .none(entityCount: data.userCount))
+        let itemInput = TowerInput(idCount: data.itemCount,
+                                   features: c.useContent ? itemFeatures : .none(entityCount: data.itemCount))
+        let userTower = Tower(vocabularySizes: userInput.vocabularySizes, dimension: c.dimension,
+                              hiddenLayers: c.hiddenLayers, rng: &rng)
+        let itemTower = Tower(vocabularySizes: itemInput.vocabularySizes, dimension: c.dimension,
+                              hiddenLayers: c.hiddenLayers, rng: &rng)
+        let validation = Validation(data: data, users: c.validationUsers, rng: &rng)
+        var pairUsers: [Int32] = [], pairItems: [Int32] = []
+        pairUsers.reserveCapacity(data.interactionCount); pairItems.reserveCapacity(data.interactionCount)
+        for u in 0..<data.userCount {
+            for e in data.byUser.range(of: u) where !validation.heldOutEntries.contains(e) {
+                pairUsers.append(Int32(u)); pairItems.append(data.byUser.columns[e])
+            }
+        }
+        let n = pairUsers.count
+        var itemCounts = [Int](repeating: 0, count: data.itemCount)
+        for i in pairItems { itemCounts[Int(i)] += 1 }
+        // log of the expected number of times each item appears among a batch's candidates.
+        let b = Float(c.batchSize), m = Float(c.extraNegatives), itemTotal = Float(data.itemCount)
+        let logQ = itemCounts.map { log(max(b * Float($0) / Float(max(n, 1)) + m / itemTotal, 1e-12)) }
+
+        let loss = InBatchSoftmax(temperature: c.temperature, threads: context.threads)
+        var optimizer = Optimizer(kind: c.optimizer)
+        let schedule = LearningRateSchedule(base: c.learningRate, decay: c.schedule, warmupSteps: c.warmupSteps)
+        let batchesPerEpoch = (n + c.batchSize - 1) / c.batchSize
+        let totalSteps = max(1, batchesPerEpoch * c.epochs)
+        var order = Array(0..<n)
+        var step = 0
+        var best: (hr: Double, epoch: Int, snapshot: Snapshot)? = nil
+        let clock = Stopwatch()
+
+        epochs: for epoch in 1...max(1, c.epochs) where c.epochs > 0 && n > 0 {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+            let epochClock = Stopwatch()
+            var lastReport = 0.0, lossSum = 0.0, batches = 0
+            for start in stride(from: 0, to: n, by: c.batchSize) {
+                let slice = order[start..<min(start + c.batchSize, n)]
+                let users = slice.map { pairUsers[$0] }
+                var items = slice.map { pairItems[$0] }
+                for _ in 0..<c.extraNegatives { items.append(Int32(rng.nextInt(below: data.itemCount))) }
+                let keep = (0..<items.count).map { _ in c.itemIDDropout == 0 || rng.nextFloat() >= c.itemIDDropout }
+                let queries = userTower.forward(userInput.bags(for: users) { _ in true })
+                let candidates = itemTower.forward(itemInput.bags(for: items) { keep[$0] })
+                let result = loss(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
+                userTower.backward(result.queryGradient)
+                itemTower.backward(result.candidateGradient)
+                let parameters = userTower.denseParameters + itemTower.denseParameters
+                let tables = userTower.tables + itemTower.tables
+                if c.clipNorm > 0 { clipGradients(parameters: parameters, tables: tables, maxNorm: c.clipNorm) }
+                optimizer.step(parameters: parameters, tables: tables, learningRate: schedule.rate(step: step, totalSteps: totalSteps))
+                userTower.zeroGradients()
+                itemTower.zeroGradients()
+                step += 1
+                batches += 1
+                lossSum += Double(result.loss)
+                let elapsed = epochClock.elapsedSeconds
+                if elapsed - lastReport >= 2 {
+                    lastReport = elapsed
+                    context.progress(progressLine(epoch: epoch, of: c.epochs, done: start + slice.count, total: n,
+                                                  seconds: elapsed, loss: lossSum / Double(batches)))
+                }
+            }
+            var line = progressLine(epoch: epoch, of: c.epochs, done: n, total: n, seconds: epochClock.elapsedSeconds,
+                                    loss: lossSum / Double(max(batches, 1)))
+            if validation.isEnabled {
+                let hr = validation.hitRatio(userTower: userTower, userInput: userInput, itemTower: itemTower,
+                                             itemInput: itemInput, threads: context.threads)
+                line += " val_hr@10=\(String(format: "%.4f", hr))"
+                if best == nil || hr > best!.hr {
+                    best = (hr, epoch, Snapshot(userTower, itemTower))
+                } else if epoch - best!.epoch >= c.patience {
+                    context.progress(line + " (stopping: no improvement for \(c.patience) epochs; keeping epoch \(best!.epoch))")
+                    break epochs
+                }
+            }
+            context.progress(line + " elapsed=\(String(format: "%.1f", clock.elapsedSeconds))s")
+        }
+        best?.snapshot.restore(userTower, itemTower)
+        var knownUsers = [Bool](repeating: false, count: data.userCount)
+        var knownItems = [Bool](repeating: false, count: data.itemCount)
+        for u in pairUsers { knownUsers[Int(u)] = true }
+        for i in pairItems { knownItems[Int(i)] = true }
+        return TwoTowerModel(configuration: c, userTower: userTower, itemTower: itemTower, userInput: userInput,
+                             itemInput: itemInput, knownUsers: knownUsers, knownItems: knownItems, threads: context.threads)
+    }
+
+    static func progressLine(epoch: Int, of epochs: Int, done: Int, total: Int, seconds: Double, loss: Double) -> String {
+        let fraction = Double(done) / Double(max(total, 1))
+        let filled = Int(fraction * 20)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: 20 - filled)
+        let rate = Double(done) / max(seconds, 1e-9)
+        let eta = Double(total - done) / max(rate, 1e-9)
+        return "two-tower: epoch \(epoch)/\(epochs) [\(bar)] \(Int(fraction * 100))% "
+            + "\(Int(rate)) examples/s loss=\(String(format: "%.4f", loss)) eta=\(String(format: "%.0f", eta))s"
+    }
+}
+
+/// A copy of every trainable value, to keep the best epoch.
+private struct Snapshot {
+    var tables: [[Float]]
+    var dense: [[Float]]
+
+    init(_ towers: Tower...) {
+        tables = towers.flatMap { $0.tables.map(\.weights) }
+        dense = towers.flatMap { $0.denseParameters.map(\.value) }
+    }
+
+    func restore(_ towers: Tower...) {
+        for (table, weights) in zip(towers.flatMap(\.tables), tables) { table.weights = weights }
+        for (parameter, value) in zip(towers.flatMap(\.denseParameters), dense) { parameter.value = value }
+    }
+}
+
+/// Held-out training interactions for early stopping: one per sampled user, against 100 unseen items.
+private struct Validation {
+    var heldOutEntries = Set<Int>()
+    var users: [Int32] = []
+    var positives: [Int32] = []
+    var negatives: [[Int32]] = []
+    var isEnabled: Bool { !users.isEmpty }
+
+    init(data: InteractionMatrix, users count: Int, rng: inout SeededGenerator) {
+        guard count > 0, data.itemCount > 101 else { return }
+        var eligible = (0..<data.userCount).filter { data.byUser.count(of: $0) >= 3 }
+        for i in stride(from: eligible.count - 1, to: 0, by: -1) { eligible.swapAt(i, rng.nextInt(below: i + 1)) }
+        for u in eligible.prefix(count) {
+            let range = data.byUser.range(of: u)
+            let entry = range.lowerBound + rng.nextInt(below: range.count)
+            heldOutEntries.insert(entry)
+            users.append(Int32(u))
+            positives.append(data.byUser.columns[entry])
+            var sampled: [Int32] = []
+            while sampled.count < 100 {
+                let j = Int32(rng.nextInt(below: data.itemCount))
+                if !data.byUser.contains(row: u, column: j) { sampled.append(j) }
+            }
+            negatives.append(sampled)
+        }
+    }
+
+    /// HR@10 of the held-out item among its 100 negatives (ties count against it).
+    func hitRatio(userTower: Tower, userInput: TowerInput, itemTower: Tower, itemInput: TowerInput, threads: Int) -> Double {
+        let userVectors = userTower.apply(userInput.bags(for: users) { _ in true })
+        var hits = 0
+        for (k, _) in users.enumerated() {
+            let candidates = [positives[k]] + negatives[k]
+            let itemVectors = itemTower.apply(itemInput.bags(for: candidates) { _ in true })
+            let u = userVectors.row(k)
+            let scores = (0..<candidates.count).map { c in
+                zip(u, itemVectors.row(c)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            }
+            if scores.dropFirst().filter({ $0 >= scores[0] }).count < 10 { hits += 1 }
+        }
+        return Double(hits) / Double(users.count)
+    }
+}
