@@ -41,6 +41,7 @@ public struct InBatchSoftmax: Sendable {
         let inverseTemperature = 1 / temperature
         let gradientScale = inverseTemperature / Float(b)
         let blockRows = (b + threads - 1) / threads
+        let masked = Self.collisions(keys: keys, queries: b)
         var logits = [Float](repeating: 0, count: b * c)
         var dQueries = Matrix(rows: b, columns: d)
         let losses = logits.withUnsafeMutableBufferPointer { l in
@@ -55,11 +56,9 @@ public struct InBatchSoftmax: Sendable {
                             BLAS.gemm(rows: n, columns: c, inner: d, q + rows.lowerBound * d, v, transposeB: true, into: block)
                             var total: Float = 0
                             logQ.withUnsafeBufferPointer { logQ in
-                                keys.withUnsafeBufferPointer { keys in
-                                    for row in rows {
-                                        total += Self.softmaxRow(l + row * c, count: c, positive: row, scale: inverseTemperature,
-                                                                 logQ: logQ.baseAddress!, keys: keys.baseAddress!)
-                                    }
+                                for row in rows {
+                                    total += Self.softmaxRow(l + row * c, count: c, positive: row, scale: inverseTemperature,
+                                                             logQ: logQ.baseAddress!, masked: masked[row])
                                 }
                             }
                             // dQueries[rows] = (p − onehot) V / (B τ)
@@ -87,21 +86,43 @@ public struct InBatchSoftmax: Sendable {
         return Result(loss: losses.reduce(0, +) / Float(b), queryGradient: dQueries, candidateGradient: dCandidates)
     }
 
+    /// For each query row, the other candidate columns with the same key as its positive (usually none).
+    static func collisions(keys: [Int32], queries: Int) -> [Int: [Int]] {
+        var columnsOfKey: [Int32: [Int]] = [:]
+        for (column, key) in keys.enumerated() { columnsOfKey[key, default: []].append(column) }
+        var masked: [Int: [Int]] = [:]
+        for row in 0..<queries {
+            if let columns = columnsOfKey[keys[row]], columns.count > 1 { masked[row] = columns.filter { $0 != row } }
+        }
+        return masked
+    }
+
     /// Turns one row of raw scores into `p − onehot(positive)` in place and returns the row's loss.
-    /// Masked candidates get a very negative logit, so their probability underflows to (about) zero.
+    /// `masked` columns get a very negative logit, so their probability underflows to (about) zero.
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count c: Int, positive: Int, scale: Float,
-                           logQ: UnsafePointer<Float>, keys: UnsafePointer<Int32>) -> Float {
-        let key = keys[positive]
-        var maximum = -Float.greatestFiniteMagnitude
-        for j in 0..<c {
-            let value = (j != positive && keys[j] == key) ? -1e30 : row[j] * scale - logQ[j]
-            row[j] = value
-            maximum = max(maximum, value)
-        }
-        let positiveLogit = row[positive]
-        // Σ exp(row − max), vectorised; the row keeps the exponentials.
+                           logQ: UnsafePointer<Float>, masked: [Int]?) -> Float {
+        // Pass 1: logits and their maximum (lane loops vectorise; SIMD masks would not).
         var j = 0
+        var maxima = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
+        let scales = SIMD8<Float>(repeating: scale)
+        while j + 8 <= c {
+            let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) * scales
+                - UnsafeRawPointer(logQ + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            for lane in 0..<8 { maxima[lane] = Swift.max(maxima[lane], v[lane]) }
+            j += 8
+        }
+        var maximum = maxima.max()
+        while j < c {
+            row[j] = row[j] * scale - logQ[j]
+            maximum = Swift.max(maximum, row[j])
+            j += 1
+        }
+        if let masked { for column in masked { row[column] = -1e30 } }
+        let positiveLogit = row[positive]
+        // Pass 2: exponentials and their sum.
+        j = 0
         let m = SIMD8<Float>(repeating: maximum)
         var acc = SIMD8<Float>()
         while j + 8 <= c {
@@ -116,6 +137,7 @@ public struct InBatchSoftmax: Sendable {
             sum += row[j]
             j += 1
         }
+        // Pass 3: probabilities minus the one-hot target.
         let inverse = 1 / sum
         for j in 0..<c { row[j] *= inverse }
         row[positive] -= 1
