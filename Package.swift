@@ -57,6 +57,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LinearAlgebra", "RummageCore"]),
         .testTarget(name: "MatrixFactorizationTests",
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "TwoTowerTests",
+                    dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "RummageTestSupport"]),
     ]

@@ -157,18 +157,28 @@ private struct Validation {
         }
     }
 
-    /// HR@10 of the held-out item among its 100 negatives (ties count against it).
+    /// HR@10 of the held-out item among its 100 negatives (ties count against it). Each distinct
+    /// candidate item is embedded once.
     func hitRatio(userTower: Tower, userInput: TowerInput, itemTower: Tower, itemInput: TowerInput, threads: Int) -> Double {
         let userVectors = userTower.apply(userInput.bags(for: users) { _ in true })
+        var rowOfItem: [Int32: Int] = [:]
+        var distinct: [Int32] = []
+        for item in positives + negatives.joined() where rowOfItem[item] == nil {
+            rowOfItem[item] = distinct.count
+            distinct.append(item)
+        }
+        let itemVectors = itemTower.apply(itemInput.bags(for: distinct) { _ in true })
+        let d = userVectors.columns
+        func score(_ k: Int, _ item: Int32) -> Float {
+            let u = k * d, v = rowOfItem[item]! * d
+            var s: Float = 0
+            for f in 0..<d { s += userVectors.storage[u + f] * itemVectors.storage[v + f] }
+            return s
+        }
         var hits = 0
-        for (k, _) in users.enumerated() {
-            let candidates = [positives[k]] + negatives[k]
-            let itemVectors = itemTower.apply(itemInput.bags(for: candidates) { _ in true })
-            let u = userVectors.row(k)
-            let scores = (0..<candidates.count).map { c in
-                zip(u, itemVectors.row(c)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-            }
-            if scores.dropFirst().filter({ $0 >= scores[0] }).count < 10 { hits += 1 }
+        for k in users.indices {
+            let positive = score(k, positives[k])
+            if negatives[k].lazy.filter({ score(k, $0) >= positive }).count < 10 { hits += 1 }
         }
         return Double(hits) / Double(users.count)
     }

@@ -39,7 +39,7 @@ public enum SyntheticSplit {
                                              eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20])
         let percent = Int((trainFraction * 100).rounded())
         return Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
-                     evaluation: .fullRanking(evaluation))
+                     evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
     }
 }
 
@@ -48,6 +48,10 @@ public struct MarketplaceData: Sendable {
     public var userIDs: IDMap<UserID>
     public var itemIDs: IDMap<ItemID>
     public var itemCreatedAt: [Int64]
+    /// Listing content: category, brand, size, condition, colour, style, price band, title tokens.
+    public var itemFeatures: CategoricalFeatures
+    /// Profile: declared top, waist and shoe sizes, seller flag.
+    public var userFeatures: CategoricalFeatures
     public var timestamps: [Int64]
     public var users: [Int32]
     public var items: [Int32]
@@ -58,26 +62,43 @@ public struct MarketplaceData: Sendable {
     public static func load(directory: String) throws(DataError) -> MarketplaceData {
         let usersFile = try TextFile(path: DataDirectory.find(["users.csv"], in: directory))
         var userIDs = IDMap<UserID>()
+        var profile: [[String]] = []  // per user: top, waist, shoe size, seller flag
         try records(usersFile, header: Marketplace.usersHeader) { (line, fields) throws(DataError) in
             let id = UserID(fields.string(0))
             guard userIDs.index(of: id) == nil else { throw usersFile.error(line: line, "duplicate user_id '\(id)'") }
             userIDs.insert(id)
+            profile.append([fields.string(2), fields.string(3), fields.string(4), fields.string(5)])
         }
         let listingsFile = try TextFile(path: DataDirectory.find(["listings.csv"], in: directory))
         var itemIDs = IDMap<ItemID>()
         var createdAt: [Int64] = []
+        var content: [[[String]]] = []  // per listing: one value list per item field
         try records(listingsFile, header: Marketplace.listingsHeader) { (line, fields) throws(DataError) in
             let id = ItemID(fields.string(0))
             guard itemIDs.index(of: id) == nil else { throw listingsFile.error(line: line, "duplicate item_id '\(id)'") }
             guard let t = fields.int(2) else {
                 throw listingsFile.error(line: line, "created_at is not a Unix time: '\(fields.string(2))'")
             }
+            guard let price = fields.double(8), price >= 0 else {
+                throw listingsFile.error(line: line, "price is not a non-negative number: '\(fields.string(8))'")
+            }
             itemIDs.insert(id)
             createdAt.append(Int64(t))
+            content.append([[fields.string(3)], [fields.string(4)], [fields.string(5)], [fields.string(6)],
+                            [fields.string(7)], [fields.string(9)], ["\(MarketplaceVocabulary.priceBand(price))"],
+                            fields.string(10).split(separator: " ").map(String.init)])
         }
+        let itemFieldNames = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+        let itemFeatures = CategoricalFeatures(entityCount: content.count, fields: itemFieldNames.enumerated().map { f, name in
+            CategoricalFeatures.Field(name: name, entityValues: content.map { $0[f] })
+        })
+        let userFieldNames = ["top_size", "waist_size", "shoe_size", "is_seller"]
+        let userFeatures = CategoricalFeatures(entityCount: profile.count, fields: userFieldNames.enumerated().map { f, name in
+            CategoricalFeatures.Field(name: name, entityValues: profile.map { [$0[f]] })
+        })
         let eventsFile = try TextFile(path: DataDirectory.find(["events.csv"], in: directory))
-        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: createdAt, timestamps: [],
-                                   users: [], items: [], kinds: [])
+        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: createdAt, itemFeatures: itemFeatures,
+                                   userFeatures: userFeatures, timestamps: [], users: [], items: [], kinds: [])
         let kindByName = Dictionary(uniqueKeysWithValues: EventKind.allCases.map { ($0.description, $0) })
         try records(eventsFile, header: Marketplace.eventsHeader) { (line, fields) throws(DataError) in
             guard let t = fields.int(1) else {

@@ -1,0 +1,99 @@
+import Foundation
+import LinearAlgebra
+import RummageCore
+import RummageTestSupport
+import Testing
+import Training
+import TwoTower
+
+@Suite struct TwoTowerTests {
+    func configuration(epochs: Int = 30) -> TwoTowerConfiguration {
+        var c = TwoTowerConfiguration()
+        c.dimension = 8
+        c.epochs = epochs
+        c.batchSize = 16
+        c.learningRate = 0.05
+        c.temperature = 0.2
+        c.validationUsers = 0
+        return c
+    }
+
+    @Test func checkerboardRecoversTheBlocks() {
+        let data = Fixtures.checkerboard(size: 20, removing: [[0, 4]])
+        let model = TwoTowerTrainer.fit(data, userFeatures: .none(entityCount: 20), itemFeatures: .none(entityCount: 20),
+                                        configuration: configuration(), context: TrainingContext(threads: 1, seed: 3))
+        let seen = data.items(of: UserIndex(0)).map { ItemIndex($0) }
+        #expect(model.recommend(for: UserIndex(0), k: 1, excluding: seen).first?.index == 4)
+        for u in 0..<20 {
+            let scores = model.scores(for: UserIndex(u), items: (0..<20).map { ItemIndex($0) })
+            let own = (0..<20).filter { ($0 + u) % 2 == 0 }.map { scores[$0] }
+            let other = (0..<20).filter { ($0 + u) % 2 == 1 }.map { scores[$0] }
+            #expect(own.min()! > other.max()!)
+        }
+        // Embeddings are unit vectors, so similar items are ranked by cosine: same parity first.
+        #expect(model.similarItems(to: ItemIndex(2), k: 9).allSatisfy { $0.index % 2 == 0 })
+    }
+
+    @Test func sameSeedSameModelForAnyThreadCount() {
+        let data = Fixtures.randomInteractions(users: 60, items: 40, density: 0.1, seed: 1)
+        let none = CategoricalFeatures.none(entityCount: 60), items = CategoricalFeatures.none(entityCount: 40)
+        let a = TwoTowerTrainer.fit(data, userFeatures: none, itemFeatures: items, configuration: configuration(epochs: 3),
+                                    context: TrainingContext(threads: 1, seed: 5))
+        let b = TwoTowerTrainer.fit(data, userFeatures: none, itemFeatures: items, configuration: configuration(epochs: 3),
+                                    context: TrainingContext(threads: 1, seed: 5))
+        let c = TwoTowerTrainer.fit(data, userFeatures: none, itemFeatures: items, configuration: configuration(epochs: 3),
+                                    context: TrainingContext(threads: 2, seed: 5))
+        #expect(a.userEmbeddings == b.userEmbeddings && a.itemEmbeddings == b.itemEmbeddings)
+        #expect(a.itemEmbeddings == c.itemEmbeddings)
+    }
+
+    /// Two tastes, A and B: items 0–8 have genre A, 9–17 genre B. Item 8 (genre A) is never interacted
+    /// with: the item tower must place it by content, so A-lovers score it above every B item and
+    /// B-lovers below every B item.
+    @Test func coldItemIsEmbeddedFromContent() {
+        var users: [Int32] = [], items: [Int32] = []
+        for u in 0..<30 {
+            let lovesA = u % 2 == 0
+            for i in 0..<18 where i != 8 && (i < 9) == lovesA { users.append(Int32(u)); items.append(Int32(i)) }
+        }
+        let data = InteractionMatrix(userCount: 30, itemCount: 18, users: users, items: items)
+        let genre = CategoricalFeatures.Field(name: "genre", entityValues: (0..<18).map { [$0 < 9 ? "A" : "B"] })
+        var c = configuration(epochs: 40)
+        c.itemIDDropout = 0.5
+        let model = TwoTowerTrainer.fit(data, userFeatures: .none(entityCount: 30),
+                                        itemFeatures: CategoricalFeatures(entityCount: 18, fields: [genre]),
+                                        configuration: c, context: TrainingContext(threads: 1, seed: 2))
+        let scores = model.scores(for: UserIndex(0), items: (0..<18).map { ItemIndex($0) })
+        #expect(scores[8] > scores[9...].max()!)
+        let other = model.scores(for: UserIndex(1), items: (0..<18).map { ItemIndex($0) })
+        #expect(other[8] < other[9...].min()!)
+    }
+
+    @Test func saveLoadRoundTrip() throws {
+        let data = Fixtures.randomInteractions(users: 30, items: 20, density: 0.2, seed: 2)
+        let genre = CategoricalFeatures.Field(name: "genre", entityValues: (0..<20).map { [["x", "y", "z"][$0 % 3]] })
+        var c = configuration(epochs: 2)
+        c.hiddenLayers = [12]
+        let model = TwoTowerTrainer.fit(data, userFeatures: .none(entityCount: 30),
+                                        itemFeatures: CategoricalFeatures(entityCount: 20, fields: [genre]),
+                                        configuration: c, context: TrainingContext(threads: 1))
+        let path = Fixtures.temporaryDirectory() + "/two-tower.rmg"
+        try model.save(to: path)
+        let loaded = try TwoTowerModel.load(from: path)
+        #expect(loaded.userEmbeddings == model.userEmbeddings)
+        #expect(loaded.itemEmbeddings == model.itemEmbeddings)
+        #expect(loaded.scores(for: UserIndex(3), items: [ItemIndex(1), ItemIndex(7)])
+                == model.scores(for: UserIndex(3), items: [ItemIndex(1), ItemIndex(7)]))
+    }
+
+    @Test func reportsProgressWithRateLossAndETA() {
+        let lines = LineCollector()
+        _ = TwoTowerTrainer.fit(Fixtures.checkerboard(size: 10), userFeatures: .none(entityCount: 10),
+                                itemFeatures: .none(entityCount: 10), configuration: configuration(epochs: 2),
+                                context: TrainingContext(threads: 1, progress: lines.add))
+        #expect(lines.all.count == 2)
+        let last = lines.all.last ?? ""
+        #expect(last.hasPrefix("two-tower: epoch 2/2 [####################] 100% "))
+        #expect(last.contains("examples/s loss=") && last.contains("eta="))
+    }
+}
