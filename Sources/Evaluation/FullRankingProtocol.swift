@@ -13,9 +13,15 @@ public struct FullRankingProtocol: Sendable {
     /// Nil means every item is a candidate.
     public let eligible: [Bool]?
     public let cutoffs: [Int]
+    /// Item subsets reported separately (e.g. `cold`: listings newer than the training data). For a
+    /// slice, each user's relevant items are their held-out items in it; users with none are skipped.
+    /// The ranking is the same full ranking. Metric names get a `[slice]` suffix: `recall@20[cold]`.
+    public let slices: [(name: String, items: [Bool])]
 
-    /// Preconditions: `heldOut` and `excluded` have the same shape; `eligible` covers every item.
-    public init(heldOut: SparseRows, excluded: SparseRows, eligible: [Bool]? = nil, cutoffs: [Int] = [10, 20]) {
+    /// Preconditions: `heldOut` and `excluded` have the same shape; `eligible` and every slice cover
+    /// every item.
+    public init(heldOut: SparseRows, excluded: SparseRows, eligible: [Bool]? = nil, cutoffs: [Int] = [10, 20],
+                slices: [(name: String, items: [Bool])] = []) {
         precondition(heldOut.rowCount == excluded.rowCount && heldOut.columnCount == excluded.columnCount)
         precondition(eligible == nil || eligible!.count == heldOut.columnCount)
         precondition(!cutoffs.isEmpty && cutoffs.allSatisfy { $0 > 0 })
@@ -23,6 +29,8 @@ public struct FullRankingProtocol: Sendable {
         self.excluded = excluded
         self.eligible = eligible
         self.cutoffs = cutoffs
+        precondition(slices.allSatisfy { $0.items.count == heldOut.columnCount })
+        self.slices = slices
     }
 
     public var itemCount: Int { heldOut.columnCount }
@@ -40,14 +48,19 @@ public struct FullRankingProtocol: Sendable {
     }
 
     /// Scores all items for each test user with `scoreAll(user, scores)` (the buffer has one slot per
-    /// item) on up to `threads` threads, and returns the mean metrics. Deterministic for any thread count.
+    /// item) on up to `threads` threads, and returns the mean metrics, slices included. Deterministic
+    /// for any thread count. Each user is scored once; slices reuse the same ranking.
     public func evaluate(threads: Int,
                          scoreAll: @Sendable (UserIndex, UnsafeMutableBufferPointer<Float>) -> Void) -> MetricReport {
         let users = testUsers
         let names = metricNames
+        let sliceNames = cutoffs.flatMap { ["recall@\($0)", "ndcg@\($0)"] }
         let maxK = cutoffs.max()!
+        // Per user: the overall metrics, then per slice a presence flag (1 or 0) and its metrics.
+        let width = names.count + slices.count * (1 + sliceNames.count)
         let perChunk = Parallel.mapChunks(count: users.count, chunkSize: 32, threads: threads) { range in
             var values: [Double] = []
+            values.reserveCapacity(range.count * width)
             var scores = [Float](repeating: 0, count: itemCount)
             for u in range {
                 let user = users[u]
@@ -55,16 +68,41 @@ public struct FullRankingProtocol: Sendable {
                     scoreAll(user, buffer)
                     return topItems(for: user, scores: buffer)
                 }
+                let held = heldOut.columns(of: user.int)
                 let hits = (0..<maxK).map { $0 < top.count && heldOut.contains(row: user.int, column: top[$0].index) }
-                let relevant = heldOut.count(of: user.int)
                 for k in cutoffs {
-                    values.append(RankingMetrics.recall(hits: hits, relevantCount: relevant, k: k))
-                    values.append(RankingMetrics.ndcg(hits: hits, relevantCount: relevant, k: k))
+                    values.append(RankingMetrics.recall(hits: hits, relevantCount: held.count, k: k))
+                    values.append(RankingMetrics.ndcg(hits: hits, relevantCount: held.count, k: k))
                     values.append(RankingMetrics.precision(hits: hits, k: k))
+                }
+                for slice in slices {
+                    let relevant = held.filter { slice.items[Int($0)] }.count
+                    values.append(relevant > 0 ? 1 : 0)
+                    let sliceHits = (0..<maxK).map { hits[$0] && slice.items[Int(top[$0].index)] }
+                    for k in cutoffs {
+                        values.append(RankingMetrics.recall(hits: sliceHits, relevantCount: relevant, k: k))
+                        values.append(RankingMetrics.ndcg(hits: sliceHits, relevantCount: relevant, k: k))
+                    }
                 }
             }
             return values
         }
-        return MetricReport.averaging(names: names, perUser: perChunk.flatMap { $0 }, userCount: users.count)
+        let all = perChunk.flatMap { $0 }
+        var report = MetricReport(userCount: users.count)
+        // Means in user order: overall over every user, slices over users with relevant items there.
+        for (m, name) in names.enumerated() {
+            let sum = (0..<users.count).reduce(0.0) { $0 + all[$1 * width + m] }
+            report.set(name, users.isEmpty ? 0 : sum / Double(users.count))
+        }
+        for (s, slice) in slices.enumerated() {
+            let base = names.count + s * (1 + sliceNames.count)
+            let members = (0..<users.count).filter { all[$0 * width + base] == 1 }
+            for (m, name) in sliceNames.enumerated() {
+                let sum = members.reduce(0.0) { $0 + all[$1 * width + base + 1 + m] }
+                report.set("\(name)[\(slice.name)]", members.isEmpty ? 0 : sum / Double(members.count))
+            }
+            report.set("users[\(slice.name)]", Double(members.count))
+        }
+        return report
     }
 }

@@ -16,7 +16,10 @@ public struct MetricReport: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        names.map { "\($0)=\(String(format4: values[$0]!))" }.joined(separator: " ") + " users=\(userCount)"
+        names.map { name in
+            let v = values[name]!
+            return name.hasPrefix("users[") ? "\(name)=\(Int(v))" : "\(name)=\(String(format4: v))"
+        }.joined(separator: " ") + " users=\(userCount)"
     }
 }
 

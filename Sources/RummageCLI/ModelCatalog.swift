@@ -7,7 +7,7 @@ import TwoTower
 
 /// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
 enum ModelCatalog {
-    static let names = ["random", "toppop", "itemknn", "ials", "bpr", "two-tower"]
+    static let names = ["random", "toppop", "category-pop", "itemknn", "ials", "bpr", "two-tower"]
 
     /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
     static func train(_ name: String, settings: HyperParameters, split: Split,
@@ -21,6 +21,13 @@ enum ModelCatalog {
             model = RandomRecommender(userCount: data.userCount, itemCount: data.itemCount, seed: seed)
         case "toppop":
             model = PopularityRecommender(training: data)
+        case "category-pop":
+            let fieldName = try settings.string("field", default: "category", allowed: split.itemFeatures.fields.map(\.name) + ["category"])
+            guard let field = split.itemFeatures.fields.first(where: { $0.name == fieldName }) else {
+                throw TrainingError(.invalidData, "dataset has no item feature '\(fieldName)' (features: \(split.itemFeatures.fields.map(\.name).joined(separator: ", ")))")
+            }
+            try settings.checkAllUsed(model: name)
+            model = CategoryPopularityRecommender(training: data, categories: field)
         case "itemknn":
             let defaults = ItemKNNRecommender.Configuration()
             let configuration = ItemKNNRecommender.Configuration(

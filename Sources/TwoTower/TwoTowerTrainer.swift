@@ -7,8 +7,9 @@ import Training
 ///
 /// Examples are the observed (user, item) pairs, shuffled each epoch. A validation set is carved from
 /// the training data (one held-out interaction for `validationUsers` users, ranked against 100 random
-/// unseen items); training stops early when its HR@10 has not improved for `patience` epochs, and
-/// the best epoch's weights are kept. The test split is never looked at.
+/// unseen items); training stops early when its AUC (the fraction of negatives ranked below the
+/// held-out item, smoother than HR@10 on a small set) has not improved for `patience` epochs, and the
+/// best epoch's weights are kept. The test split is never looked at.
 public enum TwoTowerTrainer {
     public static func fit(_ data: InteractionMatrix, userFeatures: CategoricalFeatures, itemFeatures: CategoricalFeatures,
                            configuration c: TwoTowerConfiguration = .init(),
@@ -45,7 +46,7 @@ public enum TwoTowerTrainer {
         let totalSteps = max(1, batchesPerEpoch * c.epochs)
         var order = Array(0..<n)
         var step = 0
-        var best: (hr: Double, epoch: Int, snapshot: Snapshot)? = nil
+        var best: (auc: Double, epoch: Int, snapshot: Snapshot)? = nil
         let clock = Stopwatch()
 
         epochs: for epoch in 1...max(1, c.epochs) where c.epochs > 0 && n > 0 {
@@ -82,11 +83,11 @@ public enum TwoTowerTrainer {
             var line = progressLine(epoch: epoch, of: c.epochs, done: n, total: n, seconds: epochClock.elapsedSeconds,
                                     loss: lossSum / Double(max(batches, 1)))
             if validation.isEnabled {
-                let hr = validation.hitRatio(userTower: userTower, userInput: userInput, itemTower: itemTower,
-                                             itemInput: itemInput, threads: context.threads)
-                line += " val_hr@10=\(String(format: "%.4f", hr))"
-                if best == nil || hr > best!.hr {
-                    best = (hr, epoch, Snapshot(userTower, itemTower))
+                let (hr, auc) = validation.metrics(userTower: userTower, userInput: userInput, itemTower: itemTower,
+                                                   itemInput: itemInput)
+                line += " val_hr@10=\(String(format: "%.4f", hr)) val_auc=\(String(format: "%.4f", auc))"
+                if best == nil || auc > best!.auc {
+                    best = (auc, epoch, Snapshot(userTower, itemTower))
                 } else if epoch - best!.epoch >= c.patience {
                     context.progress(line + " (stopping: no improvement for \(c.patience) epochs; keeping epoch \(best!.epoch))")
                     break epochs
@@ -157,9 +158,9 @@ private struct Validation {
         }
     }
 
-    /// HR@10 of the held-out item among its 100 negatives (ties count against it). Each distinct
-    /// candidate item is embedded once.
-    func hitRatio(userTower: Tower, userInput: TowerInput, itemTower: Tower, itemInput: TowerInput, threads: Int) -> Double {
+    /// HR@10 and AUC of the held-out item among its 100 negatives (ties count against it). Each
+    /// distinct candidate item is embedded once.
+    func metrics(userTower: Tower, userInput: TowerInput, itemTower: Tower, itemInput: TowerInput) -> (hr: Double, auc: Double) {
         let userVectors = userTower.apply(userInput.bags(for: users) { _ in true })
         var rowOfItem: [Int32: Int] = [:]
         var distinct: [Int32] = []
@@ -175,11 +176,13 @@ private struct Validation {
             for f in 0..<d { s += userVectors.storage[u + f] * itemVectors.storage[v + f] }
             return s
         }
-        var hits = 0
+        var hits = 0, auc = 0.0
         for k in users.indices {
             let positive = score(k, positives[k])
-            if negatives[k].lazy.filter({ score(k, $0) >= positive }).count < 10 { hits += 1 }
+            let above = negatives[k].lazy.filter({ score(k, $0) >= positive }).count
+            if above < 10 { hits += 1 }
+            auc += 1 - Double(above) / Double(negatives[k].count)
         }
-        return Double(hits) / Double(users.count)
+        return (Double(hits) / Double(users.count), auc / Double(users.count))
     }
 }

@@ -32,4 +32,18 @@ import Testing
         let report = proto.evaluate(threads: 2, scoreAll: ascending)
         #expect(report.userCount == 1 && report["recall@1"] == 1)
     }
+
+    @Test func slicesReuseTheRankingAndCountOnlyTheirItems() {
+        // Ascending ranking; user 0 holds out 0 (cold) and 5 (warm); user 1 holds out 4 (warm) only.
+        let cold = [true, true, true, false, false, false]
+        let proto = FullRankingProtocol(heldOut: rows([[0, 5], [4]], columns: 6), excluded: rows([[], []], columns: 6),
+                                        cutoffs: [2], slices: [("cold", cold), ("warm", cold.map { !$0 })])
+        let report = proto.evaluate(threads: 2, scoreAll: ascending)
+        // Overall: user 0 hits item 0 of 2 (recall 0.5); user 1 misses (top 2 = 0, 1).
+        #expect(report["recall@2"] == 0.25)
+        // Cold: only user 0 counts, and item 0 is at the top.
+        #expect(report["users[cold]"] == 1 && report["recall@2[cold]"] == 1 && report["ndcg@2[cold]"] == 1)
+        // Warm: both users, no warm item in anyone's top 2.
+        #expect(report["users[warm]"] == 2 && report["recall@2[warm]"] == 0)
+    }
 }

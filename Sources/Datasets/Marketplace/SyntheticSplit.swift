@@ -10,6 +10,7 @@ import RummageCore
 ///   not interacted with before it.
 /// - Candidates: every listing except those sold before the split time (one-off listings can't be
 ///   recommended once sold). Protocol: full ranking with each user's training items masked.
+/// - Slices: `cold` (listings created at or after the split, so absent from training) and `warm`.
 public enum SyntheticSplit {
     public static func load(directory: String, trainFraction: Double = 0.9) throws(DataError) -> Split {
         precondition(trainFraction > 0 && trainFraction < 1)
@@ -35,8 +36,11 @@ public enum SyntheticSplit {
         }
         let heldOut = SparseRows(rowCount: train.userCount, columnCount: train.itemCount, rows: testUsers,
                                  columns: testItems, duplicates: .maximum)
+        // Cold listings appeared at or after the split: no training event can mention them.
+        let cold = data.itemCreatedAt.map { $0 >= splitTime }
         let evaluation = FullRankingProtocol(heldOut: heldOut, excluded: train.byUser,
-                                             eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20])
+                                             eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20],
+                                             slices: [("cold", cold), ("warm", cold.map { !$0 })])
         let percent = Int((trainFraction * 100).rounded())
         return Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
                      evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
