@@ -39,7 +39,7 @@ let package = Package(
         // Layer 4: assembly.
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -60,6 +60,6 @@ let package = Package(
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
-                    dependencies: ["RummageCLI", "ArgumentParsing", "RummageTestSupport"]),
+                    dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "RummageTestSupport"]),
     ]
 )

@@ -7,6 +7,8 @@ import TwoTower
 
 /// Every model `rummage` can train, by name, with how its `--set key=value` settings are read.
 enum ModelCatalog {
+    /// Models whose trained form can be saved (`PersistentRecommender`).
+    static let persistentNames = ["ials", "bpr", "two-tower"]
     static let names = ["random", "toppop", "category-pop", "itemknn", "ials", "bpr", "two-tower"]
 
     /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
@@ -80,6 +82,7 @@ enum ModelCatalog {
                 "schedule", default: c.schedule.rawValue, allowed: LearningRateSchedule.Decay.allCases.map(\.rawValue)))!
             c.warmupSteps = try settings.int("warmup", default: c.warmupSteps, in: 0...10_000_000)
             c.clipNorm = Float(try settings.double("clip_norm", default: Double(c.clipNorm), in: 0...1e9))
+            c.logQWeight = Float(try settings.double("logq_weight", default: Double(c.logQWeight), in: 0...1))
             c.extraNegatives = try settings.int("negatives", default: c.extraNegatives, in: 0...1_000_000)
             c.itemIDDropout = Float(try settings.double("id_dropout", default: Double(c.itemIDDropout), in: 0...1))
             c.useContent = try settings.string("content", default: c.useContent ? "true" : "false", allowed: ["true", "false"]) == "true"

@@ -17,6 +17,9 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var warmupSteps = 0
     /// Global gradient-norm clip; 0 disables [clip_norm].
     public var clipNorm: Float = 0
+    /// Weight of the logQ correction: 1 removes the sampling bias fully, 0 not at all; in between keeps
+    /// part of the popularity signal [logq_weight].
+    public var logQWeight: Float = 1
     /// Extra uniformly sampled negative items per batch, besides the in-batch ones [negatives].
     public var extraNegatives = 0
     /// Probability of replacing an item's id with the unknown id during training [id_dropout].

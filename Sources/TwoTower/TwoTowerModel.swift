@@ -55,6 +55,31 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
         return Matrix(rows: n, columns: d, storage: chunks.flatMap { $0 })
     }
 
+    /// The names of the item content fields the item tower reads, in order.
+    public var itemFeatureNames: [String] { itemInput.features.fields.map(\.name) }
+
+    /// Embeds listings the model has never seen from their content alone (the unknown id plus their
+    /// features): `content[e][f]` are entity `e`'s value names for field `fieldNames[f]`. Fields the
+    /// model does not read and values outside its vocabularies are ignored.
+    public func embedNewItems(fieldNames: [String], content: [[[String]]]) -> Matrix {
+        let fields = itemInput.features.fields.map { field -> CategoricalFeatures.Field in
+            let index = Dictionary(uniqueKeysWithValues: field.vocabulary.enumerated().map { ($1, Int32($0)) })
+            let f = fieldNames.firstIndex(of: field.name)
+            var rows: [Int32] = [], columns: [Int32] = []
+            for (e, entity) in content.enumerated() {
+                for name in f.map({ entity[$0] }) ?? [] {
+                    if let v = index[name] { rows.append(Int32(e)); columns.append(v) }
+                }
+            }
+            return CategoricalFeatures.Field(name: field.name, vocabulary: field.vocabulary,
+                                             values: SparseRows(rowCount: content.count, columnCount: field.vocabulary.count,
+                                                                rows: rows, columns: columns, duplicates: .keepFirst))
+        }
+        let input = TowerInput(idCount: itemInput.idCount, features: CategoricalFeatures(entityCount: content.count, fields: fields))
+        // Entity indices are placeholders: every id is replaced by the unknown id.
+        return itemTower.apply(input.bags(for: content.indices.map { Int32($0) }) { _ in false })
+    }
+
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {
         precondition(scores.count == itemCount)
         itemEmbeddings.storage.withUnsafeBufferPointer { items in

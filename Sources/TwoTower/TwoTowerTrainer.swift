@@ -37,7 +37,7 @@ public enum TwoTowerTrainer {
         for i in pairItems { itemCounts[Int(i)] += 1 }
         // log of the expected number of times each item appears among a batch's candidates.
         let b = Float(c.batchSize), m = Float(c.extraNegatives), itemTotal = Float(data.itemCount)
-        let logQ = itemCounts.map { log(max(b * Float($0) / Float(max(n, 1)) + m / itemTotal, 1e-12)) }
+        let logQ = itemCounts.map { c.logQWeight * log(max(b * Float($0) / Float(max(n, 1)) + m / itemTotal, 1e-12)) }
 
         let loss = InBatchSoftmax(temperature: c.temperature, threads: context.threads)
         var optimizer = Optimizer(kind: c.optimizer)

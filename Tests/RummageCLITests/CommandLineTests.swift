@@ -1,8 +1,10 @@
 import ArgumentParsing
+import Datasets
 import Foundation
 import RummageCLI
 import RummageTestSupport
 import Testing
+import Training
 
 /// Runs `rummage` in-process and returns (exit code, stdout, stderr).
 func rummage(_ arguments: String...) -> (code: Int32, out: String, err: String) {
@@ -18,7 +20,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
 }
 
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["generate"], ["evaluate"]])
+    @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
@@ -79,5 +81,50 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         }
         // Collaborative filtering learns the tastes the generator planted.
         #expect(recall["itemknn"]! > 3 * recall["random"]!)
+    }
+}
+
+@Suite struct TrainAndEmbedTests {
+    @Test func trainSavesAndEmbedWritesEmbeddingsIncludingNewListings() throws {
+        let dir = Fixtures.temporaryDirectory()
+        #expect(rummage("generate", "--out", dir, "--users", "300", "--items", "500", "--events", "20000", "--quiet").code == 0)
+        let model = dir + "/two-tower.rmg"
+        let trained = rummage("train", "--dataset", "synthetic:\(dir)", "--model", "two-tower", "--out", model, "--quiet",
+                              "--set", "epochs=2", "--set", "batch_size=64", "--set", "dimension=16", "--set", "id_dropout=0.3")
+        #expect(trained.code == 0, "\(trained.err)")
+        #expect(trained.out.contains("saved to \(model)"))
+
+        let items = dir + "/items.rmg"
+        #expect(rummage("embed", "--model", model, "--items", "--out", items, "--quiet").code == 0)
+        let itemSet = try EmbeddingSet.load(from: items)
+        #expect(itemSet.entity == "items" && itemSet.ids.count == 500 && itemSet.vectors.columns == 16)
+        #expect(itemSet.ids.first == "0")
+
+        // Two brand-new listings, embedded from content alone; the same content gives the same vector.
+        let listings = """
+        \(Marketplace.listingsHeader)
+        new1,u1,1900000000,jeans,levis,W30,good,blue,25.00,vintage,blue levis vintage jeans
+        new2,u2,1900000001,jeans,levis,W30,good,blue,25.00,vintage,blue levis vintage jeans
+        """
+        Fixtures.write(listings + "\n", to: "new.csv", in: dir)
+        let fresh = dir + "/new.rmg"
+        let embedded = rummage("embed", "--model", model, "--items", "--listings", dir + "/new.csv", "--out", fresh)
+        #expect(embedded.code == 0, "\(embedded.err)")
+        let newSet = try EmbeddingSet.load(from: fresh)
+        #expect(newSet.ids == ["new1", "new2"])
+        #expect(Array(newSet.vectors.row(0)) == Array(newSet.vectors.row(1)))
+        let norm = newSet.vectors.row(0).reduce(0) { $0 + $1 * $1 }
+        #expect(abs(norm - 1) < 1e-4)
+    }
+
+    @Test func trainRefusesModelsThatCannotBeSaved() {
+        let result = rummage("train", "--dataset", "lightgcn:/x", "--model", "itemknn", "--out", "/tmp/x.rmg")
+        #expect(result.code == 2)
+        #expect(result.err.contains("model 'itemknn' cannot be saved"))
+    }
+
+    @Test func embedNeedsExactlyOneEntity() {
+        let result = rummage("embed", "--model", "/x.rmg", "--items", "--users", "--out", "/tmp/e.rmg")
+        #expect(result.code == 2 && result.err.contains("give exactly one of --items and --users"))
     }
 }

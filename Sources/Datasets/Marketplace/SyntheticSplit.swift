@@ -73,35 +73,15 @@ public struct MarketplaceData: Sendable {
             userIDs.insert(id)
             profile.append([fields.string(2), fields.string(3), fields.string(4), fields.string(5)])
         }
-        let listingsFile = try TextFile(path: DataDirectory.find(["listings.csv"], in: directory))
-        var itemIDs = IDMap<ItemID>()
-        var createdAt: [Int64] = []
-        var content: [[[String]]] = []  // per listing: one value list per item field
-        try records(listingsFile, header: Marketplace.listingsHeader) { (line, fields) throws(DataError) in
-            let id = ItemID(fields.string(0))
-            guard itemIDs.index(of: id) == nil else { throw listingsFile.error(line: line, "duplicate item_id '\(id)'") }
-            guard let t = fields.int(2) else {
-                throw listingsFile.error(line: line, "created_at is not a Unix time: '\(fields.string(2))'")
-            }
-            guard let price = fields.double(8), price >= 0 else {
-                throw listingsFile.error(line: line, "price is not a non-negative number: '\(fields.string(8))'")
-            }
-            itemIDs.insert(id)
-            createdAt.append(Int64(t))
-            content.append([[fields.string(3)], [fields.string(4)], [fields.string(5)], [fields.string(6)],
-                            [fields.string(7)], [fields.string(9)], ["\(MarketplaceVocabulary.priceBand(price))"],
-                            fields.string(10).split(separator: " ").map(String.init)])
-        }
-        let itemFieldNames = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
-        let itemFeatures = CategoricalFeatures(entityCount: content.count, fields: itemFieldNames.enumerated().map { f, name in
-            CategoricalFeatures.Field(name: name, entityValues: content.map { $0[f] })
-        })
+        let listings = try ListingsFile.read(path: DataDirectory.find(["listings.csv"], in: directory))
+        let itemIDs = listings.ids
         let userFieldNames = ["top_size", "waist_size", "shoe_size", "is_seller"]
         let userFeatures = CategoricalFeatures(entityCount: profile.count, fields: userFieldNames.enumerated().map { f, name in
             CategoricalFeatures.Field(name: name, entityValues: profile.map { [$0[f]] })
         })
         let eventsFile = try TextFile(path: DataDirectory.find(["events.csv"], in: directory))
-        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: createdAt, itemFeatures: itemFeatures,
+        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: listings.createdAt,
+                                   itemFeatures: listings.features,
                                    userFeatures: userFeatures, timestamps: [], users: [], items: [], kinds: [])
         let kindByName = Dictionary(uniqueKeysWithValues: EventKind.allCases.map { ($0.description, $0) })
         try records(eventsFile, header: Marketplace.eventsHeader) { (line, fields) throws(DataError) in
@@ -142,5 +122,44 @@ public struct MarketplaceData: Sendable {
             try body(line, fields)
         }
         if file.bytes.isEmpty { throw DataError(.malformedLine, "is empty (expected header '\(header)')", path: file.path) }
+    }
+}
+
+/// A `listings.csv` file (see docs/data-format.md): ids, creation times and the content features the
+/// models read. Also used to embed new listings from content alone.
+public struct ListingsFile: Sendable {
+    public static let featureNames = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+
+    public var ids: IDMap<ItemID>
+    public var createdAt: [Int64]
+    /// Fields named `featureNames`: one value each, several title tokens.
+    public var features: CategoricalFeatures
+    /// Per listing, the value names of each field in `featureNames` order.
+    public var content: [[[String]]]
+
+    public static func read(path: String) throws(DataError) -> ListingsFile {
+        let file = try TextFile(path: path)
+        var ids = IDMap<ItemID>()
+        var createdAt: [Int64] = []
+        var content: [[[String]]] = []
+        try MarketplaceData.records(file, header: Marketplace.listingsHeader) { (line, fields) throws(DataError) in
+            let id = ItemID(fields.string(0))
+            guard ids.index(of: id) == nil else { throw file.error(line: line, "duplicate item_id '\(id)'") }
+            guard let t = fields.int(2) else {
+                throw file.error(line: line, "created_at is not a Unix time: '\(fields.string(2))'")
+            }
+            guard let price = fields.double(8), price >= 0 else {
+                throw file.error(line: line, "price is not a non-negative number: '\(fields.string(8))'")
+            }
+            ids.insert(id)
+            createdAt.append(Int64(t))
+            content.append([[fields.string(3)], [fields.string(4)], [fields.string(5)], [fields.string(6)],
+                            [fields.string(7)], [fields.string(9)], ["\(MarketplaceVocabulary.priceBand(price))"],
+                            fields.string(10).split(separator: " ").map(String.init)])
+        }
+        let features = CategoricalFeatures(entityCount: content.count, fields: featureNames.enumerated().map { f, name in
+            CategoricalFeatures.Field(name: name, entityValues: content.map { $0[f] })
+        })
+        return ListingsFile(ids: ids, createdAt: createdAt, features: features, content: content)
     }
 }

@@ -1,0 +1,76 @@
+import ArgumentParsing
+import Datasets
+import LinearAlgebra
+import MatrixFactorization
+import RummageCore
+import Training
+import TwoTower
+
+/// `rummage embed`: writes user or item embeddings of a saved model, in batch.
+struct EmbedCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "embed",
+        abstract: "Write the user or item embeddings of a saved model (for nearest-neighbour indexes and batch serving).",
+        discussion: """
+        Writes an 'embeddings' artifact: ids and one vector per row. Without --listings, row i is the
+        dataset's user or item index i and its id is "i". With --listings FILE (listings.csv format), a
+        two-tower model embeds those listings from their content alone, new ones included, with their item_ids.
+        """,
+        options: [
+            .value("model", "PATH", help: "Artifact written by 'rummage train'.", required: true),
+            .flag("items", help: "Embed items."),
+            .flag("users", help: "Embed users."),
+            .value("listings", "FILE", help: "Embed the listings in this listings.csv from content (two-tower, with --items)."),
+            .value("out", "FILE", help: "Embeddings artifact to write.", required: true),
+            .flag("quiet", help: "Print nothing on success."),
+        ])
+
+    let modelPath: String
+    let entity: String
+    let listings: String?
+    let path: String
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        modelPath = try arguments.requiredString("model")
+        switch (arguments.flag("items"), arguments.flag("users")) {
+        case (true, false): entity = "items"
+        case (false, true): entity = "users"
+        default: throw UsageError("give exactly one of --items and --users")
+        }
+        listings = arguments.string("listings")
+        if listings != nil && entity != "items" { throw UsageError("--listings needs --items") }
+        path = try arguments.requiredString("out")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let clock = Stopwatch()
+        let kind = try ArtifactReader(path: modelPath).kind
+        let set: EmbeddingSet
+        switch kind {
+        case TwoTowerModel.artifactKind:
+            let model = try TwoTowerModel.load(from: modelPath)
+            if let listings {
+                let file = try ListingsFile.read(path: listings)
+                set = EmbeddingSet(entity: entity, ids: file.ids.ids.map(\.value),
+                                   vectors: model.embedNewItems(fieldNames: ListingsFile.featureNames, content: file.content))
+            } else {
+                set = Self.indexed(entity, entity == "items" ? model.itemEmbeddings : model.userEmbeddings)
+            }
+        case FactorizationModel.artifactKind:
+            guard listings == nil else { throw UsageError("--listings needs a two-tower model (this is '\(kind)')") }
+            let model = try FactorizationModel.load(from: modelPath)
+            set = Self.indexed(entity, entity == "items" ? model.itemFactors : model.userFactors)
+        default:
+            throw DataError(.invalidArgument, "artifact holds a '\(kind)', not a model with embeddings", path: modelPath)
+        }
+        try set.save(to: path)
+        console.progress("wrote \(set.ids.count) \(entity) embeddings of width \(set.vectors.columns) to \(path) in \(seconds(clock.elapsedSeconds))")
+    }
+
+    static func indexed(_ entity: String, _ vectors: Matrix) -> EmbeddingSet {
+        EmbeddingSet(entity: entity, ids: (0..<vectors.rows).map(String.init), vectors: vectors)
+    }
+}
