@@ -20,7 +20,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
 }
 
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"]])
+    @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"], ["export"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
@@ -126,5 +126,19 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
     @Test func embedNeedsExactlyOneEntity() {
         let result = rummage("embed", "--model", "/x.rmg", "--items", "--users", "--out", "/tmp/e.rmg")
         #expect(result.code == 2 && result.err.contains("give exactly one of --items and --users"))
+    }
+
+    @Test func exportWritesALightGCNSplitThatLoadsBack() throws {
+        let dir = Fixtures.temporaryDirectory()
+        #expect(rummage("generate", "--out", dir, "--users", "200", "--items", "300", "--events", "10000", "--quiet").code == 0)
+        let exported = dir + "/lightgcn"
+        #expect(rummage("export", "--dataset", "synthetic:\(dir)", "--out", exported).code == 0)
+        let original = try DatasetSpec(parsing: "synthetic:\(dir)").load()
+        let copy = try DatasetSpec(parsing: "lightgcn:\(exported)").load()
+        #expect(copy.train.byUser.columns == original.train.byUser.columns)
+        guard case .fullRanking(let a) = original.evaluation, case .fullRanking(let b) = copy.evaluation else {
+            Issue.record("expected full ranking"); return
+        }
+        #expect(a.heldOut.columns == b.heldOut.columns)
     }
 }

@@ -1,0 +1,58 @@
+import ArgumentParsing
+import Datasets
+import Evaluation
+import Foundation
+import RummageCore
+
+/// `rummage export`: writes a split in the LightGCN format (train.txt / test.txt).
+struct ExportCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "export",
+        abstract: "Write a dataset's split in the LightGCN format (train.txt, test.txt) for other tools or 'lightgcn:DIR'.",
+        discussion: """
+        One line per user: 'user item item ...' with the split's dense indices. test.txt holds the held-out
+        items of full-ranking splits (e.g. synthetic); sampled splits (ncf-ml1m) hold each user's test item.
+        Candidate restrictions (listings sold before the split) are not representable in this format.
+        """,
+        options: [
+            .value("dataset", "SPEC", help: "Dataset as KIND:DIR.", required: true),
+            .value("out", "DIR", help: "Directory to write into (created if missing).", required: true),
+        ])
+
+    let dataset: DatasetSpec
+    let directory: String
+
+    init(_ arguments: ParsedArguments) throws {
+        dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
+        directory = try arguments.requiredString("out")
+    }
+
+    func run(output: CommandOutput) throws {
+        let split = try dataset.load()
+        let test: SparseRows
+        switch split.evaluation {
+        case .fullRanking(let p): test = p.heldOut
+        case .sampled(let p):
+            test = SparseRows(rowCount: split.train.userCount, columnCount: split.train.itemCount,
+                              rows: p.cases.map(\.user.rawValue), columns: p.cases.map(\.positive.rawValue))
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Self.adjacency(split.train.byUser).write(toFile: directory + "/train.txt", atomically: true, encoding: .utf8)
+            try Self.adjacency(test).write(toFile: directory + "/test.txt", atomically: true, encoding: .utf8)
+        } catch {
+            throw DataError(.unreadable, "cannot write: \(error.localizedDescription)", path: directory)
+        }
+        output.standardOutput("wrote \(split.train.userCount) users, \(split.train.itemCount) items, "
+            + "\(split.train.interactionCount) training and \(test.nonZeroCount) test interactions to \(directory)\n")
+    }
+
+    /// `user item item …` for every user with at least one item.
+    static func adjacency(_ rows: SparseRows) -> String {
+        var text = ""
+        for u in 0..<rows.rowCount where rows.count(of: u) > 0 {
+            text += "\(u) " + rows.columns(of: u).map(String.init).joined(separator: " ") + "\n"
+        }
+        return text
+    }
+}
