@@ -85,6 +85,7 @@ enum ModelCatalog {
             c.logQWeight = Float(try settings.double("logq_weight", default: Double(c.logQWeight), in: 0...1))
             c.extraNegatives = try settings.int("negatives", default: c.extraNegatives, in: 0...1_000_000)
             c.itemIDDropout = Float(try settings.double("id_dropout", default: Double(c.itemIDDropout), in: 0...1))
+            c.historyLength = try settings.int("history", default: c.historyLength, in: 0...100_000)
             c.useContent = try settings.string("content", default: c.useContent ? "true" : "false", allowed: ["true", "false"]) == "true"
             c.validationUsers = try settings.int("validation_users", default: c.validationUsers, in: 0...100_000_000)
             c.patience = try settings.int("patience", default: c.patience, in: 1...10_000)

@@ -32,6 +32,7 @@ final class Tower: @unchecked Sendable {
 
     /// A fresh tower: `vocabularySizes[0]` is the id count (an unknown row is added).
     convenience init(vocabularySizes: [Int], dimension: Int, hiddenLayers: [Int], rng: inout SeededGenerator) {
+        // Field 0 (the id) gets the extra unknown row; every other field has exactly its vocabulary.
         let tables = vocabularySizes.enumerated().map { field, size in
             EmbeddingTable(rows: field == 0 ? size + 1 : max(1, size), dimension: dimension, scale: 0.1, rng: &rng)
         }
@@ -98,13 +99,44 @@ final class Tower: @unchecked Sendable {
     }
 }
 
-/// Turns entity indices into the per-field bags a tower reads.
+/// Turns entity indices into the per-field bags a tower reads: the id, each content field, and (for
+/// users, when enabled) the history, the mean of the embeddings of the items the user interacted with.
 struct TowerInput: Sendable {
     /// Number of entities with an id row (the unknown row is `idCount`).
     let idCount: Int
     let features: CategoricalFeatures
+    /// Rows entities, columns items: each entity's history. Nil when the tower has no history field.
+    let history: SparseRows?
 
-    var vocabularySizes: [Int] { [idCount] + features.fields.map { $0.vocabulary.count } }
+    init(idCount: Int, features: CategoricalFeatures, history: SparseRows? = nil) {
+        self.idCount = idCount
+        self.features = features
+        self.history = history
+    }
+
+    var vocabularySizes: [Int] {
+        [idCount] + features.fields.map { $0.vocabulary.count } + (history.map { [$0.columnCount] } ?? [])
+    }
+
+    /// Training history bags: each entity's history without its example's `positive` item, at most
+    /// `limit` items sampled without replacement.
+    func sampledHistory(for entities: [Int32], positives: [Int32], limit: Int, rng: inout SeededGenerator) -> Bags {
+        guard let history else { preconditionFailure("tower has no history field") }
+        var offsets = [0], ids: [Int32] = []
+        ids.reserveCapacity(entities.count * min(limit, 64))
+        var scratch: [Int32] = []
+        for (k, e) in entities.enumerated() {
+            scratch.removeAll(keepingCapacity: true)
+            for item in history.columns(of: Int(e)) where item != positives[k] { scratch.append(item) }
+            let take = min(limit, scratch.count)
+            for t in 0..<take {
+                scratch.swapAt(t, t + rng.nextInt(below: scratch.count - t))
+                ids.append(scratch[t])
+            }
+            offsets.append(ids.count)
+        }
+        return Bags(offsets: offsets, ids: ids)
+    }
 
     /// Bags for `entities`; `useID(k)` false puts the unknown id in slot `k` instead of the entity's.
     func bags(for entities: [Int32], useID: (Int) -> Bool) -> [Bags] {
@@ -114,6 +146,14 @@ struct TowerInput: Sendable {
             offsets.reserveCapacity(entities.count + 1)
             for e in entities {
                 ids.append(contentsOf: field.values.columns(of: Int(e)))
+                offsets.append(ids.count)
+            }
+            result.append(Bags(offsets: offsets, ids: ids))
+        }
+        if let history {
+            var offsets = [0], ids: [Int32] = []
+            for e in entities {
+                if Int(e) < history.rowCount { ids.append(contentsOf: history.columns(of: Int(e))) }
                 offsets.append(ids.count)
             }
             result.append(Bags(offsets: offsets, ids: ids))

@@ -24,6 +24,9 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var extraNegatives = 0
     /// Probability of replacing an item's id with the unknown id during training [id_dropout].
     public var itemIDDropout: Float = 0
+    /// Items of the user's training history averaged into the user tower (sampled per example, the
+    /// example's own item excluded); 0 disables the history field [history].
+    public var historyLength = 0
     /// Use the dataset's content features (else ids only) [content].
     public var useContent = true
     /// Users whose one held-out training interaction forms the validation set; 0 disables

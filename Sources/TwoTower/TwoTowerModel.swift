@@ -126,6 +126,7 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                 writer.append(UInt32(field.vocabulary.count))
                 for name in field.vocabulary { writer.append(name) }
             }
+            writer.append(UInt32(input.history?.columnCount ?? 0))
             for table in tower.tables { writer.append(floats: table.weights, shape: [table.rows, table.dimension]) }
             writer.append(UInt32(tower.hidden.count))
             writer.append(UInt8(tower.projection == nil ? 0 : 1))
@@ -156,8 +157,12 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                 let empty = SparseRows(rowCount: 0, columnCount: size, offsets: [0], columns: [], values: [])
                 fields.append(CategoricalFeatures.Field(name: name, vocabulary: vocabulary, values: empty))
             }
+            let historyItems = Int(try reader.integer(UInt32.self))
+            // Histories are not stored (embeddings are); only the field's vocabulary size matters.
+            let history = historyItems > 0
+                ? SparseRows(rowCount: 0, columnCount: historyItems, offsets: [0], columns: [], values: []) : nil
             var tables: [EmbeddingTable] = []
-            for _ in 0...fieldCount {
+            for _ in 0..<(1 + fieldCount + (history == nil ? 0 : 1)) {
                 let t = try reader.floats(rank: 2)
                 tables.append(EmbeddingTable(rows: t.shape[0], dimension: t.shape[1], weights: t.values))
             }
@@ -167,7 +172,8 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
             for _ in 0..<hiddenCount { hidden.append(try Self.readDense(&reader)) }
             let projection = hasProjection ? try Self.readDense(&reader) : nil
             let tower = Tower(tables: tables, hidden: hidden, projection: projection)
-            towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: 0, fields: fields))))
+            towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: 0, fields: fields),
+                                             history: history)))
         }
         let users = try reader.floats(rank: 2)
         let items = try reader.floats(rank: 2)

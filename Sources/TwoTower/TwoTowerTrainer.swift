@@ -16,14 +16,6 @@ public enum TwoTowerTrainer {
                            context: TrainingContext = .init()) -> TwoTowerModel {
         precondition(c.dimension > 0 && c.batchSize > 1 && c.epochs >= 0 && c.temperature > 0)
         var rng = SeededGenerator(seed: context.seed)
-        let userInput = TowerInput(idCount: data.userCount,
-                                   features: c.useContent ? userFeatures : .none(entityCount: data.userCount))
-        let itemInput = TowerInput(idCount: data.itemCount,
-                                   features: c.useContent ? itemFeatures : .none(entityCount: data.itemCount))
-        let userTower = Tower(vocabularySizes: userInput.vocabularySizes, dimension: c.dimension,
-                              hiddenLayers: c.hiddenLayers, rng: &rng)
-        let itemTower = Tower(vocabularySizes: itemInput.vocabularySizes, dimension: c.dimension,
-                              hiddenLayers: c.hiddenLayers, rng: &rng)
         let validation = Validation(data: data, users: c.validationUsers, rng: &rng)
         var pairUsers: [Int32] = [], pairItems: [Int32] = []
         pairUsers.reserveCapacity(data.interactionCount); pairItems.reserveCapacity(data.interactionCount)
@@ -32,6 +24,19 @@ public enum TwoTowerTrainer {
                 pairUsers.append(Int32(u)); pairItems.append(data.byUser.columns[e])
             }
         }
+        // Training history excludes the validation items; the final model's history is all of `data`.
+        let trainingHistory = c.historyLength > 0
+            ? SparseRows(rowCount: data.userCount, columnCount: data.itemCount, rows: pairUsers, columns: pairItems,
+                         duplicates: .keepFirst) : nil
+        let userInput = TowerInput(idCount: data.userCount,
+                                   features: c.useContent ? userFeatures : .none(entityCount: data.userCount),
+                                   history: trainingHistory)
+        let itemInput = TowerInput(idCount: data.itemCount,
+                                   features: c.useContent ? itemFeatures : .none(entityCount: data.itemCount))
+        let userTower = Tower(vocabularySizes: userInput.vocabularySizes, dimension: c.dimension,
+                              hiddenLayers: c.hiddenLayers, rng: &rng)
+        let itemTower = Tower(vocabularySizes: itemInput.vocabularySizes, dimension: c.dimension,
+                              hiddenLayers: c.hiddenLayers, rng: &rng)
         let n = pairUsers.count
         var itemCounts = [Int](repeating: 0, count: data.itemCount)
         for i in pairItems { itemCounts[Int(i)] += 1 }
@@ -59,7 +64,12 @@ public enum TwoTowerTrainer {
                 var items = slice.map { pairItems[$0] }
                 for _ in 0..<c.extraNegatives { items.append(Int32(rng.nextInt(below: data.itemCount))) }
                 let keep = (0..<items.count).map { _ in c.itemIDDropout == 0 || rng.nextFloat() >= c.itemIDDropout }
-                let queries = userTower.forward(userInput.bags(for: users) { _ in true })
+                var userBags = userInput.bags(for: users) { _ in true }
+                if c.historyLength > 0 {
+                    userBags[userBags.count - 1] = userInput.sampledHistory(
+                        for: users, positives: Array(items.prefix(users.count)), limit: c.historyLength, rng: &rng)
+                }
+                let queries = userTower.forward(userBags)
                 let candidates = itemTower.forward(itemInput.bags(for: items) { keep[$0] })
                 let result = loss(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
                 userTower.backward(result.queryGradient)
@@ -100,7 +110,9 @@ public enum TwoTowerTrainer {
         var knownItems = [Bool](repeating: false, count: data.itemCount)
         for u in pairUsers { knownUsers[Int(u)] = true }
         for i in pairItems { knownItems[Int(i)] = true }
-        return TwoTowerModel(configuration: c, userTower: userTower, itemTower: itemTower, userInput: userInput,
+        let finalUserInput = TowerInput(idCount: userInput.idCount, features: userInput.features,
+                                        history: c.historyLength > 0 ? data.byUser : nil)
+        return TwoTowerModel(configuration: c, userTower: userTower, itemTower: itemTower, userInput: finalUserInput,
                              itemInput: itemInput, knownUsers: knownUsers, knownItems: knownItems, threads: context.threads)
     }
 

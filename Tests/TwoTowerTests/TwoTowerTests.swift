@@ -74,6 +74,7 @@ import TwoTower
         let genre = CategoricalFeatures.Field(name: "genre", entityValues: (0..<20).map { [["x", "y", "z"][$0 % 3]] })
         var c = configuration(epochs: 2)
         c.hiddenLayers = [12]
+        c.historyLength = 5
         let model = TwoTowerTrainer.fit(data, userFeatures: .none(entityCount: 30),
                                         itemFeatures: CategoricalFeatures(entityCount: 20, fields: [genre]),
                                         configuration: c, context: TrainingContext(threads: 1))
