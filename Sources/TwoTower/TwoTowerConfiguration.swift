@@ -10,7 +10,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var temperature: Float = 0.1
     public var epochs = 20
     public var batchSize = 1024
-    public var learningRate: Float = 0.005
+    public var learningRate: Float = 0.01
     public var optimizer: Optimizer.Kind = .adam
     public var schedule: LearningRateSchedule.Decay = .linear
     /// Linear warm-up, in batches [warmup].
@@ -27,8 +27,8 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// Items of the user's training history averaged into the user tower (sampled per example, the
     /// example's own item excluded); 0 disables the history field [history].
     public var historyLength = 0
-    /// Use the dataset's content features (else ids only) [content].
-    public var useContent = true
+    /// Use the dataset's content features besides ids (needed to embed cold listings) [content].
+    public var useContent = false
     /// Users whose one held-out training interaction forms the validation set; 0 disables
     /// validation and early stopping [validation_users].
     public var validationUsers = 1000

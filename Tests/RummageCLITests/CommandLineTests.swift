@@ -90,7 +90,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         #expect(rummage("generate", "--out", dir, "--users", "300", "--items", "500", "--events", "20000", "--quiet").code == 0)
         let model = dir + "/two-tower.rmg"
         let trained = rummage("train", "--dataset", "synthetic:\(dir)", "--model", "two-tower", "--out", model, "--quiet",
-                              "--set", "epochs=2", "--set", "batch_size=64", "--set", "dimension=16", "--set", "id_dropout=0.3")
+                              "--set", "epochs=2", "--set", "batch_size=64", "--set", "dimension=16", "--set", "id_dropout=0.3",
+                              "--set", "content=true")
         #expect(trained.code == 0, "\(trained.err)")
         #expect(trained.out.contains("saved to \(model)"))
 
@@ -113,6 +114,12 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         let newSet = try EmbeddingSet.load(from: fresh)
         #expect(newSet.ids == ["new1", "new2"])
         #expect(Array(newSet.vectors.row(0)) == Array(newSet.vectors.row(1)))
+        // Content matters: a listing of another category lands elsewhere.
+        let other = listings.replacingOccurrences(of: "new2,u2,1900000001,jeans", with: "new2,u2,1900000001,bags")
+        Fixtures.write(other + "\n", to: "other.csv", in: dir)
+        #expect(rummage("embed", "--model", model, "--items", "--listings", dir + "/other.csv", "--out", fresh, "--quiet").code == 0)
+        let otherSet = try EmbeddingSet.load(from: fresh)
+        #expect(Array(otherSet.vectors.row(0)) != Array(otherSet.vectors.row(1)))
         let norm = newSet.vectors.row(0).reduce(0) { $0 + $1 * $1 }
         #expect(abs(norm - 1) < 1e-4)
     }

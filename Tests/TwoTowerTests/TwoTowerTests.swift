@@ -15,6 +15,7 @@ import TwoTower
         c.learningRate = 0.05
         c.temperature = 0.2
         c.validationUsers = 0
+        c.useContent = true
         return c
     }
 
