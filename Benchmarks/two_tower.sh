@@ -30,8 +30,8 @@ rummage=.build/release/rummage
 threads=2
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
-ours="$rummage evaluate --dataset ncf-ml1m:$data --model two-tower --threads $threads --json --quiet --set content=false --set validation_users=0 --set epochs=$epochs --set dimension=64 --set temperature=0.1 --set batch_size=1024 --set learning_rate=0.005"
-peer="$venv/bin/python Benchmarks/peers/torch_two_tower.py --data $data --threads $threads --epochs $epochs --dimension 64 --temperature 0.1 --batch-size 1024 --learning-rate 0.005"
+ours="$rummage evaluate --dataset ncf-ml1m:$data --model two-tower --threads $threads --json --quiet --set content=false --set validation_users=0 --set epochs=$epochs --set dimension=64 --set temperature=0.1 --set batch_size=1024 --set learning_rate=0.01"
+peer="$venv/bin/python Benchmarks/peers/torch_two_tower.py --data $data --threads $threads --epochs $epochs --dimension 64 --temperature 0.1 --batch-size 1024 --learning-rate 0.01"
 echo "\$ $ours"
 ours_json=$($ours | tail -1)
 echo "\$ $peer"
