@@ -8,20 +8,12 @@
 # default ~/.cache/rummage-bench-venv); it never enters Rummage's runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh
+source Benchmarks/common.sh
 repeats=${1:-3}
-data=../shared/datasets/ncf-ml-1m
-if [ ! -d "$data" ]; then
-  echo "skipping: $data is not present"
-  exit 0
-fi
+require_ncf_data
 scripts/install-deps
 venv=${RUMMAGE_BENCH_VENV:-$HOME/.cache/rummage-bench-venv}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import implicit, threadpoolctl" 2>/dev/null; then
-  echo "installing implicit into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "implicit==0.7.3" numpy scipy threadpoolctl
-fi
+ensure_venv "$venv" "implicit, threadpoolctl" "implicit==0.7.3" numpy scipy threadpoolctl
 swift build -c release --product rummage >/dev/null
 rummage=.build/release/rummage
 threads=$(nproc)

@@ -11,20 +11,12 @@
 # default (CUDA-enabled) wheel, several GB, which runs on the CPU here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh
+source Benchmarks/common.sh
 epochs=${1:-10}
-data=../shared/datasets/ncf-ml-1m
-if [ ! -d "$data" ]; then
-  echo "skipping: $data is not present"
-  exit 0
-fi
+require_ncf_data
 scripts/install-deps
 venv=${RUMMAGE_TORCH_VENV:-$HOME/.cache/rummage-torch-venv}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, scipy" 2>/dev/null; then
-  echo "installing torch into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch numpy scipy
-fi
+ensure_venv "$venv" "torch, scipy" torch numpy scipy
 swift build -c release --product rummage >/dev/null
 rummage=.build/release/rummage
 threads=2

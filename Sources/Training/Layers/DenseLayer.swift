@@ -27,16 +27,13 @@ public final class DenseLayer: @unchecked Sendable {
     public var parameters: [DenseParameter] { [weight, bias] }
 
     public func forward(_ x: Matrix) -> Matrix {
-        precondition(x.columns == inputs, "dense layer expects \(inputs) inputs, got \(x.columns)")
         input = x
-        var y = Matrix(rows: x.rows, columns: outputs)
-        for r in 0..<x.rows { y.storage.replaceSubrange(r * outputs..<(r + 1) * outputs, with: bias.value) }
-        BLAS.gemm(x, Matrix(rows: inputs, columns: outputs, storage: weight.value), beta: 1, into: &y)
-        return y
+        return apply(x)
     }
 
     /// Inference without caching (thread-safe for concurrent callers).
     public func apply(_ x: Matrix) -> Matrix {
+        precondition(x.columns == inputs, "dense layer expects \(inputs) inputs, got \(x.columns)")
         var y = Matrix(rows: x.rows, columns: outputs)
         for r in 0..<x.rows { y.storage.replaceSubrange(r * outputs..<(r + 1) * outputs, with: bias.value) }
         BLAS.gemm(x, Matrix(rows: inputs, columns: outputs, storage: weight.value), beta: 1, into: &y)
