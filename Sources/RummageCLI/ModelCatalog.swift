@@ -78,6 +78,7 @@ enum ModelCatalog {
             c.learningRate = Float(try settings.double("learning_rate", default: Double(c.learningRate), in: 1e-9...10))
             c.optimizer = Optimizer.Kind(rawValue: try settings.string("optimizer", default: c.optimizer.rawValue,
                                                                        allowed: Optimizer.Kind.allCases.map(\.rawValue)))!
+            c.lazyTables = try settings.string("lazy_tables", default: c.lazyTables ? "true" : "false", allowed: ["true", "false"]) == "true"
             c.schedule = LearningRateSchedule.Decay(rawValue: try settings.string(
                 "schedule", default: c.schedule.rawValue, allowed: LearningRateSchedule.Decay.allCases.map(\.rawValue)))!
             c.warmupSteps = try settings.int("warmup", default: c.warmupSteps, in: 0...10_000_000)

@@ -1,4 +1,5 @@
 import Foundation
+import RummageCore
 
 /// First-order optimisers for dense parameters and sparse embedding tables.
 ///
@@ -18,10 +19,21 @@ public struct Optimizer: Sendable {
     public var epsilon: Float = 1e-8
     /// Initial Adagrad accumulator value.
     public var adagradInitial: Float = 0.1
+    /// Update only the embedding rows a batch touched (true), or every row every step like a dense
+    /// optimiser (`torch.optim.Adam` on an `nn.Embedding`), where untouched rows keep moving by their
+    /// decaying momentum.
+    public var lazyTables = true
     /// Number of `step` calls so far (Adam's bias correction).
     public private(set) var steps = 0
 
-    public init(kind: Kind) { self.kind = kind }
+    /// Threads for updates of whole tables (non-lazy mode).
+    public var threads = 1
+
+    public init(kind: Kind, lazyTables: Bool = true, threads: Int = 1) {
+        self.kind = kind
+        self.lazyTables = lazyTables
+        self.threads = threads
+    }
 
     /// Applies one update with `learningRate` to every parameter and table from its gradient.
     /// Gradients are left in place (the caller zeroes them).
@@ -42,6 +54,29 @@ public struct Optimizer: Sendable {
         for t in tables {
             prepare(&t.firstMoment, &t.secondMoment, count: t.weights.count)
             let d = t.dimension
+            if !lazyTables {
+                var full = [Float](repeating: 0, count: t.weights.count)
+                for (slot, row) in t.touchedRows.enumerated() {
+                    full.replaceSubrange(Int(row) * d..<(Int(row) + 1) * d, with: t.gradients[slot * d..<(slot + 1) * d])
+                }
+                let optimizer = self
+                t.weights.withUnsafeMutableBufferPointer { w in
+                    full.withUnsafeBufferPointer { g in
+                        t.firstMoment.withUnsafeMutableBufferPointer { m in
+                            t.secondMoment.withUnsafeMutableBufferPointer { v in
+                                // Disjoint ranges per worker.
+                                nonisolated(unsafe) let w = w.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
+                                nonisolated(unsafe) let g = g.baseAddress!
+                                Parallel.forEachChunk(count: full.count, chunkSize: 1 << 16, threads: threads) { r in
+                                    optimizer.update(w + r.lowerBound, g + r.lowerBound, m + r.lowerBound, v + r.lowerBound,
+                                                     count: r.count, learningRate)
+                                }
+                            }
+                        }
+                    }
+                }
+                continue
+            }
             t.weights.withUnsafeMutableBufferPointer { w in
                 t.gradients.withUnsafeBufferPointer { g in
                     t.firstMoment.withUnsafeMutableBufferPointer { m in

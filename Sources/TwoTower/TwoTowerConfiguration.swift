@@ -12,6 +12,8 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var batchSize = 1024
     public var learningRate: Float = 0.01
     public var optimizer: Optimizer.Kind = .adam
+    /// Update only the embedding rows in the batch (true) or all rows every step (false) [lazy_tables].
+    public var lazyTables = true
     public var schedule: LearningRateSchedule.Decay = .linear
     /// Linear warm-up, in batches [warmup].
     public var warmupSteps = 0

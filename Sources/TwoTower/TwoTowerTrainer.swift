@@ -45,7 +45,7 @@ public enum TwoTowerTrainer {
         let logQ = itemCounts.map { c.logQWeight * log(max(b * Float($0) / Float(max(n, 1)) + m / itemTotal, 1e-12)) }
 
         let loss = InBatchSoftmax(temperature: c.temperature, threads: context.threads)
-        var optimizer = Optimizer(kind: c.optimizer)
+        var optimizer = Optimizer(kind: c.optimizer, lazyTables: c.lazyTables, threads: context.threads)
         let schedule = LearningRateSchedule(base: c.learningRate, decay: c.schedule, warmupSteps: c.warmupSteps)
         let batchesPerEpoch = (n + c.batchSize - 1) / c.batchSize
         let totalSteps = max(1, batchesPerEpoch * c.epochs)
