@@ -177,6 +177,26 @@ import Training
         #expect(table.weights[0..<6].allSatisfy { $0 == 0 } && table.weights[9..<12].allSatisfy { $0 == 0 })
     }
 
+    /// Dense Adam keeps moving a row by its momentum after the batches stop touching it; lazy Adam does not.
+    @Test(arguments: [true, false])
+    func lazyAndDenseTableUpdates(lazy: Bool) {
+        var rng = SeededGenerator(seed: 1)
+        let table = EmbeddingTable(rows: 3, dimension: 2, scale: 0, rng: &rng)
+        var optimizer = Optimizer(kind: .adam, lazyTables: lazy, threads: 2)
+        let one: [Float] = [1, 1]
+        one.withUnsafeBufferPointer { table.accumulate(row: 1, scale: 1, vector: $0.baseAddress!) }
+        optimizer.step(parameters: [], tables: [table], learningRate: 0.1)
+        let afterFirst = table.weights[2]
+        for _ in 0..<3 {
+            table.clearGradients()
+            one.withUnsafeBufferPointer { table.accumulate(row: 2, scale: 1, vector: $0.baseAddress!) }
+            optimizer.step(parameters: [], tables: [table], learningRate: 0.1)
+        }
+        #expect(afterFirst < 0)
+        if lazy { #expect(table.weights[2] == afterFirst) } else { #expect(table.weights[2] < afterFirst) }
+        #expect(table.weights[0] == 0 && table.weights[1] == 0)  // never touched: no momentum either way
+    }
+
     @Test func clippingBoundsTheGlobalNorm() {
         let p = DenseParameter(shape: [2], value: [0, 0])
         p.gradient = [3, 0]
