@@ -15,6 +15,11 @@ public enum TwoTowerTrainer {
                            configuration c: TwoTowerConfiguration = .init(),
                            context: TrainingContext = .init()) -> TwoTowerModel {
         precondition(c.dimension > 0 && c.batchSize > 1 && c.epochs >= 0 && c.temperature > 0)
+        // Parallelism comes from the row blocks of the loss; OpenBLAS threads woken by the small dense
+        // layers would spin (sched_yield) while those workers run, so OpenBLAS stays single-threaded.
+        let savedBLASThreads = BLAS.threadCount
+        BLAS.threadCount = 1
+        defer { BLAS.threadCount = savedBLASThreads }
         var rng = SeededGenerator(seed: context.seed)
         let validation = Validation(data: data, users: c.validationUsers, rng: &rng)
         var pairUsers: [Int32] = [], pairItems: [Int32] = []
