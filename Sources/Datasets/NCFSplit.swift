@@ -63,7 +63,7 @@ public enum NCFSplit {
         // Content features from the sibling MovieLens-1M folder (../movielens-1m), when present.
         let movieLens = URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent("movielens-1m").path
         var userFeatures: CategoricalFeatures?, itemFeatures: CategoricalFeatures?
-        if FileManagerShim.exists(movieLens + "/movies.dat") && FileManagerShim.exists(movieLens + "/users.dat") {
+        if FileManager.default.fileExists(atPath: movieLens + "/movies.dat") && FileManager.default.fileExists(atPath: movieLens + "/users.dat") {
             let content = try MovieLensContent.load(ncfDirectory: directory, movieLensDirectory: movieLens)
             (userFeatures, itemFeatures) = content.features(userCount: userCount, itemCount: itemCount)
         }

@@ -1,4 +1,5 @@
 import Evaluation
+import Foundation
 import RummageCore
 
 /// A dataset divided for offline evaluation: what models train on, and how they are evaluated.
@@ -72,27 +73,14 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
 enum DataDirectory {
     /// The first of `names` that exists in `directory`, or an error listing what was looked for.
     static func find(_ names: [String], in directory: String) throws(DataError) -> String {
-        try requireDirectory(directory)
-        for name in names {
-            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            if FileManagerShim.exists(path) { return path }
-        }
-        throw DataError(.fileNotFound, "no \(names.joined(separator: " or ")) in this directory", path: directory)
-    }
-
-    static func requireDirectory(_ directory: String) throws(DataError) {
-        guard FileManagerShim.isDirectory(directory) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataError(.fileNotFound, "no such directory", path: directory)
         }
-    }
-}
-
-import Foundation
-
-enum FileManagerShim {
-    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-    static func isDirectory(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        for name in names {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw DataError(.fileNotFound, "no \(names.joined(separator: " or ")) in this directory", path: directory)
     }
 }

@@ -18,36 +18,22 @@ struct EvaluateCommand: Command {
           synthetic:DIR  output of 'rummage generate'; temporal split, full ranking over unsold listings
         Models: \(ModelCatalog.names.joined(separator: ", ")). Settings with --set, e.g. --set neighbours=200.
         """,
-        options: [
-            .value("dataset", "SPEC", help: "Dataset as KIND:DIR.", required: true),
-            .value("model", "NAME", help: "Model to train (\(ModelCatalog.names.joined(separator: ", "))).", required: true),
-            .repeated("set", "KEY=VALUE", help: "Model setting, e.g. seed=7."),
-            .value("threads", "N", help: "Worker threads for training and evaluation.", default: String(Parallel.defaultThreadCount)),
-            .flag("json", help: "End stdout with one JSON object of metrics and timings."),
-            .flag("quiet", help: "No progress on stderr."),
-        ])
+        options: ModelRun.options(modelHelp: "Model to train (\(ModelCatalog.names.joined(separator: ", "))).")
+            + [.flag("json", help: "End stdout with one JSON object of metrics and timings.")])
 
-    let dataset: DatasetSpec
-    let model: String
-    let settings: [(key: String, value: String)]
-    let threads: Int
+    let modelRun: ModelRun
     let json: Bool
-    let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
-        model = try arguments.requiredString("model")
-        guard ModelCatalog.names.contains(model) else {
-            throw UsageError("unknown model '\(model)'; models: \(ModelCatalog.names.joined(separator: ", "))")
+        modelRun = try ModelRun(arguments, allowed: ModelCatalog.names) { model in
+            "unknown model '\(model)'; models: \(ModelCatalog.names.joined(separator: ", "))"
         }
-        settings = try arguments.keyValues("set")
-        threads = try arguments.requiredInt("threads", in: 1...1024)
         json = arguments.flag("json")
-        quiet = arguments.flag("quiet")
     }
 
     func run(output: CommandOutput) throws {
-        let console = Console(output: output, quiet: quiet)
+        let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
+        let console = Console(output: output, quiet: modelRun.quiet)
         let loading = Stopwatch()
         let split = try dataset.load()
         let train = split.train

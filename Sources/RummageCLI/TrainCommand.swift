@@ -12,36 +12,22 @@ struct TrainCommand: Command {
         Models that can be saved: ials, bpr, two-tower. Settings as for 'rummage evaluate'. The artifact
         is versioned and checksummed; 'rummage embed' reads it.
         """,
-        options: [
-            .value("dataset", "SPEC", help: "Dataset as KIND:DIR (see 'rummage evaluate --help').", required: true),
-            .value("model", "NAME", help: "Model to train.", required: true),
-            .value("out", "PATH", help: "Artifact file to write.", required: true),
-            .repeated("set", "KEY=VALUE", help: "Model setting, e.g. epochs=10."),
-            .value("threads", "N", help: "Worker threads.", default: String(Parallel.defaultThreadCount)),
-            .flag("quiet", help: "No progress on stderr."),
-        ])
+        options: ModelRun.options(modelHelp: "Model to train (\(ModelCatalog.persistentNames.joined(separator: ", "))).")
+            + [.value("out", "PATH", help: "Artifact file to write.", required: true)])
 
-    let dataset: DatasetSpec
-    let model: String
+    let modelRun: ModelRun
     let path: String
-    let settings: [(key: String, value: String)]
-    let threads: Int
-    let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
-        model = try arguments.requiredString("model")
-        guard ModelCatalog.persistentNames.contains(model) else {
-            throw UsageError("model '\(model)' cannot be saved; models that can: \(ModelCatalog.persistentNames.joined(separator: ", "))")
+        modelRun = try ModelRun(arguments, allowed: ModelCatalog.persistentNames) { model in
+            "model '\(model)' cannot be saved; models that can: \(ModelCatalog.persistentNames.joined(separator: ", "))"
         }
         path = try arguments.requiredString("out")
-        settings = try arguments.keyValues("set")
-        threads = try arguments.requiredInt("threads", in: 1...1024)
-        quiet = arguments.flag("quiet")
     }
 
     func run(output: CommandOutput) throws {
-        let console = Console(output: output, quiet: quiet)
+        let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
+        let console = Console(output: output, quiet: modelRun.quiet)
         let split = try dataset.load()
         let clock = Stopwatch()
         let trained = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split, threads: threads,

@@ -55,19 +55,24 @@ public struct Optimizer: Sendable {
             prepare(&t.firstMoment, &t.secondMoment, count: t.weights.count)
             let d = t.dimension
             if !lazyTables {
-                var full = [Float](repeating: 0, count: t.weights.count)
-                for (slot, row) in t.touchedRows.enumerated() {
-                    full.replaceSubrange(Int(row) * d..<(Int(row) + 1) * d, with: t.gradients[slot * d..<(slot + 1) * d])
+                // Scatter the touched rows into the table's reusable full-size gradient.
+                if t.denseGradient.count != t.weights.count {
+                    t.denseGradient = [Float](repeating: 0, count: t.weights.count)
+                } else {
+                    t.denseGradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
                 }
-                let optimizer = self
+                for (slot, row) in t.touchedRows.enumerated() {
+                    t.denseGradient.replaceSubrange(Int(row) * d..<(Int(row) + 1) * d, with: t.gradients[slot * d..<(slot + 1) * d])
+                }
+                let optimizer = self, count = t.weights.count
                 t.weights.withUnsafeMutableBufferPointer { w in
-                    full.withUnsafeBufferPointer { g in
+                    t.denseGradient.withUnsafeBufferPointer { g in
                         t.firstMoment.withUnsafeMutableBufferPointer { m in
                             t.secondMoment.withUnsafeMutableBufferPointer { v in
                                 // Disjoint ranges per worker.
                                 nonisolated(unsafe) let w = w.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
                                 nonisolated(unsafe) let g = g.baseAddress!
-                                Parallel.forEachChunk(count: full.count, chunkSize: 1 << 16, threads: threads) { r in
+                                Parallel.forEachChunk(count: count, chunkSize: 1 << 16, threads: threads) { r in
                                     optimizer.update(w + r.lowerBound, g + r.lowerBound, m + r.lowerBound, v + r.lowerBound,
                                                      count: r.count, learningRate)
                                 }

@@ -51,6 +51,8 @@ public final class EmbeddingTable: @unchecked Sendable {
     private var slotOfRow: [Int32]
     var firstMoment: [Float] = []
     var secondMoment: [Float] = []
+    /// Full-size gradient for optimisers that update every row (reused across steps).
+    var denseGradient: [Float] = []
 
     /// Rows drawn from N(0, scale²).
     public init(rows: Int, dimension: Int, scale: Float, rng: inout SeededGenerator) {

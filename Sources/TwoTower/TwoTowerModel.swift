@@ -55,9 +55,6 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
         return Matrix(rows: n, columns: d, storage: chunks.flatMap { $0 })
     }
 
-    /// The names of the item content fields the item tower reads, in order.
-    public var itemFeatureNames: [String] { itemInput.features.fields.map(\.name) }
-
     /// Embeds listings the model has never seen from their content alone (the unknown id plus their
     /// features): `content[e][f]` are entity `e`'s value names for field `fieldNames[f]`. Fields the
     /// model does not read and values outside its vocabularies are ignored.

@@ -79,8 +79,6 @@ public struct Marketplace: Sendable {
     public var listings: [Listing]
     public var events: Events
 
-    public static func userID(_ u: Int) -> String { "u\(u)" }
-    public static func listingID(_ i: Int) -> String { "l\(i)" }
 
     public static let usersHeader = "user_id,joined_at,top_size,waist_size,shoe_size,is_seller"
     public static let listingsHeader = "item_id,seller_id,created_at,category,brand,size,condition,colour,price,style,title"
