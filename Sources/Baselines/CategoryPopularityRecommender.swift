@@ -5,7 +5,9 @@ import Training
 ///
 /// `score(u, i) = share of u's training interactions in i's categories + ε · popularity(i) / max popularity`,
 /// with ε = 0.01, so the user's category shares decide and item popularity only orders items within a
-/// category. A listing with no interactions yet (cold) competes on its category alone.
+/// category. A listing with no interactions yet (cold) has no popularity of its own: without a prior
+/// it competes on its category alone; with a `prior` field (e.g. brand) it takes the mean popularity
+/// of the trained items that share its first category value and its first prior value.
 public struct CategoryPopularityRecommender: Recommender {
     public let userCount: Int
     public let itemCount: Int
@@ -14,15 +16,31 @@ public struct CategoryPopularityRecommender: Recommender {
     private let categories: SparseRows
     private let popularity: [Float]
 
-    /// `field` is the item feature holding the category (e.g. `category`, `genre`).
-    public init(training data: InteractionMatrix, categories field: CategoricalFeatures.Field) {
-        precondition(field.values.rowCount == data.itemCount)
+    /// `field` is the item feature holding the category (e.g. `category`, `genre`); `prior`, if given,
+    /// the feature whose popularity within the category stands in for a cold item's own.
+    public init(training data: InteractionMatrix, categories field: CategoricalFeatures.Field,
+                prior: CategoricalFeatures.Field? = nil) {
+        precondition(field.values.rowCount == data.itemCount && (prior?.values.rowCount ?? data.itemCount) == data.itemCount)
         userCount = data.userCount
         itemCount = data.itemCount
         categories = field.values
-        let counts = data.itemPopularity
-        let top = Float(max(1, counts.max() ?? 1))
-        popularity = counts.map { 0.01 * Float($0) / top }
+        var counts = data.itemPopularity.map(Float.init)
+        if let prior {
+            // Mean popularity per (category, prior value) over items with interactions.
+            func key(_ i: Int) -> Int64? {
+                guard let c = field.values.columns(of: i).first, let p = prior.values.columns(of: i).first else { return nil }
+                return Int64(c) << 32 | Int64(p)
+            }
+            var totals: [Int64: (sum: Float, items: Float)] = [:]
+            for i in 0..<itemCount where counts[i] > 0 {
+                if let k = key(i) { totals[k, default: (0, 0)].sum += counts[i]; totals[k]!.items += 1 }
+            }
+            for i in 0..<itemCount where counts[i] == 0 {
+                if let k = key(i), let t = totals[k] { counts[i] = t.sum / t.items }
+            }
+        }
+        let top = max(1, counts.max() ?? 1)
+        popularity = counts.map { 0.01 * $0 / top }
         var rows: [Int32] = [], columns: [Int32] = [], values: [Float] = []
         for u in 0..<data.userCount {
             let history = data.byUser.columns(of: u)

@@ -13,15 +13,37 @@ public struct FullRankingProtocol: Sendable {
     /// Nil means every item is a candidate.
     public let eligible: [Bool]?
     public let cutoffs: [Int]
-    /// Item subsets reported separately (e.g. `cold`: listings newer than the training data). For a
-    /// slice, each user's relevant items are their held-out items in it; users with none are skipped.
-    /// The ranking is the same full ranking. Metric names get a `[slice]` suffix: `recall@20[cold]`.
-    public let slices: [(name: String, items: [Bool])]
+    /// Item subsets reported separately (e.g. `cold`: listings newer than the training data), each
+    /// scored on its own held-out items; users with none there are skipped. Metric names get a
+    /// `[slice]` suffix: `recall@20[cold]`.
+    public let slices: [Slice]
+
+    /// An item subset with its own metrics.
+    public struct Slice: Sendable {
+        public enum Ranking: Sendable {
+            /// The slice's held-out items are looked for in the full ranking: how much of the slice a
+            /// feed over every candidate surfaces.
+            case full
+            /// The ranking holds only the slice's candidates, as a feed of just those items would
+            /// (a "new in" feed of cold listings): how well the model orders items within the slice.
+            case withinSlice
+        }
+
+        public var name: String
+        public var items: [Bool]
+        public var ranking: Ranking
+
+        public init(_ name: String, items: [Bool], ranking: Ranking = .full) {
+            self.name = name
+            self.items = items
+            self.ranking = ranking
+        }
+    }
 
     /// Preconditions: `heldOut` and `excluded` have the same shape; `eligible` and every slice cover
     /// every item.
     public init(heldOut: SparseRows, excluded: SparseRows, eligible: [Bool]? = nil, cutoffs: [Int] = [10, 20],
-                slices: [(name: String, items: [Bool])] = []) {
+                slices: [Slice] = []) {
         precondition(heldOut.rowCount == excluded.rowCount && heldOut.columnCount == excluded.columnCount)
         precondition(eligible == nil || eligible!.count == heldOut.columnCount)
         precondition(!cutoffs.isEmpty && cutoffs.allSatisfy { $0 > 0 })
@@ -62,6 +84,7 @@ public struct FullRankingProtocol: Sendable {
             var values: [Double] = []
             values.reserveCapacity(range.count * width)
             var scores = [Float](repeating: 0, count: itemCount)
+            var sliceScores = slices.contains { $0.ranking == .withinSlice } ? scores : []
             for u in range {
                 let user = users[u]
                 let top = scores.withUnsafeMutableBufferPointer { buffer in
@@ -78,7 +101,20 @@ public struct FullRankingProtocol: Sendable {
                 for slice in slices {
                     let relevant = held.filter { slice.items[Int($0)] }.count
                     values.append(relevant > 0 ? 1 : 0)
-                    let sliceHits = (0..<maxK).map { hits[$0] && slice.items[Int(top[$0].index)] }
+                    let sliceHits: [Bool]
+                    switch slice.ranking {
+                    case .full:
+                        sliceHits = (0..<maxK).map { hits[$0] && slice.items[Int(top[$0].index)] }
+                    case .withinSlice:
+                        // `scores` holds this user's masked scores; rank only the slice's items.
+                        let sliceTop: [ScoredIndex] = relevant == 0 ? [] : sliceScores.withUnsafeMutableBufferPointer { buffer in
+                            for i in 0..<itemCount { buffer[i] = slice.items[i] ? scores[i] : -.infinity }
+                            return TopK.select(UnsafeBufferPointer(buffer), k: maxK)
+                        }
+                        sliceHits = (0..<maxK).map { r in
+                            r < sliceTop.count && heldOut.contains(row: user.int, column: sliceTop[r].index)
+                        }
+                    }
                     for k in cutoffs {
                         values.append(RankingMetrics.recall(hits: sliceHits, relevantCount: relevant, k: k))
                         values.append(RankingMetrics.ndcg(hits: sliceHits, relevantCount: relevant, k: k))

@@ -24,12 +24,19 @@ enum ModelCatalog {
         case "toppop":
             model = PopularityRecommender(training: data)
         case "category-pop":
-            let fieldName = try settings.string("field", default: "category", allowed: split.itemFeatures.fields.map(\.name) + ["category"])
-            guard let field = split.itemFeatures.fields.first(where: { $0.name == fieldName }) else {
-                throw TrainingError(.invalidData, "dataset has no item feature '\(fieldName)' (features: \(split.itemFeatures.fields.map(\.name).joined(separator: ", ")))")
+            func itemField(_ key: String, default value: String, extra: [String]) throws(TrainingError) -> CategoricalFeatures.Field? {
+                let fields = split.itemFeatures.fields
+                let fieldName = try settings.string(key, default: value, allowed: fields.map(\.name) + extra)
+                if fieldName == "none" { return nil }
+                guard let field = fields.first(where: { $0.name == fieldName }) else {
+                    throw TrainingError(.invalidData, "dataset has no item feature '\(fieldName)' (features: \(fields.map(\.name).joined(separator: ", ")))")
+                }
+                return field
             }
+            let field = try itemField("field", default: "category", extra: ["category"])!
+            let prior = try itemField("prior", default: "none", extra: ["none"])
             try settings.checkAllUsed(model: name)
-            model = CategoryPopularityRecommender(training: data, categories: field)
+            model = CategoryPopularityRecommender(training: data, categories: field, prior: prior)
         case "itemknn":
             let defaults = ItemKNNRecommender.Configuration()
             let configuration = ItemKNNRecommender.Configuration(

@@ -39,13 +39,14 @@ public struct Optimizer: Sendable {
     /// Gradients are left in place (the caller zeroes them).
     public mutating func step(parameters: [DenseParameter], tables: [EmbeddingTable], learningRate: Float) {
         steps += 1
+        let rule = UpdateRule(self, learningRate: learningRate)
         for p in parameters {
             prepare(&p.firstMoment, &p.secondMoment, count: p.value.count)
             p.value.withUnsafeMutableBufferPointer { w in
                 p.gradient.withUnsafeBufferPointer { g in
                     p.firstMoment.withUnsafeMutableBufferPointer { m in
                         p.secondMoment.withUnsafeMutableBufferPointer { v in
-                            update(w.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, count: w.count, learningRate)
+                            rule.update(w.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, count: w.count)
                         }
                     }
                 }
@@ -54,42 +55,32 @@ public struct Optimizer: Sendable {
         for t in tables {
             prepare(&t.firstMoment, &t.secondMoment, count: t.weights.count)
             let d = t.dimension
-            if !lazyTables {
-                // Scatter the touched rows into the table's reusable full-size gradient.
-                if t.denseGradient.count != t.weights.count {
-                    t.denseGradient = [Float](repeating: 0, count: t.weights.count)
-                } else {
-                    t.denseGradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-                }
-                for (slot, row) in t.touchedRows.enumerated() {
-                    t.denseGradient.replaceSubrange(Int(row) * d..<(Int(row) + 1) * d, with: t.gradients[slot * d..<(slot + 1) * d])
-                }
-                let optimizer = self, count = t.weights.count
-                t.weights.withUnsafeMutableBufferPointer { w in
-                    t.denseGradient.withUnsafeBufferPointer { g in
-                        t.firstMoment.withUnsafeMutableBufferPointer { m in
-                            t.secondMoment.withUnsafeMutableBufferPointer { v in
-                                // Disjoint ranges per worker.
-                                nonisolated(unsafe) let w = w.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
-                                nonisolated(unsafe) let g = g.baseAddress!
-                                Parallel.forEachChunk(count: count, chunkSize: 1 << 16, threads: threads) { r in
-                                    optimizer.update(w + r.lowerBound, g + r.lowerBound, m + r.lowerBound, v + r.lowerBound,
-                                                     count: r.count, learningRate)
-                                }
-                            }
-                        }
-                    }
-                }
-                continue
-            }
             t.weights.withUnsafeMutableBufferPointer { w in
                 t.gradients.withUnsafeBufferPointer { g in
                     t.firstMoment.withUnsafeMutableBufferPointer { m in
                         t.secondMoment.withUnsafeMutableBufferPointer { v in
-                            for (slot, row) in t.touchedRows.enumerated() {
-                                let offset = Int(row) * d
-                                update(w.baseAddress! + offset, g.baseAddress! + slot * d, m.baseAddress! + offset,
-                                       v.baseAddress! + offset, count: d, learningRate)
+                            nonisolated(unsafe) let w = w.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
+                            nonisolated(unsafe) let g = g.baseAddress
+                            if lazyTables {
+                                for (slot, row) in t.touchedRows.enumerated() {
+                                    let offset = Int(row) * d
+                                    rule.update(w + offset, g! + slot * d, m + offset, v + offset, count: d)
+                                }
+                                return
+                            }
+                            // Every row moves: touched rows by their gradient, the others by a zero gradient.
+                            t.withSlots { slots in
+                                nonisolated(unsafe) let slots = slots
+                                Parallel.forEachChunk(count: t.rows, chunkSize: 4_096, threads: threads) { rows in
+                                    for row in rows {
+                                        let offset = row * d, slot = Int(slots[row])
+                                        if slot >= 0 {
+                                            rule.update(w + offset, g! + slot * d, m + offset, v + offset, count: d)
+                                        } else {
+                                            rule.updateWithoutGradient(w + offset, m + offset, v + offset, count: d)
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -109,24 +100,89 @@ public struct Optimizer: Sendable {
         }
     }
 
-    @inline(__always)
-    private func update(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
-                        _ v: UnsafeMutablePointer<Float>, count: Int, _ learningRate: Float) {
-        switch kind {
-        case .adam:
-            let correction1 = 1 - pow(beta1, Float(steps)), correction2 = 1 - pow(beta2, Float(steps))
-            let stepSize = learningRate * correction2.squareRoot() / correction1
-            let epsilonHat = epsilon * correction2.squareRoot()
-            for i in 0..<count {
-                m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilonHat)
+    /// One step's update of a parameter slice, with the step's constants worked out once.
+    private struct UpdateRule: Sendable {
+        let kind: Kind
+        let beta1: Float, beta2: Float
+        /// Adam: learning rate × bias corrections; Adagrad: the learning rate.
+        let stepSize: Float
+        /// Adam: ε scaled by the second-moment bias correction; Adagrad: ε.
+        let epsilon: Float
+
+        init(_ optimizer: Optimizer, learningRate: Float) {
+            kind = optimizer.kind
+            beta1 = optimizer.beta1
+            beta2 = optimizer.beta2
+            switch kind {
+            case .adam:
+                let correction1 = 1 - pow(beta1, Float(optimizer.steps)), correction2 = 1 - pow(beta2, Float(optimizer.steps))
+                stepSize = learningRate * correction2.squareRoot() / correction1
+                epsilon = optimizer.epsilon * correction2.squareRoot()
+            case .adagrad:
+                stepSize = learningRate
+                epsilon = optimizer.epsilon
             }
-        case .adagrad:
-            for i in 0..<count {
-                v[i] += g[i] * g[i]
-                w[i] -= learningRate * g[i] / (v[i].squareRoot() + epsilon)
+        }
+
+        // Eight lanes at a time by hand: the compiler does not vectorise these loops over four pointers.
+        @inline(__always)
+        func update(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                    _ v: UnsafeMutablePointer<Float>, count: Int) {
+            var i = 0
+            while i + 8 <= count {
+                var w8 = load(w + i), m8 = load(m + i), v8 = load(v + i)
+                let g8 = load(g + i)
+                switch kind {
+                case .adam:
+                    m8 = beta1 * m8 + (1 - beta1) * g8
+                    v8 = beta2 * v8 + (1 - beta2) * g8 * g8
+                    w8 -= stepSize * m8 / (v8.squareRoot() + epsilon)
+                case .adagrad:
+                    v8 += g8 * g8
+                    w8 -= stepSize * g8 / (v8.squareRoot() + epsilon)
+                }
+                store(w8, w + i); store(m8, m + i); store(v8, v + i)
+                i += 8
             }
+            for i in i..<count {
+                switch kind {
+                case .adam:
+                    m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                    v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+                    w[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+                case .adagrad:
+                    v[i] += g[i] * g[i]
+                    w[i] -= stepSize * g[i] / (v[i].squareRoot() + epsilon)
+                }
+            }
+        }
+
+        /// `update` with a zero gradient: Adam's moments decay and the weights keep moving; Adagrad stays.
+        @inline(__always)
+        func updateWithoutGradient(_ w: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                                   _ v: UnsafeMutablePointer<Float>, count: Int) {
+            guard kind == .adam else { return }
+            var i = 0
+            while i + 8 <= count {
+                let m8 = beta1 * load(m + i), v8 = beta2 * load(v + i)
+                store(load(w + i) - stepSize * m8 / (v8.squareRoot() + epsilon), w + i)
+                store(m8, m + i); store(v8, v + i)
+                i += 8
+            }
+            for i in i..<count {
+                m[i] *= beta1
+                v[i] *= beta2
+                w[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+            }
+        }
+
+        @inline(__always)
+        private func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always)
+        private func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load(UnsafePointer(p)) }
+        @inline(__always)
+        private func store(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self)
         }
     }
 }

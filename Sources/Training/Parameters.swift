@@ -51,8 +51,6 @@ public final class EmbeddingTable: @unchecked Sendable {
     private var slotOfRow: [Int32]
     var firstMoment: [Float] = []
     var secondMoment: [Float] = []
-    /// Full-size gradient for optimisers that update every row (reused across steps).
-    var denseGradient: [Float] = []
 
     /// Rows drawn from N(0, scale²).
     public init(rows: Int, dimension: Int, scale: Float, rng: inout SeededGenerator) {
@@ -98,6 +96,11 @@ public final class EmbeddingTable: @unchecked Sendable {
     public func gradient(of row: Int) -> ArraySlice<Float>? {
         let slot = Int(slotOfRow[row])
         return slot < 0 ? nil : gradients[slot * dimension..<(slot + 1) * dimension]
+    }
+
+    /// Calls `body` with the gradient slot of every row (-1 for rows the batch did not touch).
+    func withSlots<R>(_ body: (UnsafeBufferPointer<Int32>) -> R) -> R {
+        slotOfRow.withUnsafeBufferPointer(body)
     }
 
     /// Scales every stored gradient (for clipping).

@@ -7,7 +7,9 @@ import Testing
 import Training
 
 /// Runs `rummage` in-process and returns (exit code, stdout, stderr).
-func rummage(_ arguments: String...) -> (code: Int32, out: String, err: String) {
+func rummage(_ arguments: String...) -> (code: Int32, out: String, err: String) { rummage(arguments) }
+
+func rummage(_ arguments: [String]) -> (code: Int32, out: String, err: String) {
     let output = CommandOutput.capturing()
     let code = RummageCLI.tool.run(arguments, output: output)
     return (code, output.standardOutputText, output.standardErrorText)

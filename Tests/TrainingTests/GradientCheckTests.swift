@@ -114,25 +114,59 @@ import Training
         }
     }
 
-    @Test func inBatchSoftmaxMatchesAReferenceComputation() {
-        // Double-precision reference of the same formula, including masking.
+    @Test(arguments: [(16, 16, 8), (37, 45, 8), (1024, 1024, 64)])
+    func inBatchSoftmaxIsIdenticalForAnyThreadCount(shape: (b: Int, c: Int, d: Int)) {
+        var rng = SeededGenerator(seed: 9)
+        let queries = random(shape.b, shape.d, &rng), candidates = random(shape.c, shape.d, &rng)
+        let logQ = (0..<shape.c).map { _ in Float(rng.nextGaussian()) }
+        let keys = (0..<shape.c).map { _ in Int32(rng.nextInt(below: shape.c / 2 + 1)) }
+        let one = InBatchSoftmax(temperature: 0.1, threads: 1)(queries: queries, candidates: candidates, logQ: logQ, keys: keys)
+        for threads in [2, 3] {
+            let many = InBatchSoftmax(temperature: 0.1, threads: threads)(queries: queries, candidates: candidates,
+                                                                          logQ: logQ, keys: keys)
+            #expect(one.loss == many.loss)
+            #expect(one.queryGradient == many.queryGradient, "dQ, \(threads) threads")
+            #expect(one.candidateGradient == many.candidateGradient, "dC, \(threads) threads")
+        }
+    }
+
+    /// Temperature 0.002 makes the logits span thousands, so the Cauchy–Schwarz shift is far too loose
+    /// and rows take the exact-maximum path.
+    @Test(arguments: [Float(0.2), 0.002])
+    func inBatchSoftmaxMatchesAReferenceComputation(temperature: Float) {
+        // Double-precision reference of the same formula, including masking: loss and both gradients.
         var rng = SeededGenerator(seed: 6)
-        let queries = random(3, 2, &rng), candidates = random(3, 2, &rng)
-        let logQ: [Float] = [-1, -2, -0.5], keys: [Int32] = [1, 2, 1]
-        let result = InBatchSoftmax(temperature: 0.2)(queries: queries, candidates: candidates, logQ: logQ, keys: keys)
+        let b = 3, c = 4, d = 2
+        let queries = random(b, d, &rng), candidates = random(c, d, &rng)
+        let logQ: [Float] = [-1, -2, -0.5, -3], keys: [Int32] = [1, 2, 1, 7]
+        let result = InBatchSoftmax(temperature: temperature)(queries: queries, candidates: candidates, logQ: logQ, keys: keys)
         var expected = 0.0
-        for row in 0..<3 {
+        var dQ = [Double](repeating: 0, count: b * d), dC = [Double](repeating: 0, count: c * d)
+        let scale = 1 / (Double(temperature) * Double(b))
+        for row in 0..<b {
             var logits: [Double] = []
-            for col in 0..<3 {
+            for col in 0..<c {
                 let masked = col != row && keys[col] == keys[row]
-                let s = (0..<2).reduce(0.0) { $0 + Double(queries[row, $1]) * Double(candidates[col, $1]) }
-                logits.append(masked ? -.infinity : s / 0.2 - Double(logQ[col]))
+                let s = (0..<d).reduce(0.0) { $0 + Double(queries[row, $1]) * Double(candidates[col, $1]) }
+                logits.append(masked ? -.infinity : s / Double(temperature) - Double(logQ[col]))
             }
             let m = logits.max()!
             let logSum = m + log(logits.reduce(0.0) { $0 + exp($1 - m) })
             expected += logSum - logits[row]
+            for col in 0..<c {
+                let p = exp(logits[col] - logSum) - (col == row ? 1 : 0)
+                for f in 0..<d {
+                    dQ[row * d + f] += scale * p * Double(candidates[col, f])
+                    dC[col * d + f] += scale * p * Double(queries[row, f])
+                }
+            }
         }
-        #expect(abs(Double(result.loss) - expected / 3) < 1e-4)
+        expected /= Double(b)
+        #expect(abs(Double(result.loss) - expected) < 1e-4 * max(1, expected))
+        let gradientScale = max(1, (dQ + dC).map(abs).max()!)
+        for (analytic, reference) in zip(result.queryGradient.storage + result.candidateGradient.storage, dQ + dC) {
+            #expect(abs(Double(analytic) - reference) < 1e-4 * gradientScale, "gradient \(analytic) vs \(reference)")
+        }
     }
 }
 

@@ -10,7 +10,9 @@ import RummageCore
 ///   not interacted with before it.
 /// - Candidates: every listing except those sold before the split time (one-off listings can't be
 ///   recommended once sold). Protocol: full ranking with each user's training items masked.
-/// - Slices: `cold` (listings created at or after the split, so absent from training) and `warm`.
+/// - Slices: `cold` (listings created at or after the split, so absent from training) and `warm`, both
+///   found in the full ranking; `cold-only`, the cold listings ranked among the cold candidates alone
+///   (a "new in" feed), which measures how well content alone orders new listings.
 public enum SyntheticSplit {
     public static func load(directory: String, trainFraction: Double = 0.9) throws(DataError) -> Split {
         precondition(trainFraction > 0 && trainFraction < 1)
@@ -40,7 +42,8 @@ public enum SyntheticSplit {
         let cold = data.itemCreatedAt.map { $0 >= splitTime }
         let evaluation = FullRankingProtocol(heldOut: heldOut, excluded: train.byUser,
                                              eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20],
-                                             slices: [("cold", cold), ("warm", cold.map { !$0 })])
+                                             slices: [.init("cold", items: cold), .init("warm", items: cold.map { !$0 }),
+                                                      .init("cold-only", items: cold, ranking: .withinSlice)])
         let percent = Int((trainFraction * 100).rounded())
         return Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
                      evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)

@@ -95,12 +95,16 @@ public final class L2NormalizeLayer: @unchecked Sendable {
         var y = x
         var norms = [Float](repeating: 0, count: x.rows)
         let d = x.columns
-        for r in 0..<x.rows {
-            var s: Float = 0
-            for c in 0..<d { s += x.storage[r * d + c] * x.storage[r * d + c] }
-            let n = max(s.squareRoot(), epsilon)
-            norms[r] = n
-            for c in 0..<d { y.storage[r * d + c] /= n }
+        y.storage.withUnsafeMutableBufferPointer { y in
+            for r in 0..<x.rows {
+                let row = y.baseAddress! + r * d
+                var s: Float = 0
+                for c in 0..<d { s += row[c] * row[c] }
+                let n = max(s.squareRoot(), epsilon)
+                norms[r] = n
+                let inverse = 1 / n
+                for c in 0..<d { row[c] *= inverse }
+            }
         }
         return (y, norms)
     }
@@ -108,10 +112,16 @@ public final class L2NormalizeLayer: @unchecked Sendable {
     public func backward(_ dy: Matrix) -> Matrix {
         var dx = dy
         let d = dy.columns
-        for r in 0..<dy.rows {
-            var dot: Float = 0
-            for c in 0..<d { dot += output.storage[r * d + c] * dy.storage[r * d + c] }
-            for c in 0..<d { dx.storage[r * d + c] = (dy.storage[r * d + c] - output.storage[r * d + c] * dot) / norms[r] }
+        dx.storage.withUnsafeMutableBufferPointer { dx in
+            output.storage.withUnsafeBufferPointer { y in
+                for r in 0..<dy.rows {
+                    let g = dx.baseAddress! + r * d, out = y.baseAddress! + r * d
+                    var dot: Float = 0
+                    for c in 0..<d { dot += out[c] * g[c] }
+                    let inverse = 1 / norms[r]
+                    for c in 0..<d { g[c] = (g[c] - out[c] * dot) * inverse }
+                }
+            }
         }
         return dx
     }
