@@ -28,9 +28,13 @@ def main():
         print("  seed %d  %s | %s" % (seed, line(args.ours, o), line(args.peer, p)))
     mean = {name: {k: statistics.mean(r[k] for r in rows) for k in keys}
             for name, rows in ((args.ours, ours), (args.peer, peer))}
-    print("  mean of %d seeds:" % len(ours))
-    print("  " + line(args.ours, mean[args.ours]))
-    print("  " + line(args.peer, mean[args.peer]))
+    spread = {name: {k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0 for k in keys}
+              for name, rows in ((args.ours, ours), (args.peer, peer))}
+    print("  mean of %d seeds (standard deviation across seeds in brackets):" % len(ours))
+    for name in (args.ours, args.peer):
+        m, sd = mean[name], spread[name]
+        print("  %-8s %.2f s/epoch  hr@10 %.4f (%.4f)  ndcg@10 %.4f (%.4f)"
+              % (name, m["seconds_per_epoch"], m["hr@10"], sd["hr@10"], m["ndcg@10"], sd["ndcg@10"]))
     o, p = mean[args.ours], mean[args.peer]
     print("  speed ratio %s/%s: %.2fx   hr@10 difference %+.4f   ndcg@10 difference %+.4f"
           % (args.peer, args.ours, p["seconds_per_epoch"] / o["seconds_per_epoch"],

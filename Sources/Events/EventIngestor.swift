@@ -1,0 +1,72 @@
+import RummageCore
+import Storage
+import Synchronization
+
+/// Validates events and appends the valid ones to an event log, keeping the listing lifecycle.
+///
+/// Batch semantics:
+/// - An event whose id is already in the log, or earlier in the batch, is a duplicate: a no-op,
+///   counted, never an error (so a producer can safely resend after a failure).
+/// - Each other event is checked in order against the lifecycle as left by the batch's earlier valid
+///   events (a `listing_created` and a `purchase` of that listing may share a batch).
+/// - `.validEvents` (the default) appends every valid event and refuses the others, each with its
+///   reason; `.allOrNothing` appends nothing if any event is refused.
+/// - Appending is one atomic, durable step: on a storage error nothing of the batch is appended and
+///   the lifecycle is unchanged.
+public final class EventIngestor: Sendable {
+    public enum BatchMode: Sendable { case validEvents, allOrNothing }
+
+    public struct Outcome: Sendable, Equatable {
+        public var appended = 0
+        public var duplicates = 0
+        /// Refused events: position in the batch and reason.
+        public var refused: [Refusal] = []
+    }
+
+    public struct Refusal: Sendable, Equatable {
+        public var index: Int
+        public var error: EventError
+    }
+
+    public let log: any EventLog
+    private let lifecycle: Mutex<ListingLifecycle>
+
+    /// Rebuilds the lifecycle from the log's listing events and purchases, in append order.
+    public init(log: any EventLog) throws(StorageError) {
+        self.log = log
+        var lifecycle = ListingLifecycle()
+        let types = Set(EventType.allCases.filter { $0.subject == .listing }).union([.purchase])
+        try log.readAll(order: .appended, types: types) { event in try? lifecycle.apply(event) }
+        self.lifecycle = Mutex(lifecycle)
+    }
+
+    /// The current state of a listing (nil if it was never created).
+    public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
+
+    public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
+        try lifecycle.withLock { current throws(StorageError) in
+            let known = try log.contains(ids: events.map(\.id))
+            var next = current
+            var seen = Set<String>()
+            var outcome = Outcome()
+            var accepted: [Event] = []
+            for (index, event) in events.enumerated() {
+                if known[index] || !seen.insert(event.id).inserted {
+                    outcome.duplicates += 1
+                    continue
+                }
+                do throws(EventError) {
+                    try next.apply(event)
+                    accepted.append(event)
+                } catch {
+                    seen.remove(event.id)
+                    outcome.refused.append(Refusal(index: index, error: error))
+                }
+            }
+            if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
+            outcome.appended = try log.append(accepted).filter { $0 }.count
+            current = next
+            return outcome
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Storage
+
+/// An append-only, durable, replayable log of events: the source of truth that listing states and
+/// online features are rebuilt from. Implementations: `SQLiteEventLog` (embedded default).
+///
+/// Contract, shared by every implementation and checked by the same conformance tests:
+/// - `append` is atomic and durable: when it returns, every new event of the batch is on stable storage;
+///   when it throws, none of them was appended.
+/// - Event ids are idempotency keys: an event whose id is already in the log, or earlier in the same
+///   batch, is skipped (a no-op), never stored twice.
+/// - `read` returns events in the order they were appended, or by timestamp (ties in append order).
+public protocol EventLog: AnyObject, Sendable {
+    /// Appends the batch; per event, true if it was appended, false if its id was already there.
+    @discardableResult
+    func append(_ events: [Event]) throws(StorageError) -> [Bool]
+    /// Per id, whether the log holds an event with it.
+    func contains(ids: [String]) throws(StorageError) -> [Bool]
+    /// Calls `body` for each event with a timestamp in `timestamps` and, if `types` is given, one of
+    /// those types, in `order`.
+    func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,
+              _ body: (Event) -> Void) throws(StorageError)
+    /// Number of events in the log.
+    func count() throws(StorageError) -> Int
+}
+
+public enum EventOrder: Sendable {
+    /// The order in which events were appended: how they arrived, what online consumers saw.
+    case appended
+    /// By event timestamp, ties in append order: what point-in-time computations need.
+    case timestamp
+}
+
+extension EventLog {
+    /// Every event, in `order`.
+    public func readAll(order: EventOrder = .appended, types: Set<EventType>? = nil,
+                        _ body: (Event) -> Void) throws(StorageError) {
+        try read(timestamps: Int64.min..<Int64.max, types: types, order: order, body)
+    }
+}

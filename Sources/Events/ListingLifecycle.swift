@@ -1,0 +1,65 @@
+import RummageCore
+
+/// Where a listing is in its life. Only `active` listings may be recommended.
+public enum ListingState: String, Sendable, CaseIterable {
+    case draft, active, reserved, sold, deleted
+}
+
+/// The listing state machine, driven by events:
+///
+/// ```
+/// listing_created ─→ active (or draft)      draft ──listing_published──→ active
+/// active ──listing_reserved──→ reserved     reserved ──listing_unreserved──→ active
+/// active | reserved ──listing_sold or purchase──→ sold
+/// sold ──listing_relisted──→ active         any but deleted ──listing_deleted──→ deleted
+/// price_changed: draft, active or reserved; stays put
+/// ```
+///
+/// Interactions (view, like, …) need a listing that exists and is not deleted; a purchase needs it
+/// active or reserved. Events about unknown listings other than `listing_created` are refused, as are
+/// a second `listing_created` for the same id and anything after `listing_deleted`.
+public struct ListingLifecycle: Sendable {
+    public private(set) var states: [ItemID: ListingState] = [:]
+    /// The seller of each listing (from `listing_created`).
+    public private(set) var sellers: [ItemID: UserID] = [:]
+
+    public init() {}
+
+    public func state(of item: ItemID) -> ListingState? { states[item] }
+
+    /// The state `event` moves its listing to, or nil when the event does not touch a listing's
+    /// state (user events). Throws when the transition is not allowed.
+    public func transition(for event: Event) throws(EventError) -> ListingState? {
+        guard event.type != .userCreated && event.type != .userAttributesChanged, let item = event.item else { return nil }
+        let current = states[item]
+        if event.type == .listingCreated {
+            guard current == nil else {
+                throw EventError(.invalidTransition, "listing '\(item)' already exists (\(current!.rawValue))")
+            }
+            return event.attributes["draft"] == "true" ? .draft : .active
+        }
+        guard let current else { throw EventError(.unknownListing, "unknown listing '\(item)' (no listing_created event)") }
+        func refuse() -> EventError {
+            EventError(.invalidTransition, "invalid transition for listing '\(item)': \(event.type.rawValue) when \(current.rawValue)")
+        }
+        switch (event.type, current) {
+        case (.listingDeleted, _): if current == .deleted { throw refuse() }; return .deleted
+        case (_, .deleted): throw refuse()
+        case (.listingPublished, .draft): return .active
+        case (.listingReserved, .active): return .reserved
+        case (.listingUnreserved, .reserved): return .active
+        case (.listingSold, .active), (.listingSold, .reserved), (.purchase, .active), (.purchase, .reserved): return .sold
+        case (.listingRelisted, .sold): return .active
+        case (.priceChanged, .draft), (.priceChanged, .active), (.priceChanged, .reserved): return current
+        case (.view, _), (.like, _), (.unlike, _), (.save, _), (.addToBag, _), (.impression, _): return current
+        default: throw refuse()
+        }
+    }
+
+    /// Checks and applies `event`; on error nothing changes.
+    public mutating func apply(_ event: Event) throws(EventError) {
+        guard let next = try transition(for: event), let item = event.item else { return }
+        states[item] = next
+        if event.type == .listingCreated, let seller = event.user { sellers[item] = seller }
+    }
+}

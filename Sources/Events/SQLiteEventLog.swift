@@ -1,0 +1,126 @@
+import Foundation
+import RummageCore
+import Storage
+import Synchronization
+
+/// The embedded event log: one SQLite database file in WAL mode with `synchronous=FULL`, so a batch
+/// is fsync'd before `append` returns. One row per event; `seq` (the rowid) is the append order and a
+/// unique index on `event_id` makes duplicates no-ops.
+public final class SQLiteEventLog: EventLog {
+    private struct Connection {
+        let db: SQLiteConnection
+        let insert: SQLiteStatement
+        let lookup: SQLiteStatement
+    }
+
+    public let path: String
+    private let connection: Mutex<Connection>
+    static let schemaVersion = "1"
+
+    /// Opens the log at `path`, creating the file and schema if needed. Throws if the file is not an
+    /// event log of this version.
+    public init(path: String) throws(StorageError) {
+        self.path = path
+        let db = try SQLiteConnection(path: path)
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS rummage_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT OR IGNORE INTO rummage_meta VALUES ('event_log_schema', '\(Self.schemaVersion)');
+            CREATE TABLE IF NOT EXISTS events (
+                seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, ts INTEGER NOT NULL,
+                user TEXT, item TEXT, surface TEXT, ranking_id TEXT, position INTEGER, price REAL, attributes TEXT);
+            CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
+            """)
+        let version = try db.prepare("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
+        guard try version.step(), version.string(0) == Self.schemaVersion else {
+            throw StorageError(code: 0, "\(path): event log schema \(version.string(0) ?? "?") is not version \(Self.schemaVersion)")
+        }
+        connection = Mutex(Connection(
+            db: db,
+            insert: try db.prepare("""
+                INSERT OR IGNORE INTO events (event_id, type, ts, user, item, surface, ranking_id, position, price, attributes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """),
+            lookup: try db.prepare("SELECT 1 FROM events WHERE event_id = ?")))
+    }
+
+    @discardableResult
+    public func append(_ events: [Event]) throws(StorageError) -> [Bool] {
+        guard !events.isEmpty else { return [] }
+        return try connection.withLock { c throws(StorageError) in
+            try c.db.transaction { () throws(StorageError) in
+                var appended: [Bool] = []
+                appended.reserveCapacity(events.count)
+                for e in events {
+                    let s = c.insert
+                    s.bind(1, e.id)
+                    s.bind(2, e.type.rawValue)
+                    s.bind(3, e.timestamp)
+                    s.bind(4, e.user?.value)
+                    s.bind(5, e.item?.value)
+                    s.bind(6, e.surface)
+                    s.bind(7, e.rankingID)
+                    s.bind(8, e.position.map(Int64.init))
+                    s.bind(9, e.price)
+                    s.bind(10, e.attributes.isEmpty ? nil : Self.encode(e.attributes))
+                    defer { s.reset() }
+                    try s.step()
+                    appended.append(c.db.changes == 1)
+                }
+                return appended
+            }
+        }
+    }
+
+    public func contains(ids: [String]) throws(StorageError) -> [Bool] {
+        try connection.withLock { c throws(StorageError) in
+            var found: [Bool] = []
+            found.reserveCapacity(ids.count)
+            for id in ids {
+                c.lookup.bind(1, id)
+                defer { c.lookup.reset() }
+                found.append(try c.lookup.step())
+            }
+            return found
+        }
+    }
+
+    public func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,
+                     _ body: (Event) -> Void) throws(StorageError) {
+        let typeFilter = types.map { " AND type IN (\($0.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))" } ?? ""
+        let sql = """
+            SELECT event_id, type, ts, user, item, surface, ranking_id, position, price, attributes FROM events
+            WHERE ts >= ? AND ts < ?\(typeFilter) ORDER BY \(order == .appended ? "seq" : "ts, seq")
+            """
+        try connection.withLock { c throws(StorageError) in
+            let s = try c.db.prepare(sql)
+            s.bind(1, timestamps.lowerBound)
+            s.bind(2, timestamps.upperBound)
+            while try s.step() {
+                guard let type = s.string(1).flatMap(EventType.init(rawValue:)) else {
+                    throw StorageError(code: 0, "\(path): event '\(s.string(0) ?? "?")' has an unknown type '\(s.string(1) ?? "")'")
+                }
+                body(Event(id: s.string(0)!, type: type, timestamp: s.int64(2), user: s.string(3).map(UserID.init),
+                           item: s.string(4).map(ItemID.init), surface: s.string(5), rankingID: s.string(6),
+                           position: s.isNull(7) ? nil : Int(s.int64(7)), price: s.isNull(8) ? nil : s.double(8),
+                           attributes: s.string(9).map(Self.decode) ?? [:]))
+            }
+        }
+    }
+
+    public func count() throws(StorageError) -> Int {
+        try connection.withLock { c throws(StorageError) in
+            let s = try c.db.prepare("SELECT count(*) FROM events")
+            try s.step()
+            return Int(s.int64(0))
+        }
+    }
+
+    static func encode(_ attributes: [String: String]) -> String {
+        "{" + attributes.sorted { $0.key < $1.key }.map { "\(Event.quoted($0.key)):\(Event.quoted($0.value))" }
+            .joined(separator: ",") + "}"
+    }
+
+    static func decode(_ text: String) -> [String: String] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] ?? [:]
+    }
+}
