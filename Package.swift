@@ -4,9 +4,9 @@
 //   5 executables  rummage
 //   4 assembly     RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma)
+//   2 domain       Datasets · Evaluation · Training · Events
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite
 import PackageDescription
 
 let package = Package(
@@ -20,16 +20,20 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
                        providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
 
         // Layer 1: foundation.
         .target(name: "RummageCore", dependencies: ["CLZMA"]),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS"]),
         .target(name: "ArgumentParsing"),
+        .target(name: "Storage", dependencies: ["CSQLite"]),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Datasets", dependencies: ["RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
+        .target(name: "Events", dependencies: ["RummageCore", "Storage"]),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
@@ -39,7 +43,7 @@ let package = Package(
         // Layer 4: assembly.
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -59,6 +63,7 @@ let package = Package(
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "RummageTestSupport"]),
     ]

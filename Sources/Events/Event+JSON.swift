@@ -71,9 +71,11 @@ extension Event {
             }
             position = Int(p)
         }
-        self.init(id: id, type: type, timestamp: timestamp, user: (user ?? seller).map(UserID.init),
-                  item: try string("item").map(ItemID.init), surface: try string("surface"), rankingID: try string("ranking_id"),
-                  position: position, price: try number("price"), attributes: attributes)
+        let actor: UserID? = (user ?? seller).map { UserID($0) }
+        let item: ItemID? = try string("item").map { ItemID($0) }
+        let surface = try string("surface"), rankingID = try string("ranking_id"), price = try number("price")
+        self.init(id: id, type: type, timestamp: timestamp, user: actor, item: item, surface: surface,
+                  rankingID: rankingID, position: position, price: price, attributes: attributes)
         try validate(now: now, maxFutureSkew: maxFutureSkew)
     }
 

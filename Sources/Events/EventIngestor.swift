@@ -21,6 +21,12 @@ public final class EventIngestor: Sendable {
         public var duplicates = 0
         /// Refused events: position in the batch and reason.
         public var refused: [Refusal] = []
+
+        public init(appended: Int = 0, duplicates: Int = 0, refused: [Refusal] = []) {
+            self.appended = appended
+            self.duplicates = duplicates
+            self.refused = refused
+        }
     }
 
     public struct Refusal: Sendable, Equatable {

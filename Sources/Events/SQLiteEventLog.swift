@@ -99,10 +99,14 @@ public final class SQLiteEventLog: EventLog {
                 guard let type = s.string(1).flatMap(EventType.init(rawValue:)) else {
                     throw StorageError(code: 0, "\(path): event '\(s.string(0) ?? "?")' has an unknown type '\(s.string(1) ?? "")'")
                 }
-                body(Event(id: s.string(0)!, type: type, timestamp: s.int64(2), user: s.string(3).map(UserID.init),
-                           item: s.string(4).map(ItemID.init), surface: s.string(5), rankingID: s.string(6),
-                           position: s.isNull(7) ? nil : Int(s.int64(7)), price: s.isNull(8) ? nil : s.double(8),
-                           attributes: s.string(9).map(Self.decode) ?? [:]))
+                let user: UserID? = s.string(3).map { UserID($0) }
+                let item: ItemID? = s.string(4).map { ItemID($0) }
+                let position: Int? = s.isNull(7) ? nil : Int(s.int64(7))
+                let price: Double? = s.isNull(8) ? nil : s.double(8)
+                let attributes: [String: String] = s.string(9).map { Self.decode($0) } ?? [:]
+                body(Event(id: s.string(0) ?? "", type: type, timestamp: s.int64(2), user: user, item: item,
+                           surface: s.string(5), rankingID: s.string(6), position: position, price: price,
+                           attributes: attributes))
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Datasets
+import Events
 import RummageCore
 
 /// `rummage generate`: writes a seeded synthetic marketplace.
@@ -18,11 +19,13 @@ struct GenerateCommand: Command {
             .value("events", "N", help: "Approximate number of events.", default: "500000"),
             .value("days", "N", help: "Days of simulated activity.", default: "90"),
             .value("seed", "S", help: "Random seed.", default: "42"),
+            .flag("jsonl", help: "Also write events.jsonl: the marketplace as the event stream 'rummage ingest' reads."),
             .flag("quiet", help: "Print nothing on success."),
         ])
 
     let directory: String
     let generator: MarketplaceGenerator.Configuration
+    let jsonl: Bool
     let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -33,6 +36,7 @@ struct GenerateCommand: Command {
             events: try arguments.requiredInt("events", in: 0...2_000_000_000),
             days: try arguments.requiredInt("days", in: 1...3650),
             seed: UInt64(try arguments.requiredInt("seed", in: 0...Int.max)))
+        jsonl = arguments.flag("jsonl")
         quiet = arguments.flag("quiet")
     }
 
@@ -45,6 +49,24 @@ struct GenerateCommand: Command {
         console.progress("wrote \(marketplace.users.count) users, \(marketplace.listings.count) listings and "
             + "\(marketplace.events.count) events to \(directory) in \(seconds(clock.elapsedSeconds)) "
             + "(simulation \(seconds(generated)))")
+        if jsonl {
+            let path = directory + "/events.jsonl"
+            var out = ""
+            var count = 0
+            var appending = false
+            try MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { (event) throws(DataError) in
+                out += event.jsonLine
+                out += "\n"
+                count += 1
+                if out.utf8.count > 1 << 24 {
+                    try TextFile.write(out, to: path, append: appending)
+                    out = ""
+                    appending = true
+                }
+            }
+            try TextFile.write(out, to: path, append: appending)
+            console.progress("wrote \(count) events to \(path)")
+        }
     }
 }
 

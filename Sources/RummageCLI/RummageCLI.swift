@@ -8,7 +8,8 @@ public enum RummageCLI {
     public static let tool = CommandLineTool(
         name: "rummage",
         abstract: "Rummage: recommendations for marketplaces of one-off listings.",
-        commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self])
+        commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self,
+                   IngestCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {

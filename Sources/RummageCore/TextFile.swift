@@ -26,6 +26,26 @@ public struct TextFile: Sendable {
         }
     }
 
+    /// Writes `bytes` to `path`, replacing the file, or appending to it when `append` is true and it exists.
+    public static func write(_ bytes: some Sequence<UInt8>, to path: String, append: Bool = false) throws(DataError) {
+        do {
+            if append, let handle = FileHandle(forWritingAtPath: path) {
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data(bytes))
+                try handle.close()
+            } else {
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+            }
+        } catch {
+            throw DataError(.unreadable, "cannot write: \(error.localizedDescription)", path: path)
+        }
+    }
+
+    /// Writes `text` as UTF-8 (see `write(_:to:append:)` for bytes).
+    public static func write(_ text: String, to path: String, append: Bool = false) throws(DataError) {
+        try write(text.utf8, to: path, append: append)
+    }
+
     /// Wraps bytes already in memory (tests, generated data). `path` is used in error messages.
     public init(path: String, bytes: [UInt8]) {
         self.path = path

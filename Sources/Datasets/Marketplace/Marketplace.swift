@@ -173,17 +173,7 @@ struct CSVWriter {
     }
 
     mutating func flush(to path: String, append: Bool = false) throws(DataError) {
-        do {
-            if append, let handle = FileHandle(forWritingAtPath: path) {
-                try handle.seekToEnd()
-                try handle.write(contentsOf: bytes)
-                try handle.close()
-            } else {
-                try Data(bytes).write(to: URL(fileURLWithPath: path))
-            }
-        } catch {
-            throw DataError(.unreadable, "cannot write: \(error.localizedDescription)", path: path)
-        }
+        try TextFile.write(bytes, to: path, append: append)
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -53,8 +53,11 @@ public enum SyntheticSplit {
 /// The parsed files of a generated marketplace: ids in file order and events as parallel arrays.
 public struct MarketplaceData: Sendable {
     public var userIDs: IDMap<UserID>
+    public var userJoinedAt: [Int64]
     public var itemIDs: IDMap<ItemID>
     public var itemCreatedAt: [Int64]
+    /// The listings file as read (sellers, prices, content names).
+    public var listings: ListingsFile
     /// Listing content: category, brand, size, condition, colour, style, price band, title tokens.
     public var itemFeatures: CategoricalFeatures
     /// Profile: declared top, waist and shoe sizes, seller flag.
@@ -69,11 +72,16 @@ public struct MarketplaceData: Sendable {
     public static func load(directory: String) throws(DataError) -> MarketplaceData {
         let usersFile = try TextFile(path: DataDirectory.find(["users.csv"], in: directory))
         var userIDs = IDMap<UserID>()
+        var joinedAt: [Int64] = []
         var profile: [[String]] = []  // per user: top, waist, shoe size, seller flag
         try records(usersFile, header: Marketplace.usersHeader) { (line, fields) throws(DataError) in
             let id = UserID(fields.string(0))
             guard userIDs.index(of: id) == nil else { throw usersFile.error(line: line, "duplicate user_id '\(id)'") }
             userIDs.insert(id)
+            guard let joined = fields.int(1) else {
+                throw usersFile.error(line: line, "joined_at is not a Unix time: '\(fields.string(1))'")
+            }
+            joinedAt.append(Int64(joined))
             profile.append([fields.string(2), fields.string(3), fields.string(4), fields.string(5)])
         }
         let listings = try ListingsFile.read(path: DataDirectory.find(["listings.csv"], in: directory))
@@ -83,7 +91,8 @@ public struct MarketplaceData: Sendable {
             CategoricalFeatures.Field(name: name, entityValues: profile.map { [$0[f]] })
         })
         let eventsFile = try TextFile(path: DataDirectory.find(["events.csv"], in: directory))
-        var data = MarketplaceData(userIDs: userIDs, itemIDs: itemIDs, itemCreatedAt: listings.createdAt,
+        var data = MarketplaceData(userIDs: userIDs, userJoinedAt: joinedAt, itemIDs: itemIDs,
+                                   itemCreatedAt: listings.createdAt, listings: listings,
                                    itemFeatures: listings.features,
                                    userFeatures: userFeatures, timestamps: [], users: [], items: [], kinds: [])
         let kindByName = Dictionary(uniqueKeysWithValues: EventKind.allCases.map { ($0.description, $0) })
@@ -135,6 +144,8 @@ public struct ListingsFile: Sendable {
 
     public var ids: IDMap<ItemID>
     public var createdAt: [Int64]
+    public var sellers: [UserID]
+    public var prices: [Double]
     /// Fields named `featureNames`: one value each, several title tokens.
     public var features: CategoricalFeatures
     /// Per listing, the value names of each field in `featureNames` order.
@@ -144,6 +155,7 @@ public struct ListingsFile: Sendable {
         let file = try TextFile(path: path)
         var ids = IDMap<ItemID>()
         var createdAt: [Int64] = []
+        var sellers: [UserID] = [], prices: [Double] = []
         var content: [[[String]]] = []
         try MarketplaceData.records(file, header: Marketplace.listingsHeader) { (line, fields) throws(DataError) in
             let id = ItemID(fields.string(0))
@@ -156,6 +168,8 @@ public struct ListingsFile: Sendable {
             }
             ids.insert(id)
             createdAt.append(Int64(t))
+            sellers.append(UserID(fields.string(1)))
+            prices.append(price)
             content.append([[fields.string(3)], [fields.string(4)], [fields.string(5)], [fields.string(6)],
                             [fields.string(7)], [fields.string(9)], ["\(MarketplaceVocabulary.priceBand(price))"],
                             fields.string(10).split(separator: " ").map(String.init)])
@@ -163,6 +177,7 @@ public struct ListingsFile: Sendable {
         let features = CategoricalFeatures(entityCount: content.count, fields: featureNames.enumerated().map { f, name in
             CategoricalFeatures.Field(name: name, entityValues: content.map { $0[f] })
         })
-        return ListingsFile(ids: ids, createdAt: createdAt, features: features, content: content)
+        return ListingsFile(ids: ids, createdAt: createdAt, sellers: sellers, prices: prices, features: features,
+                            content: content)
     }
 }

@@ -1,0 +1,162 @@
+import ArgumentParsing
+import Events
+import Foundation
+import RummageCore
+import Storage
+
+/// `rummage ingest`: appends JSON-lines events to the event log, reporting each refused line.
+struct IngestCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "ingest",
+        abstract: "Append events (JSON lines) to the durable event log.",
+        discussion: """
+        Reads one JSON event per line (schema: docs/events.md) from a file or standard input ('-') and
+        appends them to the event log in batches. Each batch is one atomic, durable step: when its 'ack'
+        line is printed (--ack), every event up to that input line is on disk. Duplicated event_ids are
+        no-ops, so re-running after a failure is safe. Refused lines (bad JSON, unknown type, missing
+        fields, far-future timestamps, invalid listing transitions) are reported on stderr as
+        'line N: reason'; with --atomic a batch holding any refused line is not appended at all.
+        Exits 0 when every line was appended or a duplicate, 2 when some were refused.
+        """,
+        options: [
+            .value("from", "FILE", help: "JSON-lines file to read, or '-' for standard input.", required: true),
+            .value("log", "PATH", help: "Event log (SQLite file; created if missing).", default: ".rummage/events.sqlite"),
+            .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
+            .flag("atomic", help: "Refuse a whole batch when any of its lines is refused."),
+            .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
+            .flag("ack", help: "Print 'ack LINE APPENDED DUPLICATES' on stdout after each durable batch."),
+            .flag("json", help: "Print the summary as one JSON object on the last line of stdout."),
+            .flag("quiet", help: "Print no progress or refusals on stderr."),
+        ])
+
+    let source: String
+    let logPath: String
+    let batchSize: Int
+    let mode: EventIngestor.BatchMode
+    let now: Int64
+    let ack: Bool
+    let json: Bool
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        source = try arguments.requiredString("from")
+        logPath = try arguments.requiredString("log")
+        batchSize = try arguments.requiredInt("batch-size", in: 1...1_000_000)
+        mode = arguments.flag("atomic") ? .allOrNothing : .validEvents
+        now = Int64(try arguments.int("now", in: 0...Int(Int32.max) * 4) ?? Int(Date().timeIntervalSince1970))
+        ack = arguments.flag("ack")
+        json = arguments.flag("json")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let reader = try LineReader(path: source)
+        let directory = (logPath as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let ingestor = try EventIngestor(log: SQLiteEventLog(path: logPath))
+        let clock = Stopwatch()
+        var totals = EventIngestor.Outcome()
+        var lines = 0, refused = 0
+        var batch: [Event] = [], batchLines: [Int] = []
+        var lastReport = 0.0
+
+        func flush(through line: Int) throws(StorageError) {
+            let outcome = try ingestor.ingest(batch, mode: mode)
+            totals.appended += outcome.appended
+            totals.duplicates += outcome.duplicates
+            if mode == .allOrNothing && !outcome.refused.isEmpty {
+                let refusedLines = Set(outcome.refused.map { batchLines[$0.index] })
+                for r in outcome.refused { console.progress("line \(batchLines[r.index]): \(r.error)") }
+                for l in batchLines where !refusedLines.contains(l) {
+                    console.progress("line \(l): not appended (--atomic: its batch holds a refused line)")
+                }
+                refused += batch.count - outcome.duplicates
+            } else {
+                for r in outcome.refused { console.progress("line \(batchLines[r.index]): \(r.error)") }
+                refused += outcome.refused.count
+            }
+            if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
+            batch.removeAll(keepingCapacity: true)
+            batchLines.removeAll(keepingCapacity: true)
+        }
+
+        try reader.forEachLine { (number, bytes) throws in
+            lines = number
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+            do throws(EventError) {
+                batch.append(try Event(json: bytes, now: now))
+                batchLines.append(number)
+            } catch {
+                console.progress("line \(number): \(error)")
+                refused += 1
+            }
+            if batch.count >= batchSize { try flush(through: number) }
+            if clock.elapsedSeconds - lastReport >= 2 {
+                lastReport = clock.elapsedSeconds
+                console.progress("ingest: \(number) lines, \(totals.appended) appended, \(Int(Double(number) / clock.elapsedSeconds)) lines/s")
+            }
+        }
+        if !batch.isEmpty || lines == 0 { try flush(through: lines) }
+        let held = try ingestor.log.count()
+        let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
+            + "in \(seconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
+        if json {
+            console.progress(summary)
+            let object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,
+                                         "refused": refused, "log": logPath, "log_events": held,
+                                         "seconds": clock.elapsedSeconds]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            console.result(String(decoding: data, as: UTF8.self))
+        } else {
+            console.result(summary)
+        }
+        if refused > 0 { throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)") }
+    }
+}
+
+struct IngestError: Error, UserFacingError, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension StorageError: UserFacingError {}
+
+/// Reads a file or standard input (`-`) line by line in 1 MiB chunks, so a producer can stream into
+/// `ingest` through a pipe. Lines are passed without their terminator; numbers start at 1.
+struct LineReader {
+    let handle: FileHandle
+    let path: String
+
+    init(path: String) throws(DataError) {
+        self.path = path
+        if path == "-" {
+            handle = .standardInput
+        } else {
+            guard FileManager.default.fileExists(atPath: path) else { throw DataError(.fileNotFound, "no such file", path: path) }
+            guard let h = FileHandle(forReadingAtPath: path) else { throw DataError(.unreadable, "cannot read file", path: path) }
+            handle = h
+        }
+    }
+
+    func forEachLine(_ body: (Int, [UInt8]) throws -> Void) throws {
+        var pending: [UInt8] = []
+        var number = 0
+        while true {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            var start = 0
+            while let end = pending[start...].firstIndex(of: 0x0A) {
+                number += 1
+                try body(number, Array(pending[start..<end]))
+                start = end + 1
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty {
+            number += 1
+            try body(number, pending)
+        }
+    }
+}

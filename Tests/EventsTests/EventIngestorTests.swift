@@ -1,0 +1,56 @@
+import Events
+import RummageCore
+import RummageTestSupport
+import Storage
+import Testing
+
+@Suite struct EventIngestorTests {
+    func created(_ id: String, item: String, at t: Int64 = 1_000_000_000) -> Event {
+        Event(id: id, type: .listingCreated, timestamp: t, user: "seller", item: ItemID(item), price: 10)
+    }
+
+    func purchase(_ id: String, item: String, at t: Int64 = 1_000_000_100) -> Event {
+        Event(id: id, type: .purchase, timestamp: t, user: "buyer", item: ItemID(item))
+    }
+
+    func newLog() throws -> SQLiteEventLog {
+        try SQLiteEventLog(path: Fixtures.temporaryDirectory("rummage-ingest") + "/events.sqlite")
+    }
+
+    @Test func validEventsAreAppendedAndInvalidOnesRefusedWithReasons() throws {
+        let log = try newLog()
+        let ingestor = try EventIngestor(log: log)
+        let outcome = try ingestor.ingest([
+            created("c1", item: "l1"),
+            purchase("p1", item: "l1"),
+            purchase("p2", item: "l1"),          // already sold by p1 in this batch
+            purchase("p3", item: "nope"),        // unknown listing
+            created("c1", item: "l1"),           // duplicate id in the batch: a no-op, not an error
+        ])
+        #expect(outcome.appended == 2 && outcome.duplicates == 1)
+        #expect(outcome.refused.map(\.index) == [2, 3])
+        #expect(outcome.refused.map(\.error.code) == [.invalidTransition, .unknownListing])
+        #expect(try log.count() == 2)
+        #expect(ingestor.state(of: "l1") == .sold)
+        // Resending the same batch is safe: all duplicates or refused again, nothing new.
+        let again = try ingestor.ingest([created("c1", item: "l1"), purchase("p1", item: "l1")])
+        #expect(again == EventIngestor.Outcome(appended: 0, duplicates: 2, refused: []))
+    }
+
+    @Test func allOrNothingRefusesTheWholeBatch() throws {
+        let log = try newLog()
+        let ingestor = try EventIngestor(log: log)
+        let outcome = try ingestor.ingest([created("c1", item: "l1"), purchase("p1", item: "l2")], mode: .allOrNothing)
+        #expect(outcome.appended == 0 && outcome.refused.count == 1)
+        #expect(try log.count() == 0)
+        #expect(ingestor.state(of: "l1") == nil)
+    }
+
+    @Test func lifecycleIsRebuiltFromTheLog() throws {
+        let log = try newLog()
+        _ = try EventIngestor(log: log).ingest([created("c1", item: "l1"), created("c2", item: "l2"), purchase("p1", item: "l1")])
+        let reopened = try EventIngestor(log: SQLiteEventLog(path: log.path))
+        #expect(reopened.state(of: "l1") == .sold && reopened.state(of: "l2") == .active)
+        #expect(try reopened.ingest([purchase("p9", item: "l1")]).refused.first?.error.code == .invalidTransition)
+    }
+}

@@ -1,0 +1,54 @@
+import Events
+import Foundation
+import RummageCore
+import Testing
+
+@Suite struct EventJSONTests {
+    let now: Int64 = 1_767_225_600  // 2026-01-01T00:00:00Z
+
+    func parse(_ json: String) throws(EventError) -> Event { try Event(json: Data(json.utf8), now: now) }
+
+    func refusal(_ json: String) -> EventError? {
+        do { _ = try parse(json); return nil } catch { return error }
+    }
+
+    @Test func parsesEveryFieldAndRoundTrips() throws {
+        let event = try parse("""
+            {"event_id":"e1","type":"impression","timestamp":1767225000,"user":"u1","item":"l9","surface":"home",
+             "ranking_id":"r7","position":3}
+            """)
+        #expect(event == Event(id: "e1", type: .impression, timestamp: 1_767_225_000, user: "u1", item: "l9",
+                               surface: "home", rankingID: "r7", position: 3))
+        let listing = try parse("""
+            {"event_id":"e2","type":"listing_created","timestamp":"2025-12-31T23:00:00Z","item":"l9","seller":"u5",
+             "price":25.5,"attributes":{"category":"jeans","title":"blue \\"levis\\" jeans"}}
+            """)
+        #expect(listing.timestamp == now - 3_600 && listing.user == "u5" && listing.price == 25.5)
+        #expect(listing.attributes == ["category": "jeans", "title": "blue \"levis\" jeans"])
+        for e in [event, listing] { #expect(try parse(e.jsonLine) == e) }
+    }
+
+    @Test(arguments: [
+        ("not json", EventError.Code.malformedJSON),
+        ("[1,2]", .malformedJSON),
+        (#"{"type":"view","timestamp":1767225000,"user":"u","item":"i"}"#, .missingField),
+        (#"{"event_id":"e","type":"teleport","timestamp":1767225000}"#, .unknownType),
+        (#"{"event_id":"e","type":"view","timestamp":1767225000,"user":"u"}"#, .missingField),
+        (#"{"event_id":"e","type":"impression","timestamp":1767225000,"user":"u","item":"i"}"#, .missingField),
+        (#"{"event_id":"e","type":"view","timestamp":1767225000,"user":"u","item":"i","colour":"red"}"#, .invalidField),
+        (#"{"event_id":"e","type":"view","timestamp":"yesterday","user":"u","item":"i"}"#, .invalidField),
+        (#"{"event_id":"e","type":"view","timestamp":1767225000.5,"user":"u","item":"i"}"#, .invalidField),
+        (#"{"event_id":"e","type":"view","timestamp":1799999999,"user":"u","item":"i"}"#, .futureTimestamp),
+        (#"{"event_id":"e","type":"view","timestamp":12,"user":"u","item":"i"}"#, .invalidField),
+        (#"{"event_id":"","type":"view","timestamp":1767225000,"user":"u","item":"i"}"#, .invalidField),
+        (#"{"event_id":"e","type":"listing_created","timestamp":1767225000,"item":"i"}"#, .missingField),
+        (#"{"event_id":"e","type":"price_changed","timestamp":1767225000,"item":"i","price":-3}"#, .invalidField),
+        (#"{"event_id":"e","type":"view","timestamp":1767225000,"user":7,"item":"i"}"#, .invalidField),
+        (#"{"event_id":"e","type":"user_created","timestamp":1767225000,"user":"u","attributes":{"a":1}}"#, .invalidField),
+    ])
+    func refusesBadEventsWithAReason(json: String, code: EventError.Code) {
+        let error = refusal(json)
+        #expect(error?.code == code, "\(json): \(error.map(String.init(describing:)) ?? "accepted")")
+        #expect(error.map { !$0.message.isEmpty && !$0.message.contains("\n") } ?? false)
+    }
+}

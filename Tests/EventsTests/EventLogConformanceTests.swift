@@ -1,0 +1,78 @@
+import Events
+import Foundation
+import RummageCore
+import RummageTestSupport
+import Storage
+import Testing
+
+/// The contract of `EventLog`, run against every implementation (the scale-out backends join the
+/// `arguments` list when they land).
+@Suite struct EventLogConformanceTests {
+    enum Backend: String, CaseIterable, CustomStringConvertible {
+        case sqlite
+        var description: String { rawValue }
+
+        /// A fresh log, and a way to open the same storage again.
+        func make() throws -> (log: any EventLog, reopen: () throws -> any EventLog) {
+            switch self {
+            case .sqlite:
+                let path = Fixtures.temporaryDirectory("rummage-log") + "/events.sqlite"
+                return (try SQLiteEventLog(path: path), { try SQLiteEventLog(path: path) })
+            }
+        }
+    }
+
+    static func view(_ id: String, at t: Int64, user: String = "u1", item: String = "l1") -> Event {
+        Event(id: id, type: .view, timestamp: t, user: UserID(user), item: ItemID(item), surface: "home")
+    }
+
+    static func ids(_ log: any EventLog, order: EventOrder, from: Int64 = .min, to: Int64 = .max,
+                    types: Set<EventType>? = nil) throws -> [String] {
+        var ids: [String] = []
+        try log.read(timestamps: from..<to, types: types, order: order) { ids.append($0.id) }
+        return ids
+    }
+
+    @Test(arguments: Backend.allCases)
+    func duplicateIDsAreNoOps(backend: Backend) throws {
+        let log = try backend.make().log
+        #expect(try log.append([Self.view("a", at: 10), Self.view("b", at: 20), Self.view("a", at: 30)]) == [true, true, false])
+        #expect(try log.append([Self.view("b", at: 40), Self.view("c", at: 50)]) == [false, true])
+        #expect(try log.count() == 3)
+        #expect(try log.contains(ids: ["a", "x", "c"]) == [true, false, true])
+        // The first copy of a duplicated id is the one kept.
+        var kept: [Event] = []
+        try log.readAll { kept.append($0) }
+        #expect(kept.map(\.timestamp) == [10, 20, 50])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func readsInAppendOrTimestampOrderWithinARange(backend: Backend) throws {
+        let log = try backend.make().log
+        try log.append([Self.view("late", at: 300), Self.view("early", at: 100)])
+        try log.append([Self.view("middle", at: 200), Self.view("tie", at: 100)])
+        #expect(try Self.ids(log, order: .appended) == ["late", "early", "middle", "tie"])
+        #expect(try Self.ids(log, order: .timestamp) == ["early", "tie", "middle", "late"])
+        #expect(try Self.ids(log, order: .timestamp, from: 100, to: 300) == ["early", "tie", "middle"])
+        try log.append([Event(id: "sold", type: .listingSold, timestamp: 250, item: "l1")])
+        #expect(try Self.ids(log, order: .appended, types: [.listingSold, .purchase]) == ["sold"])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func everyFieldSurvivesReopening(backend: Backend) throws {
+        let (log, reopen) = try backend.make()
+        let events = [
+            Event(id: "e1", type: .impression, timestamp: 1_767_225_600, user: "u1", item: "l1", surface: "search",
+                  rankingID: "r1", position: 4),
+            Event(id: "e2", type: .listingCreated, timestamp: 1_767_225_601, user: "u2", item: "l2", price: 19.5,
+                  attributes: ["category": "jeans", "title": "a \"quoted\" title, with comma"]),
+            Event(id: "e3", type: .userCreated, timestamp: 1_767_225_602, user: "u3", attributes: ["top_size": "M"]),
+        ]
+        try log.append(events)
+        let again = try reopen()
+        var read: [Event] = []
+        try again.readAll { read.append($0) }
+        #expect(read == events)
+        #expect(try again.append(events) == [false, false, false])
+    }
+}
