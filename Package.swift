@@ -65,6 +65,7 @@ let package = Package(
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
-                    dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "RummageTestSupport"]),
+                    dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
+                                   "RummageTestSupport"]),
     ]
 )
