@@ -4,7 +4,7 @@
 //   5 executables  rummage
 //   4 assembly     RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training · Events
+//   2 domain       Datasets · Evaluation · Training · Events · Features
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite
 import PackageDescription
@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["RummageCore", "Storage"]),
+        .target(name: "Features", dependencies: ["RummageCore", "Events"]),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
@@ -43,7 +44,7 @@ let package = Package(
         // Layer 4: assembly.
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
                                    "RummageTestSupport"]),

@@ -1,0 +1,87 @@
+import Events
+import RummageCore
+
+/// Point-in-time feature computation from a batch of events: the same `FeatureState` and
+/// `FeatureComputation` as the online store, fed in timestamp order, so a value at time `t` only ever
+/// sees events strictly before `t`.
+public enum OfflineFeatures {
+    /// The events sorted by (timestamp, tie), the order every offline computation replays.
+    static func timeOrdered(_ events: [Event]) -> [Event] {
+        events.map { ($0, FeatureRecord.tie($0.id)) }.sorted { ($0.0.timestamp, $0.1) < ($1.0.timestamp, $1.1) }.map(\.0)
+    }
+
+    /// One training example: an event, and the values of the user's and the item's features at its
+    /// timestamp (in `features.definitions` order, user features then item features).
+    public struct Example: Sendable {
+        public var event: Event
+        public var values: [FeatureValue]
+    }
+
+    /// For each event of `exampleTypes` with a timestamp before `asOf`, in time order, its user's and
+    /// item's features computed only from events strictly before the example's timestamp.
+    public static func trainingSet(events: [Event], features: FeatureSet, exampleTypes: Set<EventType>, asOf: Int64,
+                                   _ body: (Example) throws -> Void) rethrows {
+        let ordered = timeOrdered(events.filter { $0.timestamp < asOf })
+        var state = FeatureState(features: features)
+        var next = 0
+        for example in ordered where exampleTypes.contains(example.type) {
+            while next < ordered.count && ordered[next].timestamp < example.timestamp {
+                let touched = state.add(ordered[next])
+                state.prune(user: touched.user, item: touched.item)
+                next += 1
+            }
+            let user = example.user.flatMap { state.userIndex($0) } ?? Int32.max
+            let item = example.item.flatMap { state.itemIndex($0) } ?? Int32.max
+            let values = features.definitions.map { d in state.value(d, entity: d.entity == .user ? user : item, at: example.timestamp) }
+            try body(Example(event: example, values: values))
+        }
+    }
+}
+
+/// Measures online/offline consistency: the online store's values against values computed offline
+/// from the same events as of the same time.
+public enum FeatureConsistency {
+    public struct Mismatch: Sendable, CustomStringConvertible {
+        public var feature: String
+        public var entity: String
+        public var online: FeatureValue
+        public var offline: FeatureValue
+        public var description: String { "\(feature)[\(entity)]: online \(online), offline \(offline)" }
+    }
+
+    public struct Report: Sendable {
+        public var entitiesChecked = 0
+        public var featuresChecked = 0
+        public var mismatches = 0
+        /// The first mismatches found (at most 10).
+        public var examples: [Mismatch] = []
+    }
+
+    /// Compares every feature of every entity at `time`: `online` (whatever order it was fed in) against
+    /// a fresh offline computation over `events` with timestamps before `time`, in timestamp order and
+    /// without pruning.
+    public static func check(online: InMemoryFeatureStore, events: [Event], at time: Int64) -> Report {
+        var offline = FeatureState(features: online.features)
+        for event in OfflineFeatures.timeOrdered(events.filter { $0.timestamp < time }) { offline.add(event) }
+        let (onlineUsers, onlineItems) = online.entities
+        var report = Report()
+        let users = Set(onlineUsers).union(offline.users.ids), items = Set(onlineItems).union(offline.items.ids)
+        report.entitiesChecked = users.count + items.count
+        for definition in online.features.definitions {
+            let names = definition.entity == .user ? users.map(\.value) : items.map(\.value)
+            for name in names.sorted() {
+                let index = definition.entity == .user ? offline.userIndex(UserID(name)) : offline.itemIndex(ItemID(name))
+                let expected = offline.value(definition, entity: index ?? Int32.max, at: time)
+                let actual = online.value(definition.name, entity: name, at: time)
+                report.featuresChecked += 1
+                if expected != actual {
+                    report.mismatches += 1
+                    if report.examples.count < 10 {
+                        report.examples.append(Mismatch(feature: definition.name, entity: name, online: actual, offline: expected))
+                    }
+                }
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,75 @@
+import Events
+import RummageCore
+import Synchronization
+
+/// Feature values kept up to date as events arrive, for serving. Implementations: `InMemoryFeatureStore`
+/// (embedded default). Values are those `OfflineFeatures` computes from the same events (checked by
+/// `FeatureConsistency`).
+public protocol OnlineFeatureStore: AnyObject, Sendable {
+    var features: FeatureSet { get }
+    /// Updates every feature the event feeds. Events may arrive out of timestamp order.
+    func apply(_ events: [Event])
+    /// The value of feature `name` for a user or item id at `time` (events strictly before it count).
+    /// Unknown entities get the empty value (0, no ids, no shares). `time` must not be before the
+    /// latest event applied: the store forgets events that no later question can count.
+    func value(_ name: String, entity: String, at time: Int64) -> FeatureValue
+}
+
+/// The embedded online store: per-entity event records in memory behind a mutex, pruned to each
+/// entity kind's longest feature horizon, with snapshot and restore.
+public final class InMemoryFeatureStore: OnlineFeatureStore {
+    public let features: FeatureSet
+    private let state: Mutex<FeatureState>
+    private let definitions: [String: FeatureDefinition]
+
+    public init(features: FeatureSet = .marketplace) {
+        self.features = features
+        state = Mutex(FeatureState(features: features))
+        definitions = Dictionary(uniqueKeysWithValues: features.definitions.map { ($0.name, $0) })
+    }
+
+    public func apply(_ events: [Event]) {
+        state.withLock { s in
+            for event in events {
+                let touched = s.add(event)
+                s.prune(user: touched.user, item: touched.item)
+            }
+        }
+    }
+
+    public func value(_ name: String, entity: String, at time: Int64) -> FeatureValue {
+        guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
+        return state.withLock { s in
+            let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
+            return s.value(definition, entity: index ?? Int32.max, at: time)
+        }
+    }
+
+    /// The latest event timestamp applied, and the number of event records held.
+    public var status: (latest: Int64, records: Int) { state.withLock { ($0.latest, $0.recordCount) } }
+
+    /// Every user and item id with state, for checks.
+    public var entities: (users: [UserID], items: [ItemID]) { state.withLock { ($0.users.ids, $0.items.ids) } }
+
+    /// Writes the whole state to `path` (binary artifact, written atomically).
+    public func snapshot(to path: String) throws(DataError) {
+        var writer = ArtifactWriter(kind: Self.artifactKind)
+        writer.append(features.version)
+        state.withLock { $0.write(to: &writer) }
+        try writer.write(to: path)
+    }
+
+    /// Replaces the state with a snapshot taken by a store with the same feature definitions.
+    public func restore(from path: String) throws(DataError) {
+        var reader = try ArtifactReader(path: path, expectedKind: Self.artifactKind)
+        let version = try reader.string()
+        guard version == features.version else {
+            throw DataError(.malformedLine, "snapshot has feature-set version \(version), this store \(features.version)", path: path)
+        }
+        let restored = try FeatureState(reading: &reader, features: features)
+        try reader.finish()
+        state.withLock { $0 = restored }
+    }
+
+    static let artifactKind = "feature-store"
+}
