@@ -66,11 +66,22 @@ public struct CommandLineTool: Sendable {
             }
             return 0
         }
-        guard let command = command(named: first) else {
+        // Two-word commands (`features check`) are grouped under their first word.
+        let pair = arguments.count >= 2 ? "\(first) \(arguments[1])" : ""
+        let grouped = commands.filter { $0.configuration.name.hasPrefix(first + " ") }
+        guard let command = command(named: first) ?? command(named: pair) else {
+            if !grouped.isEmpty {
+                let names = grouped.map { $0.configuration.name }
+                if arguments.count == 1 || arguments[1] == "--help" || arguments[1] == "-h" {
+                    output.standardOutput(help(listing: grouped))
+                    return 0
+                }
+                return fail(name, UsageError("unknown command '\(pair)'; commands: \(names.joined(separator: ", "))"), code: 2, output)
+            }
             let names = commands.map { $0.configuration.name }.joined(separator: ", ")
             return fail(name, UsageError("unknown command '\(first)'; commands: \(names)"), code: 2, output)
         }
-        let rest = Array(arguments.dropFirst())
+        let rest = Array(arguments.dropFirst(command.configuration.name.split(separator: " ").count))
         if rest.contains("--help") || rest.contains("-h") {
             output.standardOutput(help(for: command))
             return 0
@@ -103,7 +114,9 @@ public struct CommandLineTool: Sendable {
     }
 
     /// The tool's overview: usage and the list of commands.
-    public func help() -> String {
+    public func help() -> String { help(listing: commands) }
+
+    private func help(listing commands: [any Command.Type]) -> String {
         let width = commands.map { $0.configuration.name.count }.max() ?? 0
         var text = "\(abstract)\n\nUSAGE: \(name) <command> [options]\n\nCOMMANDS:\n"
         for command in commands {

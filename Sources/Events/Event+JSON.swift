@@ -131,34 +131,17 @@ extension Event {
 
     /// One line of JSON with keys in a fixed order; `Event(json:)` reads it back to an equal event.
     public var jsonLine: String {
-        var parts = ["\"event_id\":\(Self.quoted(id))", "\"type\":\"\(type.rawValue)\"", "\"timestamp\":\(timestamp)"]
-        if let user { parts.append("\"\(type == .listingCreated ? "seller" : "user")\":\(Self.quoted(user.value))") }
-        if let item { parts.append("\"item\":\(Self.quoted(item.value))") }
-        if let surface { parts.append("\"surface\":\(Self.quoted(surface))") }
-        if let rankingID { parts.append("\"ranking_id\":\(Self.quoted(rankingID))") }
+        var parts = ["\"event_id\":\(JSONText.quoted(id))", "\"type\":\"\(type.rawValue)\"", "\"timestamp\":\(timestamp)"]
+        if let user { parts.append("\"\(type == .listingCreated ? "seller" : "user")\":\(JSONText.quoted(user.value))") }
+        if let item { parts.append("\"item\":\(JSONText.quoted(item.value))") }
+        if let surface { parts.append("\"surface\":\(JSONText.quoted(surface))") }
+        if let rankingID { parts.append("\"ranking_id\":\(JSONText.quoted(rankingID))") }
         if let position { parts.append("\"position\":\(position)") }
         if let price { parts.append("\"price\":\(price)") }
         if !attributes.isEmpty {
-            let pairs = attributes.sorted { $0.key < $1.key }.map { "\(Self.quoted($0.key)):\(Self.quoted($0.value))" }
+            let pairs = attributes.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             parts.append("\"attributes\":{\(pairs.joined(separator: ","))}")
         }
         return "{" + parts.joined(separator: ",") + "}"
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -120,7 +120,7 @@ public final class SQLiteEventLog: EventLog {
     }
 
     static func encode(_ attributes: [String: String]) -> String {
-        "{" + attributes.sorted { $0.key < $1.key }.map { "\(Event.quoted($0.key)):\(Event.quoted($0.value))" }
+        "{" + attributes.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             .joined(separator: ",") + "}"
     }
 

@@ -88,10 +88,15 @@ public struct FeatureSet: Sendable, Equatable {
         self.definitions = definitions
     }
 
-    /// A hash of every definition (FNV-1a over their descriptions), for manifests.
+    /// A hash of every definition (FNV-1a over a canonical text of each), for manifests.
     public var version: String {
+        let text = definitions.map { d in
+            [d.name, d.entity.rawValue, d.eventTypes.map(\.rawValue).sorted().joined(separator: "+"),
+             d.window.map(String.init) ?? "-", String(describing: d.aggregation), d.ttl.map(String.init) ?? "-"]
+                .joined(separator: "|")
+        }.joined(separator: "\n")
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in String(describing: definitions).utf8 {
+        for byte in text.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
         return String(hash, radix: 16)

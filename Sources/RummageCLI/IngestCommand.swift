@@ -61,21 +61,23 @@ struct IngestCommand: Command {
         var batch: [Event] = [], batchLines: [Int] = []
         var lastReport = 0.0
 
+        // Lines refused while parsing, reported with the batch's other refusals in line order.
+        var unparsed: [(line: Int, reason: String)] = []
+
         func flush(through line: Int) throws(StorageError) {
-            let outcome = try ingestor.ingest(batch, mode: mode)
+            let outcome = try ingestor.ingest(mode == .allOrNothing && !unparsed.isEmpty ? [] : batch, mode: mode)
             totals.appended += outcome.appended
             totals.duplicates += outcome.duplicates
-            if mode == .allOrNothing && !outcome.refused.isEmpty {
-                let refusedLines = Set(outcome.refused.map { batchLines[$0.index] })
-                for r in outcome.refused { console.progress("line \(batchLines[r.index]): \(r.error)") }
-                for l in batchLines where !refusedLines.contains(l) {
-                    console.progress("line \(l): not appended (--atomic: its batch holds a refused line)")
-                }
-                refused += batch.count - outcome.duplicates
-            } else {
-                for r in outcome.refused { console.progress("line \(batchLines[r.index]): \(r.error)") }
-                refused += outcome.refused.count
+            var reasons = unparsed + outcome.refused.map { (batchLines[$0.index], $0.error.description) }
+            refused += reasons.count
+            if mode == .allOrNothing && !reasons.isEmpty {
+                let refusedLines = Set(reasons.map(\.line))
+                let dropped = batchLines.filter { !refusedLines.contains($0) }
+                reasons += dropped.map { ($0, "not appended (--atomic: its batch holds a refused line)") }
+                refused += dropped.count
             }
+            for r in reasons.sorted(by: { $0.line < $1.line }) { console.progress("line \(r.line): \(r.reason)") }
+            unparsed.removeAll()
             if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
             batch.removeAll(keepingCapacity: true)
             batchLines.removeAll(keepingCapacity: true)
@@ -88,16 +90,15 @@ struct IngestCommand: Command {
                 batch.append(try Event(json: bytes, now: now))
                 batchLines.append(number)
             } catch {
-                console.progress("line \(number): \(error)")
-                refused += 1
+                unparsed.append((number, error.description))
             }
-            if batch.count >= batchSize { try flush(through: number) }
+            if batch.count + unparsed.count >= batchSize { try flush(through: number) }
             if clock.elapsedSeconds - lastReport >= 2 {
                 lastReport = clock.elapsedSeconds
                 console.progress("ingest: \(number) lines, \(totals.appended) appended, \(Int(Double(number) / clock.elapsedSeconds)) lines/s")
             }
         }
-        if !batch.isEmpty || lines == 0 { try flush(through: lines) }
+        if !batch.isEmpty || !unparsed.isEmpty || lines == 0 { try flush(through: lines) }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
             + "in \(seconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"

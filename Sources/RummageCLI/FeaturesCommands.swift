@@ -1,0 +1,176 @@
+import ArgumentParsing
+import Datasets
+import Events
+import Features
+import Foundation
+import RummageCore
+
+/// Where feature commands read events from: a generated marketplace or an event log.
+struct FeatureEventSource {
+    static let options: [OptionSpec] = [
+        .value("data", "SPEC", help: "Events of a generated marketplace: synthetic:DIR."),
+        .value("log", "PATH", help: "Events of an event log (SQLite file written by 'rummage ingest')."),
+    ]
+
+    /// Every event, in arrival order (the log's append order; a marketplace's time order).
+    let events: [Event]
+    let label: String
+
+    init(_ arguments: ParsedArguments) throws {
+        switch (arguments.string("data"), arguments.string("log")) {
+        case let (spec?, nil):
+            guard spec.hasPrefix("synthetic:") else { throw UsageError("--data takes synthetic:DIR, not '\(spec)'") }
+            let directory = String(spec.dropFirst("synthetic:".count))
+            var events: [Event] = []
+            try MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { events.append($0) }
+            self.events = events
+            label = spec
+        case let (nil, path?):
+            guard FileManager.default.fileExists(atPath: path) else { throw DataError(.fileNotFound, "no such event log", path: path) }
+            var events: [Event] = []
+            try SQLiteEventLog(path: path).readAll(order: .appended) { events.append($0) }
+            self.events = events
+            label = path
+        default:
+            throw UsageError("give exactly one of --data SPEC and --log PATH")
+        }
+    }
+}
+
+private func jsonLine(_ object: [String: Any]) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}
+
+private func jsonValue(_ value: FeatureValue) -> String {
+    switch value {
+    case .number(let x): JSONText.number(x)
+    case .ids(let ids): "[" + ids.map(JSONText.quoted).joined(separator: ",") + "]"
+    case .distribution(let shares):
+        "{" + shares.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.number($0.value) }
+            .joined(separator: ",") + "}"
+    }
+}
+
+/// `rummage features check`: online values against offline point-in-time values.
+struct FeaturesCheckCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "features check",
+        abstract: "Measure online/offline feature consistency on a marketplace or an event log.",
+        discussion: """
+        Replays the events with timestamps before T into the online feature store in arrival order
+        (pruning as a live store does), computes the same features offline as of T from the same events in
+        timestamp order, and compares every feature of every user and listing. --jitter delays each
+        event's arrival by a random 0..S seconds, so events arrive out of timestamp order. The last line of
+        stdout is JSON with entities_checked, features_checked, mismatches and up to 10 examples.
+        Exits 1 when any value differs.
+        """,
+        options: FeatureEventSource.options + [
+            .value("at", "UNIX", help: "Check as of this time (default: one second after the latest event)."),
+            .value("jitter", "S", help: "Delay each event's arrival by up to S seconds (seeded).", default: "0"),
+            .value("seed", "N", help: "Seed of the arrival jitter.", default: "1"),
+            .flag("json", help: "Print the report as JSON only."),
+        ])
+
+    let source: FeatureEventSource
+    let at: Int64?
+    let jitter: Int
+    let seed: UInt64
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        source = try FeatureEventSource(arguments)
+        at = try arguments.int("at", in: 0...Int(Int64.max / 2)).map(Int64.init)
+        jitter = try arguments.requiredInt("jitter", in: 0...365 * 86_400)
+        seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: json)
+        let clock = Stopwatch()
+        let time = at ?? ((source.events.map(\.timestamp).max() ?? 0) + 1)
+        let before = source.events.filter { $0.timestamp < time }
+        var arrival = before
+        if jitter > 0 {
+            var rng = SeededGenerator(seed: seed)
+            arrival = before.map { ($0, $0.timestamp + Int64(rng.nextInt(below: jitter + 1))) }
+                .enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element.0)
+        }
+        let outOfOrder = zip(arrival, arrival.dropFirst()).filter { $0.timestamp > $1.timestamp }.count
+        let store = InMemoryFeatureStore()
+        for start in stride(from: 0, to: arrival.count, by: 10_000) {
+            store.apply(Array(arrival[start..<min(start + 10_000, arrival.count)]))
+        }
+        let replayed = clock.elapsedSeconds
+        console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(replayed))")
+        let report = FeatureConsistency.check(online: store, events: before, at: time)
+        console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
+        console.result(try jsonLine([
+            "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": outOfOrder,
+            "entities_checked": report.entitiesChecked, "features_checked": report.featuresChecked,
+            "mismatches": report.mismatches, "examples": report.examples.map(\.description),
+            "feature_set_version": store.features.version, "seconds": clock.elapsedSeconds,
+        ]))
+        if report.mismatches > 0 { throw FeatureMismatch(count: report.mismatches) }
+    }
+}
+
+struct FeatureMismatch: Error, CustomStringConvertible {
+    var count: Int
+    var description: String { "\(count) feature values differ between online and offline" }
+}
+
+/// `rummage features training-set`: point-in-time features for every training example.
+struct FeaturesTrainingSetCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "features training-set",
+        abstract: "Write point-in-time features for each training example (JSON lines).",
+        discussion: """
+        Every like, save, add_to_bag and purchase before --as-of is an example; its user's and listing's
+        features are computed only from events strictly before the example's own timestamp, by the same
+        code the online store uses. One JSON object per example: event_id, type, timestamp, user, item, then
+        one key per feature (numbers, id lists, or category shares).
+        """,
+        options: FeatureEventSource.options + [
+            .value("as-of", "UNIX", help: "Use examples and events before this time.", required: true),
+            .value("out", "FILE", help: "JSON-lines file to write.", required: true),
+            .flag("quiet", help: "Print nothing on success."),
+        ])
+
+    let source: FeatureEventSource
+    let asOf: Int64
+    let out: String
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        source = try FeatureEventSource(arguments)
+        asOf = Int64(try arguments.requiredInt("as-of", in: 0...Int(Int64.max / 2)))
+        out = try arguments.requiredString("out")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let clock = Stopwatch()
+        let features = FeatureSet.marketplace
+        var text = "", examples = 0, appending = false
+        try OfflineFeatures.trainingSet(events: source.events, features: features,
+                                        exampleTypes: [.like, .save, .addToBag, .purchase], asOf: asOf) { example in
+            let e = example.event
+            var line = "{\"event_id\":\(JSONText.quoted(e.id)),\"type\":\"\(e.type.rawValue)\",\"timestamp\":\(e.timestamp),"
+                + "\"user\":\(JSONText.quoted(e.user?.value ?? "")),\"item\":\(JSONText.quoted(e.item?.value ?? ""))"
+            for (definition, value) in zip(features.definitions, example.values) {
+                line += ",\"\(definition.name)\":" + jsonValue(value)
+            }
+            text += line + "}\n"
+            examples += 1
+            if text.utf8.count > 1 << 24 {
+                try TextFile.write(text, to: out, append: appending)
+                text = ""
+                appending = true
+            }
+        }
+        try TextFile.write(text, to: out, append: appending)
+        console.progress("wrote \(examples) examples with \(features.definitions.count) point-in-time features each to \(out) in \(seconds(clock.elapsedSeconds))")
+    }
+}
