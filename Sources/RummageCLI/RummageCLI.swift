@@ -9,7 +9,8 @@ public enum RummageCLI {
         name: "rummage",
         abstract: "Rummage: recommendations for marketplaces of one-off listings.",
         commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self,
-                   IngestCommand.self, FeaturesCheckCommand.self, FeaturesTrainingSetCommand.self])
+                   IngestCommand.self, FeaturesCheckCommand.self, FeaturesTrainingSetCommand.self,
+                   BenchIngestCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {
