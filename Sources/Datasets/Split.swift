@@ -12,6 +12,9 @@ public struct Split: Sendable {
     /// Content features of users and items, when the dataset has them (else no fields).
     public var userFeatures: CategoricalFeatures
     public var itemFeatures: CategoricalFeatures
+    /// For a temporal split of a generated marketplace: its data (events with their times) and the
+    /// split time, from which time-varying features are computed. Nil for other datasets.
+    public var marketplace: (data: MarketplaceData, splitTime: Int64)?
 
     public init(name: String, train: InteractionMatrix, evaluation: EvaluationProtocol,
                 userFeatures: CategoricalFeatures? = nil, itemFeatures: CategoricalFeatures? = nil) {

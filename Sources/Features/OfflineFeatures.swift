@@ -21,19 +21,46 @@ public enum OfflineFeatures {
     /// item's features computed only from events strictly before the example's timestamp.
     public static func trainingSet(events: [Event], features: FeatureSet, exampleTypes: Set<EventType>, asOf: Int64,
                                    _ body: (Example) throws -> Void) rethrows {
-        let ordered = timeOrdered(events.filter { $0.timestamp < asOf })
+        let examples = timeOrdered(events.filter { $0.timestamp < asOf && exampleTypes.contains($0.type) })
+        try values(events: events, features: features,
+                   requests: examples.map { Request(user: $0.user, item: $0.item, time: $0.timestamp) }) { k, values in
+            try body(Example(event: examples[k], values: values))
+        }
+    }
+
+    /// A question for `values`: the features of a user and an item at a time.
+    public struct Request: Sendable {
+        public var user: UserID?
+        public var item: ItemID?
+        public var time: Int64
+
+        public init(user: UserID?, item: ItemID?, time: Int64) {
+            self.user = user
+            self.item = item
+            self.time = time
+        }
+    }
+
+    /// Answers each request with every feature (in `features.definitions` order; user features for the
+    /// request's user, item features for its item) computed from the events strictly before its time,
+    /// by one sweep in time order. `body` gets the request's index; requests are answered in time order.
+    public static func values(events: [Event], features: FeatureSet, requests: [Request],
+                              _ body: (Int, [FeatureValue]) throws -> Void) rethrows {
+        guard let last = requests.map(\.time).max() else { return }
+        let ordered = timeOrdered(events.filter { $0.timestamp < last })
+        let order = requests.indices.sorted { (requests[$0].time, $0) < (requests[$1].time, $1) }
         var state = FeatureState(features: features)
         var next = 0
-        for example in ordered where exampleTypes.contains(example.type) {
-            while next < ordered.count && ordered[next].timestamp < example.timestamp {
+        for k in order {
+            let request = requests[k]
+            while next < ordered.count && ordered[next].timestamp < request.time {
                 let touched = state.add(ordered[next])
                 state.prune(user: touched.user, item: touched.item)
                 next += 1
             }
-            let user = example.user.flatMap { state.userIndex($0) } ?? Int32.max
-            let item = example.item.flatMap { state.itemIndex($0) } ?? Int32.max
-            let values = features.definitions.map { d in state.value(d, entity: d.entity == .user ? user : item, at: example.timestamp) }
-            try body(Example(event: example, values: values))
+            let user = request.user.flatMap { state.userIndex($0) } ?? Int32.max
+            let item = request.item.flatMap { state.itemIndex($0) } ?? Int32.max
+            try body(k, features.definitions.map { d in state.value(d, entity: d.entity == .user ? user : item, at: request.time) })
         }
     }
 }

@@ -97,9 +97,20 @@ enum ModelCatalog {
             c.useContent = try settings.string("content", default: c.useContent ? "true" : "false", allowed: ["true", "false"]) == "true"
             c.validationUsers = try settings.int("validation_users", default: c.validationUsers, in: 0...100_000_000)
             c.patience = try settings.int("patience", default: c.patience, in: 1...10_000)
+            let useStore = try settings.string("features", default: "false", allowed: ["true", "false"]) == "true"
             try settings.checkAllUsed(model: name)
+            var dynamic: DynamicFeatures? = nil
+            if useStore {
+                guard let marketplace = split.marketplace else {
+                    throw TrainingError(.invalidHyperParameter, "features=true needs time-stamped events: a synthetic:DIR dataset")
+                }
+                let clock = Stopwatch()
+                dynamic = MarketplaceDynamicFeatures.build(split: split, data: marketplace.data, splitTime: marketplace.splitTime)
+                progress("two-tower: point-in-time features from the feature store for \(data.interactionCount) "
+                         + "training interactions in \(seconds(clock.elapsedSeconds))")
+            }
             model = TwoTowerTrainer.fit(data, userFeatures: split.userFeatures, itemFeatures: split.itemFeatures,
-                                        configuration: c, context: context)
+                                        dynamic: dynamic, configuration: c, context: context)
         default:
             throw TrainingError(.unknownModel, "unknown model '\(name)'; models: \(names.joined(separator: ", "))")
         }

@@ -107,16 +107,24 @@ struct TowerInput: Sendable {
     let features: CategoricalFeatures
     /// Rows entities, columns items: each entity's history. Nil when the tower has no history field.
     let history: SparseRows?
+    /// Time-varying fields, after the history field.
+    let dynamic: [DynamicFeatures.Field]
 
-    init(idCount: Int, features: CategoricalFeatures, history: SparseRows? = nil) {
+    init(idCount: Int, features: CategoricalFeatures, history: SparseRows? = nil, dynamic: [DynamicFeatures.Field] = []) {
         self.idCount = idCount
         self.features = features
         self.history = history
+        self.dynamic = dynamic
     }
 
+    /// Fields in table order: id, content features, history (if any), dynamic fields.
     var vocabularySizes: [Int] {
         [idCount] + features.fields.map { $0.vocabulary.count } + (history.map { [$0.columnCount] } ?? [])
+            + dynamic.map(\.vocabularySize)
     }
+
+    /// Position of the history field among the bags.
+    var historyField: Int { 1 + features.fields.count }
 
     /// Training history bags: each entity's history without its example's `positive` item, at most
     /// `limit` items sampled without replacement.
@@ -139,7 +147,9 @@ struct TowerInput: Sendable {
     }
 
     /// Bags for `entities`; `useID(k)` false puts the unknown id in slot `k` instead of the entity's.
-    func bags(for entities: [Int32], useID: (Int) -> Bool) -> [Bags] {
+    /// Dynamic fields come from the training rows of `examples` (training interactions, one per entity)
+    /// when given, else from the serving rows.
+    func bags(for entities: [Int32], examples: [Int]? = nil, useID: (Int) -> Bool) -> [Bags] {
         var result = [Bags(single: entities.enumerated().map { useID($0.offset) ? $0.element : Int32(idCount) })]
         for field in features.fields {
             var offsets = [0], ids: [Int32] = []
@@ -154,6 +164,19 @@ struct TowerInput: Sendable {
             var offsets = [0], ids: [Int32] = []
             for e in entities {
                 if Int(e) < history.rowCount { ids.append(contentsOf: history.columns(of: Int(e))) }
+                offsets.append(ids.count)
+            }
+            result.append(Bags(offsets: offsets, ids: ids))
+        }
+        for field in dynamic {
+            var offsets = [0], ids: [Int32] = []
+            offsets.reserveCapacity(entities.count + 1)
+            for (k, e) in entities.enumerated() {
+                if let examples {
+                    ids.append(contentsOf: field.training.columns(of: examples[k]))
+                } else if Int(e) < field.serving.rowCount {
+                    ids.append(contentsOf: field.serving.columns(of: Int(e)))
+                }
                 offsets.append(ids.count)
             }
             result.append(Bags(offsets: offsets, ids: ids))

@@ -72,7 +72,11 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                                              values: SparseRows(rowCount: content.count, columnCount: field.vocabulary.count,
                                                                 rows: rows, columns: columns, duplicates: .keepFirst))
         }
-        let input = TowerInput(idCount: itemInput.idCount, features: CategoricalFeatures(entityCount: content.count, fields: fields))
+        // Dynamic fields (e.g. popularity) are empty bags for listings the model has never seen.
+        let input = TowerInput(idCount: itemInput.idCount, features: CategoricalFeatures(entityCount: content.count, fields: fields),
+                               dynamic: itemInput.dynamic.map { DynamicFeatures.Field(name: $0.name, vocabularySize: $0.vocabularySize,
+                                   training: $0.training, serving: SparseRows(rowCount: 0, columnCount: $0.vocabularySize,
+                                                                              offsets: [0], columns: [], values: [])) })
         // Entity indices are placeholders: every id is replaced by the unknown id.
         return itemTower.apply(input.bags(for: content.indices.map { Int32($0) }) { _ in false })
     }
@@ -124,6 +128,11 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                 for name in field.vocabulary { writer.append(name) }
             }
             writer.append(UInt32(input.history?.columnCount ?? 0))
+            writer.append(UInt32(input.dynamic.count))
+            for field in input.dynamic {
+                writer.append(field.name)
+                writer.append(UInt32(field.vocabularySize))
+            }
             for table in tower.tables { writer.append(floats: table.weights, shape: [table.rows, table.dimension]) }
             writer.append(UInt32(tower.hidden.count))
             writer.append(UInt8(tower.projection == nil ? 0 : 1))
@@ -158,8 +167,16 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
             // Histories are not stored (embeddings are); only the field's vocabulary size matters.
             let history = historyItems > 0
                 ? SparseRows(rowCount: 0, columnCount: historyItems, offsets: [0], columns: [], values: []) : nil
+            // Dynamic fields' values change over time and are not stored either: names and sizes are.
+            var dynamic: [DynamicFeatures.Field] = []
+            for _ in 0..<Int(try reader.integer(UInt32.self)) {
+                let name = try reader.string()
+                let size = Int(try reader.integer(UInt32.self))
+                let empty = SparseRows(rowCount: 0, columnCount: size, offsets: [0], columns: [], values: [])
+                dynamic.append(DynamicFeatures.Field(name: name, vocabularySize: size, training: empty, serving: empty))
+            }
             var tables: [EmbeddingTable] = []
-            for _ in 0..<(1 + fieldCount + (history == nil ? 0 : 1)) {
+            for _ in 0..<(1 + fieldCount + (history == nil ? 0 : 1) + dynamic.count) {
                 let t = try reader.floats(rank: 2)
                 tables.append(EmbeddingTable(rows: t.shape[0], dimension: t.shape[1], weights: t.values))
             }
@@ -170,7 +187,7 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
             let projection = hasProjection ? try Self.readDense(&reader) : nil
             let tower = Tower(tables: tables, hidden: hidden, projection: projection)
             towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: 0, fields: fields),
-                                             history: history)))
+                                             history: history, dynamic: dynamic)))
         }
         let users = try reader.floats(rank: 2)
         let items = try reader.floats(rank: 2)

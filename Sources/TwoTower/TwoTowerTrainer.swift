@@ -11,9 +11,11 @@ import Training
 /// held-out item, smoother than HR@10 on a small set) has not improved for `patience` epochs, and the
 /// best epoch's weights are kept. The test split is never looked at.
 public enum TwoTowerTrainer {
+    /// `dynamic` adds time-varying fields (point-in-time per training interaction, see `DynamicFeatures`).
     public static func fit(_ data: InteractionMatrix, userFeatures: CategoricalFeatures, itemFeatures: CategoricalFeatures,
-                           configuration c: TwoTowerConfiguration = .init(),
+                           dynamic: DynamicFeatures? = nil, configuration c: TwoTowerConfiguration = .init(),
                            context: TrainingContext = .init()) -> TwoTowerModel {
+        precondition(dynamic.map { d in (d.user + d.item).allSatisfy { $0.training.rowCount == data.interactionCount } } ?? true)
         precondition(c.dimension > 0 && c.batchSize > 1 && c.epochs >= 0 && c.temperature > 0)
         // Parallelism comes from the row blocks of the loss; OpenBLAS threads woken by the small dense
         // layers would spin (sched_yield) while those workers run, so OpenBLAS stays single-threaded.
@@ -22,11 +24,12 @@ public enum TwoTowerTrainer {
         defer { BLAS.threadCount = savedBLASThreads }
         var rng = SeededGenerator(seed: context.seed)
         let validation = Validation(data: data, users: c.validationUsers, rng: &rng)
-        var pairUsers: [Int32] = [], pairItems: [Int32] = []
+        // Training pairs, with the `byUser` entry each came from (the row of its point-in-time features).
+        var pairUsers: [Int32] = [], pairItems: [Int32] = [], pairEntries: [Int] = []
         pairUsers.reserveCapacity(data.interactionCount); pairItems.reserveCapacity(data.interactionCount)
         for u in 0..<data.userCount {
             for e in data.byUser.range(of: u) where !validation.heldOutEntries.contains(e) {
-                pairUsers.append(Int32(u)); pairItems.append(data.byUser.columns[e])
+                pairUsers.append(Int32(u)); pairItems.append(data.byUser.columns[e]); pairEntries.append(e)
             }
         }
         // Training history excludes the validation items; the final model's history is all of `data`.
@@ -35,9 +38,10 @@ public enum TwoTowerTrainer {
                          duplicates: .keepFirst) : nil
         let userInput = TowerInput(idCount: data.userCount,
                                    features: c.useContent ? userFeatures : .none(entityCount: data.userCount),
-                                   history: trainingHistory)
+                                   history: trainingHistory, dynamic: dynamic?.user ?? [])
         let itemInput = TowerInput(idCount: data.itemCount,
-                                   features: c.useContent ? itemFeatures : .none(entityCount: data.itemCount))
+                                   features: c.useContent ? itemFeatures : .none(entityCount: data.itemCount),
+                                   dynamic: dynamic?.item ?? [])
         let userTower = Tower(vocabularySizes: userInput.vocabularySizes, dimension: c.dimension,
                               hiddenLayers: c.hiddenLayers, rng: &rng)
         let itemTower = Tower(vocabularySizes: itemInput.vocabularySizes, dimension: c.dimension,
@@ -67,15 +71,21 @@ public enum TwoTowerTrainer {
                 let slice = order[start..<min(start + c.batchSize, n)]
                 let users = slice.map { pairUsers[$0] }
                 var items = slice.map { pairItems[$0] }
+                let entries = slice.map { pairEntries[$0] }
                 for _ in 0..<c.extraNegatives { items.append(Int32(rng.nextInt(below: data.itemCount))) }
                 let keep = (0..<items.count).map { _ in c.itemIDDropout == 0 || rng.nextFloat() >= c.itemIDDropout }
-                var userBags = userInput.bags(for: users) { _ in true }
+                var userBags = userInput.bags(for: users, examples: entries) { _ in true }
                 if c.historyLength > 0 {
-                    userBags[userBags.count - 1] = userInput.sampledHistory(
+                    userBags[userInput.historyField] = userInput.sampledHistory(
                         for: users, positives: Array(items.prefix(users.count)), limit: c.historyLength, rng: &rng)
                 }
                 let queries = userTower.forward(userBags)
-                let candidates = itemTower.forward(itemInput.bags(for: items) { keep[$0] })
+                // Positives carry their interaction's features; extra negatives their serving-time ones.
+                let itemBags = itemInput.dynamic.isEmpty
+                    ? itemInput.bags(for: items) { keep[$0] }
+                    : Self.concatenate(itemInput.bags(for: Array(items.prefix(users.count)), examples: entries) { keep[$0] },
+                                       itemInput.bags(for: Array(items.dropFirst(users.count))) { keep[users.count + $0] })
+                let candidates = itemTower.forward(itemBags)
                 let result = loss(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
                 userTower.backward(result.queryGradient)
                 itemTower.backward(result.candidateGradient)
@@ -116,9 +126,16 @@ public enum TwoTowerTrainer {
         for u in pairUsers { knownUsers[Int(u)] = true }
         for i in pairItems { knownItems[Int(i)] = true }
         let finalUserInput = TowerInput(idCount: userInput.idCount, features: userInput.features,
-                                        history: c.historyLength > 0 ? data.byUser : nil)
+                                        history: c.historyLength > 0 ? data.byUser : nil, dynamic: userInput.dynamic)
         return TwoTowerModel(configuration: c, userTower: userTower, itemTower: itemTower, userInput: finalUserInput,
                              itemInput: itemInput, knownUsers: knownUsers, knownItems: knownItems, threads: context.threads)
+    }
+
+    /// The bags of `a`'s entities followed by `b`'s, field by field.
+    static func concatenate(_ a: [Bags], _ b: [Bags]) -> [Bags] {
+        zip(a, b).map { x, y in
+            Bags(offsets: x.offsets + y.offsets.dropFirst().map { $0 + x.ids.count }, ids: x.ids + y.ids)
+        }
     }
 
     static func progressLine(epoch: Int, of epochs: Int, done: Int, total: Int, seconds: Double, loss: Double) -> String {
@@ -151,6 +168,8 @@ private struct Snapshot {
 /// Held-out training interactions for early stopping: one per sampled user, against 100 unseen items.
 private struct Validation {
     var heldOutEntries = Set<Int>()
+    /// The held-out `byUser` entry of each validation user.
+    var heldOut: [Int] = []
     var users: [Int32] = []
     var positives: [Int32] = []
     var negatives: [[Int32]] = []
@@ -164,6 +183,7 @@ private struct Validation {
             let range = data.byUser.range(of: u)
             let entry = range.lowerBound + rng.nextInt(below: range.count)
             heldOutEntries.insert(entry)
+            heldOut.append(entry)
             users.append(Int32(u))
             positives.append(data.byUser.columns[entry])
             var sampled: [Int32] = []
@@ -178,7 +198,8 @@ private struct Validation {
     /// HR@10 and AUC of the held-out item among its 100 negatives (ties count against it). Each
     /// distinct candidate item is embedded once.
     func metrics(userTower: Tower, userInput: TowerInput, itemTower: Tower, itemInput: TowerInput) -> (hr: Double, auc: Double) {
-        let userVectors = userTower.apply(userInput.bags(for: users) { _ in true })
+        // Users as of their held-out interaction (point-in-time rows); candidates as at serving time.
+        let userVectors = userTower.apply(userInput.bags(for: users, examples: heldOut) { _ in true })
         var rowOfItem: [Int32: Int] = [:]
         var distinct: [Int32] = []
         for item in positives + negatives.joined() where rowOfItem[item] == nil {

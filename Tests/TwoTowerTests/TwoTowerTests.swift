@@ -88,6 +88,42 @@ import TwoTower
                 == model.scores(for: UserIndex(3), items: [ItemIndex(1), ItemIndex(7)]))
     }
 
+    /// Every user likes both halves of the catalogue, each example tagged with the user's "mood" at that
+    /// time (0: items 0–9, 1: items 10–19), a time-varying field. Ids alone cannot separate the halves;
+    /// the model must read the mood from the training rows, and rank by the serving-time mood.
+    @Test func dynamicFeaturesAreReadPointInTimeAndAtServingTime() throws {
+        var users: [Int32] = [], items: [Int32] = []
+        for u in 0..<20 { for i in 0..<20 where (i + u) % 3 != 0 { users.append(Int32(u)); items.append(Int32(i)) } }
+        let data = InteractionMatrix(userCount: 20, itemCount: 20, users: users, items: items)
+        var offsets = [0], moods: [Int32] = []
+        for u in 0..<20 {
+            for e in data.byUser.range(of: u) {
+                moods.append(data.byUser.columns[e] < 10 ? 0 : 1)
+                offsets.append(moods.count)
+            }
+        }
+        let training = SparseRows(rowCount: data.interactionCount, columnCount: 2, offsets: offsets, columns: moods,
+                                  values: moods.map { _ in 1 })
+        let serving = SparseRows(rowCount: 20, columnCount: 2, rows: (0..<20).map { Int32($0) },
+                                 columns: (0..<20).map { Int32($0 % 2) })
+        let mood = DynamicFeatures.Field(name: "mood", vocabularySize: 2, training: training, serving: serving)
+        var c = configuration(epochs: 40)
+        c.useContent = false
+        let model = TwoTowerTrainer.fit(data, userFeatures: .none(entityCount: 20), itemFeatures: .none(entityCount: 20),
+                                        dynamic: DynamicFeatures(user: [mood], item: []), configuration: c,
+                                        context: TrainingContext(threads: 1, seed: 4))
+        for u in 0..<20 {
+            let scores = model.scores(for: UserIndex(Int32(u)), items: (0..<20).map { ItemIndex($0) })
+            let wanted = u % 2 == 0 ? 0..<10 : 10..<20, other = u % 2 == 0 ? 10..<20 : 0..<10
+            let mean = { (r: Range<Int>) in r.map { scores[$0] }.reduce(0, +) / Float(r.count) }
+            #expect(mean(wanted) > mean(other) + 0.1, "user \(u)")
+        }
+        let path = Fixtures.temporaryDirectory() + "/two-tower-dynamic.rmg"
+        try model.save(to: path)
+        let loaded = try TwoTowerModel.load(from: path)
+        #expect(loaded.userEmbeddings == model.userEmbeddings && loaded.itemEmbeddings == model.itemEmbeddings)
+    }
+
     @Test func reportsProgressWithRateLossAndETA() {
         let lines = LineCollector()
         _ = TwoTowerTrainer.fit(Fixtures.checkerboard(size: 10), userFeatures: .none(entityCount: 10),

@@ -45,8 +45,10 @@ public enum SyntheticSplit {
                                              slices: [.init("cold", items: cold), .init("warm", items: cold.map { !$0 }),
                                                       .init("cold-only", items: cold, ranking: .withinSlice)])
         let percent = Int((trainFraction * 100).rounded())
-        return Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
-                     evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
+        var split = Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
+                          evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
+        split.marketplace = (data, splitTime)
+        return split
     }
 }
 
