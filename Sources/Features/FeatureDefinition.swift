@@ -48,20 +48,10 @@ public struct FeatureDefinition: Sendable, Equatable {
     }
 }
 
+/// Window lengths in seconds.
 public enum FeatureWindow {
     public static let hour: Int64 = 3_600
     public static let day: Int64 = 86_400
-
-    /// Parses `1h`, `1d`, `7d`, `30d` (any whole number of hours or days) or `all` (no window).
-    public static func parse(_ text: String) -> Int64?? {
-        if text == "all" { return .some(nil) }
-        guard let unit = text.last, let n = Int64(text.dropLast()), n > 0 else { return nil }
-        switch unit {
-        case "h": return .some(n * hour)
-        case "d": return .some(n * day)
-        default: return nil
-        }
-    }
 }
 
 /// A feature's value for one entity at one time.

@@ -65,12 +65,6 @@ struct FeatureState: Sendable {
         if let item, let h = itemHorizon, Int(item) < itemRecords.count { Self.dropBefore(latest - h, in: &itemRecords[Int(item)]) }
     }
 
-    /// Prunes every entity (see `prune`).
-    mutating func pruneAll() {
-        if let h = userHorizon { for u in userRecords.indices { Self.dropBefore(latest - h, in: &userRecords[u]) } }
-        if let h = itemHorizon { for i in itemRecords.indices { Self.dropBefore(latest - h, in: &itemRecords[i]) } }
-    }
-
     /// Number of records held (memory accounting).
     var recordCount: Int { userRecords.reduce(0) { $0 + $1.count } + itemRecords.reduce(0) { $0 + $1.count } }
 

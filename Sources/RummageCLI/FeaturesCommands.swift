@@ -153,7 +153,7 @@ struct FeaturesTrainingSetCommand: Command {
         let console = Console(output: output, quiet: quiet)
         let clock = Stopwatch()
         let features = FeatureSet.marketplace
-        var text = "", examples = 0, appending = false
+        var file = LineWriter(path: out)
         try OfflineFeatures.trainingSet(events: source.events, features: features,
                                         exampleTypes: [.like, .save, .addToBag, .purchase], asOf: asOf) { example in
             let e = example.event
@@ -162,15 +162,9 @@ struct FeaturesTrainingSetCommand: Command {
             for (definition, value) in zip(features.definitions, example.values) {
                 line += ",\"\(definition.name)\":" + jsonValue(value)
             }
-            text += line + "}\n"
-            examples += 1
-            if text.utf8.count > 1 << 24 {
-                try TextFile.write(text, to: out, append: appending)
-                text = ""
-                appending = true
-            }
+            try file.write(line + "}")
         }
-        try TextFile.write(text, to: out, append: appending)
-        console.progress("wrote \(examples) examples with \(features.definitions.count) point-in-time features each to \(out) in \(seconds(clock.elapsedSeconds))")
+        try file.flush()
+        console.progress("wrote \(file.lines) examples with \(features.definitions.count) point-in-time features each to \(out) in \(seconds(clock.elapsedSeconds))")
     }
 }

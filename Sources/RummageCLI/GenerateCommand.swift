@@ -50,22 +50,12 @@ struct GenerateCommand: Command {
             + "\(marketplace.events.count) events to \(directory) in \(seconds(clock.elapsedSeconds)) "
             + "(simulation \(seconds(generated)))")
         if jsonl {
-            let path = directory + "/events.jsonl"
-            var out = ""
-            var count = 0
-            var appending = false
+            var out = LineWriter(path: directory + "/events.jsonl")
             try MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { (event) throws(DataError) in
-                out += event.jsonLine
-                out += "\n"
-                count += 1
-                if out.utf8.count > 1 << 24 {
-                    try TextFile.write(out, to: path, append: appending)
-                    out = ""
-                    appending = true
-                }
+                try out.write(event.jsonLine)
             }
-            try TextFile.write(out, to: path, append: appending)
-            console.progress("wrote \(count) events to \(path)")
+            try out.flush()
+            console.progress("wrote \(out.lines) events to \(out.path)")
         }
     }
 }

@@ -114,3 +114,29 @@ public enum XZ {
         return output
     }
 }
+
+/// Writes a text file line by line through a 16 MiB buffer (replacing any file at `path`).
+public struct LineWriter {
+    public let path: String
+    public private(set) var lines = 0
+    private var buffer = ""
+    private var started = false
+
+    public init(path: String) { self.path = path }
+
+    /// Adds `line` and a newline.
+    public mutating func write(_ line: String) throws(DataError) {
+        buffer += line
+        buffer += "\n"
+        lines += 1
+        if buffer.utf8.count > 1 << 24 { try flush() }
+    }
+
+    /// Writes what is buffered; call once at the end (an empty output still creates the file).
+    public mutating func flush() throws(DataError) {
+        try TextFile.write(buffer, to: path, append: started)
+        buffer = ""
+        started = true
+    }
+}
+
