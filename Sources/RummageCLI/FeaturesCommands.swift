@@ -10,7 +10,19 @@ struct FeatureEventSource {
     static let options: [OptionSpec] = [
         .value("data", "SPEC", help: "Events of a generated marketplace: synthetic:DIR."),
         .value("log", "PATH", help: "Events of an event log (SQLite file written by 'rummage ingest')."),
+        .value("features", "FILE", help: "Feature definitions (JSON, see examples/features.json; default: the marketplace set)."),
     ]
+
+    /// The feature set named by --features, or the marketplace defaults.
+    static func featureSet(_ arguments: ParsedArguments) throws -> FeatureSet {
+        guard let path = arguments.string("features") else { return .marketplace }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError(.fileNotFound, "cannot read", path: path) }
+        do {
+            return try FeatureSet(json: data)
+        } catch {
+            throw DataError(.malformedLine, error.message, path: path)
+        }
+    }
 
     /// Every event, in arrival order (the log's append order; a marketplace's time order).
     let events: [Event]
@@ -72,6 +84,7 @@ struct FeaturesCheckCommand: Command {
         ])
 
     let source: FeatureEventSource
+    let features: FeatureSet
     let at: Int64?
     let jitter: Int
     let seed: UInt64
@@ -79,6 +92,7 @@ struct FeaturesCheckCommand: Command {
 
     init(_ arguments: ParsedArguments) throws {
         source = try FeatureEventSource(arguments)
+        features = try FeatureEventSource.featureSet(arguments)
         at = try arguments.int("at", in: 0...Int(Int64.max / 2)).map(Int64.init)
         jitter = try arguments.requiredInt("jitter", in: 0...365 * 86_400)
         seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
@@ -97,7 +111,7 @@ struct FeaturesCheckCommand: Command {
                 .enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element.0)
         }
         let outOfOrder = zip(arrival, arrival.dropFirst()).filter { $0.timestamp > $1.timestamp }.count
-        let store = InMemoryFeatureStore()
+        let store = InMemoryFeatureStore(features: features)
         for start in stride(from: 0, to: arrival.count, by: 10_000) {
             store.apply(Array(arrival[start..<min(start + 10_000, arrival.count)]))
         }
@@ -138,12 +152,14 @@ struct FeaturesTrainingSetCommand: Command {
         ])
 
     let source: FeatureEventSource
+    let features: FeatureSet
     let asOf: Int64
     let out: String
     let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
         source = try FeatureEventSource(arguments)
+        features = try FeatureEventSource.featureSet(arguments)
         asOf = Int64(try arguments.requiredInt("as-of", in: 0...Int(Int64.max / 2)))
         out = try arguments.requiredString("out")
         quiet = arguments.flag("quiet")
@@ -152,7 +168,6 @@ struct FeaturesTrainingSetCommand: Command {
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
         let clock = Stopwatch()
-        let features = FeatureSet.marketplace
         var file = LineWriter(path: out)
         try OfflineFeatures.trainingSet(events: source.events, features: features,
                                         exampleTypes: [.like, .save, .addToBag, .purchase], asOf: asOf) { example in
