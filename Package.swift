@@ -4,9 +4,9 @@
 //   5 executables  rummage
 //   4 assembly     RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training · Events · Features
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite
+//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256)
 import PackageDescription
 
 let package = Package(
@@ -22,11 +22,15 @@ let package = Package(
                        providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
 
         // Layer 1: foundation.
-        .target(name: "RummageCore", dependencies: ["CLZMA"]),
+        .target(name: "RummageCore", dependencies: ["CLZMA", "CCrypto"]),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS"]),
         .target(name: "ArgumentParsing"),
+        .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
+        .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite"]),
 
         // Layer 2: domain.
@@ -35,6 +39,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events"]),
+        .target(name: "Registry", dependencies: ["RummageCore"]),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
@@ -44,7 +49,7 @@ let package = Package(
         // Layer 4: assembly.
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),

@@ -31,11 +31,14 @@ public struct FullRankingProtocol: Sendable {
 
         public var name: String
         public var items: [Bool]
+        /// When given, only these users count in the slice (e.g. users new since the training data).
+        public var users: [Bool]?
         public var ranking: Ranking
 
-        public init(_ name: String, items: [Bool], ranking: Ranking = .full) {
+        public init(_ name: String, items: [Bool], users: [Bool]? = nil, ranking: Ranking = .full) {
             self.name = name
             self.items = items
+            self.users = users
             self.ranking = ranking
         }
     }
@@ -51,7 +54,7 @@ public struct FullRankingProtocol: Sendable {
         self.excluded = excluded
         self.eligible = eligible
         self.cutoffs = cutoffs
-        precondition(slices.allSatisfy { $0.items.count == heldOut.columnCount })
+        precondition(slices.allSatisfy { $0.items.count == heldOut.columnCount && ($0.users?.count ?? heldOut.rowCount) == heldOut.rowCount })
         self.slices = slices
     }
 
@@ -99,7 +102,7 @@ public struct FullRankingProtocol: Sendable {
                     values.append(RankingMetrics.precision(hits: hits, k: k))
                 }
                 for slice in slices {
-                    let relevant = held.filter { slice.items[Int($0)] }.count
+                    let relevant = slice.users.map { $0[user.int] } ?? true ? held.filter { slice.items[Int($0)] }.count : 0
                     values.append(relevant > 0 ? 1 : 0)
                     let sliceHits: [Bool]
                     switch slice.ranking {

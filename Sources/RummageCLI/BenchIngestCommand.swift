@@ -44,7 +44,7 @@ struct BenchIngestCommand: Command {
         let users = max(100, events / 100), listings = max(200, events / 50)
         try MarketplaceGenerator(.init(users: users, listings: listings, events: events, seed: 1)).generate().write(to: dir)
         var stream: [Event] = []
-        try MarketplaceEvents.forEach(try MarketplaceData.load(directory: dir)) { stream.append($0) }
+        MarketplaceEvents.forEach(try MarketplaceData.load(directory: dir)) { stream.append($0) }
         console.result("$ rummage bench ingest --events \(events) --batch-size \(batchSize) --repeat \(repeats)")
         console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(stream.count) events "
             + "(\(users) users, \(listings) listings)")

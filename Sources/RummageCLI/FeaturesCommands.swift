@@ -34,7 +34,7 @@ struct FeatureEventSource {
             guard spec.hasPrefix("synthetic:") else { throw UsageError("--data takes synthetic:DIR, not '\(spec)'") }
             let directory = String(spec.dropFirst("synthetic:".count))
             var events: [Event] = []
-            try MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { events.append($0) }
+            MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { events.append($0) }
             self.events = events
             label = spec
         case let (nil, path?):

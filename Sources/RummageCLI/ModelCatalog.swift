@@ -11,6 +11,16 @@ enum ModelCatalog {
     static let persistentNames = ["ials", "bpr", "two-tower"]
     static let names = ["random", "toppop", "category-pop", "itemknn", "ials", "bpr", "two-tower"]
 
+    /// Loads a saved model of any persistent kind, by the kind its artifact names.
+    static func load(path: String) throws -> any PersistentRecommender {
+        let kind = try ArtifactReader(path: path).kind
+        switch kind {
+        case TwoTowerModel.artifactKind: return try TwoTowerModel.load(from: path)
+        case FactorizationModel.artifactKind: return try FactorizationModel.load(from: path)
+        default: throw DataError(.invalidArgument, "artifact holds a '\(kind)', not a model", path: path)
+        }
+    }
+
     /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
     static func train(_ name: String, settings: HyperParameters, split: Split,
                       threads: Int, progress: @escaping @Sendable (String) -> Void) throws(TrainingError) -> any Recommender {

@@ -64,7 +64,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 }
 
 extension UInt64 {
-    @usableFromInline
     @inlinable @inline(__always) func rotatedLeft(_ k: UInt64) -> UInt64 { (self << k) | (self >> (64 - k)) }
 }
 

@@ -12,7 +12,8 @@ import RummageCore
 ///   recommended once sold). Protocol: full ranking with each user's training items masked.
 /// - Slices: `cold` (listings created at or after the split, so absent from training) and `warm`, both
 ///   found in the full ranking; `cold-only`, the cold listings ranked among the cold candidates alone
-///   (a "new in" feed), which measures how well content alone orders new listings.
+///   (a "new in" feed), which measures how well content alone orders new listings; `new-users`
+///   (users without training interactions); `category=…` and `price_band=…` for each value.
 public enum SyntheticSplit {
     public static func load(directory: String, trainFraction: Double = 0.9) throws(DataError) -> Split {
         precondition(trainFraction > 0 && trainFraction < 1)
@@ -40,10 +41,21 @@ public enum SyntheticSplit {
                                  columns: testItems, duplicates: .maximum)
         // Cold listings appeared at or after the split: no training event can mention them.
         let cold = data.itemCreatedAt.map { $0 >= splitTime }
+        // New users: no training interaction at all. Categories and price bands: the listing's.
+        let newUsers = (0..<train.userCount).map { train.byUser.count(of: $0) == 0 }
+        let everyItem = [Bool](repeating: true, count: train.itemCount)
+        var slices: [FullRankingProtocol.Slice] = [.init("cold", items: cold), .init("warm", items: cold.map { !$0 }),
+                                                   .init("cold-only", items: cold, ranking: .withinSlice),
+                                                   .init("new-users", items: everyItem, users: newUsers)]
+        for name in ["category", "price_band"] {
+            guard let field = data.itemFeatures.fields.first(where: { $0.name == name }) else { continue }
+            for (v, value) in field.vocabulary.enumerated() {
+                let members = (0..<train.itemCount).map { field.values.columns(of: $0).contains(Int32(v)) }
+                slices.append(.init("\(name)=\(value)", items: members))
+            }
+        }
         let evaluation = FullRankingProtocol(heldOut: heldOut, excluded: train.byUser,
-                                             eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20],
-                                             slices: [.init("cold", items: cold), .init("warm", items: cold.map { !$0 }),
-                                                      .init("cold-only", items: cold, ranking: .withinSlice)])
+                                             eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20], slices: slices)
         let percent = Int((trainFraction * 100).rounded())
         var split = Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
                           evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)

@@ -1,0 +1,327 @@
+import ArgumentParsing
+import Foundation
+import Registry
+import RummageCore
+import Training
+
+private func jsonObjectLine(_ object: [String: Any]) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+}
+
+extension RegistryError: UserFacingError {}
+
+/// `rummage pipeline run`: the whole path from data to a blessed, registered model.
+struct PipelineRunCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "pipeline run",
+        abstract: "Run a training pipeline: data → features → train → evaluate → gate → register → promote.",
+        discussion: """
+        The config (JSON, docs/pipeline.md; example: examples/pipeline.json) names the model, the registry
+        directory, the data (generated or existing), the training settings and the gate. The new version is
+        registered whether or not the gate blesses it; only a blessed one moves the alias (default champion).
+        With --json the last line of stdout is a JSON object: model, registry, version, blessed, metrics,
+        artifact_sha256 (of model.rmg), data_fingerprint.
+        """,
+        options: [
+            .value("config", "FILE", help: "Pipeline configuration (JSON).", required: true),
+            .flag("json", help: "Print the result as one JSON object on the last line of stdout."),
+            .flag("quiet", help: "No progress on stderr."),
+        ])
+
+    let config: PipelineConfig
+    let json: Bool
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        config = try PipelineConfig.load(path: try arguments.requiredString("config"))
+        json = arguments.flag("json")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let result = try Pipeline(config: config, progress: { console.progress($0) }).run()
+        try PipelineRunCommand.print(result, json: json, console: console)
+    }
+
+    static func print(_ result: PipelineResult, json asJSON: Bool, console: Console) throws {
+        let m = result.manifest
+        console.result("\(m.model) v\(m.version): \(result.gate.blessed ? "blessed" : "not blessed"); "
+            + "recall@20 \(String(format: "%.4f", m.metrics["recall@20"] ?? 0)); model.rmg sha256 \(result.modelSHA256.prefix(16))…")
+        if asJSON {
+            console.result(try jsonObjectLine(["model": m.model, "registry": result.registry, "version": m.version, "blessed": result.gate.blessed,
+                                     "metrics": m.metrics, "artifact_sha256": result.modelSHA256,
+                                     "data_fingerprint": m.dataFingerprint]))
+        }
+    }
+}
+
+/// `rummage pipeline reproduce`: re-runs a registered version from its manifest and compares.
+struct PipelineReproduceCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "pipeline reproduce",
+        abstract: "Re-run a registered version's pipeline and compare artifacts and metrics.",
+        discussion: """
+        Reads the version's pipeline.json, runs it again into a scratch registry (the real one is not
+        touched), and reports whether the data fingerprint matches and whether model.rmg is bit-identical
+        (expected with 1 training thread) or, if not, whether every metric is within --tolerance.
+        Exits 0 when reproduced, 1 when not.
+        """,
+        options: [
+            .value("registry", "DIR", help: "Registry directory.", required: true),
+            .value("model", "NAME", help: "Registered model name.", required: true),
+            .value("version", "V", help: "Version number or alias.", required: true),
+            .value("tolerance", "X", help: "Largest metric difference accepted when artifacts differ.", default: "0.002"),
+            .flag("json", help: "Print the comparison as JSON."),
+        ])
+
+    let registry: ModelRegistry
+    let model: String
+    let reference: String
+    let tolerance: Double
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = try arguments.requiredString("model")
+        reference = try arguments.requiredString("version")
+        tolerance = Double(try arguments.requiredString("tolerance")) ?? 0.002
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: json)
+        let version = try registry.resolve(model, reference)
+        let manifest = try registry.manifest(model, version)
+        let paths = try registry.verify(model, version)
+        guard let configPath = paths["pipeline.json"] else { throw RegistryError("version \(version) has no pipeline.json to re-run") }
+        var config = try PipelineConfig.load(path: configPath)
+        let scratch = NSTemporaryDirectory() + "rummage-reproduce-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        config.registry = scratch
+        let again = try Pipeline(config: config, progress: { console.progress($0) }).run()
+        let identical = again.modelSHA256 == manifest.artifacts["model.rmg"]
+        let worst = manifest.metrics.map { abs((again.manifest.metrics[$0.key] ?? .infinity) - $0.value) }.max() ?? 0
+        let sameData = again.manifest.dataFingerprint == manifest.dataFingerprint
+        let reproduced = sameData && (identical || worst <= tolerance)
+        console.progress("data fingerprint \(sameData ? "matches" : "DIFFERS"); model.rmg \(identical ? "bit-identical" : "differs"); "
+            + "largest metric difference \(String(format: "%.6f", worst))")
+        console.result(try jsonObjectLine(["model": model, "version": version, "reproduced": reproduced, "bit_identical": identical,
+                                      "data_fingerprint_matches": sameData, "max_metric_difference": worst,
+                                      "threads": manifest.threads]))
+        if !reproduced { throw ReproductionFailure() }
+    }
+}
+
+struct ReproductionFailure: Error, CustomStringConvertible {
+    var description: String { "not reproduced (see above)" }
+}
+
+/// `rummage registry …`: list, show, diff, promote, rollback.
+struct RegistryCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "registry",
+        abstract: "Inspect the model registry and move aliases: list, show, diff, promote, rollback.",
+        discussion: """
+        ACTION is one of:
+          list                       models, versions, aliases
+          show --version V           a version's manifest
+          diff --version A --to B    configuration, data and metric differences between two versions
+          promote --version V        point --alias (default champion) at V
+          rollback                   move --alias back to where it pointed before its latest move
+        V is a number or an alias. Alias moves are atomic and kept in alias-history.jsonl.
+        """,
+        options: [
+            .value("action", "ACTION", help: "list, show, diff, promote or rollback.", required: true),
+            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("model", "NAME", help: "Registered model name (list: all models when omitted)."),
+            .value("version", "V", help: "Version number or alias."),
+            .value("to", "V", help: "diff: the version to compare with."),
+            .value("alias", "NAME", help: "promote / rollback: the alias to move.", default: "champion"),
+            .flag("json", help: "Print JSON."),
+        ])
+
+    let action: String
+    let registry: ModelRegistry
+    let model: String?
+    let version: String?
+    let to: String?
+    let alias: String
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        action = try arguments.requiredString("action")
+        guard ["list", "show", "diff", "promote", "rollback"].contains(action) else {
+            throw UsageError("unknown action '\(action)'; actions: list, show, diff, promote, rollback")
+        }
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = arguments.string("model")
+        version = arguments.string("version")
+        to = arguments.string("to")
+        alias = try arguments.requiredString("alias")
+        json = arguments.flag("json")
+    }
+
+    func requireModel() throws -> String {
+        guard let model else { throw UsageError("registry \(action) needs --model NAME") }
+        return model
+    }
+
+    func requireVersion(_ value: String?, _ option: String) throws -> Int {
+        guard let value else { throw UsageError("registry \(action) needs --\(option) V") }
+        return try registry.resolve(try requireModel(), value)
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        switch action {
+        case "list":
+            let names = model.map { [$0] } ?? registry.models()
+            var listing: [[String: Any]] = []
+            for name in names {
+                let aliases = registry.aliases(name)
+                let versions = registry.versions(name)
+                listing.append(["model": name, "versions": versions, "aliases": aliases])
+                if !json {
+                    console.result("\(name): versions \(versions.map(String.init).joined(separator: ", "))"
+                        + (aliases.isEmpty ? "" : "; " + aliases.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ")))
+                    for v in versions {
+                        if let m = try? registry.manifest(name, v) {
+                            console.result("  v\(v)  \(m.kind)  \(m.blessed ? "blessed" : "not blessed")  recall@20 "
+                                + String(format: "%.4f", m.metrics["recall@20"] ?? 0) + "  \(m.createdAt)  code \(m.codeVersion)")
+                        }
+                    }
+                }
+            }
+            if json { console.result(try jsonObjectLine(["registry": registry.root, "models": listing])) }
+        case "show":
+            let name = try requireModel()
+            let v = try requireVersion(version, "version")
+            console.result(String(decoding: try registry.manifest(name, v).encoded(), as: UTF8.self))
+        case "diff":
+            let name = try requireModel()
+            let a = try registry.manifest(name, try requireVersion(version, "version"))
+            let b = try registry.manifest(name, try requireVersion(to, "to"))
+            let diff = Self.diff(a, b)
+            if json {
+                console.result(try jsonObjectLine(diff))
+            } else {
+                console.result("v\(a.version) → v\(b.version)")
+                for (section, value) in diff.sorted(by: { $0.key < $1.key }) {
+                    guard let entries = value as? [String: [String: Any]] else { continue }
+                    for (key, change) in entries.sorted(by: { $0.key < $1.key }) {
+                        console.result("  \(section) \(key): \(change["from"] ?? "–") → \(change["to"] ?? "–")"
+                            + (change["change"].map { " (\($0))" } ?? ""))
+                    }
+                }
+            }
+        case "promote":
+            let name = try requireModel()
+            let v = try requireVersion(version, "version")
+            try registry.verify(name, v)
+            try registry.setAlias(name, alias, to: v)
+            console.result(json ? try jsonObjectLine(["model": name, "alias": alias, "version": v]) : "\(name): \(alias) → v\(v)")
+        case "rollback":
+            let name = try requireModel()
+            let restored = try registry.rollback(name, alias)
+            console.result(json ? try jsonObjectLine(["model": name, "alias": alias, "version": restored ?? NSNull()])
+                : "\(name): \(alias) → \(restored.map { "v\($0)" } ?? "nothing")")
+        default:
+            preconditionFailure()
+        }
+    }
+
+    /// Differences in configuration, data and metrics: key → {from, to[, change]}.
+    static func diff(_ a: Manifest, _ b: Manifest) -> [String: Any] {
+        func changes(_ x: [String: String], _ y: [String: String]) -> [String: [String: Any]] {
+            var out: [String: [String: Any]] = [:]
+            for key in Set(x.keys).union(y.keys) where x[key] != y[key] {
+                out[key] = ["from": x[key] ?? NSNull(), "to": y[key] ?? NSNull()]
+            }
+            return out
+        }
+        var metrics: [String: [String: Any]] = [:]
+        for key in Set(a.metrics.keys).union(b.metrics.keys) where a.metrics[key] != b.metrics[key] {
+            var entry: [String: Any] = ["from": a.metrics[key] ?? NSNull(), "to": b.metrics[key] ?? NSNull()]
+            if let x = a.metrics[key], let y = b.metrics[key] { entry["change"] = y - x }
+            metrics[key] = entry
+        }
+        let data = changes(["fingerprint": a.dataFingerprint, "data": a.data, "feature_set_version": a.featureSetVersion ?? "",
+                            "code_version": a.codeVersion],
+                           ["fingerprint": b.dataFingerprint, "data": b.data, "feature_set_version": b.featureSetVersion ?? "",
+                            "code_version": b.codeVersion])
+        return ["from": a.version, "to": b.version,
+                "configuration": changes(a.configuration.merging(["kind": a.kind, "seed": "\(a.seed)", "threads": "\(a.threads)"]) { $1 },
+                                         b.configuration.merging(["kind": b.kind, "seed": "\(b.seed)", "threads": "\(b.threads)"]) { $1 }),
+                "data": data, "metrics": metrics]
+    }
+}
+
+/// `rummage gate`: the deployment gate as a CI step.
+struct GateCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "gate",
+        abstract: "Check a registered candidate against a baseline; exit 0 when blessed, 1 when not.",
+        discussion: """
+        Applies a gate policy (the candidate's own pipeline.json gate, or --config FILE) to the candidate's
+        metrics against the baseline's, re-checks that the candidate's artifacts match their checksums and
+        that its model loads and answers, and measures its scoring latency on this machine. Prints the
+        report (Markdown, or JSON with --json).
+        """,
+        options: [
+            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("model", "NAME", help: "Registered model name.", required: true),
+            .value("candidate", "V", help: "Candidate version number or alias.", required: true),
+            .value("baseline", "V", help: "Baseline version number or alias.", default: "champion"),
+            .value("config", "FILE", help: "Pipeline config whose gate to apply (default: the candidate's)."),
+            .flag("json", help: "Print the report as JSON."),
+        ])
+
+    let registry: ModelRegistry
+    let model: String
+    let candidate: String
+    let baseline: String
+    let configPath: String?
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = try arguments.requiredString("model")
+        candidate = try arguments.requiredString("candidate")
+        baseline = try arguments.requiredString("baseline")
+        configPath = arguments.string("config")
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        let c = try registry.resolve(model, candidate)
+        let candidateManifest = try registry.manifest(model, c)
+        let b = try? registry.resolve(model, baseline)
+        let baselineMetrics = try b.map { version throws(RegistryError) in
+            (name: "\(model) v\(version) (\(baseline))", metrics: try registry.manifest(model, version).metrics)
+        }
+        var loads: (passed: Bool, detail: String)
+        var latency = Double.infinity
+        var policy = GatePolicy()
+        do {
+            let paths = try registry.verify(model, c)
+            policy = try PipelineConfig.load(path: configPath ?? (paths["pipeline.json"] ?? "")).gate
+            guard let modelPath = paths["model.rmg"] else { throw RegistryError("version \(c) has no model.rmg") }
+            let loaded = try ModelCatalog.load(path: modelPath)
+            loads = (true, "checksums match; model.rmg loads")
+            let users = (0..<min(300, loaded.userCount)).map { UserIndex(Int32($0)) }
+            latency = Pipeline.scoringLatencyP99(loaded, users: users)
+        } catch {
+            loads = (false, "\(error)")
+        }
+        let report = GateReport.evaluate(policy: policy, candidate: "\(model) v\(c)", metrics: candidateManifest.metrics,
+                                         baseline: baselineMetrics, latencyP99Milliseconds: latency, loadsAndAnswers: loads)
+        console.result(json ? String(decoding: report.json, as: UTF8.self) : report.markdown)
+        if !report.blessed { throw GateRefusal() }
+    }
+}
+
+struct GateRefusal: Error, CustomStringConvertible {
+    var description: String { "not blessed" }
+}
