@@ -71,8 +71,9 @@ let package = Package(
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
-                                   "RummageTestSupport"]),
+                                   "Registry", "RummageTestSupport"]),
     ]
 )
