@@ -117,29 +117,61 @@ struct ReproductionFailure: Error, CustomStringConvertible {
     var description: String { "not reproduced (see above)" }
 }
 
-/// `rummage registry …`: list, show, diff, promote, rollback.
-struct RegistryCommand: Command {
-    static let configuration = CommandConfiguration(
-        name: "registry",
-        abstract: "Inspect the model registry and move aliases: list, show, diff, promote, rollback.",
-        discussion: """
-        ACTION is one of:
-          list                       models, versions, aliases
-          show --version V           a version's manifest
-          diff --version A --to B    configuration, data and metric differences between two versions
-          promote --version V        point --alias (default champion) at V
-          rollback                   move --alias back to where it pointed before its latest move
-        V is a number or an alias. Alias moves are atomic and kept in alias-history.jsonl.
-        """,
-        options: [
-            .value("action", "ACTION", help: "list, show, diff, promote or rollback.", required: true),
-            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
-            .value("model", "NAME", help: "Registered model name (list: all models when omitted)."),
-            .value("version", "V", help: "Version number or alias."),
-            .value("to", "V", help: "diff: the version to compare with."),
-            .value("alias", "NAME", help: "promote / rollback: the alias to move.", default: "champion"),
-            .flag("json", help: "Print JSON."),
-        ])
+/// `rummage registry list|show|diff|promote|rollback`: one command per action, sharing `RegistryCommand`.
+struct RegistryListCommand: Command {
+    static let configuration = RegistryCommand.configuration("list", "List models, their versions and aliases.")
+    let inner: RegistryCommand
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "list", arguments) }
+    func run(output: CommandOutput) throws { try inner.run(output: output) }
+}
+
+struct RegistryShowCommand: Command {
+    static let configuration = RegistryCommand.configuration("show", "Print a version's manifest (JSON).")
+    let inner: RegistryCommand
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "show", arguments) }
+    func run(output: CommandOutput) throws { try inner.run(output: output) }
+}
+
+struct RegistryDiffCommand: Command {
+    static let configuration = RegistryCommand.configuration("diff", "Configuration, data and metric differences between two versions.")
+    let inner: RegistryCommand
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "diff", arguments) }
+    func run(output: CommandOutput) throws { try inner.run(output: output) }
+}
+
+struct RegistryPromoteCommand: Command {
+    static let configuration = RegistryCommand.configuration("promote", "Point an alias (default champion) at a version, after checking its artifacts.")
+    let inner: RegistryCommand
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "promote", arguments) }
+    func run(output: CommandOutput) throws { try inner.run(output: output) }
+}
+
+struct RegistryRollbackCommand: Command {
+    static let configuration = RegistryCommand.configuration("rollback", "Move an alias back to where it pointed before its latest move.")
+    let inner: RegistryCommand
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "rollback", arguments) }
+    func run(output: CommandOutput) throws { try inner.run(output: output) }
+}
+
+/// The registry actions' shared options and implementation.
+struct RegistryCommand: Sendable {
+    static func configuration(_ action: String, _ abstract: String) -> CommandConfiguration {
+        CommandConfiguration(
+            name: "registry \(action)",
+            abstract: abstract,
+            discussion: """
+            V is a version number or an alias. Alias moves are atomic (write, fsync, rename under a file
+            lock) and kept in alias-history.jsonl with who and when. The registry layout: docs/pipeline.md.
+            """,
+            options: [
+                .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+                .value("model", "NAME", help: "Registered model name\(action == "list" ? " (default: every model)" : "").",
+                       required: action != "list"),
+            ] + (["show", "diff", "promote"].contains(action) ? [.value("version", "V", help: "Version number or alias.", required: true)] : [])
+              + (action == "diff" ? [.value("to", "V", help: "The version to compare with.", required: true)] : [])
+              + (["promote", "rollback"].contains(action) ? [.value("alias", "NAME", help: "The alias to move.", default: "champion")] : [])
+              + [.flag("json", help: "Print JSON.")])
+    }
 
     let action: String
     let registry: ModelRegistry
@@ -149,16 +181,14 @@ struct RegistryCommand: Command {
     let alias: String
     let json: Bool
 
-    init(_ arguments: ParsedArguments) throws {
-        action = try arguments.requiredString("action")
-        guard ["list", "show", "diff", "promote", "rollback"].contains(action) else {
-            throw UsageError("unknown action '\(action)'; actions: list, show, diff, promote, rollback")
-        }
+    init(action: String, _ arguments: ParsedArguments) throws {
+        self.action = action
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
         model = arguments.string("model")
-        version = arguments.string("version")
-        to = arguments.string("to")
-        alias = try arguments.requiredString("alias")
+        // Each action declares only its own options (see `configuration`).
+        version = ["show", "diff", "promote"].contains(action) ? arguments.string("version") : nil
+        to = action == "diff" ? arguments.string("to") : nil
+        alias = ["promote", "rollback"].contains(action) ? arguments.string("alias") ?? "champion" : "champion"
         json = arguments.flag("json")
     }
 

@@ -22,7 +22,10 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
 }
 
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"], ["export"]])
+    @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"], ["export"], ["ingest"], ["features"],
+                      ["features", "check"], ["features", "training-set"], ["bench", "ingest"], ["pipeline", "run"],
+                      ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
+                      ["registry", "promote"], ["registry", "rollback"], ["gate"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)

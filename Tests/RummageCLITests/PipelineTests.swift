@@ -75,11 +75,11 @@ import Testing
         #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "2", "--baseline", "champion").code == 1)
         #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "1", "--baseline", "1").code == 0)
         // Promote the worse one by hand, then roll back in one command.
-        #expect(rummage("registry", "--action", "promote", "--registry", registry, "--model", "mp", "--version", "2").code == 0)
+        #expect(rummage("registry", "promote", "--registry", registry, "--model", "mp", "--version", "2").code == 0)
         #expect(reg.aliases("mp")["champion"] == 2)
-        #expect(rummage("registry", "--action", "rollback", "--registry", registry, "--model", "mp").code == 0)
+        #expect(rummage("registry", "rollback", "--registry", registry, "--model", "mp").code == 0)
         #expect(reg.aliases("mp")["champion"] == 1)
-        let diff = try lastJSONLine(rummage("registry", "--action", "diff", "--registry", registry, "--model", "mp",
+        let diff = try lastJSONLine(rummage("registry", "diff", "--registry", registry, "--model", "mp",
                                             "--version", "1", "--to", "2", "--json").out)
         let configuration = try #require(diff["configuration"] as? [String: Any])
         #expect(configuration["epochs"] != nil && configuration["content"] != nil)
@@ -94,12 +94,12 @@ import Testing
         var bytes = try Data(contentsOf: URL(fileURLWithPath: model))
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: model))
-        let promote = rummage("registry", "--action", "promote", "--registry", registry, "--model", "mp", "--version", "1")
+        let promote = rummage("registry", "promote", "--registry", registry, "--model", "mp", "--version", "1")
         #expect(promote.code == 2 && promote.err.contains("checksum mismatch"), "\(promote.err)")
         #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "1", "--baseline", "1").code == 1)
     }
 
-    /// 24 `rummage registry --action promote` processes at once, alternating versions 1 and 2: the alias
+    /// 24 `rummage registry promote` processes at once, alternating versions 1 and 2: the alias
     /// file is always whole, and the history holds every move.
     @Test func concurrentPromotionsNeverBreakTheAliasFile() throws {
         let data = dir + "/data"
@@ -110,7 +110,7 @@ import Testing
         let processes = (0..<24).map { k -> Process in
             let p = Process()
             p.executableURL = URL(fileURLWithPath: IngestCrashTests.executable)
-            p.arguments = ["registry", "--action", "promote", "--registry", registry, "--model", "mp", "--version", "\(1 + k % 2)"]
+            p.arguments = ["registry", "promote", "--registry", registry, "--model", "mp", "--version", "\(1 + k % 2)"]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             return p
