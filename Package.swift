@@ -4,7 +4,7 @@
 //   5 executables  rummage
 //   4 assembly     RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry
+//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256)
 import PackageDescription
@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "Events", dependencies: ["RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events"]),
         .target(name: "Registry", dependencies: ["RummageCore"]),
+        .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
@@ -71,6 +72,8 @@ let package = Package(
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "VectorSearchTests",
+                    dependencies: ["VectorSearch", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",

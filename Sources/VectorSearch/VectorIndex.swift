@@ -1,0 +1,65 @@
+import LinearAlgebra
+import RummageCore
+
+/// One search hit: the vector's id and its inner product with the query.
+public struct SearchHit: Sendable, Equatable {
+    public var id: Int64
+    public var score: Float
+
+    public init(id: Int64, score: Float) {
+        self.id = id
+        self.score = score
+    }
+}
+
+/// A maximum-inner-product index over fixed-width vectors (cosine for unit vectors), with live adds and
+/// removes and search-time filtering.
+///
+/// Contract shared by every implementation (and its tests):
+/// - `add` inserts or replaces: adding an id that is present replaces its vector.
+/// - `remove` makes ids unsearchable at once; removing an absent id is a no-op.
+/// - `search` returns, per query, up to `k` hits best first, only ids that are present and for which
+///   `filter` (if given) returns true. Exact indexes return the true top k; approximate ones trade recall
+///   for speed (see `isExact`).
+public protocol VectorIndex: AnyObject, Sendable {
+    var dimension: Int { get }
+    /// Number of searchable vectors.
+    var count: Int { get }
+    /// True when `search` returns exactly the top k.
+    var isExact: Bool { get }
+    func add(ids: [Int64], vectors: Matrix)
+    func remove(ids: [Int64])
+    func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [[SearchHit]]
+    func contains(_ id: Int64) -> Bool
+}
+
+/// An error from building, saving or loading an index.
+public struct VectorSearchError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Dot product of two `d`-float vectors, eight lanes at a time (plain multiply and add: see
+/// swift-notes on `addProduct`).
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var i = 0
+    while i + 16 <= d {
+        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc1 += UnsafeRawPointer(a + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(b + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+        i += 16
+    }
+    while i + 8 <= d {
+        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = (acc0 + acc1).sum()
+    while i < d {
+        s += a[i] * b[i]
+        i += 1
+    }
+    return s
+}

@@ -1,0 +1,116 @@
+import Foundation
+import LinearAlgebra
+import RummageCore
+import Testing
+import VectorSearch
+
+@Suite struct VectorIndexTests {
+    /// Unit vectors in `clusters` groups (like item embeddings): a cluster centre plus noise.
+    static func vectors(_ n: Int, d: Int, clusters: Int = 20, seed: UInt64) -> Matrix {
+        var rng = SeededGenerator(seed: seed)
+        let centres = (0..<clusters * d).map { _ in Float(rng.nextGaussian()) }
+        var storage: [Float] = []
+        for _ in 0..<n {
+            let c = rng.nextInt(below: clusters)
+            var v = (0..<d).map { centres[c * d + $0] + 0.6 * Float(rng.nextGaussian()) }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            v = v.map { $0 / norm }
+            storage += v
+        }
+        return Matrix(rows: n, columns: d, storage: storage)
+    }
+
+    enum Kind: String, CaseIterable { case flat, hnsw }
+
+    static func make(_ kind: Kind, d: Int) -> any VectorIndex {
+        kind == .flat ? FlatIndex(dimension: d) : HNSWIndex(dimension: d)
+    }
+
+    /// Recall@k of `index` against the flat oracle over `queries`.
+    static func recall(_ index: any VectorIndex, _ oracle: FlatIndex, _ queries: Matrix, k: Int,
+                       filter: (@Sendable (Int64) -> Bool)? = nil) -> Double {
+        let got = index.search(queries, k: k, filter: filter), truth = oracle.search(queries, k: k, filter: filter)
+        var hits = 0, total = 0
+        for (g, t) in zip(got, truth) {
+            hits += Set(g.map(\.id)).intersection(t.map(\.id)).count
+            total += t.count
+        }
+        return Double(hits) / Double(max(total, 1))
+    }
+
+    @Test func flatIndexIsExactAgainstBruteForce() {
+        let data = Self.vectors(300, d: 16, seed: 1), queries = Self.vectors(10, d: 16, seed: 2)
+        let index = FlatIndex(dimension: 16)
+        index.add(ids: (0..<300).map { Int64($0 * 3) }, vectors: data)
+        for (q, hits) in index.search(queries, k: 5, filter: nil).enumerated() {
+            let scores = (0..<300).map { r in (0..<16).reduce(Float(0)) { $0 + data[r, $1] * queries[q, $1] } }
+            let best = scores.enumerated().sorted { $0.element > $1.element }.prefix(5).map { Int64($0.offset * 3) }
+            #expect(hits.map(\.id) == best)
+        }
+    }
+
+    /// Issue [6/8]: recall@20 ≥ 0.95 against the exact index, also after live removes and with a filter.
+    @Test func hnswRecallAtTwentyAgainstTheExactIndex() {
+        let d = 32, n = 5_000
+        let data = Self.vectors(n, d: d, seed: 3), queries = Self.vectors(200, d: d, seed: 4)
+        let ids = (0..<n).map { Int64($0) }
+        let hnsw = HNSWIndex(dimension: d), oracle = FlatIndex(dimension: d)
+        hnsw.add(ids: ids, vectors: data)
+        oracle.add(ids: ids, vectors: data)
+        #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
+        // Remove a fifth (sold listings) and filter out every third id (e.g. another category).
+        let removed = ids.filter { $0 % 5 == 0 }
+        hnsw.remove(ids: removed)
+        oracle.remove(ids: removed)
+        let filter: @Sendable (Int64) -> Bool = { $0 % 3 != 0 }
+        #expect(Self.recall(hnsw, oracle, queries, k: 20, filter: filter) >= 0.95)
+        for hits in hnsw.search(queries, k: 20, filter: filter) {
+            #expect(hits.count == 20)
+            #expect(hits.allSatisfy { $0.id % 5 != 0 && $0.id % 3 != 0 })
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func liveAddsReplaceAndRemovesHideAtOnce(kind: Kind) {
+        let d = 8
+        let index = Self.make(kind, d: d)
+        let data = Self.vectors(200, d: d, seed: 5)
+        index.add(ids: (0..<200).map { Int64($0) }, vectors: data)
+        #expect(index.count == 200)
+        // Query with item 7's own vector: it is its own best hit, until removed.
+        let query = Matrix(rows: 1, columns: d, storage: Array(data.row(7)))
+        #expect(index.search(query, k: 1, filter: nil)[0].first?.id == 7)
+        index.remove(ids: [7, 999])
+        #expect(index.count == 199 && !index.contains(7))
+        #expect(!index.search(query, k: 50, filter: nil)[0].contains { $0.id == 7 })
+        // Re-adding 7 with item 8's vector: searching for 8's vector finds both.
+        index.add(ids: [7], vectors: Matrix(rows: 1, columns: d, storage: Array(data.row(8))))
+        let eight = Matrix(rows: 1, columns: d, storage: Array(data.row(8)))
+        #expect(Set(index.search(eight, k: 2, filter: nil)[0].map(\.id)) == [7, 8])
+        #expect(index.count == 200)
+        // A filter that accepts nothing returns nothing; one that accepts one id returns it.
+        #expect(index.search(eight, k: 5, filter: { _ in false })[0].isEmpty)
+        #expect(index.search(eight, k: 5, filter: { $0 == 150 })[0].map(\.id) == [150])
+    }
+
+    @Test func hnswIsDeterministicBySeed() {
+        let data = Self.vectors(1_000, d: 16, seed: 6), queries = Self.vectors(20, d: 16, seed: 7)
+        let a = HNSWIndex(dimension: 16), b = HNSWIndex(dimension: 16)
+        a.add(ids: (0..<1_000).map { Int64($0) }, vectors: data)
+        b.add(ids: (0..<1_000).map { Int64($0) }, vectors: data)
+        #expect(a.search(queries, k: 10, filter: nil) == b.search(queries, k: 10, filter: nil))
+    }
+
+    @Test func manyRemovesTriggerARebuildThatKeepsRecall() {
+        let d = 16, n = 2_000
+        let data = Self.vectors(n, d: d, seed: 8), queries = Self.vectors(100, d: d, seed: 9)
+        let hnsw = HNSWIndex(dimension: d), oracle = FlatIndex(dimension: d)
+        hnsw.add(ids: (0..<n).map { Int64($0) }, vectors: data)
+        oracle.add(ids: (0..<n).map { Int64($0) }, vectors: data)
+        let removed = (0..<n).filter { $0 % 2 == 0 }.map { Int64($0) }  // half: past the rebuild threshold
+        hnsw.remove(ids: removed)
+        oracle.remove(ids: removed)
+        #expect(hnsw.count == n / 2)
+        #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
+    }
+}
