@@ -10,6 +10,7 @@ import Registry
 import RummageCore
 import Training
 import TwoTower
+import VectorSearch
 
 /// A pipeline run's configuration (`rummage pipeline run --config FILE`, JSON; docs/pipeline.md).
 struct PipelineConfig: Codable, Sendable, Equatable {
@@ -80,8 +81,8 @@ struct PipelineResult {
     var modelSHA256: String
 }
 
-/// snapshot data → features → train → evaluate overall and per slice → gate against the champion →
-/// register → if blessed, store the item embeddings for the index and move the alias.
+/// snapshot data → features → train → evaluate overall and per slice → build the ANN index over the
+/// live listings → gate against the champion → register → if blessed, move the alias.
 struct Pipeline {
     let config: PipelineConfig
     let progress: @Sendable (String) -> Void
@@ -136,6 +137,33 @@ struct Pipeline {
         let modelSHA = try SHA256Hasher.hex(ofFile: modelPath)
         let loads = Self.loadsAndAnswers(model, path: modelPath, users: evaluation.testUsers)
         let latency = Self.scoringLatencyP99(model, users: evaluation.testUsers)
+        // The item vectors, and the ANN index over the listings still for sale, stamped with the model
+        // artifact's SHA-256 so that a server can refuse an index built from another model. Its recall
+        // against exact search is a metric the gate can hold.
+        var indexArtifacts: [String: String] = [:]
+        if let embeddings = Self.itemEmbeddings(of: model, ids: split.marketplace?.data.itemIDs.ids.map(\.value)) {
+            try embeddings.save(to: staging + "/item_embeddings.rmg")
+            indexArtifacts["item_embeddings.rmg"] = staging + "/item_embeddings.rmg"
+            let clock = Stopwatch()
+            let live = (0..<embeddings.vectors.rows).filter { evaluation.eligible?[$0] ?? true }
+            let d = embeddings.vectors.columns
+            let liveIDs = live.map { Int64($0) }
+            let liveVectors = Matrix(rows: live.count, columns: d, storage: live.flatMap { embeddings.vectors.row($0) })
+            let index = HNSWIndex(dimension: d)
+            index.add(ids: liveIDs, vectors: liveVectors)
+            try index.save(to: staging + "/index.rmg", stamp: "model.rmg sha256 \(modelSHA)")
+            indexArtifacts["index.rmg"] = staging + "/index.rmg"
+            if let users = Self.userEmbeddings(of: model) {
+                let exact = FlatIndex(dimension: d)
+                exact.add(ids: liveIDs, vectors: liveVectors)
+                let sample = evaluation.testUsers.prefix(500).map(\.int)
+                let queries = Matrix(rows: sample.count, columns: users.columns, storage: sample.flatMap { users.row($0) })
+                metrics["index_recall@20"] = Self.recall(index.search(queries, k: 20, filter: nil), exact.search(queries, k: 20, filter: nil))
+            }
+            progress("pipeline: HNSW index over \(live.count) live listings in \(seconds(clock.elapsedSeconds)); "
+                     + "recall@20 against exact search \(metrics["index_recall@20"].map { String(format: "%.4f", $0) } ?? "n/a")")
+        }
+
         let champion = registry.aliases(config.model)[alias]
         let baseline = try champion.map { version throws(RegistryError) in
             (name: "\(config.model) v\(version) (\(alias))", metrics: try registry.manifest(config.model, version).metrics)
@@ -147,14 +175,8 @@ struct Pipeline {
         try gate.json.write(to: URL(fileURLWithPath: staging + "/gate.json"))
         try Data(gate.markdown.utf8).write(to: URL(fileURLWithPath: staging + "/gate.md"))
         try config.encoded.write(to: URL(fileURLWithPath: staging + "/pipeline.json"))
-        var artifacts = ["model.rmg": modelPath, "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md",
-                         "pipeline.json": staging + "/pipeline.json"]
-        if gate.blessed, let embeddings = Self.itemEmbeddings(of: model, ids: split.marketplace?.data.itemIDs.ids.map(\.value)) {
-            // The exact (flat) index's input; the approximate index is built from it when serving lands.
-            try embeddings.save(to: staging + "/item_embeddings.rmg")
-            artifacts["item_embeddings.rmg"] = staging + "/item_embeddings.rmg"
-        }
-
+        let artifacts = ["model.rmg": modelPath, "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md",
+                         "pipeline.json": staging + "/pipeline.json"].merging(indexArtifacts) { $1 }
         // 6. Register, then move the alias if blessed.
         let configuration = parameters.resolved
         let manifest = Manifest(
@@ -217,6 +239,24 @@ struct Pipeline {
         guard !times.isEmpty else { return 0 }
         times.sort()
         return times[min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
+    }
+
+    static func userEmbeddings(of model: any Recommender) -> Matrix? {
+        switch model {
+        case let m as TwoTowerModel: m.userEmbeddings
+        case let m as FactorizationModel: m.userFactors
+        default: nil
+        }
+    }
+
+    /// Share of the exact top-k ids that the approximate search found.
+    static func recall(_ approximate: [[SearchHit]], _ exact: [[SearchHit]]) -> Double {
+        var found = 0, total = 0
+        for (a, e) in zip(approximate, exact) {
+            found += Set(a.map(\.id)).intersection(e.map(\.id)).count
+            total += e.count
+        }
+        return total == 0 ? 1 : Double(found) / Double(total)
     }
 
     static func itemEmbeddings(of model: any Recommender, ids: [String]?) -> EmbeddingSet? {

@@ -6,7 +6,8 @@ import Foundation
 /// Use `split(stream:)` to derive independent generators for parallel workers: the results then
 /// depend on the seed and the stream number, never on thread scheduling.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    /// The xoshiro256** state (public so that indexes can save and restore a generator mid-stream).
+    public var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     public init(seed: UInt64) {
         var sm = seed

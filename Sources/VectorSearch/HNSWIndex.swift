@@ -54,6 +54,14 @@ public final class HNSWIndex: VectorIndex {
         graph = Mutex(Graph(rng: SeededGenerator(seed: configuration.seed)))
     }
 
+    init(dimension: Int, configuration: Configuration, graph: Graph) {
+        self.dimension = dimension
+        self.configuration = configuration
+        self.graph = Mutex(graph)
+    }
+
+    func withGraph<R>(_ body: (Graph) -> R) -> R { graph.withLock { body($0) } }
+
     public var count: Int { graph.withLock { $0.ids.count - $0.deletedCount } }
 
     public func contains(_ id: Int64) -> Bool { graph.withLock { $0.nodeOfID[id] != nil } }

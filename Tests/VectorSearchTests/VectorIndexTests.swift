@@ -114,3 +114,30 @@ import VectorSearch
         #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
     }
 }
+
+@Suite struct HNSWSerializationTests {
+    @Test func saveLoadKeepsTheGraphAndStampAndRefusesDamage() throws {
+        let d = 16
+        let data = VectorIndexTests.vectors(800, d: d, seed: 10), queries = VectorIndexTests.vectors(20, d: d, seed: 11)
+        let index = HNSWIndex(dimension: d)
+        index.add(ids: (0..<800).map { Int64($0) }, vectors: data)
+        index.remove(ids: [3, 4, 5])
+        let path = NSTemporaryDirectory() + "rummage-hnsw-\(UUID().uuidString).rmg"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try index.save(to: path, stamp: "model sha abc")
+        let (loaded, stamp) = try HNSWIndex.load(from: path)
+        #expect(stamp == "model sha abc" && loaded.count == 797 && !loaded.contains(4))
+        #expect(loaded.search(queries, k: 10, filter: nil) == index.search(queries, k: 10, filter: nil))
+        // Adds after loading continue the same random stream as the original.
+        let more = VectorIndexTests.vectors(50, d: d, seed: 12)
+        index.add(ids: (800..<850).map { Int64($0) }, vectors: more)
+        loaded.add(ids: (800..<850).map { Int64($0) }, vectors: more)
+        #expect(loaded.search(queries, k: 10, filter: nil) == index.search(queries, k: 10, filter: nil))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.self) { try HNSWIndex.load(from: path) }
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.self) { try HNSWIndex.load(from: path) }
+    }
+}
