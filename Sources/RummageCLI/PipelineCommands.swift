@@ -117,39 +117,36 @@ struct ReproductionFailure: Error, CustomStringConvertible {
     var description: String { "not reproduced (see above)" }
 }
 
-/// `rummage registry list|show|diff|promote|rollback`: one command per action, sharing `RegistryCommand`.
-struct RegistryListCommand: Command {
-    static let configuration = RegistryCommand.configuration("list", "List models, their versions and aliases.")
-    let inner: RegistryCommand
-    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "list", arguments) }
-    func run(output: CommandOutput) throws { try inner.run(output: output) }
+/// One registry action (`list`, `show`, …) as a command of its own: `rummage registry list`.
+protocol RegistryAction: Sendable {
+    static var name: String { get }
+    static var abstract: String { get }
 }
 
-struct RegistryShowCommand: Command {
-    static let configuration = RegistryCommand.configuration("show", "Print a version's manifest (JSON).")
-    let inner: RegistryCommand
-    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "show", arguments) }
-    func run(output: CommandOutput) throws { try inner.run(output: output) }
+enum RegistryList: RegistryAction {
+    static let name = "list", abstract = "List models, their versions and aliases."
 }
 
-struct RegistryDiffCommand: Command {
-    static let configuration = RegistryCommand.configuration("diff", "Configuration, data and metric differences between two versions.")
-    let inner: RegistryCommand
-    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "diff", arguments) }
-    func run(output: CommandOutput) throws { try inner.run(output: output) }
+enum RegistryShow: RegistryAction {
+    static let name = "show", abstract = "Print a version's manifest (JSON)."
 }
 
-struct RegistryPromoteCommand: Command {
-    static let configuration = RegistryCommand.configuration("promote", "Point an alias (default champion) at a version, after checking its artifacts.")
-    let inner: RegistryCommand
-    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "promote", arguments) }
-    func run(output: CommandOutput) throws { try inner.run(output: output) }
+enum RegistryDiff: RegistryAction {
+    static let name = "diff", abstract = "Configuration, data and metric differences between two versions."
 }
 
-struct RegistryRollbackCommand: Command {
-    static let configuration = RegistryCommand.configuration("rollback", "Move an alias back to where it pointed before its latest move.")
+enum RegistryPromote: RegistryAction {
+    static let name = "promote", abstract = "Point an alias (default champion) at a version, after checking its artifacts."
+}
+
+enum RegistryRollback: RegistryAction {
+    static let name = "rollback", abstract = "Move an alias back to where it pointed before its latest move."
+}
+
+struct RegistrySubcommand<Action: RegistryAction>: Command {
+    static var configuration: CommandConfiguration { RegistryCommand.configuration(Action.name, Action.abstract) }
     let inner: RegistryCommand
-    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: "rollback", arguments) }
+    init(_ arguments: ParsedArguments) throws { inner = try RegistryCommand(action: Action.name, arguments) }
     func run(output: CommandOutput) throws { try inner.run(output: output) }
 }
 

@@ -10,8 +10,9 @@ public enum RummageCLI {
         abstract: "Rummage: recommendations for marketplaces of one-off listings.",
         commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self,
                    IngestCommand.self, FeaturesCheckCommand.self, FeaturesTrainingSetCommand.self,
-                   BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistryListCommand.self,
-                   RegistryShowCommand.self, RegistryDiffCommand.self, RegistryPromoteCommand.self, RegistryRollbackCommand.self,
+                   BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistrySubcommand<RegistryList>.self,
+                   RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
+                   RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
                    GateCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
