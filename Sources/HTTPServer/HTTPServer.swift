@@ -1,0 +1,207 @@
+import CMicroHTTPD
+import Foundation
+import Synchronization
+
+/// An HTTP request as a handler sees it. Header and query look-ups read the live connection, so a
+/// request is only valid during its handler call.
+public struct HTTPRequest {
+    public let method: String
+    public let path: String
+    public let body: [UInt8]
+    /// Values of `{name}` segments of the matched route.
+    public internal(set) var parameters: [String: String] = [:]
+    let connection: UnsafeMutableRawPointer?
+
+    public func header(_ name: String) -> String? {
+        connection.flatMap { cmhd_header($0, name) }.map { String(cString: $0) }
+    }
+
+    public func query(_ name: String) -> String? {
+        connection.flatMap { cmhd_query($0, name) }.map { String(cString: $0) }
+    }
+
+    /// For tests and in-process calls.
+    public init(method: String, path: String, body: [UInt8] = [], parameters: [String: String] = [:]) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.parameters = parameters
+        connection = nil
+    }
+
+    init(method: String, path: String, body: [UInt8], connection: UnsafeMutableRawPointer?) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.connection = connection
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    /// Must be a string literal (handed to C as a static string).
+    public var contentType: StaticString
+
+    public init(status: Int = 200, body: [UInt8], contentType: StaticString = "application/json") {
+        self.status = status
+        self.body = body
+        self.contentType = contentType
+    }
+
+    /// A JSON response from an encodable value.
+    public static func json(_ value: some Encodable, status: Int = 200) -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return HTTPResponse(status: status, body: Array((try? encoder.encode(value)) ?? Data("{}".utf8)))
+    }
+
+    public static func text(_ text: String, status: Int = 200, contentType: StaticString = "text/plain; charset=utf-8") -> HTTPResponse {
+        HTTPResponse(status: status, body: Array(text.utf8), contentType: contentType)
+    }
+}
+
+/// An error answered as `{"error": message}` with its status: the HTTP boundary's error type.
+public struct HTTPError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public var description: String { "\(status): \(message)" }
+
+    var response: HTTPResponse { .json(["error": message], status: status) }
+}
+
+/// Routes `METHOD /path/{parameter}/…` patterns to handlers. Unknown paths answer 404, known paths with
+/// another method 405, handler errors their `HTTPError` status (other errors 500), all as JSON.
+public final class Router: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) throws -> HTTPResponse
+
+    private struct Route: Sendable {
+        let method: String
+        let segments: [String]
+        let handler: Handler
+    }
+
+    private let routes = Mutex<[Route]>([])
+
+    public init() {}
+
+    public func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+        let segments = pattern.split(separator: "/").map(String.init)
+        routes.withLock { $0.append(Route(method: method, segments: segments, handler: handler)) }
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let segments = request.path.split(separator: "/").map(String.init)
+        var pathMatched = false
+        for route in routes.withLock({ $0 }) {
+            guard let parameters = Self.match(route.segments, segments) else { continue }
+            pathMatched = true
+            guard route.method == request.method else { continue }
+            var routed = request
+            routed.parameters = parameters
+            do {
+                return try route.handler(routed)
+            } catch let error as HTTPError {
+                return error.response
+            } catch {
+                return HTTPError(500, "\(error)").response
+            }
+        }
+        return pathMatched ? HTTPError(405, "method \(request.method) not allowed on \(request.path)").response
+            : HTTPError(404, "no route for \(request.method) \(request.path)").response
+    }
+
+    private static func match(_ pattern: [String], _ path: [String]) -> [String: String]? {
+        guard pattern.count == path.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (p, s) in zip(pattern, path) {
+            if p.hasPrefix("{") && p.hasSuffix("}") {
+                parameters[String(p.dropFirst().dropLast())] = s.removingPercentEncoding ?? s
+            } else if p != s {
+                return nil
+            }
+        }
+        return parameters
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 (libmicrohttpd, epoll thread pool) dispatching to a `Router`.
+///
+/// `stop()` is graceful: it stops accepting connections, waits (up to `drainSeconds`) for in-flight
+/// requests to finish, then shuts the daemon down.
+public final class HTTPServer: @unchecked Sendable {
+    // @unchecked because: `server` is written only by start/stop, which the owner calls from one thread;
+    // request handling only reads `router` and the atomic counter.
+    public struct Configuration: Sendable {
+        public var port: UInt16 = 0
+        public var threads = 4
+        /// Larger bodies are answered 413.
+        public var maxBodyBytes = 1 << 20
+        /// Idle connections are closed after this many seconds.
+        public var timeoutSeconds = 30
+        public init() {}
+    }
+
+    public let router: Router
+    public let configuration: Configuration
+    private var server: OpaquePointer?
+    let inFlight = Atomic<Int>(0)
+
+    public init(router: Router, configuration: Configuration = .init()) {
+        self.router = router
+        self.configuration = configuration
+    }
+
+    /// Starts listening; throws when the port cannot be bound.
+    public func start() throws(HTTPError) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        guard let started = cmhd_start(configuration.port, UInt32(configuration.threads), configuration.maxBodyBytes,
+                                       UInt32(configuration.timeoutSeconds), httpServerHandler, context) else {
+            throw HTTPError(500, "cannot listen on 127.0.0.1:\(configuration.port) (in use?)")
+        }
+        server = started
+    }
+
+    /// The bound port (the chosen one when the configuration asked for 0).
+    public var port: UInt16 { server.map { cmhd_port($0) } ?? 0 }
+
+    public func stop(drainSeconds: Double = 10) {
+        guard let server else { return }
+        cmhd_quiesce(server)
+        let deadline = Date().addingTimeInterval(drainSeconds)
+        while inFlight.load(ordering: .acquiring) > 0 && Date() < deadline { usleep(10_000) }
+        cmhd_stop(server)
+        self.server = nil
+    }
+
+    deinit { if let server { cmhd_stop(server) } }
+
+    func respond(_ request: UnsafePointer<cmhd_request>, _ response: UnsafeMutablePointer<cmhd_response>) {
+        inFlight.add(1, ordering: .relaxed)
+        defer { inFlight.subtract(1, ordering: .releasing) }
+        let r = request.pointee
+        let body = r.body_len > 0 && r.body != nil
+            ? Array(UnsafeRawBufferPointer(start: r.body, count: r.body_len)) : []
+        let answer = router.handle(HTTPRequest(method: String(cString: r.method), path: String(cString: r.url), body: body,
+                                               connection: r.connection))
+        response.pointee.status = UInt32(answer.status)
+        if !answer.body.isEmpty, let buffer = malloc(answer.body.count) {
+            answer.body.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: answer.body.count) }
+            response.pointee.body = buffer.assumingMemoryBound(to: CChar.self)
+            response.pointee.body_len = answer.body.count
+        }
+        response.pointee.content_type = UnsafeRawPointer(answer.contentType.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+}
+
+/// The C handler: a plain function outside main.swift (swift-notes: callbacks in main.swift crash).
+private let httpServerHandler: cmhd_handler = { context, request, response in
+    guard let context, let request, let response else { return }
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().respond(request, response)
+}
