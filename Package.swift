@@ -50,9 +50,12 @@ let package = Package(
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
 
         // Layer 4: assembly.
+        .target(name: "Serving",
+                dependencies: ["Events", "Features", "Registry", "RummageCore", "Storage", "Training", "TwoTower", "VectorSearch",
+                               "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -80,6 +83,6 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
-                                   "Registry", "RummageTestSupport"]),
+                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageTestSupport"]),
     ]
 )

@@ -49,6 +49,9 @@ public final class EventIngestor: Sendable {
     /// The current state of a listing (nil if it was never created).
     public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
 
+    /// The listings `seller` created.
+    public func sellers(of seller: UserID) -> [ItemID] { lifecycle.withLock { $0.listingsBySeller[seller] ?? [] } }
+
     public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
         try lifecycle.withLock { current throws(StorageError) in
             let known = try log.contains(ids: events.map(\.id))

@@ -22,6 +22,8 @@ public struct ListingLifecycle: Sendable {
     public private(set) var states: [ItemID: ListingState] = [:]
     /// The seller of each listing (from `listing_created`).
     public private(set) var sellers: [ItemID: UserID] = [:]
+    /// Each seller's listings.
+    public private(set) var listingsBySeller: [UserID: [ItemID]] = [:]
 
     public init() {}
 
@@ -60,6 +62,9 @@ public struct ListingLifecycle: Sendable {
     public mutating func apply(_ event: Event) throws(EventError) {
         guard let next = try transition(for: event), let item = event.item else { return }
         states[item] = next
-        if event.type == .listingCreated, let seller = event.user { sellers[item] = seller }
+        if event.type == .listingCreated, let seller = event.user {
+            sellers[item] = seller
+            listingsBySeller[seller, default: []].append(item)
+        }
     }
 }

@@ -11,21 +11,28 @@ public struct HTTPRequest {
     /// Values of `{name}` segments of the matched route.
     public internal(set) var parameters: [String: String] = [:]
     let connection: UnsafeMutableRawPointer?
+    /// Query arguments of an in-process request (served requests read them from the connection).
+    private var queryItems: [String: String] = [:]
 
     public func header(_ name: String) -> String? {
         connection.flatMap { cmhd_header($0, name) }.map { String(cString: $0) }
     }
 
     public func query(_ name: String) -> String? {
-        connection.flatMap { cmhd_query($0, name) }.map { String(cString: $0) }
+        guard let connection else { return queryItems[name] }
+        return cmhd_query(connection, name).map { String(cString: $0) }
     }
 
-    /// For tests and in-process calls.
-    public init(method: String, path: String, body: [UInt8] = [], parameters: [String: String] = [:]) {
+    /// For tests and in-process calls: `path` may carry a query string (`/a?k=5`).
+    public init(method: String, path: String, body: [UInt8] = []) {
         self.method = method
-        self.path = path
+        let parts = path.split(separator: "?", maxSplits: 1)
+        self.path = parts.first.map(String.init) ?? path
+        for pair in parts.dropFirst().first?.split(separator: "&") ?? [] {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            queryItems[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
         self.body = body
-        self.parameters = parameters
         connection = nil
     }
 

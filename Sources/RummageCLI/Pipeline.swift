@@ -154,6 +154,9 @@ struct Pipeline {
             try index.save(to: staging + "/index.rmg", stamp: "model.rmg sha256 \(modelSHA)")
             indexArtifacts["index.rmg"] = staging + "/index.rmg"
             if let users = Self.userEmbeddings(of: model) {
+                let userIDs = split.marketplace?.data.userIDs.ids.map(\.value) ?? (0..<users.rows).map(String.init)
+                try EmbeddingSet(entity: "users", ids: userIDs, vectors: users).save(to: staging + "/user_embeddings.rmg")
+                indexArtifacts["user_embeddings.rmg"] = staging + "/user_embeddings.rmg"
                 let exact = FlatIndex(dimension: d)
                 exact.add(ids: liveIDs, vectors: liveVectors)
                 let sample = evaluation.testUsers.prefix(500).map(\.int)

@@ -62,6 +62,19 @@ public final class HNSWIndex: VectorIndex {
 
     func withGraph<R>(_ body: (Graph) -> R) -> R { graph.withLock { body($0) } }
 
+    /// Calls `body` with the searchable ids (in insertion order).
+    public func withAllIDs<R>(_ body: ([Int64]) -> R) -> R {
+        let ids = graph.withLock { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } }
+        return body(ids)
+    }
+
+    /// The stored vector of a searchable id.
+    public func vector(of id: Int64) -> [Float]? {
+        graph.withLock { g in
+            g.nodeOfID[id].map { Array(g.vectors[Int($0) * dimension..<(Int($0) + 1) * dimension]) }
+        }
+    }
+
     public var count: Int { graph.withLock { $0.ids.count - $0.deletedCount } }
 
     public func contains(_ id: Int64) -> Bool { graph.withLock { $0.nodeOfID[id] != nil } }

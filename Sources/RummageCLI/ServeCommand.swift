@@ -1,0 +1,76 @@
+import ArgumentParsing
+import Dispatch
+import Foundation
+import HTTPServer
+import Registry
+import RummageCore
+import Serving
+
+/// `rummage serve`: the real-time HTTP API for one registered model version.
+struct ServeCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "serve",
+        abstract: "Serve recommendations over HTTP from a registered model version.",
+        discussion: """
+        Loads the version the alias points at (its model, user and item embeddings and HNSW index, which
+        must have been built from the same model), the event log (replayed into the online feature store
+        and the listing lifecycle), and answers on 127.0.0.1: recommendations, similar listings, event
+        intake, listing create and state change, healthz, readyz, metrics (API: docs/serving.md).
+        SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish.
+        """,
+        options: [
+            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("model", "NAME", help: "Registered model name.", required: true),
+            .value("alias", "V", help: "Alias or version to serve.", default: "champion"),
+            .value("log", "PATH", help: "Event log (SQLite; created if missing).", default: ".rummage/events.sqlite"),
+            .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
+            .value("threads", "N", help: "HTTP worker threads.", default: "4"),
+            .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
+        ])
+
+    let registry: ModelRegistry
+    let model: String
+    let alias: String
+    let log: String
+    let configuration: HTTPServer.Configuration
+
+    init(_ arguments: ParsedArguments) throws {
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = try arguments.requiredString("model")
+        alias = try arguments.requiredString("alias")
+        log = try arguments.requiredString("log")
+        var c = HTTPServer.Configuration()
+        c.port = UInt16(try arguments.requiredInt("port", in: 0...65_535))
+        c.threads = try arguments.requiredInt("threads", in: 1...256)
+        c.maxBodyBytes = try arguments.requiredInt("max-body", in: 1...(1 << 30))
+        configuration = c
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        let directory = (log as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let clock = Stopwatch()
+        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log)
+        let router = Router()
+        ServingRoutes.install(service, on: router)
+        let server = HTTPServer(router: router, configuration: configuration)
+        try server.start()
+        console.progress("serving \(model) v\(service.modelVersion) (\(service.status.indexed) listings indexed) on "
+            + "http://127.0.0.1:\(server.port) (loaded in \(seconds(clock.elapsedSeconds)))")
+        console.result("listening on 127.0.0.1:\(server.port)")
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        stop.wait()
+        console.progress("stopping: draining in-flight requests")
+        server.stop()
+        sources.forEach { $0.cancel() }
+    }
+}

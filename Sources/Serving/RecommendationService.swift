@@ -1,0 +1,213 @@
+import Events
+import Features
+import Foundation
+import LinearAlgebra
+import Registry
+import RummageCore
+import Storage
+import Synchronization
+import Training
+import TwoTower
+import VectorSearch
+
+/// An error while loading what the service serves.
+public struct ServingError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Real-time recommendations from one registered model version: its user embeddings, its item index
+/// (checked to be built from the same model), the event log's listing states and the online features.
+///
+/// Never served: listings that are not active (sold, reserved, deleted, draft, hidden), the user's own
+/// listings, and listings the user already bought. The index drops a listing the moment an event makes
+/// it unservable, and every answer is filtered again against the lifecycle. Users the model does not
+/// know get popular recent listings, marked as a fallback.
+public final class RecommendationService: Sendable {
+    /// What a loaded model version brings.
+    struct Deployment: Sendable {
+        let version: Int
+        let manifest: Manifest
+        let users: [String: Int]
+        let userVectors: Matrix
+        let itemIDs: [String]
+        let itemOfID: [String: Int64]
+        let itemVectors: Matrix
+        let index: HNSWIndex
+        let twoTower: TwoTowerModel?
+    }
+
+    public struct Recommendations: Sendable, Encodable {
+        public struct Item: Sendable, Encodable {
+            public var item: String
+            public var score: Float
+        }
+
+        public var user: String
+        public var modelVersion: Int
+        public var items: [Item]
+        public var fallback: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case user, items, fallback
+            case modelVersion = "model_version"
+        }
+    }
+
+    public let modelName: String
+    private let deployment: Deployment
+    private let ingestor: EventIngestor
+    private let features: InMemoryFeatureStore
+    /// Per user, listings bought (never recommended again); items hidden by the user.
+    private let purchases = Mutex<[String: Set<String>]>([:])
+    private let newItems = Mutex<(next: Int64, ids: [Int64: String])>((0, [:]))
+
+    /// Loads version `reference` (a number or an alias) of `model` from `registry`, and the event log at
+    /// `logPath` (created if missing), replaying it into the online feature store.
+    public init(registry: ModelRegistry, model: String, reference: String, logPath: String) throws {
+        modelName = model
+        let version = try registry.resolve(model, reference)
+        let paths = try registry.verify(model, version)
+        let manifest = try registry.manifest(model, version)
+        guard let modelPath = paths["model.rmg"], let indexPath = paths["index.rmg"], let itemsPath = paths["item_embeddings.rmg"],
+              let usersPath = paths["user_embeddings.rmg"] else {
+            throw ServingError("\(model) v\(version) lacks model.rmg, index.rmg or embeddings: re-run its pipeline")
+        }
+        let (index, stamp) = try HNSWIndex.load(from: indexPath)
+        guard stamp == "model.rmg sha256 \(manifest.artifacts["model.rmg"] ?? "")" else {
+            throw ServingError("\(indexPath) was built from another model (\(stamp)); refusing to serve it")
+        }
+        let items = try EmbeddingSet.load(from: itemsPath), users = try EmbeddingSet.load(from: usersPath)
+        let twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
+        deployment = Deployment(
+            version: version, manifest: manifest,
+            users: Dictionary(uniqueKeysWithValues: users.ids.enumerated().map { ($1, $0) }), userVectors: users.vectors,
+            itemIDs: items.ids, itemOfID: Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) }),
+            itemVectors: items.vectors, index: index, twoTower: twoTower)
+        newItems.withLock { $0.next = Int64(items.ids.count) }
+        let log = try SQLiteEventLog(path: logPath)
+        ingestor = try EventIngestor(log: log)
+        features = InMemoryFeatureStore()
+        var replayed: [Event] = []
+        try log.readAll(order: .appended) { replayed.append($0) }
+        features.apply(replayed)
+        for event in replayed { remember(event) }
+        // Listings that are no longer active leave the index.
+        let gone = index.withAllIDs { ids in ids.filter { !isServable(itemID(of: $0)) } }
+        index.remove(ids: gone)
+    }
+
+    public var modelVersion: Int { deployment.version }
+
+    /// A listing may be served when the log knows it as active, or does not know it at all (listings of
+    /// the training data that no event has touched since).
+    func isServable(_ item: String?) -> Bool {
+        guard let item else { return false }
+        guard let state = ingestor.state(of: ItemID(item)) else { return true }
+        return state == .active
+    }
+
+    func itemID(of id: Int64) -> String? {
+        Int(id) < deployment.itemIDs.count ? deployment.itemIDs[Int(id)] : newItems.withLock { $0.ids[id] }
+    }
+
+    private func remember(_ event: Event) {
+        guard event.type == .purchase, let user = event.user?.value, let item = event.item?.value else { return }
+        purchases.withLock { $0[user, default: []].insert(item) }
+    }
+
+    public func recommend(user: String, k: Int) -> Recommendations {
+        let own = Set(ingestor.sellers(of: UserID(user)).map(\.value))
+        let bought = purchases.withLock { $0[user] ?? [] }
+        guard let row = deployment.users[user] else {
+            return Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: own.union(bought)),
+                                   fallback: true)
+        }
+        let query = Matrix(rows: 1, columns: deployment.userVectors.columns, storage: Array(deployment.userVectors.row(row)))
+        let hits = deployment.index.search(query, k: k) { [self] id in
+            guard let item = itemID(of: id) else { return false }
+            return isServable(item) && !own.contains(item) && !bought.contains(item)
+        }[0]
+        let items = hits.compactMap { hit in itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+        if items.isEmpty {
+            return Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: own.union(bought)),
+                                   fallback: true)
+        }
+        return Recommendations(user: user, modelVersion: deployment.version, items: items, fallback: false)
+    }
+
+    /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
+    public func similar(item: String, k: Int) -> [Recommendations.Item]? {
+        guard let id = deployment.itemOfID[item] ?? newItems.withLock({ s in s.ids.first { $0.value == item }?.key }),
+              let vector = vector(of: id) else { return nil }
+        let query = Matrix(rows: 1, columns: vector.count, storage: vector)
+        return deployment.index.search(query, k: k) { [self] other in other != id && isServable(itemID(of: other)) }[0]
+            .compactMap { hit in itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+    }
+
+    private func vector(of id: Int64) -> [Float]? {
+        if Int(id) < deployment.itemIDs.count { return Array(deployment.itemVectors.row(Int(id))) }
+        return deployment.index.vector(of: id)
+    }
+
+    /// The most engaged-with servable listings over the 7 days before the latest event (the online
+    /// store's `item_engagements_7d`; event time, so a replayed log gives the same answer), then by id.
+    func popular(k: Int, excluding excluded: Set<String>) -> [Recommendations.Item] {
+        let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
+        var scored: [(String, Float)] = []
+        deployment.index.withAllIDs { ids in
+            for id in ids {
+                guard let item = itemID(of: id), !excluded.contains(item), isServable(item) else { continue }
+                if case .number(let n) = features.value("item_engagements_7d", entity: item, at: latest) { scored.append((item, Float(n))) }
+            }
+        }
+        return scored.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(k).map { Recommendations.Item(item: $0.0, score: $0.1) }
+    }
+
+    /// Takes events (already parsed): validates them against the lifecycle and appends the valid ones
+    /// durably, then updates the online features and the index (unservable listings leave it at once;
+    /// new two-tower listings are embedded from their content and join it).
+    public func ingest(_ events: [Event]) throws -> EventIngestor.Outcome {
+        let outcome = try ingestor.ingest(events)
+        let refused = Set(outcome.refused.map(\.index))
+        let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
+        features.apply(accepted)
+        for event in accepted {
+            remember(event)
+            guard let item = event.item?.value else { continue }
+            if event.type == .listingCreated { addNewListing(event) }
+            let id = deployment.itemOfID[item] ?? newItems.withLock { s in s.ids.first { $0.value == item }?.key }
+            guard let id else { continue }
+            if !isServable(item) {
+                deployment.index.remove(ids: [id])
+            } else if !deployment.index.contains(id), let vector = vector(of: id) ?? newItemVector(id) {
+                deployment.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+            }
+        }
+        return outcome
+    }
+
+    private let embeddedNew = Mutex<[Int64: [Float]]>([:])
+
+    private func newItemVector(_ id: Int64) -> [Float]? { embeddedNew.withLock { $0[id] } }
+
+    /// Embeds a new listing from its content with the item tower and adds it to the index.
+    private func addNewListing(_ event: Event) {
+        guard let model = deployment.twoTower, let item = event.item?.value, deployment.itemOfID[item] == nil else { return }
+        let names = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+        let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
+        let vector = Array(model.embedNewItems(fieldNames: names, content: content).row(0))
+        let id = newItems.withLock { s -> Int64 in
+            let id = s.next
+            s.next += 1
+            s.ids[id] = item
+            return id
+        }
+        embeddedNew.withLock { $0[id] = vector }
+        deployment.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+    }
+
+    /// Index size and the listing states, for `readyz` and metrics.
+    public var status: (version: Int, indexed: Int) { (deployment.version, deployment.index.count) }
+}

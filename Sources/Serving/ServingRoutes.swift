@@ -1,0 +1,144 @@
+import Events
+import Foundation
+import HTTPServer
+import RummageCore
+import Synchronization
+
+/// The HTTP API over a `RecommendationService` (docs/serving.md):
+/// `GET /v1/users/{user}/recommendations?k=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
+/// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
+/// `GET /readyz`, `GET /metrics`.
+public enum ServingRoutes {
+    public static func install(_ service: RecommendationService, on router: Router,
+                               clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
+        let counters = Counters()
+        router.add("GET", "/v1/users/{user}/recommendations") { request in
+            let k = try Self.k(request)
+            let result = service.recommend(user: request.parameters["user"] ?? "", k: k)
+            counters.count(result.fallback ? "fallback" : "personalised")
+            return .json(result)
+        }
+        router.add("GET", "/v1/items/{item}/similar") { request in
+            let item = request.parameters["item"] ?? ""
+            guard let items = service.similar(item: item, k: try Self.k(request)) else {
+                throw HTTPError(404, "unknown item '\(item)'")
+            }
+            counters.count("similar")
+            return .json(Similar(item: item, modelVersion: service.modelVersion, items: items))
+        }
+        router.add("POST", "/v1/events") { request in
+            let events = try Self.parseEvents(request.body, now: clock())
+            return try Self.ingest(service, events.parsed, refusedEarly: events.refused, counters: counters)
+        }
+        router.add("PUT", "/v1/items/{item}") { request in
+            let item = request.parameters["item"] ?? ""
+            let object = try Self.object(request.body)
+            guard let seller = object["seller"] as? String else { throw HTTPError(400, "a listing needs 'seller'") }
+            let attributes = (object["attributes"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
+            let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(seller),
+                              item: ItemID(item), price: (object["price"] as? NSNumber)?.doubleValue, attributes: attributes)
+            return try Self.ingest(service, [(0, event)], refusedEarly: [], counters: counters)
+        }
+        router.add("PATCH", "/v1/items/{item}") { request in
+            let item = request.parameters["item"] ?? ""
+            let types: [String: EventType] = ["sold": .listingSold, "reserved": .listingReserved, "active": .listingUnreserved,
+                                              "relisted": .listingRelisted, "deleted": .listingDeleted, "hidden": .listingDeleted]
+            guard let name = try Self.object(request.body)["state"] as? String, let type = types[name] else {
+                throw HTTPError(400, "'state' must be one of \(types.keys.sorted().joined(separator: ", "))")
+            }
+            let event = Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item))
+            return try Self.ingest(service, [(0, event)], refusedEarly: [], counters: counters)
+        }
+        router.add("GET", "/healthz") { _ in .json(["status": "ok"]) }
+        router.add("GET", "/readyz") { _ in
+            let status = service.status
+            return .json(Ready(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed))
+        }
+        router.add("GET", "/metrics") { _ in
+            let status = service.status
+            var text = "# TYPE rummage_serving_requests_total counter\n"
+            for (kind, n) in counters.snapshot.sorted(by: { $0.key < $1.key }) {
+                text += "rummage_serving_requests_total{kind=\"\(kind)\"} \(n)\n"
+            }
+            text += "# TYPE rummage_index_size gauge\nrummage_index_size \(status.indexed)\n"
+            text += "# TYPE rummage_model_version gauge\nrummage_model_version{model=\"\(service.modelName)\"} \(status.version)\n"
+            return .text(text, contentType: "text/plain; version=0.0.4")
+        }
+    }
+
+    struct Similar: Encodable {
+        var item: String
+        var modelVersion: Int
+        var items: [RecommendationService.Recommendations.Item]
+        enum CodingKeys: String, CodingKey { case item, items, modelVersion = "model_version" }
+    }
+
+    struct Ready: Encodable {
+        var status: String
+        var model: String
+        var modelVersion: Int
+        var indexed: Int
+        enum CodingKeys: String, CodingKey { case status, model, indexed, modelVersion = "model_version" }
+    }
+
+    struct IngestReply: Encodable {
+        struct Refusal: Encodable { var index: Int; var error: String }
+        var appended: Int
+        var duplicates: Int
+        var refused: [Refusal]
+    }
+
+    final class Counters: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+        func count(_ kind: String) { counts.withLock { $0[kind, default: 0] += 1 } }
+        var snapshot: [String: Int] { counts.withLock { $0 } }
+    }
+
+    static func k(_ request: HTTPRequest) throws -> Int {
+        guard let text = request.query("k") else { return 20 }
+        guard let k = Int(text), (1...1_000).contains(k) else { throw HTTPError(400, "k must be an integer in 1...1000") }
+        return k
+    }
+
+    static func object(_ body: [UInt8]) throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw HTTPError(400, "the body must be a JSON object")
+        }
+        return object
+    }
+
+    /// One event object or an array of them; each element is parsed on its own, so one bad event does
+    /// not refuse the others.
+    static func parseEvents(_ body: [UInt8], now: Int64) throws -> (parsed: [(Int, Event)], refused: [(Int, String)]) {
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) else { throw HTTPError(400, "the body is not valid JSON") }
+        let elements = (json as? [Any]) ?? [json]
+        guard !elements.isEmpty, elements.count <= 10_000 else { throw HTTPError(400, "send 1 to 10,000 events") }
+        var parsed: [(Int, Event)] = [], refused: [(Int, String)] = []
+        for (i, element) in elements.enumerated() {
+            do {
+                let data = try JSONSerialization.data(withJSONObject: element)
+                parsed.append((i, try Event(json: data, now: now)))
+            } catch let error as EventError {
+                refused.append((i, error.message))
+            } catch {
+                refused.append((i, "not a JSON object"))
+            }
+        }
+        return (parsed, refused)
+    }
+
+    static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)],
+                       counters: Counters) throws -> HTTPResponse {
+        let outcome: EventIngestor.Outcome
+        do {
+            outcome = try service.ingest(events.map(\.1))
+        } catch {
+            throw HTTPError(503, "the event log is unavailable: \(error)")
+        }
+        counters.count("events")
+        let refused = (refusedEarly + outcome.refused.map { (events[$0.index].0, $0.error.message) })
+            .sorted { $0.0 < $1.0 }.map { IngestReply.Refusal(index: $0.0, error: $0.1) }
+        let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)
+        return .json(reply, status: refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : 422))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HTTPServer
+import Registry
+import RummageTestSupport
+import Serving
+import Testing
+import VectorSearch
+
+/// Issue [6/8] so far: the HTTP API over a pipeline-registered model, through the router in-process.
+@Suite(.serialized) struct ServingTests {
+    let dir = Fixtures.temporaryDirectory("rummage-serving")
+
+    /// A marketplace, its event log, and a registered two-tower version built from it.
+    func deploy() throws -> (router: Router, service: RecommendationService) {
+        let data = dir + "/data"
+        #expect(rummage("generate", "--out", data, "--users", "1500", "--items", "3000", "--events", "50000", "--seed", "9",
+                        "--jsonl", "--quiet").code == 0)
+        #expect(rummage("ingest", "--from", data + "/events.jsonl", "--log", dir + "/events.sqlite", "--quiet").code == 0)
+        let config = Fixtures.write("""
+            {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(data)"},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "3"}, "seed": 1},
+             "gate": {"absolute": {}, "relative": {}}}
+            """, to: "pipeline.json", in: dir)
+        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
+                                                reference: "champion", logPath: dir + "/events.sqlite")
+        let router = Router()
+        ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
+        return (router, service)
+    }
+
+    func get(_ router: Router, _ path: String) throws -> [String: Any] {
+        let response = router.handle(HTTPRequest(method: "GET", path: path))
+        #expect(response.status == 200, "\(path): \(String(decoding: response.body, as: UTF8.self))")
+        return try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    func items(_ object: [String: Any]) -> [String] { (object["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String } }
+
+    func send(_ router: Router, _ method: String, _ path: String, _ body: String) -> HTTPResponse {
+        router.handle(HTTPRequest(method: method, path: path, body: Array(body.utf8)))
+    }
+
+    @Test func soldOwnAndBoughtListingsAreNeverServedAndNewListingsAreSearchableAtOnce() throws {
+        let (router, service) = try deploy()
+        let first = try get(router, "/v1/users/u12/recommendations?k=10")
+        #expect(first["fallback"] as? Bool == false && items(first).count == 10)
+        // Sell the top listing through the API: it leaves the next answer.
+        let top = try #require(items(first).first)
+        #expect(send(router, "PATCH", "/v1/items/\(top)", #"{"state":"sold"}"#).status == 200)
+        #expect(!items(try get(router, "/v1/users/u12/recommendations?k=10")).contains(top))
+        // A purchase event sells the second; re-selling it is refused as an invalid transition.
+        let second = items(first)[1]
+        let bought = #"{"event_id":"buy-1","type":"purchase","timestamp":1775000000,"user":"u12","item":"\#(second)"}"#
+        #expect(send(router, "POST", "/v1/events", bought).status == 200)
+        #expect(!items(try get(router, "/v1/users/u12/recommendations?k=10")).contains(second))
+        let again = #"{"event_id":"buy-2","type":"purchase","timestamp":1775000001,"user":"u13","item":"\#(second)"}"#
+        #expect(send(router, "POST", "/v1/events", again).status == 422)
+        // A new listing is embedded from content, searchable at once, and never shown to its seller.
+        let listing = #"{"seller":"u12","price":25,"attributes":{"category":"jeans","brand":"levis","title":"blue levis jeans"}}"#
+        #expect(send(router, "PUT", "/v1/items/fresh-1", listing).status == 200)
+        #expect(!items(try get(router, "/v1/items/fresh-1/similar?k=5")).isEmpty)
+        #expect(!items(try get(router, "/v1/users/u12/recommendations?k=200")).contains("fresh-1"))
+        // Every answer holds only active listings.
+        for user in ["u1", "u2", "u3", "u12", "nobody"] {
+            for item in items(try get(router, "/v1/users/\(user)/recommendations?k=50")) {
+                #expect(item != top && item != second)
+            }
+        }
+        #expect(service.status.indexed > 0)
+    }
+
+    @Test func unknownUsersGetAFallbackAndBadRequestsAreJSONErrors() throws {
+        let (router, _) = try deploy()
+        let fallback = try get(router, "/v1/users/somebody-new/recommendations?k=5")
+        #expect(fallback["fallback"] as? Bool == true && items(fallback).count == 5)
+        #expect(router.handle(HTTPRequest(method: "GET", path: "/v1/users/u1/recommendations?k=0")).status == 400)
+        #expect(router.handle(HTTPRequest(method: "GET", path: "/v1/items/nope/similar")).status == 404)
+        #expect(send(router, "POST", "/v1/events", "not json").status == 400)
+        let mixed = send(router, "POST", "/v1/events",
+                         #"[{"event_id":"v-1","type":"view","timestamp":1775000000,"user":"u1","item":"l5"},{"type":"view"}]"#)
+        #expect(mixed.status == 207)
+        #expect(try get(router, "/readyz")["status"] as? String == "ready")
+        let metrics = router.handle(HTTPRequest(method: "GET", path: "/metrics"))
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("rummage_serving_requests_total{kind=\"fallback\"} 1"))
+    }
+
+    @Test func anIndexBuiltFromAnotherModelIsRefused() throws {
+        _ = try deploy()
+        let registry = ModelRegistry(root: dir + "/registry")
+        let v1 = registry.versionDirectory("mp", 1)
+        // Re-register v1's artifacts with an index stamped for some other model.
+        let (index, _) = try HNSWIndex.load(from: v1 + "/index.rmg")
+        try index.save(to: dir + "/foreign.rmg", stamp: "model.rmg sha256 0000")
+        var manifest = try registry.manifest("mp", 1)
+        manifest.parent = 1
+        var artifacts: [String: String] = [:]
+        for name in ["model.rmg", "user_embeddings.rmg", "item_embeddings.rmg"] { artifacts[name] = v1 + "/" + name }
+        artifacts["index.rmg"] = dir + "/foreign.rmg"
+        let v2 = try registry.register(manifest, artifacts: artifacts)
+        #expect {
+            try RecommendationService(registry: registry, model: "mp", reference: "\(v2.version)", logPath: dir + "/events.sqlite")
+        } throws: { String(describing: $0).contains("built from another model") }
+    }
+}
