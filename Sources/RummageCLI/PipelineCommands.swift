@@ -85,7 +85,10 @@ struct PipelineReproduceCommand: Command {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
         model = try arguments.requiredString("model")
         reference = try arguments.requiredString("version")
-        tolerance = Double(try arguments.requiredString("tolerance")) ?? 0.002
+        guard let tolerance = Double(try arguments.requiredString("tolerance")), tolerance >= 0 else {
+            throw UsageError("--tolerance must be a non-negative number")
+        }
+        self.tolerance = tolerance
         json = arguments.flag("json")
     }
 
