@@ -112,29 +112,80 @@ public final class RecommendationService: Sendable {
         Int(id) < deployment.itemIDs.count ? deployment.itemIDs[Int(id)] : newItems.withLock { $0.ids[id] }
     }
 
-    private func remember(_ event: Event) {
-        guard event.type == .purchase, let user = event.user?.value, let item = event.item?.value else { return }
-        purchases.withLock { $0[user, default: []].insert(item) }
+    /// Listing content the query filters read (from `listing_created`, prices kept current).
+    struct ListingFacts: Sendable {
+        var category: String?
+        var size: String?
+        var price: Double?
     }
 
-    public func recommend(user: String, k: Int) -> Recommendations {
+    private let listingFacts = Mutex<[String: ListingFacts]>([:])
+
+    private func remember(_ event: Event) {
+        guard let item = event.item?.value else { return }
+        switch event.type {
+        case .purchase:
+            if let user = event.user?.value { purchases.withLock { $0[user, default: []].insert(item) } }
+        case .listingCreated:
+            listingFacts.withLock {
+                $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price)
+            }
+        case .priceChanged:
+            listingFacts.withLock { $0[item, default: ListingFacts()].price = event.price }
+        default:
+            break
+        }
+    }
+
+    /// Optional query filters: only listings of this category and size, and within this price range.
+    /// Listings whose facts are unknown do not pass a filter that asks about them.
+    public struct Filters: Sendable, Equatable {
+        public var category: String?
+        public var size: String?
+        public var minimumPrice: Double?
+        public var maximumPrice: Double?
+
+        public init(category: String? = nil, size: String? = nil, minimumPrice: Double? = nil, maximumPrice: Double? = nil) {
+            self.category = category
+            self.size = size
+            self.minimumPrice = minimumPrice
+            self.maximumPrice = maximumPrice
+        }
+
+        var isEmpty: Bool { self == Filters() }
+
+        func accepts(_ facts: ListingFacts?) -> Bool {
+            if let category, facts?.category != category { return false }
+            if let size, facts?.size != size { return false }
+            if minimumPrice != nil || maximumPrice != nil {
+                guard let price = facts?.price else { return false }
+                if let minimumPrice, price < minimumPrice { return false }
+                if let maximumPrice, price > maximumPrice { return false }
+            }
+            return true
+        }
+    }
+
+    func passes(_ item: String, _ filters: Filters) -> Bool {
+        filters.isEmpty || filters.accepts(listingFacts.withLock { $0[item] })
+    }
+
+    public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
         let own = Set(ingestor.sellers(of: UserID(user)).map(\.value))
         let bought = purchases.withLock { $0[user] ?? [] }
-        guard let row = deployment.users[user] else {
-            return Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: own.union(bought)),
-                                   fallback: true)
+        let excluded = own.union(bought)
+        func fallback() -> Recommendations {
+            Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: excluded, filters: filters),
+                            fallback: true)
         }
+        guard let row = deployment.users[user] else { return fallback() }
         let query = Matrix(rows: 1, columns: deployment.userVectors.columns, storage: Array(deployment.userVectors.row(row)))
         let hits = deployment.index.search(query, k: k) { [self] id in
             guard let item = itemID(of: id) else { return false }
-            return isServable(item) && !own.contains(item) && !bought.contains(item)
+            return isServable(item) && !excluded.contains(item) && passes(item, filters)
         }[0]
         let items = hits.compactMap { hit in itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
-        if items.isEmpty {
-            return Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: own.union(bought)),
-                                   fallback: true)
-        }
-        return Recommendations(user: user, modelVersion: deployment.version, items: items, fallback: false)
+        return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: deployment.version, items: items, fallback: false)
     }
 
     /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
@@ -153,12 +204,12 @@ public final class RecommendationService: Sendable {
 
     /// The most engaged-with servable listings over the 7 days before the latest event (the online
     /// store's `item_engagements_7d`; event time, so a replayed log gives the same answer), then by id.
-    func popular(k: Int, excluding excluded: Set<String>) -> [Recommendations.Item] {
+    func popular(k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
         let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
         var scored: [(String, Float)] = []
         deployment.index.withAllIDs { ids in
             for id in ids {
-                guard let item = itemID(of: id), !excluded.contains(item), isServable(item) else { continue }
+                guard let item = itemID(of: id), !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
                 if case .number(let n) = features.value("item_engagements_7d", entity: item, at: latest) { scored.append((item, Float(n))) }
             }
         }

@@ -5,7 +5,7 @@ import RummageCore
 import Synchronization
 
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
-/// `GET /v1/users/{user}/recommendations?k=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
+/// `GET /v1/users/{user}/recommendations?k=&category=&size=&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
 /// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
 /// `GET /readyz`, `GET /metrics`.
 public enum ServingRoutes {
@@ -14,7 +14,14 @@ public enum ServingRoutes {
         let counters = Counters()
         router.add("GET", "/v1/users/{user}/recommendations") { request in
             let k = try Self.k(request)
-            let result = service.recommend(user: request.parameters["user"] ?? "", k: k)
+            func price(_ name: String) throws -> Double? {
+                guard let text = request.query(name) else { return nil }
+                guard let value = Double(text), value >= 0 else { throw HTTPError(400, "\(name) must be a non-negative number") }
+                return value
+            }
+            let filters = RecommendationService.Filters(category: request.query("category"), size: request.query("size"),
+                                                        minimumPrice: try price("min_price"), maximumPrice: try price("max_price"))
+            let result = service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters)
             counters.count(result.fallback ? "fallback" : "personalised")
             return .json(result)
         }

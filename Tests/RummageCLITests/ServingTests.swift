@@ -68,6 +68,22 @@ import VectorSearch
             }
         }
         #expect(service.status.indexed > 0)
+        // Query filters: only jeans; only listings up to 20; a category nobody sells gives the (empty-handed) fallback.
+        let jeans = items(try get(router, "/v1/users/u12/recommendations?k=10&category=jeans"))
+        #expect(!jeans.isEmpty)
+        let listings = try String(contentsOfFile: dir + "/data/listings.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let category = Dictionary(uniqueKeysWithValues: listings.map { line -> (String, String) in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return (String(f[0]), String(f[3]))
+        })
+        #expect(jeans.allSatisfy { category[$0] == "jeans" })
+        let price = Dictionary(uniqueKeysWithValues: listings.map { line -> (String, Double) in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return (String(f[0]), Double(f[8]) ?? -1)
+        })
+        for item in items(try get(router, "/v1/users/u12/recommendations?k=10&max_price=20")) { #expect((price[item] ?? 99) <= 20) }
+        let none = try get(router, "/v1/users/u12/recommendations?k=5&category=spaceships")
+        #expect(none["fallback"] as? Bool == true && items(none).isEmpty)
     }
 
     @Test func unknownUsersGetAFallbackAndBadRequestsAreJSONErrors() throws {
