@@ -262,3 +262,52 @@ public final class RecommendationService: Sendable {
     /// Index size and the listing states, for `readyz` and metrics.
     public var status: (version: Int, indexed: Int) { (deployment.version, deployment.index.count) }
 }
+
+extension RecommendationService {
+    /// The users the model has embeddings for.
+    public var knownUsers: [String] { deployment.users.sorted { $0.value < $1.value }.map(\.key) }
+
+    /// Exact top-k recommendations for many users at once: the live listings are scored for a block of
+    /// users with one sgemm, then each row gets the same exclusions as `recommend` (not active, own,
+    /// bought). Unknown users get the fallback. `body` receives the results in `users` order.
+    public func batchRecommend(users: [String], k: Int, blockSize: Int = 256, _ body: (Recommendations) throws -> Void) rethrows {
+        let live = deployment.index.withAllIDs { ids in ids.compactMap { id in itemID(of: id).flatMap { isServable($0) ? (id, $0) : nil } } }
+        let d = deployment.userVectors.columns
+        var candidates = [Float](), names = [String]()
+        candidates.reserveCapacity(live.count * d)
+        for (id, name) in live {
+            guard let vector = vector(of: id) else { continue }
+            candidates += vector
+            names.append(name)
+        }
+        let n = names.count
+        var scores = [Float](repeating: 0, count: blockSize * max(n, 1))
+        for start in stride(from: 0, to: users.count, by: blockSize) {
+            let block = Array(users[start..<min(start + blockSize, users.count)])
+            let rows = block.map { deployment.users[$0] }
+            var queries = [Float](repeating: 0, count: block.count * d)
+            for (r, row) in rows.enumerated() {
+                if let row { queries.replaceSubrange(r * d..<(r + 1) * d, with: deployment.userVectors.row(row)) }
+            }
+            if n > 0 {
+                queries.withUnsafeBufferPointer { q in
+                    candidates.withUnsafeBufferPointer { v in
+                        scores.withUnsafeMutableBufferPointer { out in
+                            BLAS.gemm(rows: block.count, columns: n, inner: d, q.baseAddress!, v.baseAddress!, transposeB: true,
+                                      into: out.baseAddress!)
+                        }
+                    }
+                }
+            }
+            for (r, user) in block.enumerated() {
+                guard rows[r] != nil, n > 0 else { try body(recommend(user: user, k: k)); continue }
+                let excluded = Set(ingestor.sellers(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
+                var row = Array(scores[r * n..<(r + 1) * n])
+                if !excluded.isEmpty { for (i, name) in names.enumerated() where excluded.contains(name) { row[i] = -.infinity } }
+                let top = TopK.select(row, k: k).map { Recommendations.Item(item: names[Int($0.index)], score: $0.score) }
+                try body(top.isEmpty ? recommend(user: user, k: k)
+                         : Recommendations(user: user, modelVersion: deployment.version, items: top, fallback: false))
+            }
+        }
+    }
+}

@@ -101,6 +101,29 @@ import VectorSearch
         #expect(String(decoding: metrics.body, as: UTF8.self).contains("rummage_serving_requests_total{kind=\"fallback\"} 1"))
     }
 
+    @Test func batchRecommendationsMatchServingAndApplyTheSameFilters() throws {
+        let (router, service) = try deploy()
+        let users = Array(service.knownUsers.prefix(300)) + ["stranger"]
+        // Sell something user u1 would get, then compare batch (exact) with serving (HNSW).
+        let sold = try #require(items(try get(router, "/v1/users/u1/recommendations?k=1")).first)
+        #expect(send(router, "PATCH", "/v1/items/\(sold)", #"{"state":"sold"}"#).status == 200)
+        var overlap = 0, total = 0, strangerFellBack = false
+        service.batchRecommend(users: users, k: 10) { batch in
+            #expect(!batch.items.map(\.item).contains(sold))
+            if batch.user == "stranger" { strangerFellBack = batch.fallback; return }
+            let served = Set(service.recommend(user: batch.user, k: 10).items.map(\.item))
+            overlap += batch.items.filter { served.contains($0.item) }.count
+            total += batch.items.count
+        }
+        #expect(strangerFellBack)
+        #expect(Double(overlap) / Double(total) >= 0.95, "batch vs served overlap \(overlap)/\(total)")
+        let out = dir + "/batch.jsonl"
+        let result = rummage("batch-recommend", "--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite",
+                             "--k", "5", "--out", out)
+        #expect(result.code == 0 && result.out.contains("users/s"), "\(result.err)")
+        #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == service.knownUsers.count)
+    }
+
     @Test func anIndexBuiltFromAnotherModelIsRefused() throws {
         _ = try deploy()
         let registry = ModelRegistry(root: dir + "/registry")
