@@ -11,11 +11,14 @@ public struct HTTPRequest {
     /// Values of `{name}` segments of the matched route.
     public internal(set) var parameters: [String: String] = [:]
     let connection: UnsafeMutableRawPointer?
-    /// Query arguments of an in-process request (served requests read them from the connection).
+    /// Query arguments and headers (lower-cased names) of an in-process request; served requests read
+    /// them from the connection.
     private var queryItems: [String: String] = [:]
+    private var headers: [String: String] = [:]
 
     public func header(_ name: String) -> String? {
-        connection.flatMap { cmhd_header($0, name) }.map { String(cString: $0) }
+        guard let connection else { return headers[name.lowercased()] }
+        return cmhd_header(connection, name).map { String(cString: $0) }
     }
 
     public func query(_ name: String) -> String? {
@@ -24,8 +27,9 @@ public struct HTTPRequest {
     }
 
     /// For tests and in-process calls: `path` may carry a query string (`/a?k=5`).
-    public init(method: String, path: String, body: [UInt8] = []) {
+    public init(method: String, path: String, body: [UInt8] = [], headers: [String: String] = [:]) {
         self.method = method
+        self.headers = Dictionary(uniqueKeysWithValues: headers.map { ($0.key.lowercased(), $0.value) })
         let parts = path.split(separator: "?", maxSplits: 1)
         self.path = parts.first.map(String.init) ?? path
         for pair in parts.dropFirst().first?.split(separator: "&") ?? [] {

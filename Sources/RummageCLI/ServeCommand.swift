@@ -26,6 +26,8 @@ struct ServeCommand: Command {
             .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
+            .value("poll", "SECONDS", help: "Check the alias this often and hot-swap when it moved (0: never).", default: "30"),
+            .value("admin-token", "TOKEN", help: "Bearer token for /v1/admin/reload (default: $RUMMAGE_ADMIN_TOKEN; unset disables)."),
         ])
 
     let registry: ModelRegistry
@@ -33,6 +35,8 @@ struct ServeCommand: Command {
     let alias: String
     let log: String
     let configuration: HTTPServer.Configuration
+    let poll: Int
+    let adminToken: String?
 
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
@@ -44,6 +48,8 @@ struct ServeCommand: Command {
         c.threads = try arguments.requiredInt("threads", in: 1...256)
         c.maxBodyBytes = try arguments.requiredInt("max-body", in: 1...(1 << 30))
         configuration = c
+        poll = try arguments.requiredInt("poll", in: 0...86_400)
+        adminToken = arguments.string("admin-token") ?? ProcessInfo.processInfo.environment["RUMMAGE_ADMIN_TOKEN"]
     }
 
     func run(output: CommandOutput) throws {
@@ -53,12 +59,27 @@ struct ServeCommand: Command {
         let clock = Stopwatch()
         let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log)
         let router = Router()
-        ServingRoutes.install(service, on: router)
+        ServingRoutes.install(service, on: router, adminToken: adminToken)
         let server = HTTPServer(router: router, configuration: configuration)
         try server.start()
         console.progress("serving \(model) v\(service.modelVersion) (\(service.status.indexed) listings indexed) on "
             + "http://127.0.0.1:\(server.port) (loaded in \(seconds(clock.elapsedSeconds)))")
         console.result("listening on 127.0.0.1:\(server.port)")
+        // Follow the alias: load a moved-to version in the background and swap it in.
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        // Always resumed (a suspended source must not be released); with --poll 0 it never fires.
+        timer.schedule(deadline: poll > 0 ? .now() + .seconds(poll) : .distantFuture,
+                       repeating: poll > 0 ? .seconds(poll) : .never)
+        timer.setEventHandler { [alias] in
+            guard let target = try? service.registry.resolve(service.modelName, alias), target != service.modelVersion else { return }
+            do {
+                let (from, to) = try service.reload(to: alias)
+                console.progress("hot swap: v\(from) → v\(to)")
+            } catch {
+                console.progress("hot swap to v\(target) refused, still serving v\(service.modelVersion): \(error)")
+            }
+        }
+        timer.resume()
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {
@@ -70,6 +91,7 @@ struct ServeCommand: Command {
         }
         stop.wait()
         console.progress("stopping: draining in-flight requests")
+        timer.cancel()
         server.stop()
         sources.forEach { $0.cancel() }
     }

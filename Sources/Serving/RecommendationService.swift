@@ -17,27 +17,93 @@ public struct ServingError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Real-time recommendations from one registered model version: its user embeddings, its item index
-/// (checked to be built from the same model), the event log's listing states and the online features.
+/// One loaded model version: its embeddings, its index (checked to be built from the same model), and
+/// the listings created since, embedded by this model's item tower. Replaced whole on a hot swap.
+final class Deployment: Sendable {
+    struct NewListings {
+        var next: Int64
+        var idOfItem: [String: Int64] = [:]
+        var itemOfID: [Int64: String] = [:]
+        var vectors: [Int64: [Float]] = [:]
+    }
+
+    let version: Int
+    let manifest: Manifest
+    let users: [String: Int]
+    let userVectors: Matrix
+    let itemIDs: [String]
+    let itemOfID: [String: Int64]
+    let itemVectors: Matrix
+    let index: HNSWIndex
+    let twoTower: TwoTowerModel?
+    private let newListings: Mutex<NewListings>
+
+    /// Loads version `reference` of `model`, verifying every artifact's checksum and the index's stamp.
+    init(registry: ModelRegistry, model: String, reference: String) throws {
+        let version = try registry.resolve(model, reference)
+        let paths = try registry.verify(model, version)
+        let manifest = try registry.manifest(model, version)
+        guard let modelPath = paths["model.rmg"], let indexPath = paths["index.rmg"], let itemsPath = paths["item_embeddings.rmg"],
+              let usersPath = paths["user_embeddings.rmg"] else {
+            throw ServingError("\(model) v\(version) lacks model.rmg, index.rmg or embeddings: re-run its pipeline")
+        }
+        let (index, stamp) = try HNSWIndex.load(from: indexPath)
+        guard stamp == "model.rmg sha256 \(manifest.artifacts["model.rmg"] ?? "")" else {
+            throw ServingError("\(indexPath) was built from another model (\(stamp)); refusing to serve it")
+        }
+        let items = try EmbeddingSet.load(from: itemsPath), users = try EmbeddingSet.load(from: usersPath)
+        self.version = version
+        self.manifest = manifest
+        self.users = Dictionary(uniqueKeysWithValues: users.ids.enumerated().map { ($1, $0) })
+        userVectors = users.vectors
+        itemIDs = items.ids
+        itemOfID = Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) })
+        itemVectors = items.vectors
+        self.index = index
+        twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
+        newListings = Mutex(NewListings(next: Int64(items.ids.count)))
+    }
+
+    func itemID(of id: Int64) -> String? {
+        Int(id) < itemIDs.count ? itemIDs[Int(id)] : newListings.withLock { $0.itemOfID[id] }
+    }
+
+    func id(of item: String) -> Int64? { itemOfID[item] ?? newListings.withLock { $0.idOfItem[item] } }
+
+    func vector(of id: Int64) -> [Float]? {
+        Int(id) < itemIDs.count ? Array(itemVectors.row(Int(id))) : newListings.withLock { $0.vectors[id] }
+    }
+
+    /// Embeds a listing the model never saw from its content (two-tower only) and adds it to the index.
+    func addNewListing(_ event: Event) {
+        guard let twoTower, let item = event.item?.value, id(of: item) == nil else { return }
+        let names = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+        let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
+        let vector = Array(twoTower.embedNewItems(fieldNames: names, content: content).row(0))
+        let id = newListings.withLock { s -> Int64 in
+            let id = s.next
+            s.next += 1
+            s.idOfItem[item] = id
+            s.itemOfID[id] = item
+            s.vectors[id] = vector
+            return id
+        }
+        index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+    }
+}
+
+/// Real-time recommendations from a registered model version: its user embeddings and item index, the
+/// event log's listing states and the online features.
 ///
 /// Never served: listings that are not active (sold, reserved, deleted, draft, hidden), the user's own
 /// listings, and listings the user already bought. The index drops a listing the moment an event makes
 /// it unservable, and every answer is filtered again against the lifecycle. Users the model does not
 /// know get popular recent listings, marked as a fallback.
+///
+/// Hot swap: `reload` loads another version in the background (refusing one whose index does not match
+/// its model), brings it up to date with the listing states and new listings, and swaps it in
+/// atomically; a request in flight keeps the version it started with.
 public final class RecommendationService: Sendable {
-    /// What a loaded model version brings.
-    struct Deployment: Sendable {
-        let version: Int
-        let manifest: Manifest
-        let users: [String: Int]
-        let userVectors: Matrix
-        let itemIDs: [String]
-        let itemOfID: [String: Int64]
-        let itemVectors: Matrix
-        let index: HNSWIndex
-        let twoTower: TwoTowerModel?
-    }
-
     public struct Recommendations: Sendable, Encodable {
         public struct Item: Sendable, Encodable {
             public var item: String
@@ -56,47 +122,61 @@ public final class RecommendationService: Sendable {
     }
 
     public let modelName: String
-    private let deployment: Deployment
+    public let registry: ModelRegistry
+    private let current: Mutex<Deployment>
+    private let reloading = Mutex<Void>(())
     private let ingestor: EventIngestor
     private let features: InMemoryFeatureStore
-    /// Per user, listings bought (never recommended again); items hidden by the user.
+    /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
-    private let newItems = Mutex<(next: Int64, ids: [Int64: String])>((0, [:]))
+    /// `listing_created` events of listings no model was trained on, replayed into a new deployment.
+    private let newListingEvents = Mutex<[Event]>([])
 
     /// Loads version `reference` (a number or an alias) of `model` from `registry`, and the event log at
-    /// `logPath` (created if missing), replaying it into the online feature store.
+    /// `logPath` (created if missing), replaying it into the lifecycle and the online feature store.
     public init(registry: ModelRegistry, model: String, reference: String, logPath: String) throws {
+        self.registry = registry
         modelName = model
-        let version = try registry.resolve(model, reference)
-        let paths = try registry.verify(model, version)
-        let manifest = try registry.manifest(model, version)
-        guard let modelPath = paths["model.rmg"], let indexPath = paths["index.rmg"], let itemsPath = paths["item_embeddings.rmg"],
-              let usersPath = paths["user_embeddings.rmg"] else {
-            throw ServingError("\(model) v\(version) lacks model.rmg, index.rmg or embeddings: re-run its pipeline")
-        }
-        let (index, stamp) = try HNSWIndex.load(from: indexPath)
-        guard stamp == "model.rmg sha256 \(manifest.artifacts["model.rmg"] ?? "")" else {
-            throw ServingError("\(indexPath) was built from another model (\(stamp)); refusing to serve it")
-        }
-        let items = try EmbeddingSet.load(from: itemsPath), users = try EmbeddingSet.load(from: usersPath)
-        let twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
-        deployment = Deployment(
-            version: version, manifest: manifest,
-            users: Dictionary(uniqueKeysWithValues: users.ids.enumerated().map { ($1, $0) }), userVectors: users.vectors,
-            itemIDs: items.ids, itemOfID: Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) }),
-            itemVectors: items.vectors, index: index, twoTower: twoTower)
-        newItems.withLock { $0.next = Int64(items.ids.count) }
+        let deployment = try Deployment(registry: registry, model: model, reference: reference)
+        current = Mutex(deployment)
         let log = try SQLiteEventLog(path: logPath)
         ingestor = try EventIngestor(log: log)
         features = InMemoryFeatureStore()
         var replayed: [Event] = []
         try log.readAll(order: .appended) { replayed.append($0) }
         features.apply(replayed)
-        for event in replayed { remember(event) }
-        // Listings that are no longer active leave the index.
-        let gone = index.withAllIDs { ids in ids.filter { !isServable(itemID(of: $0)) } }
-        index.remove(ids: gone)
+        for event in replayed {
+            remember(event)
+            if event.type == .listingCreated, let item = event.item?.value, deployment.itemOfID[item] == nil {
+                newListingEvents.withLock { $0.append(event) }
+            }
+        }
+        prepare(deployment)
     }
+
+    /// Brings a freshly loaded deployment up to date: new listings embedded and indexed, listings that
+    /// are not active removed.
+    private func prepare(_ deployment: Deployment) {
+        for event in newListingEvents.withLock({ $0 }) { deployment.addNewListing(event) }
+        let gone = deployment.index.withAllIDs { ids in ids.filter { !isServable(deployment.itemID(of: $0)) } }
+        deployment.index.remove(ids: gone)
+    }
+
+    /// Loads `reference` and swaps it in; returns the versions before and after. Throws (and keeps
+    /// serving the current version) when the new one cannot be loaded or its index belongs to another model.
+    @discardableResult
+    public func reload(to reference: String) throws -> (from: Int, to: Int) {
+        try reloading.withLock { _ in
+            let from = current.withLock { $0.version }
+            let next = try Deployment(registry: registry, model: modelName, reference: reference)
+            guard next.version != from else { return (from, from) }
+            prepare(next)
+            current.withLock { $0 = next }
+            return (from, next.version)
+        }
+    }
+
+    var deployment: Deployment { current.withLock { $0 } }
 
     public var modelVersion: Int { deployment.version }
 
@@ -106,10 +186,6 @@ public final class RecommendationService: Sendable {
         guard let item else { return false }
         guard let state = ingestor.state(of: ItemID(item)) else { return true }
         return state == .active
-    }
-
-    func itemID(of id: Int64) -> String? {
-        Int(id) < deployment.itemIDs.count ? deployment.itemIDs[Int(id)] : newItems.withLock { $0.ids[id] }
     }
 
     /// Listing content the query filters read (from `listing_created`, prices kept current).
@@ -171,45 +247,41 @@ public final class RecommendationService: Sendable {
     }
 
     public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
+        let d = deployment
         let own = Set(ingestor.sellers(of: UserID(user)).map(\.value))
         let bought = purchases.withLock { $0[user] ?? [] }
         let excluded = own.union(bought)
         func fallback() -> Recommendations {
-            Recommendations(user: user, modelVersion: deployment.version, items: popular(k: k, excluding: excluded, filters: filters),
+            Recommendations(user: user, modelVersion: d.version, items: popular(d, k: k, excluding: excluded, filters: filters),
                             fallback: true)
         }
-        guard let row = deployment.users[user] else { return fallback() }
-        let query = Matrix(rows: 1, columns: deployment.userVectors.columns, storage: Array(deployment.userVectors.row(row)))
-        let hits = deployment.index.search(query, k: k) { [self] id in
-            guard let item = itemID(of: id) else { return false }
+        guard let row = d.users[user] else { return fallback() }
+        let query = Matrix(rows: 1, columns: d.userVectors.columns, storage: Array(d.userVectors.row(row)))
+        let hits = d.index.search(query, k: k) { [self] id in
+            guard let item = d.itemID(of: id) else { return false }
             return isServable(item) && !excluded.contains(item) && passes(item, filters)
         }[0]
-        let items = hits.compactMap { hit in itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
-        return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: deployment.version, items: items, fallback: false)
+        let items = hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+        return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: d.version, items: items, fallback: false)
     }
 
     /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
     public func similar(item: String, k: Int) -> [Recommendations.Item]? {
-        guard let id = deployment.itemOfID[item] ?? newItems.withLock({ s in s.ids.first { $0.value == item }?.key }),
-              let vector = vector(of: id) else { return nil }
+        let d = deployment
+        guard let id = d.id(of: item), let vector = d.vector(of: id) else { return nil }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        return deployment.index.search(query, k: k) { [self] other in other != id && isServable(itemID(of: other)) }[0]
-            .compactMap { hit in itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
-    }
-
-    private func vector(of id: Int64) -> [Float]? {
-        if Int(id) < deployment.itemIDs.count { return Array(deployment.itemVectors.row(Int(id))) }
-        return deployment.index.vector(of: id)
+        return d.index.search(query, k: k) { [self] other in other != id && isServable(d.itemID(of: other)) }[0]
+            .compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
     }
 
     /// The most engaged-with servable listings over the 7 days before the latest event (the online
     /// store's `item_engagements_7d`; event time, so a replayed log gives the same answer), then by id.
-    func popular(k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
+    func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
         let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
         var scored: [(String, Float)] = []
-        deployment.index.withAllIDs { ids in
+        d.index.withAllIDs { ids in
             for id in ids {
-                guard let item = itemID(of: id), !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
+                guard let item = d.itemID(of: id), !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
                 if case .number(let n) = features.value("item_engagements_7d", entity: item, at: latest) { scored.append((item, Float(n))) }
             }
         }
@@ -224,43 +296,29 @@ public final class RecommendationService: Sendable {
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         features.apply(accepted)
+        let d = deployment
         for event in accepted {
             remember(event)
             guard let item = event.item?.value else { continue }
-            if event.type == .listingCreated { addNewListing(event) }
-            let id = deployment.itemOfID[item] ?? newItems.withLock { s in s.ids.first { $0.value == item }?.key }
-            guard let id else { continue }
+            if event.type == .listingCreated && d.itemOfID[item] == nil {
+                newListingEvents.withLock { $0.append(event) }
+                d.addNewListing(event)
+            }
+            guard let id = d.id(of: item) else { continue }
             if !isServable(item) {
-                deployment.index.remove(ids: [id])
-            } else if !deployment.index.contains(id), let vector = vector(of: id) ?? newItemVector(id) {
-                deployment.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+                d.index.remove(ids: [id])
+            } else if !d.index.contains(id), let vector = d.vector(of: id) {
+                d.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
             }
         }
         return outcome
     }
 
-    private let embeddedNew = Mutex<[Int64: [Float]]>([:])
-
-    private func newItemVector(_ id: Int64) -> [Float]? { embeddedNew.withLock { $0[id] } }
-
-    /// Embeds a new listing from its content with the item tower and adds it to the index.
-    private func addNewListing(_ event: Event) {
-        guard let model = deployment.twoTower, let item = event.item?.value, deployment.itemOfID[item] == nil else { return }
-        let names = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
-        let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
-        let vector = Array(model.embedNewItems(fieldNames: names, content: content).row(0))
-        let id = newItems.withLock { s -> Int64 in
-            let id = s.next
-            s.next += 1
-            s.ids[id] = item
-            return id
-        }
-        embeddedNew.withLock { $0[id] = vector }
-        deployment.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+    /// The version served and the index size, for `readyz` and metrics.
+    public var status: (version: Int, indexed: Int) {
+        let d = deployment
+        return (d.version, d.index.count)
     }
-
-    /// Index size and the listing states, for `readyz` and metrics.
-    public var status: (version: Int, indexed: Int) { (deployment.version, deployment.index.count) }
 }
 
 extension RecommendationService {
@@ -271,12 +329,15 @@ extension RecommendationService {
     /// users with one sgemm, then each row gets the same exclusions as `recommend` (not active, own,
     /// bought). Unknown users get the fallback. `body` receives the results in `users` order.
     public func batchRecommend(users: [String], k: Int, blockSize: Int = 256, _ body: (Recommendations) throws -> Void) rethrows {
-        let live = deployment.index.withAllIDs { ids in ids.compactMap { id in itemID(of: id).flatMap { isServable($0) ? (id, $0) : nil } } }
+        let deployment = self.deployment
+        let live = deployment.index.withAllIDs { ids in
+            ids.compactMap { id in deployment.itemID(of: id).flatMap { isServable($0) ? (id, $0) : nil } }
+        }
         let d = deployment.userVectors.columns
         var candidates = [Float](), names = [String]()
         candidates.reserveCapacity(live.count * d)
         for (id, name) in live {
-            guard let vector = vector(of: id) else { continue }
+            guard let vector = deployment.vector(of: id) else { continue }
             candidates += vector
             names.append(name)
         }

@@ -7,11 +7,25 @@ import Synchronization
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
 /// `GET /v1/users/{user}/recommendations?k=&category=&size=&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
 /// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
-/// `GET /readyz`, `GET /metrics`.
+/// `GET /readyz`, `GET /metrics`, and `POST /v1/admin/reload` (bearer token).
 public enum ServingRoutes {
-    public static func install(_ service: RecommendationService, on router: Router,
+    /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints.
+    public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let counters = Counters()
+        router.add("POST", "/v1/admin/reload") { request in
+            guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with --admin-token)") }
+            guard request.header("Authorization") == "Bearer \(adminToken)" else { throw HTTPError(401, "missing or wrong bearer token") }
+            let alias = request.body.isEmpty ? "champion" : (try Self.object(request.body)["alias"] as? String ?? "champion")
+            do {
+                let (from, to) = try service.reload(to: alias)
+                counters.count("reload")
+                return .json(["from": from, "to": to])
+            } catch {
+                counters.count("reload_failed")
+                throw HTTPError(409, "not reloaded, still serving v\(service.modelVersion): \(error)")
+            }
+        }
         router.add("GET", "/v1/users/{user}/recommendations") { request in
             let k = try Self.k(request)
             func price(_ name: String) throws -> Double? {

@@ -124,7 +124,7 @@ import VectorSearch
         #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == service.knownUsers.count)
     }
 
-    @Test func anIndexBuiltFromAnotherModelIsRefused() throws {
+    @Test func anIndexBuiltFromAnotherModelIsRefusedAtStart() throws {
         _ = try deploy()
         let registry = ModelRegistry(root: dir + "/registry")
         let v1 = registry.versionDirectory("mp", 1)
@@ -140,5 +140,47 @@ import VectorSearch
         #expect {
             try RecommendationService(registry: registry, model: "mp", reference: "\(v2.version)", logPath: dir + "/events.sqlite")
         } throws: { String(describing: $0).contains("built from another model") }
+    }
+}
+
+@Suite(.serialized) struct HotSwapTests {
+    @Test func reloadSwapsVersionsRefusesAForeignIndexAndNeedsTheToken() throws {
+        let s = ServingTests()
+        let (router, service) = try s.deploy()
+        #expect(service.modelVersion == 1)
+        // A listing created while v1 serves must be searchable after the swap too.
+        let listing = #"{"seller":"u7","price":25,"attributes":{"category":"jeans","brand":"levis","title":"blue levis jeans"}}"#
+        #expect(s.send(router, "PUT", "/v1/items/fresh-9", listing).status == 200)
+        // Register v2 with different settings and point champion at it.
+        let config = Fixtures.write("""
+            {"model": "mp", "registry": "\(s.dir)/registry", "data": {"dataset": "synthetic:\(s.dir)/data"},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.3", "epochs": "2"}, "seed": 2},
+             "gate": {"absolute": {}, "relative": {}}}
+            """, to: "v2.json", in: s.dir)
+        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        let reload = HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: ["Authorization": "Bearer secret"])
+        #expect(router.handle(reload).status == 403)  // installed without a token
+        let admin = Router()
+        ServingRoutes.install(service, on: admin, adminToken: "secret", clock: { 1_775_000_000 })
+        #expect(admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload")).status == 401)
+        #expect(admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: ["Authorization": "Bearer nope"])).status == 401)
+        let swapped = admin.handle(reload)
+        #expect(swapped.status == 200 && String(decoding: swapped.body, as: UTF8.self) == #"{"from":1,"to":2}"#)
+        #expect(service.modelVersion == 2)
+        #expect(try s.get(admin, "/v1/users/u12/recommendations?k=3")["model_version"] as? Int == 2)
+        #expect(!s.items(try s.get(admin, "/v1/items/fresh-9/similar?k=3")).isEmpty)
+        // A version whose index belongs to another model is refused; v2 keeps serving.
+        let registry = ModelRegistry(root: s.dir + "/registry")
+        let v2 = registry.versionDirectory("mp", 2)
+        let (index, _) = try HNSWIndex.load(from: v2 + "/index.rmg")
+        try index.save(to: s.dir + "/foreign.rmg", stamp: "model.rmg sha256 0000")
+        var artifacts: [String: String] = [:]
+        for name in ["model.rmg", "user_embeddings.rmg", "item_embeddings.rmg"] { artifacts[name] = v2 + "/" + name }
+        artifacts["index.rmg"] = s.dir + "/foreign.rmg"
+        let v3 = try registry.register(try registry.manifest("mp", 2), artifacts: artifacts)
+        let refused = admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload", body: Array(#"{"alias":"\#(v3.version)"}"#.utf8),
+                                               headers: ["Authorization": "Bearer secret"]))
+        #expect(refused.status == 409 && String(decoding: refused.body, as: UTF8.self).contains("built from another model"))
+        #expect(service.modelVersion == 2)
     }
 }
