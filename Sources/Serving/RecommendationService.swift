@@ -93,7 +93,8 @@ final class Deployment: Sendable {
 }
 
 /// Real-time recommendations from a registered model version: its user embeddings and item index, the
-/// event log's listing states and the online features.
+/// event log's listing states and the online features (a user's recent listings move their query at
+/// request time, see `queryVector`).
 ///
 /// Never served: listings that are not active (sold, reserved, deleted, draft, hidden), the user's own
 /// listings, and listings the user already bought. The index drops a listing the moment an event makes
@@ -255,14 +256,43 @@ public final class RecommendationService: Sendable {
             Recommendations(user: user, modelVersion: d.version, items: popular(d, k: k, excluding: excluded, filters: filters),
                             fallback: true)
         }
-        guard let row = d.users[user] else { return fallback() }
-        let query = Matrix(rows: 1, columns: d.userVectors.columns, storage: Array(d.userVectors.row(row)))
+        guard let vector = queryVector(d, user: user) else { return fallback() }
+        let query = Matrix(rows: 1, columns: vector.count, storage: vector)
         let hits = d.index.search(query, k: k) { [self] id in
             guard let item = d.itemID(of: id) else { return false }
             return isServable(item) && !excluded.contains(item) && passes(item, filters)
         }[0]
         let items = hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
         return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: d.version, items: items, fallback: false)
+    }
+
+    /// How much the listings a user engaged with recently (the online store's `user_recent_items`) pull
+    /// the user's stored embedding towards them.
+    public static let recentWeight: Float = 0.5
+
+    /// The user's query at request time: the trained user embedding plus `recentWeight` times the mean
+    /// embedding of the listings they liked, saved, bagged or bought recently, normalised. A like changes
+    /// the next answer; a user the model never saw is served from their recent listings alone. Nil when
+    /// there is neither.
+    func queryVector(_ d: Deployment, user: String) -> [Float]? {
+        let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
+        var recent: [Float]? = nil
+        if case .ids(let items) = features.value("user_recent_items", entity: user, at: latest) {
+            let vectors = items.compactMap { d.id(of: $0).flatMap { d.vector(of: $0) } }
+            if !vectors.isEmpty {
+                recent = (0..<vectors[0].count).map { f in vectors.reduce(0) { $0 + $1[f] } / Float(vectors.count) }
+            }
+        }
+        let stored = d.users[user].map { Array(d.userVectors.row($0)) }
+        let query: [Float]
+        switch (stored, recent) {
+        case (nil, nil): return nil
+        case let (u?, nil): return u
+        case let (nil, r?): query = r
+        case let (u?, r?): query = zip(u, r).map { $0 + Self.recentWeight * $1 }
+        }
+        let norm = query.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? query.map { $0 / norm } : nil
     }
 
     /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
@@ -345,10 +375,10 @@ extension RecommendationService {
         var scores = [Float](repeating: 0, count: blockSize * max(n, 1))
         for start in stride(from: 0, to: users.count, by: blockSize) {
             let block = Array(users[start..<min(start + blockSize, users.count)])
-            let rows = block.map { deployment.users[$0] }
+            let rows = block.map { queryVector(deployment, user: $0) }
             var queries = [Float](repeating: 0, count: block.count * d)
             for (r, row) in rows.enumerated() {
-                if let row { queries.replaceSubrange(r * d..<(r + 1) * d, with: deployment.userVectors.row(row)) }
+                if let row { queries.replaceSubrange(r * d..<(r + 1) * d, with: row) }
             }
             if n > 0 {
                 queries.withUnsafeBufferPointer { q in

@@ -124,6 +124,31 @@ import VectorSearch
         #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == service.knownUsers.count)
     }
 
+    /// A like moves the user's query at request time: after liking three listings of one category,
+    /// more of that category is recommended; a user the model never saw is served from their likes.
+    @Test func likesChangeTheNextAnswer() throws {
+        let (router, _) = try deploy()
+        let listings = try String(contentsOfFile: dir + "/data/listings.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let category = Dictionary(uniqueKeysWithValues: listings.map { line -> (String, String) in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return (String(f[0]), String(f[3]))
+        })
+        let before = items(try get(router, "/v1/users/u30/recommendations?k=20"))
+        let target = "bags"
+        let liked = Array(category.filter { $0.value == target }.keys.sorted().prefix(3))
+        for (n, item) in liked.enumerated() {
+            let like = #"{"event_id":"like-\#(n)","type":"like","timestamp":\#(1_775_000_000 + n),"user":"u30","item":"\#(item)"}"#
+            #expect(send(router, "POST", "/v1/events", like).status == 200)
+        }
+        let after = items(try get(router, "/v1/users/u30/recommendations?k=20"))
+        #expect(after != before)
+        #expect(after.filter { category[$0] == target }.count > before.filter { category[$0] == target }.count)
+        let newcomer = #"{"event_id":"like-new","type":"like","timestamp":1775000100,"user":"newcomer","item":"\#(liked[0])"}"#
+        #expect(send(router, "POST", "/v1/events", newcomer).status == 200)
+        let served = try get(router, "/v1/users/newcomer/recommendations?k=10")
+        #expect(served["fallback"] as? Bool == false && items(served).count == 10)
+    }
+
     @Test func anIndexBuiltFromAnotherModelIsRefusedAtStart() throws {
         _ = try deploy()
         let registry = ModelRegistry(root: dir + "/registry")
