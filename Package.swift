@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "VectorSearchTests",
                     dependencies: ["VectorSearch", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "RummageTestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",

@@ -107,6 +107,11 @@ public final class Router: Sendable {
         routes.withLock { $0.append(Route(method: method, segments: segments, handler: handler)) }
     }
 
+    /// Every route as (method, pattern), in the order added.
+    public var routeList: [(method: String, pattern: String)] {
+        routes.withLock { $0.map { ($0.method, "/" + $0.segments.joined(separator: "/")) } }
+    }
+
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let segments = request.path.split(separator: "/").map(String.init)
         var pathMatched = false
