@@ -59,12 +59,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     if (st->too_large) return send_static(connection, 413, "{\"error\":\"request body too large\"}");
     cmhd_request request = { method, url, st->buf, st->len, connection };
-    cmhd_response response = { 500, NULL, 0, NULL };
+    cmhd_response response = { 500, NULL, 0, NULL, NULL };
     server->handler(server->context, &request, &response);
     struct MHD_Response *r = MHD_create_response_from_buffer(response.body_len, response.body,
                                                              response.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!r) { free(response.body); return MHD_NO; }
+    if (!r) { free(response.body); free(response.allow); return MHD_NO; }
     MHD_add_response_header(r, "Content-Type", response.content_type ? response.content_type : "application/json");
+    if (response.allow) { MHD_add_response_header(r, "Allow", response.allow); free(response.allow); }
     enum MHD_Result ret = MHD_queue_response(connection, response.status, r);
     MHD_destroy_response(r);
     return ret;

@@ -53,11 +53,14 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Must be a string literal (handed to C as a static string).
     public var contentType: StaticString
+    /// The methods a path accepts, sent as the `Allow` header (405 answers).
+    public var allow: String?
 
-    public init(status: Int = 200, body: [UInt8], contentType: StaticString = "application/json") {
+    public init(status: Int = 200, body: [UInt8], contentType: StaticString = "application/json", allow: String? = nil) {
         self.status = status
         self.body = body
         self.contentType = contentType
+        self.allow = allow
     }
 
     /// A JSON response from an encodable value.
@@ -114,10 +117,10 @@ public final class Router: Sendable {
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let segments = request.path.split(separator: "/").map(String.init)
-        var pathMatched = false
+        var allowed: [String] = []
         for route in routes.withLock({ $0 }) {
             guard let parameters = Self.match(route.segments, segments) else { continue }
-            pathMatched = true
+            allowed.append(route.method)
             guard route.method == request.method else { continue }
             var routed = request
             routed.parameters = parameters
@@ -129,8 +132,10 @@ public final class Router: Sendable {
                 return HTTPError(500, "\(error)").response
             }
         }
-        return pathMatched ? HTTPError(405, "method \(request.method) not allowed on \(request.path)").response
-            : HTTPError(404, "no route for \(request.method) \(request.path)").response
+        guard !allowed.isEmpty else { return HTTPError(404, "no route for \(request.method) \(request.path)").response }
+        var response = HTTPError(405, "method \(request.method) not allowed on \(request.path)").response
+        response.allow = allowed.joined(separator: ", ")
+        return response
     }
 
     private static func match(_ pattern: [String], _ path: [String]) -> [String: String]? {
@@ -213,6 +218,7 @@ public final class HTTPServer: @unchecked Sendable {
             response.pointee.body_len = answer.body.count
         }
         response.pointee.content_type = UnsafeRawPointer(answer.contentType.utf8Start).assumingMemoryBound(to: CChar.self)
+        if let allow = answer.allow { response.pointee.allow = strdup(allow) }
     }
 }
 

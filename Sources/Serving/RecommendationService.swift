@@ -352,6 +352,12 @@ public final class RecommendationService: Sendable {
 }
 
 extension RecommendationService {
+    /// The listings currently in the index (tests pick listings to sell from them).
+    public var knownItemsForTesting: [String] {
+        let d = deployment
+        return d.index.withAllIDs { ids in ids.compactMap { d.itemID(of: $0) } }
+    }
+
     /// The users the model has embeddings for.
     public var knownUsers: [String] { deployment.users.sorted { $0.value < $1.value }.map(\.key) }
 

@@ -16,7 +16,11 @@ public enum ServingRoutes {
         router.add("POST", "/v1/admin/reload") { request in
             guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with --admin-token)") }
             guard request.header("Authorization") == "Bearer \(adminToken)" else { throw HTTPError(401, "missing or wrong bearer token") }
-            let alias = request.body.isEmpty ? "champion" : (try Self.object(request.body)["alias"] as? String ?? "champion")
+            var alias = "champion"
+            if !request.body.isEmpty, let value = try Self.object(request.body)["alias"] {
+                guard let text = value as? String, !text.isEmpty else { throw HTTPError(400, "'alias' must be a non-empty string") }
+                alias = text
+            }
             do {
                 let (from, to) = try service.reload(to: alias)
                 counters.count("reload")
@@ -136,6 +140,11 @@ public enum ServingRoutes {
         guard !elements.isEmpty, elements.count <= 10_000 else { throw HTTPError(400, "send 1 to 10,000 events") }
         var parsed: [(Int, Event)] = [], refused: [(Int, String)] = []
         for (i, element) in elements.enumerated() {
+            // Only objects may be serialised back (JSONSerialization traps on other top-level values).
+            guard element is [String: Any], JSONSerialization.isValidJSONObject(element) else {
+                refused.append((i, "not a JSON object"))
+                continue
+            }
             do {
                 let data = try JSONSerialization.data(withJSONObject: element)
                 parsed.append((i, try Event(json: data, now: now)))

@@ -18,6 +18,7 @@ typedef struct cmhd_response {
     char *body;
     size_t body_len;
     const char *content_type; // static string; NULL means application/json
+    char *allow;              // malloc()ed value of an Allow header (405 answers) or NULL; freed by the shim
 } cmhd_response;
 
 typedef void (*cmhd_handler)(void *context, const cmhd_request *request, cmhd_response *response);

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPServer
+import Registry
+import RummageCore
+import RummageTestSupport
+import Serving
+import Synchronization
+import Testing
+
+/// Issue [6/8]'s sold-listing leak test over real sockets: listings are sold through the API while
+/// concurrent clients ask for recommendations; no answer to a request sent after a sale was acknowledged
+/// may contain that listing. The seller sells what the clients were just shown, so the test bites.
+/// Sizes: `RUMMAGE_LEAK_SELLS` (default 2,000) sales and `RUMMAGE_LEAK_REQUESTS` (default 20,000)
+/// requests; the issue's 10,000 / 100,000 run is recorded in docs/serving.md.
+@Suite(.serialized) struct SoldListingLeakTests {
+    @Test func noListingIsServedAfterItsSaleWasAcknowledged() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let sells = Int(environment["RUMMAGE_LEAK_SELLS"] ?? "") ?? 2_000
+        let requests = Int(environment["RUMMAGE_LEAK_REQUESTS"] ?? "") ?? 20_000
+        let dir = Fixtures.temporaryDirectory("rummage-leak")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let items = max(6_000, sells * 2)
+        #expect(rummage("generate", "--out", dir + "/data", "--users", "3000", "--items", "\(items)", "--events", "150000",
+                        "--seed", "5", "--jsonl", "--quiet").code == 0)
+        #expect(rummage("ingest", "--from", dir + "/data/events.jsonl", "--log", dir + "/events.sqlite", "--quiet").code == 0)
+        let config = Fixtures.write("""
+            {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(dir)/data"},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "2"}, "seed": 1},
+             "gate": {"absolute": {}, "relative": {}}}
+            """, to: "pipeline.json", in: dir)
+        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
+                                                reference: "champion", logPath: dir + "/events.sqlite")
+        let router = Router()
+        ServingRoutes.install(service, on: router)
+        var configuration = HTTPServer.Configuration()
+        configuration.threads = 4
+        let server = HTTPServer(router: router, configuration: configuration)
+        try server.start()
+        defer { server.stop() }
+        let port = server.port
+        let users = service.knownUsers
+        let start = Date()
+        let now: @Sendable () -> Double = { Date().timeIntervalSince(start) }
+
+        struct Shared {
+            var soldAt: [String: Double] = [:]
+            var shown: [String] = []
+            var sent = 0
+            var violations: [String] = []
+            var errors = 0
+        }
+        let shared = Mutex(Shared())
+        let group = DispatchGroup()
+        // Clients: each request notes when it was sent; an answer may not hold a listing sold before that.
+        for client in 0..<3 {
+            DispatchQueue.global().async(group: group) {
+                var rng = SeededGenerator(seed: UInt64(client))
+                while true {
+                    let go = shared.withLock { s -> Bool in
+                        guard s.sent < requests else { return false }
+                        s.sent += 1
+                        return true
+                    }
+                    guard go else { break }
+                    let user = users[rng.nextInt(below: users.count)]
+                    let sentAt = now()
+                    let answer = HTTPClient.send("GET", "/v1/users/\(user)/recommendations?k=20", port: port)
+                    let object = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
+                    let listed = (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+                    shared.withLock { s in
+                        if answer.status != 200 { s.errors += 1 }
+                        for item in listed {
+                            if let sold = s.soldAt[item], sold < sentAt { s.violations.append("\(item) to \(user)") }
+                        }
+                        if let first = listed.first { s.shown.append(first) }
+                    }
+                }
+            }
+        }
+        // The seller: sells what clients were just shown (else any live listing), recording each ack.
+        var rng = SeededGenerator(seed: 99)
+        let live = service.knownItemsForTesting.shuffled(using: &rng)
+        var next = 0, soldCount = 0
+        while soldCount < sells {
+            let candidate = shared.withLock { s -> String? in s.shown.popLast() }
+            let item: String
+            if let candidate, shared.withLock({ $0.soldAt[candidate] == nil }) {
+                item = candidate
+            } else {
+                guard next < live.count else { break }
+                item = live[next]
+                next += 1
+                if shared.withLock({ $0.soldAt[item] != nil }) { continue }
+            }
+            let answer = HTTPClient.send("PATCH", "/v1/items/\(item)", port: port, body: Array(#"{"state":"sold"}"#.utf8))
+            if answer.status == 200 {
+                let acknowledged = now()
+                shared.withLock { $0.soldAt[item] = acknowledged }
+                soldCount += 1
+            }
+        }
+        group.wait()
+        let result = shared.withLock { $0 }
+        #expect(soldCount == sells)
+        #expect(result.sent == requests && result.errors == 0)
+        #expect(result.violations.isEmpty, "\(result.violations.count) leaks, e.g. \(result.violations.prefix(5))")
+        print("sold-listing leak test: \(soldCount) sales, \(result.sent) requests in \(String(format: "%.1f", now())) s, "
+              + "\(result.violations.count) sold listings served after their sale")
+    }
+}
