@@ -59,10 +59,24 @@ public enum ServingRoutes {
             let item = request.parameters["item"] ?? ""
             let object = try Self.object(request.body)
             guard let seller = object["seller"] as? String else { throw HTTPError(400, "a listing needs 'seller'") }
-            let attributes = (object["attributes"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
+            var attributes: [String: String] = [:]
+            if let given = object["attributes"] {
+                guard let fields = given as? [String: Any] else { throw HTTPError(400, "'attributes' must be an object of strings") }
+                for (key, value) in fields {
+                    guard let text = value as? String else { throw HTTPError(400, "attribute '\(key)' must be a string") }
+                    attributes[key] = text
+                }
+            }
+            var price: Double? = nil
+            if let given = object["price"] {
+                guard !(given is Bool), let number = (given as? Int).map(Double.init) ?? (given as? Double) else {
+                    throw HTTPError(400, "'price' must be a number")
+                }
+                price = number
+            }
             let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(seller),
-                              item: ItemID(item), price: (object["price"] as? NSNumber)?.doubleValue, attributes: attributes)
-            return try Self.ingest(service, [(0, event)], refusedEarly: [], counters: counters)
+                              item: ItemID(item), price: price, attributes: attributes)
+            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], counters: counters)
         }
         router.add("PATCH", "/v1/items/{item}") { request in
             let item = request.parameters["item"] ?? ""
@@ -72,7 +86,7 @@ public enum ServingRoutes {
                 throw HTTPError(400, "'state' must be one of \(types.keys.sorted().joined(separator: ", "))")
             }
             let event = Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item))
-            return try Self.ingest(service, [(0, event)], refusedEarly: [], counters: counters)
+            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], counters: counters)
         }
         router.add("GET", "/healthz") { _ in .json(["status": "ok"]) }
         router.add("GET", "/readyz") { _ in
@@ -123,6 +137,16 @@ public enum ServingRoutes {
         guard let text = request.query("k") else { return 20 }
         guard let k = Int(text), (1...1_000).contains(k) else { throw HTTPError(400, "k must be an integer in 1...1000") }
         return k
+    }
+
+    /// The event, if its fields pass `Event.validate` (ids non-empty, price non-negative, …); else 400.
+    static func validated(_ event: Event, now: Int64) throws -> Event {
+        do {
+            try event.validate(now: now)
+        } catch {
+            throw HTTPError(400, error.message)
+        }
+        return event
     }
 
     static func object(_ body: [UInt8]) throws -> [String: Any] {
