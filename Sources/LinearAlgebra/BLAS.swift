@@ -4,16 +4,26 @@ import CBLAS
 // stays small and auditable. Shapes are checked with preconditions before each call.
 
 /// Thin, shape-checked wrappers over OpenBLAS.
+///
+/// OpenBLAS runs single-threaded for the whole process, set once before the first call: Rummage
+/// parallelises at its own level (`Parallel`), and OpenBLAS's results depend on how it splits a call
+/// between threads, so a process-wide setting that one model changed while another trained would make
+/// results depend on timing (models trained side by side in tests did differ in their last bits).
 public enum BLAS {
-    /// The number of threads OpenBLAS uses for one call.
+    private static let pinnedToOneThread: Void = openblas_set_num_threads(1)
+
+    @inline(__always) static func pin() { _ = pinnedToOneThread }
+
+    /// The number of threads OpenBLAS uses for one call (always 1, see above).
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        pin()
+        return Int(openblas_get_num_threads())
     }
 
     /// `C = alpha * op(A) * op(B) + beta * C`, where op transposes when asked.
     public static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
                             alpha: Float = 1, beta: Float = 0, into c: inout Matrix) {
+        pin()
         let m = transposeA ? a.columns : a.rows
         let k = transposeA ? a.rows : a.columns
         let kb = transposeB ? b.columns : b.rows
@@ -29,6 +39,7 @@ public enum BLAS {
 
     /// `op(A) * op(B)` as a new matrix.
     public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) -> Matrix {
+        pin()
         var c = Matrix(rows: transposeA ? a.columns : a.rows, columns: transposeB ? b.rows : b.columns)
         gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: &c)
         return c
@@ -37,6 +48,7 @@ public enum BLAS {
     /// `y = A * x` for a row-major `A` given as a buffer of `rows * columns` floats.
     public static func gemv(rows: Int, columns: Int, _ a: UnsafeBufferPointer<Float>,
                             _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        pin()
         precondition(a.count >= rows * columns && x.count == columns && y.count == rows, "gemv: shape mismatch")
         guard rows > 0 else { return }
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, a.baseAddress, Int32(columns),
@@ -45,6 +57,7 @@ public enum BLAS {
 
     /// Dot product of two equal-length vectors.
     public static func dot(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) -> Float {
+        pin()
         precondition(x.count == y.count, "dot: lengths differ")
         return cblas_sdot(Int32(x.count), x.baseAddress, 1, y.baseAddress, 1)
     }
@@ -56,6 +69,7 @@ public enum BLAS {
     public static func gemv(transpose: Bool = false, rows: Int, columns: Int, alpha: Float = 1,
                             _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, beta: Float = 0,
                             _ y: UnsafeMutablePointer<Float>) {
+        pin()
         guard rows > 0 && columns > 0 else {
             let n = transpose ? columns : rows
             for i in 0..<n { y[i] *= beta }
@@ -68,6 +82,7 @@ public enum BLAS {
     /// `C += alpha * Aᵀ A` (upper triangle) for `A` of `rows × columns`; `C` is `columns × columns`.
     public static func syrkTransposedUpper(rows: Int, columns: Int, alpha: Float = 1, _ a: UnsafePointer<Float>,
                                            _ c: UnsafeMutablePointer<Float>) {
+        pin()
         guard rows > 0 else { return }
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(rows), alpha, a, Int32(columns),
                     1, c, Int32(columns))
@@ -77,7 +92,8 @@ public enum BLAS {
     /// (LAPACKE_sposv). `A` is overwritten by its factor and `b` by `x`. Returns false when `A` is not
     /// positive definite.
     public static func solvePositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> Bool {
-        LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
+        pin()
+        return LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
     }
 
     /// `C = alpha · op(A) · op(B)` on raw row-major buffers: `op(A)` is `rows × inner`, `op(B)` is
@@ -87,6 +103,7 @@ public enum BLAS {
                             _ a: UnsafePointer<Float>, leadingA: Int? = nil, transposeA: Bool = false,
                             _ b: UnsafePointer<Float>, leadingB: Int? = nil, transposeB: Bool = false,
                             into c: UnsafeMutablePointer<Float>) {
+        pin()
         guard rows > 0 && columns > 0 else { return }
         let lda = leadingA ?? (transposeA ? rows : inner)
         let ldb = leadingB ?? (transposeB ? inner : columns)

@@ -11,7 +11,7 @@ import Training
 /// steps (Takács et al. 2011, as in `implicit`) or exactly by Cholesky (LAPACKE `sposv`).
 ///
 /// Rows are solved in parallel; each row's solution depends only on the fixed side, so the result is
-/// identical for any thread count. OpenBLAS is pinned to one thread while rows run in parallel.
+/// identical for any thread count. OpenBLAS is single-threaded (see `BLAS`) while rows run in parallel.
 ///
 /// Kernel names: `n` rows in the solved block, `k` factors, `G = YᵀY + λI`, `Yu` a row's gathered
 /// fixed-side vectors, `c` its confidences.
@@ -48,9 +48,6 @@ public enum ImplicitALS {
                            context: TrainingContext = .init()) -> FactorizationModel {
         let c = configuration
         precondition(c.factors > 0 && c.iterations >= 0 && c.regularization >= 0 && c.alpha >= 0 && c.cgSteps > 0)
-        let savedBLASThreads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = savedBLASThreads }
 
         var rng = SeededGenerator(seed: context.seed)
         let users = RowBuffer(Matrix(rows: data.userCount, columns: c.factors,

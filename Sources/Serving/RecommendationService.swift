@@ -202,7 +202,7 @@ public final class RecommendationService: Sendable {
         guard let item = event.item?.value else { return }
         switch event.type {
         case .purchase:
-            if let user = event.user?.value { purchases.withLock { $0[user, default: []].insert(item) } }
+            if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated:
             listingFacts.withLock {
                 $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price)

@@ -17,11 +17,7 @@ public enum TwoTowerTrainer {
                            context: TrainingContext = .init()) -> TwoTowerModel {
         precondition(dynamic.map { d in (d.user + d.item).allSatisfy { $0.training.rowCount == data.interactionCount } } ?? true)
         precondition(c.dimension > 0 && c.batchSize > 1 && c.epochs >= 0 && c.temperature > 0)
-        // Parallelism comes from the row blocks of the loss; OpenBLAS threads woken by the small dense
-        // layers would spin (sched_yield) while those workers run, so OpenBLAS stays single-threaded.
-        let savedBLASThreads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = savedBLASThreads }
+        // Parallelism comes from the row blocks of the loss; OpenBLAS is single-threaded (see `BLAS`).
         var rng = SeededGenerator(seed: context.seed)
         let validation = Validation(data: data, users: c.validationUsers, rng: &rng)
         // Training pairs, with the `byUser` entry each came from (the row of its point-in-time features).

@@ -35,8 +35,7 @@ public struct InBatchSoftmax: Sendable {
     /// Precondition: `candidates.rows >= queries.rows`, `logQ` and `keys` have one entry per candidate.
     ///
     /// Work is split into fixed row blocks that workers claim in turn, each computing its block of logits
-    /// with a single-threaded sgemm and its exponentials straight after (the block is still in cache); OpenBLAS is
-    /// pinned to one thread meanwhile so its idle threads do not compete with the workers.
+    /// with a single-threaded sgemm and its exponentials straight after (the block is still in cache).
     ///
     /// One pass over the logits: each row is shifted by an upper bound of its logits instead of their
     /// maximum (Cauchy–Schwarz: `u·v ≤ ‖u‖ max‖v‖`), so no max pass is needed, and the division by the
@@ -45,9 +44,6 @@ public struct InBatchSoftmax: Sendable {
     public func callAsFunction(queries: Matrix, candidates: Matrix, logQ: [Float], keys: [Int32]) -> Result {
         let b = queries.rows, c = candidates.rows, d = queries.columns
         precondition(c >= b && candidates.columns == d && logQ.count == c && keys.count == c)
-        let savedThreads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = savedThreads }
         let inverseTemperature = 1 / temperature
         let gradientScale = inverseTemperature / Float(b)
         let masked = Self.collisions(keys: keys, queries: b)
