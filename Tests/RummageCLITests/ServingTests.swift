@@ -10,20 +10,25 @@ import VectorSearch
 @Suite(.serialized) struct ServingTests {
     let dir = Fixtures.temporaryDirectory("rummage-serving")
 
-    /// A marketplace, its event log, and a registered two-tower version built from it.
-    func deploy() throws -> (router: Router, service: RecommendationService) {
+    /// A marketplace, its event log, and a registered two-tower version built from it, served from `dir`.
+    static func deployService(dir: String, users: Int = 1_500, items: Int = 3_000, events: Int = 50_000, seed: Int = 9,
+                              epochs: Int = 3) throws -> RecommendationService {
         let data = dir + "/data"
-        #expect(rummage("generate", "--out", data, "--users", "1500", "--items", "3000", "--events", "50000", "--seed", "9",
-                        "--jsonl", "--quiet").code == 0)
+        #expect(rummage("generate", "--out", data, "--users", "\(users)", "--items", "\(items)", "--events", "\(events)",
+                        "--seed", "\(seed)", "--jsonl", "--quiet").code == 0)
         #expect(rummage("ingest", "--from", data + "/events.jsonl", "--log", dir + "/events.sqlite", "--quiet").code == 0)
         let config = Fixtures.write("""
             {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(data)"},
-             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "3"}, "seed": 1},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "\(epochs)"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
         #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
-        let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
-                                                reference: "champion", logPath: dir + "/events.sqlite")
+        return try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
+                                         reference: "champion", logPath: dir + "/events.sqlite")
+    }
+
+    func deploy() throws -> (router: Router, service: RecommendationService) {
+        let service = try Self.deployService(dir: dir)
         let router = Router()
         ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
         return (router, service)

@@ -19,18 +19,8 @@ import Testing
         let requests = Int(environment["RUMMAGE_LEAK_REQUESTS"] ?? "") ?? 20_000
         let dir = Fixtures.temporaryDirectory("rummage-leak")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let items = max(6_000, sells * 2)
-        #expect(rummage("generate", "--out", dir + "/data", "--users", "3000", "--items", "\(items)", "--events", "150000",
-                        "--seed", "5", "--jsonl", "--quiet").code == 0)
-        #expect(rummage("ingest", "--from", dir + "/data/events.jsonl", "--log", dir + "/events.sqlite", "--quiet").code == 0)
-        let config = Fixtures.write("""
-            {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(dir)/data"},
-             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "2"}, "seed": 1},
-             "gate": {"absolute": {}, "relative": {}}}
-            """, to: "pipeline.json", in: dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
-        let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
-                                                reference: "champion", logPath: dir + "/events.sqlite")
+        let service = try ServingTests.deployService(dir: dir, users: 3_000, items: max(6_000, sells * 2), events: 150_000,
+                                                     seed: 5, epochs: 2)
         let router = Router()
         ServingRoutes.install(service, on: router)
         var configuration = HTTPServer.Configuration()
