@@ -1,6 +1,5 @@
 import Foundation
 import HTTPServer
-import Registry
 import RummageCore
 import RummageTestSupport
 import Serving
