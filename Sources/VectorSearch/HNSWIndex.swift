@@ -1,7 +1,6 @@
 import Foundation
 import LinearAlgebra
 import RummageCore
-import Synchronization
 
 /// Approximate maximum-inner-product search on a hierarchical navigable small-world graph (Malkov &
 /// Yashunin 2018; the structure of hnswlib), written here so that adds, removes and filters are live.
@@ -11,7 +10,8 @@ import Synchronization
 ///   Re-adding an id tombstones its old node and inserts a new one.
 /// - Filters are applied during the search: rejected nodes are traversed but not returned, and the beam
 ///   widens (up to the whole graph) until `k` accepted hits are found or nothing is left to visit.
-/// - Deterministic for a given seed and order of adds. One mutex guards the graph (searches serialise).
+/// - Deterministic for a given seed and order of adds. A reader-writer lock guards the graph: searches
+///   run concurrently, adds and removes one at a time.
 ///
 /// Short names inside (as in hnswlib): `M` neighbours per node and layer (2M on layer 0), `ef` beam width.
 public final class HNSWIndex: VectorIndex {
@@ -44,44 +44,44 @@ public final class HNSWIndex: VectorIndex {
 
     public let dimension: Int
     public let configuration: Configuration
-    private let graph: Mutex<Graph>
+    private let graph: ReadWriteLock<Graph>
     public var isExact: Bool { false }
 
     public init(dimension: Int, configuration: Configuration = .init()) {
         precondition(dimension > 0 && configuration.m >= 2 && configuration.efConstruction >= 1)
         self.dimension = dimension
         self.configuration = configuration
-        graph = Mutex(Graph(rng: SeededGenerator(seed: configuration.seed)))
+        graph = ReadWriteLock(Graph(rng: SeededGenerator(seed: configuration.seed)))
     }
 
     init(dimension: Int, configuration: Configuration, graph: Graph) {
         self.dimension = dimension
         self.configuration = configuration
-        self.graph = Mutex(graph)
+        self.graph = ReadWriteLock(graph)
     }
 
-    func withGraph<R>(_ body: (Graph) -> R) -> R { graph.withLock { body($0) } }
+    func withGraph<R>(_ body: (Graph) -> R) -> R { graph.read { body($0) } }
 
     /// Calls `body` with the searchable ids (in insertion order).
     public func withAllIDs<R>(_ body: ([Int64]) -> R) -> R {
-        let ids = graph.withLock { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } }
+        let ids = graph.read { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } }
         return body(ids)
     }
 
     /// The stored vector of a searchable id.
     public func vector(of id: Int64) -> [Float]? {
-        graph.withLock { g in
+        graph.read { g in
             g.nodeOfID[id].map { Array(g.vectors[Int($0) * dimension..<(Int($0) + 1) * dimension]) }
         }
     }
 
-    public var count: Int { graph.withLock { $0.ids.count - $0.deletedCount } }
+    public var count: Int { graph.read { $0.ids.count - $0.deletedCount } }
 
-    public func contains(_ id: Int64) -> Bool { graph.withLock { $0.nodeOfID[id] != nil } }
+    public func contains(_ id: Int64) -> Bool { graph.read { $0.nodeOfID[id] != nil } }
 
     public func add(ids: [Int64], vectors: Matrix) {
         precondition(vectors.rows == ids.count && vectors.columns == dimension)
-        graph.withLock { g in
+        graph.write { g in
             for (r, id) in ids.enumerated() {
                 if let old = g.nodeOfID[id] { tombstone(&g, old) }
                 insert(&g, id: id, vector: Array(vectors.row(r)))
@@ -91,7 +91,7 @@ public final class HNSWIndex: VectorIndex {
     }
 
     public func remove(ids: [Int64]) {
-        graph.withLock { g in
+        graph.write { g in
             for id in ids { if let node = g.nodeOfID[id] { tombstone(&g, node) } }
             rebuildIfNeeded(&g)
         }
@@ -99,7 +99,7 @@ public final class HNSWIndex: VectorIndex {
 
     public func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [[SearchHit]] {
         precondition(queries.columns == dimension && k > 0)
-        return graph.withLock { g in
+        return graph.read { g in
             (0..<queries.rows).map { q in
                 Array(queries.row(q)).withUnsafeBufferPointer { query in
                     search(g, query: query.baseAddress!, k: k, filter: filter)

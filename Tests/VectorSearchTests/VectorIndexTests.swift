@@ -141,3 +141,34 @@ import VectorSearch
         #expect(throws: DataError.self) { try HNSWIndex.load(from: path) }
     }
 }
+
+@Suite struct HNSWConcurrencyTests {
+    /// Searches run while other threads add and remove: no crash, every answer holds only ids that were
+    /// added, and once the writers finish, removed ids are never returned.
+    @Test func searchesRunAlongsideAddsAndRemoves() {
+        let d = 16
+        let data = VectorIndexTests.vectors(3_000, d: d, seed: 20), queries = VectorIndexTests.vectors(50, d: d, seed: 21)
+        let index = HNSWIndex(dimension: d)
+        index.add(ids: (0..<2_000).map { Int64($0) }, vectors: Matrix(rows: 2_000, columns: d, storage: Array(data.storage.prefix(2_000 * d))))
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            switch worker {
+            case 0:
+                for i in 2_000..<3_000 {
+                    index.add(ids: [Int64(i)], vectors: Matrix(rows: 1, columns: d, storage: Array(data.row(i))))
+                }
+            case 1:
+                for i in stride(from: 0, to: 2_000, by: 4) { index.remove(ids: [Int64(i)]) }
+            default:
+                for _ in 0..<40 {
+                    for hits in index.search(queries, k: 10, filter: nil) {
+                        #expect(hits.allSatisfy { $0.id >= 0 && $0.id < 3_000 })
+                    }
+                }
+            }
+        }
+        #expect(index.count == 3_000 - 500)
+        for hits in index.search(queries, k: 20, filter: nil) {
+            #expect(hits.count == 20 && hits.allSatisfy { $0.id >= 2_000 || $0.id % 4 != 0 })
+        }
+    }
+}
