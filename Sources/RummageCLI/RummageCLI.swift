@@ -13,7 +13,8 @@ public enum RummageCLI {
                    BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistrySubcommand<RegistryList>.self,
                    RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
                    RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
-                   GateCommand.self, ServeCommand.self, BatchRecommendCommand.self])
+                   GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
+                   BenchIndexCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {

@@ -62,6 +62,20 @@ public final class HNSWIndex: VectorIndex {
 
     func withGraph<R>(_ body: (Graph) -> R) -> R { graph.read { body($0) } }
 
+    /// A view of this index that searches with beam width `ef` (sharing the graph; for benchmarks and
+    /// callers that trade recall for speed per request).
+    public func withSearchWidth(_ ef: Int) -> HNSWIndex {
+        var c = configuration
+        c.efSearch = ef
+        return HNSWIndex(dimension: dimension, configuration: c, sharing: graph)
+    }
+
+    private init(dimension: Int, configuration: Configuration, sharing graph: ReadWriteLock<Graph>) {
+        self.dimension = dimension
+        self.configuration = configuration
+        self.graph = graph
+    }
+
     /// Calls `body` with the searchable ids (in insertion order).
     public func withAllIDs<R>(_ body: ([Int64]) -> R) -> R {
         let ids = graph.read { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } }

@@ -1,0 +1,111 @@
+import ArgumentParsing
+import Foundation
+import LinearAlgebra
+import RummageCore
+import VectorSearch
+
+/// `rummage bench index`: HNSW build time, recall@k against exact search and queries per second.
+struct BenchIndexCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "bench index",
+        abstract: "Benchmark the HNSW index: build time, recall@k against exact search, and QPS.",
+        discussion: """
+        Makes `--n` clustered unit vectors (like item embeddings) and `--queries` queries, builds the HNSW
+        index, and for each `--ef` measures recall@k against the exact FlatIndex and queries per second
+        with `--threads` concurrent searchers. `--write DIR` also stores the vectors and queries as raw
+        float32 files (base.f32, queries.f32) so a peer (faiss-cpu) can run on the same data.
+        """,
+        options: [
+            .value("n", "N", help: "Indexed vectors.", default: "100000"),
+            .value("d", "D", help: "Dimension.", default: "64"),
+            .value("queries", "Q", help: "Queries.", default: "2000"),
+            .value("k", "K", help: "Neighbours per query.", default: "20"),
+            .value("m", "M", help: "HNSW neighbours per node.", default: "16"),
+            .value("ef-construction", "E", help: "HNSW beam width while building.", default: "200"),
+            .value("ef", "E,E,...", help: "Search beam widths to measure.", default: "32,64,128"),
+            .value("threads", "N", help: "Concurrent searchers.", default: "2"),
+            .value("write", "DIR", help: "Also write base.f32 and queries.f32 here."),
+        ])
+
+    let n: Int, d: Int, queries: Int, k: Int, m: Int, efConstruction: Int, efs: [Int], threads: Int
+    let write: String?
+
+    init(_ arguments: ParsedArguments) throws {
+        n = try arguments.requiredInt("n", in: 100...100_000_000)
+        d = try arguments.requiredInt("d", in: 2...4096)
+        queries = try arguments.requiredInt("queries", in: 1...1_000_000)
+        k = try arguments.requiredInt("k", in: 1...1000)
+        m = try arguments.requiredInt("m", in: 2...256)
+        efConstruction = try arguments.requiredInt("ef-construction", in: 1...10_000)
+        let list = try arguments.requiredString("ef").split(separator: ",").compactMap { Int($0) }
+        guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else { throw UsageError("--ef takes positive integers, e.g. 32,64") }
+        efs = list
+        threads = try arguments.requiredInt("threads", in: 1...256)
+        write = arguments.string("write")
+    }
+
+    /// Unit vectors around `clusters` random centres.
+    static func vectors(_ count: Int, d: Int, seed: UInt64) -> Matrix {
+        var rng = SeededGenerator(seed: 1)
+        let clusters = 100
+        let centres = (0..<clusters * d).map { _ in Float(rng.nextGaussian()) }
+        rng = SeededGenerator(seed: seed)
+        var storage = [Float](repeating: 0, count: count * d)
+        for r in 0..<count {
+            let c = rng.nextInt(below: clusters)
+            var norm: Float = 0
+            for f in 0..<d {
+                let x = centres[c * d + f] + 0.6 * Float(rng.nextGaussian())
+                storage[r * d + f] = x
+                norm += x * x
+            }
+            let inverse = 1 / norm.squareRoot()
+            for f in 0..<d { storage[r * d + f] *= inverse }
+        }
+        return Matrix(rows: count, columns: d, storage: storage)
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        let base = Self.vectors(n, d: d, seed: 2), probe = Self.vectors(queries, d: d, seed: 3)
+        if let write {
+            try FileManager.default.createDirectory(atPath: write, withIntermediateDirectories: true)
+            try base.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/base.f32") }
+            try probe.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/queries.f32") }
+        }
+        let ids = (0..<n).map { Int64($0) }
+        console.result("$ rummage bench index --n \(n) --d \(d) --queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
+            + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads)")
+        let exact = FlatIndex(dimension: d)
+        exact.add(ids: ids, vectors: base)
+        let truth = exact.search(probe, k: k, filter: nil)
+        var configuration = HNSWIndex.Configuration()
+        configuration.m = m
+        configuration.efConstruction = efConstruction
+        let clock = Stopwatch()
+        let index = HNSWIndex(dimension: d, configuration: configuration)
+        for start in stride(from: 0, to: n, by: 10_000) {
+            let end = min(n, start + 10_000)
+            index.add(ids: Array(ids[start..<end]), vectors: Matrix(rows: end - start, columns: d,
+                                                                     storage: Array(base.storage[start * d..<end * d])))
+            console.progress("bench index: \(end) of \(n) vectors added in \(seconds(clock.elapsedSeconds))")
+        }
+        console.result("  build: \(String(format: "%.1f", clock.elapsedSeconds)) s for \(n) vectors (1 thread)")
+        for ef in efs {
+            var c = configuration
+            c.efSearch = ef
+            let searcher = index.withSearchWidth(ef)
+            let chunk = (queries + threads - 1) / threads
+            let timer = Stopwatch()
+            let found = Parallel.mapChunks(count: queries, chunkSize: chunk, threads: threads) { range in
+                searcher.search(Matrix(rows: range.count, columns: d, storage: Array(probe.storage[range.lowerBound * d..<range.upperBound * d])),
+                                k: k, filter: nil)
+            }.flatMap { $0 }
+            let elapsed = timer.elapsedSeconds
+            var hits = 0
+            for (f, t) in zip(found, truth) { hits += Set(f.map(\.id)).intersection(t.map(\.id)).count }
+            console.result("  ef \(ef): recall@\(k) \(String(format: "%.4f", Double(hits) / Double(queries * k)))  "
+                + "\(Int(Double(queries) / elapsed)) QPS with \(threads) threads")
+        }
+    }
+}
