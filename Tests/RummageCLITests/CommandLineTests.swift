@@ -25,7 +25,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
     @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"], ["export"], ["ingest"], ["features"],
                       ["features", "check"], ["features", "training-set"], ["bench", "ingest"], ["pipeline", "run"],
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
-                      ["registry", "promote"], ["registry", "rollback"], ["gate"]])
+                      ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
+                      ["bench", "index"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
