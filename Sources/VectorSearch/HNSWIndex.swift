@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import RummageCore
+import Synchronization
 
 /// Approximate maximum-inner-product search on a hierarchical navigable small-world graph (Malkov &
 /// Yashunin 2018; the structure of hnswlib), written here so that adds, removes and filters are live.
@@ -44,6 +45,8 @@ public final class HNSWIndex: VectorIndex {
 
     public let dimension: Int
     public let configuration: Configuration
+    /// Reusable visited marks for searches (one per concurrent search), as hnswlib's VisitedListPool.
+    private let visitedLists = VisitedListPool()
     private let graph: ReadWriteLock<Graph>
     public var isExact: Bool { false }
 
@@ -242,7 +245,9 @@ public final class HNSWIndex: VectorIndex {
     /// (tombstones, filtered ids) are still explored, so they route without taking result slots.
     private func searchLayer(_ g: Graph, query: UnsafePointer<Float>, entries: [Int32], ef: Int, level: Int,
                              accept: ((Int32) -> Bool)? = nil) -> [(node: Int32, score: Float)] {
-        var visited = Set<Int32>(entries)
+        let visited = visitedLists.take(count: g.ids.count)
+        defer { visitedLists.give(visited) }
+        for e in entries { _ = visited.visit(e) }
         var candidates = Heap(worstFirst: false), results = Heap(worstFirst: true)
         for e in entries {
             let s = score(g, query, e)
@@ -251,7 +256,7 @@ public final class HNSWIndex: VectorIndex {
         }
         while let best = candidates.pop() {
             if results.count >= ef, let worst = results.peek(), best.score < worst.score { break }
-            for n in g.neighbours[Int(best.node)][level] where visited.insert(n).inserted {
+            for n in g.neighbours[Int(best.node)][level] where visited.visit(n) {
                 let s = score(g, query, n)
                 if results.count < ef || s > results.peek()!.score {
                     candidates.push((n, s))
@@ -332,3 +337,42 @@ struct Heap {
         items.sorted { ($0.score, $1.node) > ($1.score, $0.node) }
     }
 }
+
+/// Marks of the nodes one search has visited: a generation number per node, so clearing is one
+/// increment instead of a pass over the array.
+final class VisitedList: @unchecked Sendable {
+    // @unchecked because: a list is used by one search at a time (the pool hands it out exclusively).
+    private var marks: [UInt16] = []
+    private var generation: UInt16 = 0
+
+    func reset(count: Int) {
+        if marks.count < count { marks.append(contentsOf: repeatElement(0, count: count - marks.count)) }
+        generation &+= 1
+        if generation == 0 {
+            for i in marks.indices { marks[i] = 0 }
+            generation = 1
+        }
+    }
+
+    /// True the first time `node` is seen in this search.
+    @inline(__always)
+    func visit(_ node: Int32) -> Bool {
+        if marks[Int(node)] == generation { return false }
+        marks[Int(node)] = generation
+        return true
+    }
+}
+
+/// Visited lists for concurrent searches: taken for one search, given back after.
+final class VisitedListPool: Sendable {
+    private let free = Mutex<[VisitedList]>([])
+
+    func take(count: Int) -> VisitedList {
+        let list = free.withLock { $0.popLast() } ?? VisitedList()
+        list.reset(count: count)
+        return list
+    }
+
+    func give(_ list: VisitedList) { free.withLock { $0.append(list) } }
+}
+
