@@ -51,7 +51,8 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Serving",
-                dependencies: ["Events", "Features", "Registry", "RummageCore", "Storage", "Training", "TwoTower", "VectorSearch",
+                dependencies: ["Datasets", "Events", "Features", "Registry", "RummageCore", "Storage", "Training", "TwoTower",
+                               "VectorSearch",
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",

@@ -47,24 +47,21 @@ struct EmbedCommand: Command {
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
         let clock = Stopwatch()
-        let kind = try ArtifactReader(path: modelPath).kind
+        let model = try ModelCatalog.load(path: modelPath)
         let set: EmbeddingSet
-        switch kind {
-        case TwoTowerModel.artifactKind:
-            let model = try TwoTowerModel.load(from: modelPath)
-            if let listings {
-                let file = try ListingsFile.read(path: listings)
-                set = EmbeddingSet(entity: entity, ids: file.ids.ids.map(\.value),
-                                   vectors: model.embedNewItems(fieldNames: ListingsFile.featureNames, content: file.content))
-            } else {
-                set = Self.indexed(entity, entity == "items" ? model.itemEmbeddings : model.userEmbeddings)
+        if let listings {
+            guard let twoTower = model as? TwoTowerModel else {
+                throw UsageError("--listings needs a two-tower model (this is '\(type(of: model).artifactKind)')")
             }
-        case FactorizationModel.artifactKind:
-            guard listings == nil else { throw UsageError("--listings needs a two-tower model (this is '\(kind)')") }
-            let model = try FactorizationModel.load(from: modelPath)
-            set = Self.indexed(entity, entity == "items" ? model.itemFactors : model.userFactors)
-        default:
-            throw DataError(.invalidArgument, "artifact holds a '\(kind)', not a model with embeddings", path: modelPath)
+            let file = try ListingsFile.read(path: listings)
+            set = EmbeddingSet(entity: entity, ids: file.ids.ids.map(\.value),
+                               vectors: twoTower.embedNewItems(fieldNames: ListingsFile.featureNames, content: file.content))
+        } else {
+            guard let vectors = ModelCatalog.vectors(of: model, entity: entity) else {
+                throw DataError(.invalidArgument, "artifact holds a '\(type(of: model).artifactKind)', not a model with embeddings",
+                                path: modelPath)
+            }
+            set = Self.indexed(entity, vectors)
         }
         try set.save(to: path)
         console.progress("wrote \(set.ids.count) \(entity) embeddings of width \(set.vectors.columns) to \(path) in \(seconds(clock.elapsedSeconds))")

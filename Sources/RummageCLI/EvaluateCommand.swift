@@ -63,8 +63,7 @@ struct EvaluateCommand: Command {
                                          "users": report.userCount, "train_seconds": trainSeconds,
                                          "eval_seconds": evalSeconds]
             for name in report.names { object[name] = report[name] }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            console.result(String(decoding: data, as: UTF8.self))
+            console.result(try jsonObjectLine(object))
         }
     }
 }

@@ -49,10 +49,6 @@ struct FeatureEventSource {
     }
 }
 
-private func jsonLine(_ object: [String: Any]) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-}
-
 private func jsonValue(_ value: FeatureValue) -> String {
     switch value {
     case .number(let x): JSONText.number(x)
@@ -119,12 +115,12 @@ struct FeaturesCheckCommand: Command {
         console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(replayed))")
         let report = FeatureConsistency.check(online: store, events: before, at: time)
         console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
-        console.result(try jsonLine([
+        console.result(try jsonObjectLine([
             "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": outOfOrder,
             "entities_checked": report.entitiesChecked, "features_checked": report.featuresChecked,
             "mismatches": report.mismatches, "examples": report.examples.map(\.description),
             "feature_set_version": store.features.version, "seconds": clock.elapsedSeconds,
-        ]))
+        ], escapingSlashes: true))
         if report.mismatches > 0 { throw FeatureMismatch(count: report.mismatches) }
     }
 }

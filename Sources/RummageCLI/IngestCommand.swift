@@ -107,8 +107,7 @@ struct IngestCommand: Command {
             let object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,
                                          "refused": refused, "log": logPath, "log_events": held,
                                          "seconds": clock.elapsedSeconds]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            console.result(String(decoding: data, as: UTF8.self))
+            console.result(try jsonObjectLine(object, escapingSlashes: true))
         } else {
             console.result(summary)
         }

@@ -1,5 +1,6 @@
 import Baselines
 import Datasets
+import LinearAlgebra
 import MatrixFactorization
 import RummageCore
 import Training
@@ -18,6 +19,15 @@ enum ModelCatalog {
         case TwoTowerModel.artifactKind: return try TwoTowerModel.load(from: path)
         case FactorizationModel.artifactKind: return try FactorizationModel.load(from: path)
         default: throw DataError(.invalidArgument, "artifact holds a '\(kind)', not a model", path: path)
+        }
+    }
+
+    /// A model's user or item vectors (`entity`: "users" or "items"), for models that have them.
+    static func vectors(of model: any Recommender, entity: String) -> Matrix? {
+        switch model {
+        case let m as TwoTowerModel: entity == "items" ? m.itemEmbeddings : m.userEmbeddings
+        case let m as FactorizationModel: entity == "items" ? m.itemFactors : m.userFactors
+        default: nil
         }
     }
 

@@ -153,7 +153,7 @@ struct Pipeline {
             index.add(ids: liveIDs, vectors: liveVectors)
             try index.save(to: staging + "/index.rmg", stamp: "model.rmg sha256 \(modelSHA)")
             indexArtifacts["index.rmg"] = staging + "/index.rmg"
-            if let users = Self.userEmbeddings(of: model) {
+            if let users = ModelCatalog.vectors(of: model, entity: "users") {
                 let userIDs = split.marketplace?.data.userIDs.ids.map(\.value) ?? (0..<users.rows).map(String.init)
                 try EmbeddingSet(entity: "users", ids: userIDs, vectors: users).save(to: staging + "/user_embeddings.rmg")
                 indexArtifacts["user_embeddings.rmg"] = staging + "/user_embeddings.rmg"
@@ -244,14 +244,6 @@ struct Pipeline {
         return times[min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
     }
 
-    static func userEmbeddings(of model: any Recommender) -> Matrix? {
-        switch model {
-        case let m as TwoTowerModel: m.userEmbeddings
-        case let m as FactorizationModel: m.userFactors
-        default: nil
-        }
-    }
-
     /// Share of the exact top-k ids that the approximate search found.
     static func recall(_ approximate: [[SearchHit]], _ exact: [[SearchHit]]) -> Double {
         var found = 0, total = 0
@@ -263,12 +255,8 @@ struct Pipeline {
     }
 
     static func itemEmbeddings(of model: any Recommender, ids: [String]?) -> EmbeddingSet? {
-        let vectors: Matrix
-        switch model {
-        case let m as TwoTowerModel: vectors = m.itemEmbeddings
-        case let m as FactorizationModel: vectors = m.itemFactors
-        default: return nil
+        ModelCatalog.vectors(of: model, entity: "items").map {
+            EmbeddingSet(entity: "items", ids: ids ?? (0..<$0.rows).map(String.init), vectors: $0)
         }
-        return EmbeddingSet(entity: "items", ids: ids ?? (0..<vectors.rows).map(String.init), vectors: vectors)
     }
 }

@@ -4,10 +4,6 @@ import Registry
 import RummageCore
 import Training
 
-private func jsonObjectLine(_ object: [String: Any]) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-}
-
 extension RegistryError: UserFacingError {}
 
 /// `rummage pipeline run`: the whole path from data to a blessed, registered model.

@@ -25,6 +25,12 @@ public enum RummageCLI {
 extension DataError: UserFacingError {}
 extension TrainingError: UserFacingError {}
 
+/// One JSON object on one line with sorted keys (slashes escaped only when asked, as Foundation does).
+func jsonObjectLine(_ object: [String: Any], escapingSlashes: Bool = false) throws -> String {
+    let options: JSONSerialization.WritingOptions = escapingSlashes ? [.sortedKeys] : [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: options), as: UTF8.self)
+}
+
 /// A command's lines: results on standard output, progress on standard error unless `quiet`.
 struct Console: Sendable {
     let output: CommandOutput

@@ -1,3 +1,4 @@
+import Datasets
 import Events
 import Features
 import Foundation
@@ -77,7 +78,7 @@ final class Deployment: Sendable {
     /// Embeds a listing the model never saw from its content (two-tower only) and adds it to the index.
     func addNewListing(_ event: Event) {
         guard let twoTower, let item = event.item?.value, id(of: item) == nil else { return }
-        let names = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+        let names = ListingsFile.featureNames
         let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
         let vector = Array(twoTower.embedNewItems(fieldNames: names, content: content).row(0))
         let id = newListings.withLock { s -> Int64 in
@@ -266,6 +267,13 @@ public final class RecommendationService: Sendable {
         return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: d.version, items: items, fallback: false)
     }
 
+    /// "Now" for online features: one second after the latest event applied (event time, so a replayed
+    /// log gives the same answers), or the wall clock before any event.
+    var eventTime: Int64 {
+        let latest = features.status.latest
+        return latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
+    }
+
     /// How much the listings a user engaged with recently (the online store's `user_recent_items`) pull
     /// the user's stored embedding towards them.
     public static let recentWeight: Float = 0.5
@@ -275,7 +283,7 @@ public final class RecommendationService: Sendable {
     /// the next answer; a user the model never saw is served from their recent listings alone. Nil when
     /// there is neither.
     func queryVector(_ d: Deployment, user: String) -> [Float]? {
-        let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
+        let latest = eventTime
         var recent: [Float]? = nil
         if case .ids(let items) = features.value("user_recent_items", entity: user, at: latest) {
             let vectors = items.compactMap { d.id(of: $0).flatMap { d.vector(of: $0) } }
@@ -307,7 +315,7 @@ public final class RecommendationService: Sendable {
     /// The most engaged-with servable listings over the 7 days before the latest event (the online
     /// store's `item_engagements_7d`; event time, so a replayed log gives the same answer), then by id.
     func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
-        let latest = features.status.latest == Int64.min ? Int64(Date().timeIntervalSince1970) : features.status.latest + 1
+        let latest = eventTime
         var scored: [(String, Float)] = []
         d.index.withAllIDs { ids in
             for id in ids {
