@@ -30,23 +30,11 @@ public final class HNSWIndex: VectorIndex {
         public init() {}
     }
 
-    struct Graph {
-        var vectors: [Float] = []
-        var ids: [Int64] = []
-        var deleted: [Bool] = []
-        var deletedCount = 0
-        var nodeOfID: [Int64: Int32] = [:]
-        /// neighbours[node][level]
-        var neighbours: [[[Int32]]] = []
-        var entry: Int32 = -1
-        var maxLevel = -1
-        var rng: SeededGenerator
-    }
-
     public let dimension: Int
     public let configuration: Configuration
-    /// Reusable visited marks for searches (one per concurrent search), as hnswlib's VisitedListPool.
-    private let visitedLists = VisitedListPool()
+    /// Reusable per-search memory (visited marks, heaps): one per concurrent search, as hnswlib's
+    /// VisitedListPool.
+    private let scratchPool = SearchScratchPool()
     private let graph: ReadWriteLock<Graph>
     public var isExact: Bool { false }
 
@@ -54,7 +42,7 @@ public final class HNSWIndex: VectorIndex {
         precondition(dimension > 0 && configuration.m >= 2 && configuration.efConstruction >= 1)
         self.dimension = dimension
         self.configuration = configuration
-        graph = ReadWriteLock(Graph(rng: SeededGenerator(seed: configuration.seed)))
+        graph = ReadWriteLock(Graph(dimension: dimension, m: configuration.m, seed: configuration.seed))
     }
 
     init(dimension: Int, configuration: Configuration, graph: Graph) {
@@ -100,7 +88,7 @@ public final class HNSWIndex: VectorIndex {
         precondition(vectors.rows == ids.count && vectors.columns == dimension)
         graph.write { g in
             for (r, id) in ids.enumerated() {
-                if let old = g.nodeOfID[id] { tombstone(&g, old) }
+                if let old = g.nodeOfID[id] { g.tombstone(old) }
                 insert(&g, id: id, vector: Array(vectors.row(r)))
             }
             rebuildIfNeeded(&g)
@@ -109,17 +97,19 @@ public final class HNSWIndex: VectorIndex {
 
     public func remove(ids: [Int64]) {
         graph.write { g in
-            for id in ids { if let node = g.nodeOfID[id] { tombstone(&g, node) } }
+            for id in ids { if let node = g.nodeOfID[id] { g.tombstone(node) } }
             rebuildIfNeeded(&g)
         }
     }
 
     public func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [[SearchHit]] {
         precondition(queries.columns == dimension && k > 0)
+        let scratch = scratchPool.take()
+        defer { scratchPool.give(scratch) }
         return graph.read { g in
-            (0..<queries.rows).map { q in
-                Array(queries.row(q)).withUnsafeBufferPointer { query in
-                    search(g, query: query.baseAddress!, k: k, filter: filter)
+            g.withView { view in
+                queries.storage.withUnsafeBufferPointer { q in
+                    (0..<queries.rows).map { r in search(view, scratch, query: q.baseAddress! + r * dimension, k: k, filter: filter) }
                 }
             }
         }
@@ -127,17 +117,10 @@ public final class HNSWIndex: VectorIndex {
 
     // MARK: Graph operations (called with the lock held)
 
-    private func tombstone(_ g: inout Graph, _ node: Int32) {
-        guard !g.deleted[Int(node)] else { return }
-        g.deleted[Int(node)] = true
-        g.deletedCount += 1
-        g.nodeOfID[g.ids[Int(node)]] = nil
-    }
-
     private func rebuildIfNeeded(_ g: inout Graph) {
         guard g.deletedCount > 0, Double(g.deletedCount) > configuration.rebuildFraction * Double(g.ids.count) else { return }
         let d = dimension
-        var fresh = Graph(rng: SeededGenerator(seed: configuration.seed))
+        var fresh = Graph(dimension: d, m: configuration.m, seed: configuration.seed)
         for node in 0..<g.ids.count where !g.deleted[node] {
             insert(&fresh, id: g.ids[node], vector: Array(g.vectors[node * d..<(node + 1) * d]))
         }
@@ -152,43 +135,43 @@ public final class HNSWIndex: VectorIndex {
     private func maxNeighbours(_ level: Int) -> Int { level == 0 ? 2 * configuration.m : configuration.m }
 
     private func insert(_ g: inout Graph, id: Int64, vector: [Float]) {
-        let node = Int32(g.ids.count)
         let level = randomLevel(&g)
-        g.ids.append(id)
-        g.vectors.append(contentsOf: vector)
-        g.deleted.append(false)
-        g.nodeOfID[id] = node
-        g.neighbours.append(Array(repeating: [], count: level + 1))
+        let node = g.append(id: id, vector: vector, level: level)
         guard g.entry >= 0 else {
             g.entry = node
             g.maxLevel = level
             return
         }
-        let d = dimension
-        vector.withUnsafeBufferPointer { q in
-            let query = q.baseAddress!
-            var current = g.entry
-            if g.maxLevel > level {
-                for l in stride(from: g.maxLevel, to: level, by: -1) { current = greedy(g, query: query, from: current, level: l) }
-            }
-            for l in stride(from: min(level, g.maxLevel), through: 0, by: -1) {
-                let candidates = searchLayer(g, query: query, entries: [current], ef: configuration.efConstruction, level: l)
-                let selected = selectNeighbours(g, base: query, candidates: candidates, max: configuration.m)
-                g.neighbours[Int(node)][l] = selected
-                for neighbour in selected {
-                    var links = g.neighbours[Int(neighbour)][l]
-                    links.append(node)
-                    if links.count > maxNeighbours(l) {
-                        let base = Array(g.vectors[Int(neighbour) * d..<(Int(neighbour) + 1) * d])
-                        let scored = links.map { (node: $0, score: score(g, base, $0)) }.sorted { ($0.score, $1.node) > ($1.score, $0.node) }
-                        links = base.withUnsafeBufferPointer {
-                            selectNeighbours(g, base: $0.baseAddress!, candidates: scored, max: maxNeighbours(l))
-                        }
-                    }
-                    g.neighbours[Int(neighbour)][l] = links
+        let scratch = scratchPool.take()
+        defer { scratchPool.give(scratch) }
+        var current = g.entry
+        for l in stride(from: g.maxLevel, to: level, by: -1) {
+            current = g.withView { view in vector.withUnsafeBufferPointer { greedy(view, query: $0.baseAddress!, from: current, level: l) } }
+        }
+        for l in stride(from: min(level, g.maxLevel), through: 0, by: -1) {
+            let entry = current
+            let (candidates, selected) = g.withView { view in
+                vector.withUnsafeBufferPointer { q in
+                    let found = searchLayer(view, scratch, query: q.baseAddress!, entry: entry, ef: configuration.efConstruction, level: l,
+                                            accept: nil)
+                    return (found, selectNeighbours(view, base: q.baseAddress!, candidates: found, max: configuration.m))
                 }
-                if let best = candidates.first { current = best.node }
             }
+            g.setLinks(node, l, selected)
+            for neighbour in selected {
+                var links = g.links(neighbour, l)
+                links.append(node)
+                if links.count > maxNeighbours(l) {
+                    links = g.withView { view in
+                        let base = view.vector(neighbour)
+                        let scored = links.map { ScoredNode(score: dot(base, view.vector($0), dimension), node: $0) }
+                            .sorted { $0.isBetter(than: $1) }
+                        return selectNeighbours(view, base: base, candidates: scored, max: maxNeighbours(l))
+                    }
+                }
+                g.setLinks(neighbour, l, links)
+            }
+            if let best = candidates.first { current = best.node }
         }
         if level > g.maxLevel {
             g.maxLevel = level
@@ -196,41 +179,27 @@ public final class HNSWIndex: VectorIndex {
         }
     }
 
-    private func score(_ g: Graph, _ base: [Float], _ node: Int32) -> Float {
-        base.withUnsafeBufferPointer { b in score(g, b.baseAddress!, node) }
-    }
-
-    private func score(_ g: Graph, _ query: UnsafePointer<Float>, _ node: Int32) -> Float {
-        g.vectors.withUnsafeBufferPointer { v in dot(query, v.baseAddress! + Int(node) * dimension, dimension) }
-    }
-
     /// hnswlib's neighbour heuristic: take candidates best first, keeping one only if it is closer to
     /// the base than to every neighbour already kept (spreads links across directions).
-    private func selectNeighbours(_ g: Graph, base: UnsafePointer<Float>, candidates: [(node: Int32, score: Float)],
-                                  max: Int) -> [Int32] {
+    private func selectNeighbours(_ view: GraphView, base: UnsafePointer<Float>, candidates: [ScoredNode], max: Int) -> [Int32] {
         var kept: [Int32] = []
         for candidate in candidates where kept.count < max {
-            let c = candidate.node
-            let diverse = kept.allSatisfy { s in
-                g.vectors.withUnsafeBufferPointer { v in
-                    dot(v.baseAddress! + Int(c) * dimension, v.baseAddress! + Int(s) * dimension, dimension)
-                } < candidate.score
-            }
-            if diverse { kept.append(c) }
+            let c = view.vector(candidate.node)
+            if kept.allSatisfy({ dot(c, view.vector($0), dimension) < candidate.score }) { kept.append(candidate.node) }
         }
         // Fill up with the best remaining candidates so that small graphs stay connected.
         for candidate in candidates where kept.count < max && !kept.contains(candidate.node) { kept.append(candidate.node) }
         return kept
     }
 
-    private func greedy(_ g: Graph, query: UnsafePointer<Float>, from start: Int32, level: Int) -> Int32 {
+    private func greedy(_ view: GraphView, query: UnsafePointer<Float>, from start: Int32, level: Int) -> Int32 {
         var current = start
-        var best = score(g, query, current)
+        var best = view.score(query, current)
         var improved = true
         while improved {
             improved = false
-            for n in g.neighbours[Int(current)][level] {
-                let s = score(g, query, n)
+            for n in view.links(current, level) {
+                let s = view.score(query, n)
                 if s > best || (s == best && n < current) {
                     best = s
                     current = n
@@ -243,25 +212,28 @@ public final class HNSWIndex: VectorIndex {
 
     /// Beam search on one layer: the `ef` best `accept`ed nodes found, best first. Rejected nodes
     /// (tombstones, filtered ids) are still explored, so they route without taking result slots.
-    private func searchLayer(_ g: Graph, query: UnsafePointer<Float>, entries: [Int32], ef: Int, level: Int,
-                             accept: ((Int32) -> Bool)? = nil) -> [(node: Int32, score: Float)] {
-        let visited = visitedLists.take(count: g.ids.count)
-        defer { visitedLists.give(visited) }
-        for e in entries { _ = visited.visit(e) }
-        var candidates = Heap(worstFirst: false), results = Heap(worstFirst: true)
-        for e in entries {
-            let s = score(g, query, e)
-            candidates.push((e, s))
-            if accept?(e) ?? true { results.push((e, s)) }
+    private func searchLayer(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, entry: Int32, ef: Int,
+                             level: Int, accept: ((Int32) -> Bool)?) -> [ScoredNode] {
+        let visited = scratch.startVisit(count: view.count)
+        var candidates = NodeHeap(storage: scratch.candidates, worstFirst: false)
+        var results = NodeHeap(storage: scratch.results, worstFirst: true)
+        defer {
+            scratch.candidates = candidates.storage
+            scratch.results = results.storage
         }
+        _ = visited.visit(entry)
+        let first = ScoredNode(score: view.score(query, entry), node: entry)
+        candidates.push(first)
+        if accept?(entry) ?? true { results.push(first) }
         while let best = candidates.pop() {
-            if results.count >= ef, let worst = results.peek(), best.score < worst.score { break }
-            for n in g.neighbours[Int(best.node)][level] where visited.visit(n) {
-                let s = score(g, query, n)
-                if results.count < ef || s > results.peek()!.score {
-                    candidates.push((n, s))
+            if results.count >= ef, best.score < results.top.score { break }
+            for n in view.links(best.node, level) where visited.visit(n) {
+                let s = view.score(query, n)
+                if results.count < ef || s > results.top.score {
+                    let scored = ScoredNode(score: s, node: n)
+                    candidates.push(scored)
                     if accept?(n) ?? true {
-                        results.push((n, s))
+                        results.push(scored)
                         if results.count > ef { _ = results.pop() }
                     }
                 }
@@ -270,89 +242,218 @@ public final class HNSWIndex: VectorIndex {
         return results.sortedBestFirst()
     }
 
-    private func search(_ g: Graph, query: UnsafePointer<Float>, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [SearchHit] {
-        guard g.entry >= 0, g.ids.count > g.deletedCount else { return [] }
-        var current = g.entry
-        if g.maxLevel > 0 {
-            for l in stride(from: g.maxLevel, to: 0, by: -1) { current = greedy(g, query: query, from: current, level: l) }
-        }
+    private func search(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, k: Int,
+                        filter: (@Sendable (Int64) -> Bool)?) -> [SearchHit] {
+        guard view.entry >= 0, view.count > view.deletedCount else { return [] }
+        var current = view.entry
+        for l in stride(from: view.maxLevel, to: 0, by: -1) { current = greedy(view, query: query, from: current, level: l) }
         var ef = max(configuration.efSearch, k)
-        let accept: (Int32) -> Bool = { node in !g.deleted[Int(node)] && (filter?(g.ids[Int(node)]) ?? true) }
+        let accept: ((Int32) -> Bool)?
+        switch (filter, view.deletedCount > 0) {
+        case (nil, false): accept = nil
+        case (nil, true): accept = { node in !view.deleted[Int(node)] }
+        case (let filter?, _): accept = { node in !view.deleted[Int(node)] && filter(view.ids[Int(node)]) }
+        }
         while true {
-            let found = searchLayer(g, query: query, entries: [current], ef: ef, level: 0, accept: accept)
-            let hits = found.prefix(k).map { SearchHit(id: g.ids[Int($0.node)], score: $0.score) }
+            let found = searchLayer(view, scratch, query: query, entry: current, ef: ef, level: 0, accept: accept)
+            let hits = found.prefix(k).map { SearchHit(id: view.ids[Int($0.node)], score: $0.score) }
             // Too few accepted (a narrow filter): widen the beam, up to the whole graph.
-            if hits.count >= k || ef >= g.ids.count { return hits }
-            ef = min(g.ids.count, ef * 4)
+            if hits.count >= k || ef >= view.count { return hits }
+            ef = min(view.count, ef * 4)
         }
     }
 }
 
-/// A binary heap of (node, score): best first, or worst first.
-struct Heap {
-    private var items: [(node: Int32, score: Float)] = []
-    let worstFirst: Bool
+/// The graph's storage, flat so that a search walks plain memory: layer-0 links in one array
+/// (`2M + 1` slots a node: the count, then the links), upper-layer links in another (`M + 1` slots a
+/// node and layer, from `upperStart[node]`).
+struct Graph {
+    let dimension: Int
+    let m: Int
+    var vectors: [Float] = []
+    var ids: [Int64] = []
+    var deleted: [Bool] = []
+    var deletedCount = 0
+    var nodeOfID: [Int64: Int32] = [:]
+    var levels: [UInt8] = []
+    var baseLinks: [Int32] = []
+    var upperLinks: [Int32] = []
+    var upperStart: [Int32] = []
+    var entry: Int32 = -1
+    var maxLevel = -1
+    var rng: SeededGenerator
 
-    init(worstFirst: Bool) { self.worstFirst = worstFirst }
-
-    var count: Int { items.count }
-
-    /// True when `a` belongs above `b`. Ties: the lower node first (best-first) or last (worst-first).
-    private func above(_ a: (node: Int32, score: Float), _ b: (node: Int32, score: Float)) -> Bool {
-        worstFirst ? (a.score, b.node) < (b.score, a.node) : (a.score, b.node) > (b.score, a.node)
+    init(dimension: Int, m: Int, seed: UInt64) {
+        self.dimension = dimension
+        self.m = m
+        rng = SeededGenerator(seed: seed)
     }
 
-    func peek() -> (node: Int32, score: Float)? { items.first }
+    var baseStride: Int { 2 * m + 1 }
+    var upperStride: Int { m + 1 }
 
-    mutating func push(_ item: (node: Int32, score: Float)) {
-        items.append(item)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard above(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
+    /// Adds an unlinked node with `level` upper layers; returns it.
+    mutating func append(id: Int64, vector: [Float], level: Int) -> Int32 {
+        let node = Int32(ids.count)
+        ids.append(id)
+        vectors.append(contentsOf: vector)
+        deleted.append(false)
+        nodeOfID[id] = node
+        levels.append(UInt8(level))
+        baseLinks.append(contentsOf: repeatElement(0, count: baseStride))
+        upperStart.append(Int32(upperLinks.count))
+        upperLinks.append(contentsOf: repeatElement(0, count: level * upperStride))
+        return node
+    }
+
+    mutating func tombstone(_ node: Int32) {
+        guard !deleted[Int(node)] else { return }
+        deleted[Int(node)] = true
+        deletedCount += 1
+        nodeOfID[ids[Int(node)]] = nil
+    }
+
+    private func slot(_ node: Int32, _ level: Int) -> (inBase: Bool, at: Int) {
+        level == 0 ? (true, Int(node) * baseStride) : (false, Int(upperStart[Int(node)]) + (level - 1) * upperStride)
+    }
+
+    func links(_ node: Int32, _ level: Int) -> [Int32] {
+        let (inBase, at) = slot(node, level)
+        let array = inBase ? baseLinks : upperLinks
+        return Array(array[at + 1..<at + 1 + Int(array[at])])
+    }
+
+    mutating func setLinks(_ node: Int32, _ level: Int, _ links: [Int32]) {
+        precondition(links.count <= (level == 0 ? 2 * m : m))
+        let (inBase, at) = slot(node, level)
+        if inBase {
+            baseLinks[at] = Int32(links.count)
+            baseLinks.replaceSubrange(at + 1..<at + 1 + links.count, with: links)
+        } else {
+            upperLinks[at] = Int32(links.count)
+            upperLinks.replaceSubrange(at + 1..<at + 1 + links.count, with: links)
         }
     }
 
-    mutating func pop() -> (node: Int32, score: Float)? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        items[0] = items[items.count - 1]
-        items.removeLast()
+    func withView<R>(_ body: (GraphView) -> R) -> R {
+        vectors.withUnsafeBufferPointer { v in
+            baseLinks.withUnsafeBufferPointer { b in
+                upperLinks.withUnsafeBufferPointer { u in
+                    upperStart.withUnsafeBufferPointer { s in
+                        deleted.withUnsafeBufferPointer { del in
+                            ids.withUnsafeBufferPointer { i in
+                                body(GraphView(vectors: v, baseLinks: b, upperLinks: u, upperStart: s, deleted: del, ids: i,
+                                               dimension: dimension, baseStride: baseStride, upperStride: upperStride,
+                                               deletedCount: deletedCount, entry: entry, maxLevel: maxLevel))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Read-only pointers into a `Graph`, valid inside `Graph.withView`.
+struct GraphView {
+    let vectors: UnsafeBufferPointer<Float>
+    let baseLinks: UnsafeBufferPointer<Int32>
+    let upperLinks: UnsafeBufferPointer<Int32>
+    let upperStart: UnsafeBufferPointer<Int32>
+    let deleted: UnsafeBufferPointer<Bool>
+    let ids: UnsafeBufferPointer<Int64>
+    let dimension: Int, baseStride: Int, upperStride: Int, deletedCount: Int
+    let entry: Int32, maxLevel: Int
+
+    var count: Int { ids.count }
+
+    @inline(__always)
+    func vector(_ node: Int32) -> UnsafePointer<Float> { vectors.baseAddress! + Int(node) * dimension }
+
+    @inline(__always)
+    func score(_ query: UnsafePointer<Float>, _ node: Int32) -> Float { dot(query, vector(node), dimension) }
+
+    @inline(__always)
+    func links(_ node: Int32, _ level: Int) -> UnsafeBufferPointer<Int32> {
+        let at = level == 0 ? Int(node) * baseStride : Int(upperStart[Int(node)]) + (level - 1) * upperStride
+        let start = (level == 0 ? baseLinks : upperLinks).baseAddress! + at
+        return UnsafeBufferPointer(start: start + 1, count: Int(start.pointee))
+    }
+}
+
+struct ScoredNode {
+    var score: Float
+    var node: Int32
+
+    /// Higher score first; ties go to the lower node (so results are deterministic).
+    @inline(__always)
+    func isBetter(than other: ScoredNode) -> Bool { score != other.score ? score > other.score : node < other.node }
+}
+
+/// A binary heap of scored nodes in storage borrowed from a `SearchScratch` (grown by doubling): best
+/// first, or worst first.
+struct NodeHeap {
+    var storage: UnsafeMutableBufferPointer<ScoredNode>
+    private(set) var count = 0
+    let worstFirst: Bool
+
+    init(storage: UnsafeMutableBufferPointer<ScoredNode>, worstFirst: Bool) {
+        self.storage = storage
+        self.worstFirst = worstFirst
+    }
+
+    var top: ScoredNode { storage[0] }
+
+    @inline(__always)
+    private func above(_ a: ScoredNode, _ b: ScoredNode) -> Bool { worstFirst ? b.isBetter(than: a) : a.isBetter(than: b) }
+
+    mutating func push(_ item: ScoredNode) {
+        if count == storage.count {
+            let grown = UnsafeMutableBufferPointer<ScoredNode>.allocate(capacity: 2 * storage.count)
+            _ = grown.initialize(from: storage)
+            storage.deallocate()
+            storage = grown
+        }
+        var i = count
+        count += 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard above(item, storage[parent]) else { break }
+            storage[i] = storage[parent]
+            i = parent
+        }
+        storage[i] = item
+    }
+
+    mutating func pop() -> ScoredNode? {
+        guard count > 0 else { return nil }
+        let top = storage[0]
+        count -= 1
+        guard count > 0 else { return top }
+        let last = storage[count]
         var i = 0
         while true {
             let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < items.count && above(items[l], items[best]) { best = l }
-            if r < items.count && above(items[r], items[best]) { best = r }
-            if best == i { break }
-            items.swapAt(i, best)
+            guard l < count else { break }
+            let best = r < count && above(storage[r], storage[l]) ? r : l
+            guard above(storage[best], last) else { break }
+            storage[i] = storage[best]
             i = best
         }
+        storage[i] = last
         return top
     }
 
-    func sortedBestFirst() -> [(node: Int32, score: Float)] {
-        items.sorted { ($0.score, $1.node) > ($1.score, $0.node) }
+    func sortedBestFirst() -> [ScoredNode] {
+        UnsafeBufferPointer(rebasing: storage[0..<count]).sorted { $0.isBetter(than: $1) }
     }
 }
 
-/// Marks of the nodes one search has visited: a generation number per node, so clearing is one
+/// Visited marks of one search over borrowed memory: a generation number per node, so clearing is one
 /// increment instead of a pass over the array.
-final class VisitedList: @unchecked Sendable {
-    // @unchecked because: a list is used by one search at a time (the pool hands it out exclusively).
-    private var marks: [UInt16] = []
-    private var generation: UInt16 = 0
-
-    func reset(count: Int) {
-        if marks.count < count { marks.append(contentsOf: repeatElement(0, count: count - marks.count)) }
-        generation &+= 1
-        if generation == 0 {
-            for i in marks.indices { marks[i] = 0 }
-            generation = 1
-        }
-    }
+struct VisitedMarks {
+    let marks: UnsafeMutablePointer<UInt16>
+    let generation: UInt16
 
     /// True the first time `node` is seen in this search.
     @inline(__always)
@@ -363,16 +464,43 @@ final class VisitedList: @unchecked Sendable {
     }
 }
 
-/// Visited lists for concurrent searches: taken for one search, given back after.
-final class VisitedListPool: Sendable {
-    private let free = Mutex<[VisitedList]>([])
+/// The memory one search needs (visited marks and two heaps), reused across searches so a query
+/// allocates almost nothing.
+final class SearchScratch: @unchecked Sendable {
+    // @unchecked because: a scratch is used by one search at a time (the pool hands it out exclusively).
+    private var marks = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: 0)
+    private var generation: UInt16 = 0
+    var candidates = UnsafeMutableBufferPointer<ScoredNode>.allocate(capacity: 256)
+    var results = UnsafeMutableBufferPointer<ScoredNode>.allocate(capacity: 256)
 
-    func take(count: Int) -> VisitedList {
-        let list = free.withLock { $0.popLast() } ?? VisitedList()
-        list.reset(count: count)
-        return list
+    deinit {
+        marks.deallocate()
+        candidates.deallocate()
+        results.deallocate()
     }
 
-    func give(_ list: VisitedList) { free.withLock { $0.append(list) } }
+    func startVisit(count: Int) -> VisitedMarks {
+        if marks.count < count {
+            let grown = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: max(count, 2 * marks.count))
+            grown.initialize(repeating: 0)
+            marks.deallocate()
+            marks = grown
+            generation = 0
+        }
+        generation &+= 1
+        if generation == 0 {
+            marks.update(repeating: 0)
+            generation = 1
+        }
+        return VisitedMarks(marks: marks.baseAddress!, generation: generation)
+    }
 }
 
+/// Scratches for concurrent searches: taken for one search, given back after.
+final class SearchScratchPool: Sendable {
+    private let free = Mutex<[SearchScratch]>([])
+
+    func take() -> SearchScratch { free.withLock { $0.popLast() } ?? SearchScratch() }
+
+    func give(_ scratch: SearchScratch) { free.withLock { $0.append(scratch) } }
+}
