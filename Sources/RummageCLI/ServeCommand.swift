@@ -17,6 +17,10 @@ struct ServeCommand: Command {
         and the listing lifecycle), and answers on 127.0.0.1: recommendations, similar listings, event
         intake, listing create and state change, healthz, readyz, metrics (API: docs/serving.md).
         SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish.
+
+        With `--experiment NAME --split champion=90,challenger=10`, each alias of the split is loaded and
+        followed, every user is served by the alias a stable hash of NAME and their id assigns, each answer
+        names its `variant` and `ranking_id`, and its listings are logged as impression events.
         """,
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
@@ -28,6 +32,8 @@ struct ServeCommand: Command {
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
             .value("poll", "SECONDS", help: "Check the alias this often and hot-swap when it moved (0: never).", default: "30"),
             .value("admin-token", "TOKEN", help: "Bearer token for /v1/admin/reload (default: $RUMMAGE_ADMIN_TOKEN; unset disables)."),
+            .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
+            .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
         ])
 
     let registry: ModelRegistry
@@ -37,6 +43,7 @@ struct ServeCommand: Command {
     let configuration: HTTPServer.Configuration
     let poll: Int
     let adminToken: String?
+    let experiment: Experiment?
 
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
@@ -50,6 +57,12 @@ struct ServeCommand: Command {
         configuration = c
         poll = try arguments.requiredInt("poll", in: 0...86_400)
         adminToken = arguments.string("admin-token") ?? ProcessInfo.processInfo.environment["RUMMAGE_ADMIN_TOKEN"]
+        switch (arguments.string("experiment"), arguments.string("split")) {
+        case (nil, nil): experiment = nil
+        case let (name?, split?):
+            do { experiment = try Experiment(name: name, split: split) } catch { throw UsageError(error.message) }
+        default: throw UsageError("--experiment and --split go together")
+        }
     }
 
     func run(output: CommandOutput) throws {
@@ -57,26 +70,29 @@ struct ServeCommand: Command {
         let directory = (log as NSString).deletingLastPathComponent
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
-        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log)
+        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment)
         let router = Router()
         ServingRoutes.install(service, on: router, adminToken: adminToken)
         let server = HTTPServer(router: router, configuration: configuration)
         try server.start()
-        console.progress("serving \(model) v\(service.modelVersion) (\(service.status.indexed) listings indexed) on "
+        let served = service.servedVersions.map { "\($0.alias) v\($0.version)" }.joined(separator: ", ")
+        console.progress("serving \(model) \(served) (\(service.status.indexed) listings indexed) on "
             + "http://127.0.0.1:\(server.port) (loaded in \(seconds(clock.elapsedSeconds)))")
         console.result("listening on 127.0.0.1:\(server.port)")
-        // Follow the alias: load a moved-to version in the background and swap it in.
+        // Follow the aliases: load a moved-to version in the background and swap it in.
         let timer = DispatchSource.makeTimerSource(queue: .global())
         // Always resumed (a suspended source must not be released); with --poll 0 it never fires.
         timer.schedule(deadline: poll > 0 ? .now() + .seconds(poll) : .distantFuture,
                        repeating: poll > 0 ? .seconds(poll) : .never)
-        timer.setEventHandler { [alias] in
-            guard let target = try? service.registry.resolve(service.modelName, alias), target != service.modelVersion else { return }
-            do {
-                let (from, to) = try service.reload(to: alias)
-                console.progress("hot swap: v\(from) → v\(to)")
-            } catch {
-                console.progress("hot swap to v\(target) refused, still serving v\(service.modelVersion): \(error)")
+        timer.setEventHandler {
+            for (alias, version) in service.servedVersions {
+                guard let target = try? service.registry.resolve(service.modelName, alias), target != version else { continue }
+                do {
+                    let (_, from, to) = try service.reload(to: alias)
+                    console.progress("hot swap of \(alias): v\(from) → v\(to)")
+                } catch {
+                    console.progress("hot swap of \(alias) to v\(target) refused, still serving v\(version): \(error)")
+                }
             }
         }
         timer.resume()
@@ -93,6 +109,7 @@ struct ServeCommand: Command {
         console.progress("stopping: draining in-flight requests")
         timer.cancel()
         server.stop()
+        service.flushImpressions()
         sources.forEach { $0.cancel() }
     }
 }

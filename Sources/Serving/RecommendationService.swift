@@ -18,81 +18,6 @@ public struct ServingError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// One loaded model version: its embeddings, its index (checked to be built from the same model), and
-/// the listings created since, embedded by this model's item tower. Replaced whole on a hot swap.
-final class Deployment: Sendable {
-    struct NewListings {
-        var next: Int64
-        var idOfItem: [String: Int64] = [:]
-        var itemOfID: [Int64: String] = [:]
-        var vectors: [Int64: [Float]] = [:]
-    }
-
-    let version: Int
-    let manifest: Manifest
-    let users: [String: Int]
-    let userVectors: Matrix
-    let itemIDs: [String]
-    let itemOfID: [String: Int64]
-    let itemVectors: Matrix
-    let index: HNSWIndex
-    let twoTower: TwoTowerModel?
-    private let newListings: Mutex<NewListings>
-
-    /// Loads version `reference` of `model`, verifying every artifact's checksum and the index's stamp.
-    init(registry: ModelRegistry, model: String, reference: String) throws {
-        let version = try registry.resolve(model, reference)
-        let paths = try registry.verify(model, version)
-        let manifest = try registry.manifest(model, version)
-        guard let modelPath = paths["model.rmg"], let indexPath = paths["index.rmg"], let itemsPath = paths["item_embeddings.rmg"],
-              let usersPath = paths["user_embeddings.rmg"] else {
-            throw ServingError("\(model) v\(version) lacks model.rmg, index.rmg or embeddings: re-run its pipeline")
-        }
-        let (index, stamp) = try HNSWIndex.load(from: indexPath)
-        guard stamp == "model.rmg sha256 \(manifest.artifacts["model.rmg"] ?? "")" else {
-            throw ServingError("\(indexPath) was built from another model (\(stamp)); refusing to serve it")
-        }
-        let items = try EmbeddingSet.load(from: itemsPath), users = try EmbeddingSet.load(from: usersPath)
-        self.version = version
-        self.manifest = manifest
-        self.users = Dictionary(uniqueKeysWithValues: users.ids.enumerated().map { ($1, $0) })
-        userVectors = users.vectors
-        itemIDs = items.ids
-        itemOfID = Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) })
-        itemVectors = items.vectors
-        self.index = index
-        twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
-        newListings = Mutex(NewListings(next: Int64(items.ids.count)))
-    }
-
-    func itemID(of id: Int64) -> String? {
-        Int(id) < itemIDs.count ? itemIDs[Int(id)] : newListings.withLock { $0.itemOfID[id] }
-    }
-
-    func id(of item: String) -> Int64? { itemOfID[item] ?? newListings.withLock { $0.idOfItem[item] } }
-
-    func vector(of id: Int64) -> [Float]? {
-        Int(id) < itemIDs.count ? Array(itemVectors.row(Int(id))) : newListings.withLock { $0.vectors[id] }
-    }
-
-    /// Embeds a listing the model never saw from its content (two-tower only) and adds it to the index.
-    func addNewListing(_ event: Event) {
-        guard let twoTower, let item = event.item?.value, id(of: item) == nil else { return }
-        let names = ListingsFile.featureNames
-        let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
-        let vector = Array(twoTower.embedNewItems(fieldNames: names, content: content).row(0))
-        let id = newListings.withLock { s -> Int64 in
-            let id = s.next
-            s.next += 1
-            s.idOfItem[item] = id
-            s.itemOfID[id] = item
-            s.vectors[id] = vector
-            return id
-        }
-        index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
-    }
-}
-
 /// Real-time recommendations from a registered model version: its user embeddings and item index, the
 /// event log's listing states and the online features (a user's recent listings move their query at
 /// request time, see `queryVector`).
@@ -105,6 +30,10 @@ final class Deployment: Sendable {
 /// Hot swap: `reload` loads another version in the background (refusing one whose index does not match
 /// its model), brings it up to date with the listing states and new listings, and swaps it in
 /// atomically; a request in flight keeps the version it started with.
+///
+/// Experiments: with an `Experiment`, each variant's alias is loaded as its own deployment (a slot), each
+/// user is served by the variant the split assigns them, every answer names its variant and ranking id,
+/// and its listings are logged as `impression` events carrying the experiment and variant.
 public final class RecommendationService: Sendable {
     public struct Recommendations: Sendable, Encodable {
         public struct Item: Sendable, Encodable {
@@ -116,69 +45,111 @@ public final class RecommendationService: Sendable {
         public var modelVersion: Int
         public var items: [Item]
         public var fallback: Bool
+        /// The alias that served this answer (the experiment's variant, or the primary alias).
+        public var variant: String
+        /// The experiment the user is in, if one is running.
+        public var experiment: String?
+        /// Identifies this answer; impressions and the client's later events refer to it.
+        public var rankingID: String
 
         enum CodingKeys: String, CodingKey {
-            case user, items, fallback
+            case user, items, fallback, variant, experiment
             case modelVersion = "model_version"
+            case rankingID = "ranking_id"
         }
     }
 
     public let modelName: String
     public let registry: ModelRegistry
-    private let current: Mutex<Deployment>
+    /// The alias (or version) served when no experiment assigns another; also the one `similar` and
+    /// batch recommendations use.
+    public let primaryAlias: String
+    public let experiment: Experiment?
+    /// One deployment per served alias: the primary one and each experiment variant.
+    private let slots: Mutex<[String: Deployment]>
+    private let impressions: ImpressionLog?
     private let reloading = Mutex<Void>(())
     private let ingestor: EventIngestor
     private let features: InMemoryFeatureStore
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
-    /// `listing_created` events of listings no model was trained on, replayed into a new deployment.
+    /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
     private let newListingEvents = Mutex<[Event]>([])
 
-    /// Loads version `reference` (a number or an alias) of `model` from `registry`, and the event log at
-    /// `logPath` (created if missing), replaying it into the lifecycle and the online feature store.
-    public init(registry: ModelRegistry, model: String, reference: String, logPath: String) throws {
+    /// Loads version `reference` (a number or an alias) of `model` from `registry`, each variant alias of
+    /// `experiment` too, and the event log at `logPath` (created if missing), replaying it into the
+    /// lifecycle and the online feature store.
+    public init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil) throws {
         self.registry = registry
         modelName = model
+        primaryAlias = reference
+        self.experiment = experiment
         let deployment = try Deployment(registry: registry, model: model, reference: reference)
-        current = Mutex(deployment)
+        var loaded = [reference: deployment]
+        for variant in experiment?.variants ?? [] where loaded[variant.alias] == nil {
+            loaded[variant.alias] = try Deployment(registry: registry, model: model, reference: variant.alias)
+        }
+        slots = Mutex(loaded)
         let log = try SQLiteEventLog(path: logPath)
         ingestor = try EventIngestor(log: log)
+        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor)
         features = InMemoryFeatureStore()
         var replayed: [Event] = []
         try log.readAll(order: .appended) { replayed.append($0) }
         features.apply(replayed)
         for event in replayed {
             remember(event)
-            if event.type == .listingCreated, let item = event.item?.value, deployment.itemOfID[item] == nil {
-                newListingEvents.withLock { $0.append(event) }
-            }
+            if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
         }
-        prepare(deployment)
+        for slot in loaded.values { prepare(slot) }
     }
 
     /// Brings a freshly loaded deployment up to date: new listings embedded and indexed, listings that
     /// are not active removed.
     private func prepare(_ deployment: Deployment) {
-        for event in newListingEvents.withLock({ $0 }) { deployment.addNewListing(event) }
+        for event in newListingEvents.withLock({ $0 }) where isServable(event.item?.value) { deployment.addNewListing(event) }
         let gone = deployment.index.withAllIDs { ids in ids.filter { !isServable(deployment.itemID(of: $0)) } }
         deployment.index.remove(ids: gone)
     }
 
-    /// Loads `reference` and swaps it in; returns the versions before and after. Throws (and keeps
-    /// serving the current version) when the new one cannot be loaded or its index belongs to another model.
+    /// The aliases served: the primary one, then the experiment's variants.
+    public var servedAliases: [String] {
+        [primaryAlias] + (experiment?.variants.map(\.alias).filter { $0 != primaryAlias } ?? [])
+    }
+
+    /// Hot swap. When `reference` is a served alias, its slot is reloaded to the version the alias points
+    /// at now; otherwise `reference` (any alias or version) is loaded into the primary slot. Returns the
+    /// slot and its versions before and after. Throws (and keeps serving the current version) when the
+    /// new one cannot be loaded or its index belongs to another model.
     @discardableResult
-    public func reload(to reference: String) throws -> (from: Int, to: Int) {
+    public func reload(to reference: String) throws -> (slot: String, from: Int, to: Int) {
         try reloading.withLock { _ in
-            let from = current.withLock { $0.version }
+            let slot = servedAliases.contains(reference) ? reference : primaryAlias
+            let from = slots.withLock { $0[slot]!.version }
             let next = try Deployment(registry: registry, model: modelName, reference: reference)
-            guard next.version != from else { return (from, from) }
+            guard next.version != from else { return (slot, from, from) }
             prepare(next)
-            current.withLock { $0 = next }
-            return (from, next.version)
+            slots.withLock { $0[slot] = next }
+            // Events ingested while `next` was being prepared reached only the old deployment: catch up.
+            prepare(next)
+            return (slot, from, next.version)
         }
     }
 
-    var deployment: Deployment { current.withLock { $0 } }
+    /// The primary slot's deployment.
+    var deployment: Deployment { slots.withLock { $0[primaryAlias]! } }
+
+    /// The variant serving `user` and its deployment.
+    func deployment(for user: String) -> (variant: String, deployment: Deployment) {
+        let variant = experiment?.variant(for: user) ?? primaryAlias
+        return (variant, slots.withLock { $0[variant]! })
+    }
+
+    /// Every served alias with its version.
+    public var servedVersions: [(alias: String, version: Int)] {
+        let loaded = slots.withLock { $0 }
+        return servedAliases.map { ($0, loaded[$0]!.version) }
+    }
 
     public var modelVersion: Int { deployment.version }
 
@@ -248,24 +219,42 @@ public final class RecommendationService: Sendable {
         filters.isEmpty || filters.accepts(listingFacts.withLock { $0[item] })
     }
 
+    /// The user's top `k` servable listings from the variant serving them (with an experiment, the
+    /// answer's listings are also logged as impressions).
     public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
-        let d = deployment
-        let own = Set(ingestor.sellers(of: UserID(user)).map(\.value))
-        let bought = purchases.withLock { $0[user] ?? [] }
-        let excluded = own.union(bought)
-        func fallback() -> Recommendations {
-            Recommendations(user: user, modelVersion: d.version, items: popular(d, k: k, excluding: excluded, filters: filters),
-                            fallback: true)
+        let (variant, d) = deployment(for: user)
+        var answer = Recommendations(user: user, modelVersion: d.version, items: ranked(d, user: user, k: k, filters: filters),
+                                     fallback: false, variant: variant, experiment: experiment?.name, rankingID: UUID().uuidString)
+        if answer.items.isEmpty {
+            answer.items = popular(d, k: k, excluding: excluded(for: user), filters: filters)
+            answer.fallback = true
         }
-        guard let vector = queryVector(d, user: user) else { return fallback() }
+        impressions?.record(answer)
+        return answer
+    }
+
+    /// The user's own listings and purchases: never recommended to them.
+    func excluded(for user: String) -> Set<String> {
+        Set(ingestor.sellers(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
+    }
+
+    /// The personalised top `k` of deployment `d`; empty when the user has no query vector or nothing passes.
+    private func ranked(_ d: Deployment, user: String, k: Int, filters: Filters) -> [Recommendations.Item] {
+        guard let vector = queryVector(d, user: user) else { return [] }
+        let excluded = excluded(for: user)
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
         let hits = d.index.search(query, k: k) { [self] id in
             guard let item = d.itemID(of: id) else { return false }
             return isServable(item) && !excluded.contains(item) && passes(item, filters)
         }[0]
-        let items = hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
-        return items.isEmpty ? fallback() : Recommendations(user: user, modelVersion: d.version, items: items, fallback: false)
+        return hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
     }
+
+    /// Impressions written, refused and dropped so far; nil when none are logged (no experiment).
+    var impressionCounts: ImpressionLog.Counts? { impressions?.snapshot }
+
+    /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).
+    public func flushImpressions() { impressions?.flush() }
 
     /// "Now" for online features: one second after the latest event applied (event time, so a replayed
     /// log gives the same answers), or the wall clock before any event.
@@ -334,19 +323,19 @@ public final class RecommendationService: Sendable {
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         features.apply(accepted)
-        let d = deployment
+        let deployments = slots.withLock { Array($0.values) }
         for event in accepted {
             remember(event)
             guard let item = event.item?.value else { continue }
-            if event.type == .listingCreated && d.itemOfID[item] == nil {
-                newListingEvents.withLock { $0.append(event) }
-                d.addNewListing(event)
-            }
-            guard let id = d.id(of: item) else { continue }
-            if !isServable(item) {
-                d.index.remove(ids: [id])
-            } else if !d.index.contains(id), let vector = d.vector(of: id) {
-                d.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+            if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
+            for d in deployments {
+                if event.type == .listingCreated { d.addNewListing(event) }
+                guard let id = d.id(of: item) else { continue }
+                if !isServable(item) {
+                    d.index.remove(ids: [id])
+                } else if !d.index.contains(id), let vector = d.vector(of: id) {
+                    d.index.add(ids: [id], vectors: Matrix(rows: 1, columns: vector.count, storage: vector))
+                }
             }
         }
         return outcome
@@ -405,13 +394,17 @@ extension RecommendationService {
                 }
             }
             for (r, user) in block.enumerated() {
-                guard rows[r] != nil, n > 0 else { try body(recommend(user: user, k: k)); continue }
-                let excluded = Set(ingestor.sellers(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
-                var row = Array(scores[r * n..<(r + 1) * n])
-                if !excluded.isEmpty { for (i, name) in names.enumerated() where excluded.contains(name) { row[i] = -.infinity } }
-                let top = TopK.select(row, k: k).map { Recommendations.Item(item: names[Int($0.index)], score: $0.score) }
-                try body(top.isEmpty ? recommend(user: user, k: k)
-                         : Recommendations(user: user, modelVersion: deployment.version, items: top, fallback: false))
+                let excluded = excluded(for: user)
+                var top: [Recommendations.Item] = []
+                if rows[r] != nil && n > 0 {
+                    var row = Array(scores[r * n..<(r + 1) * n])
+                    if !excluded.isEmpty { for (i, name) in names.enumerated() where excluded.contains(name) { row[i] = -.infinity } }
+                    top = TopK.select(row, k: k).map { Recommendations.Item(item: names[Int($0.index)], score: $0.score) }
+                }
+                let fallback = top.isEmpty
+                if fallback { top = popular(deployment, k: k, excluding: excluded) }
+                try body(Recommendations(user: user, modelVersion: deployment.version, items: top, fallback: fallback,
+                                         variant: primaryAlias, experiment: nil, rankingID: "batch-\(deployment.version)-\(user)"))
             }
         }
     }

@@ -12,7 +12,7 @@ public enum ServingRoutes {
     /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints.
     public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
-        let counters = Counters()
+        let counters = Counters(), variants = Counters()
         router.add("POST", "/v1/admin/reload") { request in
             guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with --admin-token)") }
             guard request.header("Authorization") == "Bearer \(adminToken)" else { throw HTTPError(401, "missing or wrong bearer token") }
@@ -22,9 +22,9 @@ public enum ServingRoutes {
                 alias = text
             }
             do {
-                let (from, to) = try service.reload(to: alias)
+                let (slot, from, to) = try service.reload(to: alias)
                 counters.count("reload")
-                return .json(["from": from, "to": to])
+                return .json(Reloaded(variant: slot, from: from, to: to))
             } catch {
                 counters.count("reload_failed")
                 throw HTTPError(409, "not reloaded, still serving v\(service.modelVersion): \(error)")
@@ -41,6 +41,7 @@ public enum ServingRoutes {
                                                         minimumPrice: try price("min_price"), maximumPrice: try price("max_price"))
             let result = service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters)
             counters.count(result.fallback ? "fallback" : "personalised")
+            variants.count(result.variant)
             return .json(result)
         }
         router.add("GET", "/v1/items/{item}/similar") { request in
@@ -91,7 +92,9 @@ public enum ServingRoutes {
         router.add("GET", "/healthz") { _ in .json(["status": "ok"]) }
         router.add("GET", "/readyz") { _ in
             let status = service.status
-            return .json(Ready(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed))
+            return .json(Ready(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed,
+                               experiment: service.experiment?.name,
+                               variants: service.servedVersions.map { Ready.Variant(alias: $0.alias, modelVersion: $0.version) }))
         }
         router.add("GET", "/metrics") { _ in
             let status = service.status
@@ -100,7 +103,22 @@ public enum ServingRoutes {
                 text += "rummage_serving_requests_total{kind=\"\(kind)\"} \(n)\n"
             }
             text += "# TYPE rummage_index_size gauge\nrummage_index_size \(status.indexed)\n"
-            text += "# TYPE rummage_model_version gauge\nrummage_model_version{model=\"\(service.modelName)\"} \(status.version)\n"
+            text += "# TYPE rummage_model_version gauge\n"
+            for (alias, version) in service.servedVersions {
+                text += "rummage_model_version{model=\"\(service.modelName)\",alias=\"\(alias)\"} \(version)\n"
+            }
+            if let experiment = service.experiment {
+                text += "# TYPE rummage_experiment_requests_total counter\n"
+                for (variant, n) in variants.snapshot.sorted(by: { $0.key < $1.key }) {
+                    text += "rummage_experiment_requests_total{experiment=\"\(experiment.name)\",variant=\"\(variant)\"} \(n)\n"
+                }
+            }
+            if let impressions = service.impressionCounts {
+                text += "# TYPE rummage_impressions_total counter\n"
+                for (outcome, n) in [("written", impressions.written), ("refused", impressions.refused), ("dropped", impressions.dropped)] {
+                    text += "rummage_impressions_total{outcome=\"\(outcome)\"} \(n)\n"
+                }
+            }
             return .text(text, contentType: "text/plain; version=0.0.4")
         }
     }
@@ -113,11 +131,24 @@ public enum ServingRoutes {
     }
 
     struct Ready: Encodable {
+        struct Variant: Encodable {
+            var alias: String
+            var modelVersion: Int
+            enum CodingKeys: String, CodingKey { case alias, modelVersion = "model_version" }
+        }
         var status: String
         var model: String
         var modelVersion: Int
         var indexed: Int
-        enum CodingKeys: String, CodingKey { case status, model, indexed, modelVersion = "model_version" }
+        var experiment: String?
+        var variants: [Variant]
+        enum CodingKeys: String, CodingKey { case status, model, indexed, experiment, variants, modelVersion = "model_version" }
+    }
+
+    struct Reloaded: Encodable {
+        var variant: String
+        var from: Int
+        var to: Int
     }
 
     struct IngestReply: Encodable {

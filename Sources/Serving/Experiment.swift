@@ -1,0 +1,54 @@
+/// A traffic split between model aliases, e.g. 90 % `champion` and 10 % `challenger`. A user's variant
+/// comes from a stable hash (FNV-1a, 64 bit, with MurmurHash3's finaliser to mix the low bits) of the
+/// experiment name and the user id: the same user gets
+/// the same variant on every request and every server, and a new experiment name reshuffles users.
+public struct Experiment: Sendable, Equatable {
+    public struct Variant: Sendable, Equatable {
+        public var alias: String
+        public var weight: Int
+    }
+
+    public let name: String
+    public let variants: [Variant]
+
+    /// `split`: `alias=weight,alias=weight,…` with positive integer weights (their shares of the total).
+    public init(name: String, split: String) throws(ServingError) {
+        guard !name.isEmpty else { throw ServingError("an experiment needs a name") }
+        var variants: [Variant] = []
+        for part in split.split(separator: ",") {
+            let pieces = part.split(separator: "=", omittingEmptySubsequences: false)
+            guard pieces.count == 2, !pieces[0].isEmpty, let weight = Int(pieces[1]), weight > 0 else {
+                throw ServingError("'\(part)' in --split is not alias=weight with a positive integer weight")
+            }
+            let alias = String(pieces[0])
+            guard !variants.contains(where: { $0.alias == alias }) else { throw ServingError("alias '\(alias)' appears twice in --split") }
+            variants.append(Variant(alias: alias, weight: weight))
+        }
+        guard variants.count >= 2 else { throw ServingError("--split needs at least two aliases, e.g. champion=90,challenger=10") }
+        self.name = name
+        self.variants = variants
+    }
+
+    /// The alias serving `user`.
+    public func variant(for user: String) -> String {
+        let total = UInt64(variants.reduce(0) { $0 + $1.weight })
+        var bucket = Self.fnv1a(name + "\u{1F}" + user) % total
+        for variant in variants {
+            if bucket < UInt64(variant.weight) { return variant.alias }
+            bucket -= UInt64(variant.weight)
+        }
+        return variants[variants.count - 1].alias
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        hash ^= hash >> 33
+        hash &*= 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return hash
+    }
+}

@@ -1,0 +1,82 @@
+import Dispatch
+import Events
+import Foundation
+import RummageCore
+import Synchronization
+
+/// Exposure logging off the request path: each answer's listings become `impression` events (user,
+/// listing, ranking id, 0-based position, surface `recommendations`, and the experiment and variant as
+/// attributes), buffered and appended to the event log in batches, one durable write each, every
+/// `interval`. Impressions are not fed to the online features (no feature reads them).
+///
+/// A batch the log cannot take stays buffered for the next flush (up to `capacity` events; past that the
+/// oldest are dropped and counted). Impressions of listings the log does not know are refused by the
+/// lifecycle, as any interaction would be, and counted.
+final class ImpressionLog: @unchecked Sendable {
+    // @unchecked because: `timer` is set once in init and only cancelled in deinit; the rest is a Mutex.
+    struct Counts: Sendable {
+        var written = 0
+        var refused = 0
+        var dropped = 0
+    }
+
+    private let ingestor: EventIngestor
+    private let pending = Mutex<[Event]>([])
+    private let counts = Mutex(Counts())
+    private let flushing = Mutex<Void>(())
+    private let capacity: Int
+    private let timer: DispatchSourceTimer
+
+    init(ingestor: EventIngestor, interval: Double = 0.25, capacity: Int = 1_000_000) {
+        self.ingestor = ingestor
+        self.capacity = capacity
+        timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in self?.flush() }
+        timer.resume()
+    }
+
+    deinit { timer.cancel() }
+
+    func record(_ answer: RecommendationService.Recommendations) {
+        let now = Int64(Date().timeIntervalSince1970)
+        let events = answer.items.enumerated().map { position, item in
+            var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: UserID(answer.user),
+                              item: ItemID(item.item), attributes: ["variant": answer.variant])
+            event.surface = "recommendations"
+            event.rankingID = answer.rankingID
+            event.position = position
+            if let experiment = answer.experiment { event.attributes["experiment"] = experiment }
+            return event
+        }
+        let dropped = pending.withLock { buffer -> Int in
+            buffer.append(contentsOf: events)
+            let excess = max(0, buffer.count - capacity)
+            buffer.removeFirst(excess)
+            return excess
+        }
+        if dropped > 0 { counts.withLock { $0.dropped += dropped } }
+    }
+
+    /// Appends everything buffered now (one batch); a failed batch goes back to the buffer.
+    func flush() {
+        flushing.withLock { _ in
+            let batch = pending.withLock { buffer -> [Event] in
+                defer { buffer.removeAll(keepingCapacity: true) }
+                return buffer
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                let outcome = try ingestor.ingest(batch)
+                counts.withLock {
+                    $0.written += outcome.appended
+                    $0.refused += outcome.refused.count
+                }
+            } catch {
+                pending.withLock { $0.insert(contentsOf: batch, at: 0) }
+            }
+        }
+    }
+
+    var snapshot: Counts { counts.withLock { $0 } }
+}
