@@ -2,10 +2,10 @@
 // Rummage: a recommendation platform for marketplaces of one-off listings.
 // Layers (every arrow points down; see docs/architecture.md):
 //   5 executables  rummage
-//   4 assembly     RummageCLI
+//   4 assembly     Serving · RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
 import PackageDescription
 
@@ -13,6 +13,8 @@ let package = Package(
     name: "Rummage",
     products: [
         .executable(name: "rummage", targets: ["rummage"]),
+        // The Swift client for the serving API, for backend teams (Foundation only).
+        .library(name: "RummageClient", targets: ["RummageClient"]),
     ],
     targets: [
         // Layer 0: C libraries from Debian.
@@ -34,6 +36,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite"]),
+        .target(name: "RummageClient"),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
@@ -56,13 +59,13 @@ let package = Package(
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageClient"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
 
         // Tests.
-        .target(name: "RummageTestSupport", dependencies: ["RummageCore"], path: "Tests/RummageTestSupport"),
+        .target(name: "RummageTestSupport", dependencies: ["RummageCore", "RummageClient"], path: "Tests/RummageTestSupport"),
         .testTarget(name: "RummageCoreTests", dependencies: ["RummageCore", "RummageTestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "RummageTestSupport"]),
         .testTarget(name: "ArgumentParsingTests", dependencies: ["ArgumentParsing"]),
@@ -84,6 +87,6 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
-                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageTestSupport"]),
+                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageClient", "RummageTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import RummageClient
 import RummageCore
 import RummageTestSupport
 import Serving
@@ -9,6 +10,7 @@ import Testing
 /// Issue [6/8]'s sold-listing leak test over real sockets: listings are sold through the API while
 /// concurrent clients ask for recommendations; no answer to a request sent after a sale was acknowledged
 /// may contain that listing. The seller sells what the clients were just shown, so the test bites.
+/// Clients and seller use `RummageClient`, one keep-alive connection each.
 /// Sizes: `RUMMAGE_LEAK_SELLS` (default 2,000) sales and `RUMMAGE_LEAK_REQUESTS` (default 20,000)
 /// requests; the issue's 10,000 / 100,000 run is recorded in docs/serving.md.
 @Suite(.serialized) struct SoldListingLeakTests {
@@ -44,6 +46,7 @@ import Testing
         // Clients: each request notes when it was sent; an answer may not hold a listing sold before that.
         for client in 0..<3 {
             DispatchQueue.global().async(group: group) {
+                let api = RummageClient(port: port)
                 var rng = SeededGenerator(seed: UInt64(client))
                 while true {
                     let go = shared.withLock { s -> Bool in
@@ -54,11 +57,10 @@ import Testing
                     guard go else { break }
                     let user = users[rng.nextInt(below: users.count)]
                     let sentAt = now()
-                    let answer = HTTPClient.send("GET", "/v1/users/\(user)/recommendations?k=20", port: port)
-                    let object = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any]
-                    let listed = (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+                    let answer = try? api.recommendations(user: user, k: 20)
+                    let listed = answer?.items.map(\.item) ?? []
                     shared.withLock { s in
-                        if answer.status != 200 { s.errors += 1 }
+                        if answer == nil { s.errors += 1 }
                         for item in listed {
                             if let sold = s.soldAt[item], sold < sentAt { s.violations.append("\(item) to \(user)") }
                         }
@@ -68,6 +70,7 @@ import Testing
             }
         }
         // The seller: sells what clients were just shown (else any live listing), recording each ack.
+        let seller = RummageClient(port: port)
         var rng = SeededGenerator(seed: 99)
         let live = service.knownItemsForTesting.shuffled(using: &rng)
         var next = 0, soldCount = 0
@@ -82,8 +85,7 @@ import Testing
                 next += 1
                 if shared.withLock({ $0.soldAt[item] != nil }) { continue }
             }
-            let answer = HTTPClient.send("PATCH", "/v1/items/\(item)", port: port, body: Array(#"{"state":"sold"}"#.utf8))
-            if answer.status == 200 {
+            if (try? seller.setState(item: item, .sold))?.appended == 1 {
                 let acknowledged = now()
                 shared.withLock { $0.soldAt[item] = acknowledged }
                 soldCount += 1
