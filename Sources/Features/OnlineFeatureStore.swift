@@ -45,8 +45,11 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         }
     }
 
-    /// The latest event timestamp applied, and the number of event records held.
+    /// The latest event timestamp applied, and the number of event records held (a pass over every entity).
     public var status: (latest: Int64, records: Int) { state.withLock { ($0.latest, $0.recordCount) } }
+
+    /// The latest event timestamp applied (`Int64.min` before any); constant time, for the request path.
+    public var latestEventTime: Int64 { state.withLock { $0.latest } }
 
     /// Every user and item id with state, for checks.
     public var entities: (users: [UserID], items: [ItemID]) { state.withLock { ($0.users.ids, $0.items.ids) } }

@@ -152,11 +152,11 @@ public final class RummageClient: Sendable {
         if let size = filters.size { query.append(("size", size)) }
         if let low = filters.minimumPrice { query.append(("min_price", String(low))) }
         if let high = filters.maximumPrice { query.append(("max_price", String(high))) }
-        return try decode(try call("GET", "/v1/users/\(Self.segment(user))/recommendations", query: query))
+        return try decode(try call("GET", "/v1/users/\(Self.percentEncoded(user))/recommendations", query: query))
     }
 
     public func similar(item: String, k: Int = 20) throws(RummageClientError) -> SimilarItems {
-        try decode(try call("GET", "/v1/items/\(Self.segment(item))/similar", query: [("k", String(k))]))
+        try decode(try call("GET", "/v1/items/\(Self.percentEncoded(item))/similar", query: [("k", String(k))]))
     }
 
     public func send(events: [Event]) throws(RummageClientError) -> IngestReply {
@@ -167,13 +167,13 @@ public final class RummageClient: Sendable {
     public func createListing(item: String, seller: String, price: Double? = nil, attributes: [String: String] = [:])
         throws(RummageClientError) -> IngestReply {
         struct Listing: Encodable { var seller: String; var price: Double?; var attributes: [String: String] }
-        return try decode(try call("PUT", "/v1/items/\(Self.segment(item))",
+        return try decode(try call("PUT", "/v1/items/\(Self.percentEncoded(item))",
                                    json: Listing(seller: seller, price: price, attributes: attributes)))
     }
 
     /// Moves a listing to `state`; a sold, reserved, deleted or hidden listing is not served from then on.
     public func setState(item: String, _ state: ListingState) throws(RummageClientError) -> IngestReply {
-        try decode(try call("PATCH", "/v1/items/\(Self.segment(item))", json: ["state": state.rawValue]))
+        try decode(try call("PATCH", "/v1/items/\(Self.percentEncoded(item))", json: ["state": state.rawValue]))
     }
 
     public func ready() throws(RummageClientError) -> Readiness { try decode(try call("GET", "/readyz")) }
@@ -203,7 +203,7 @@ public final class RummageClient: Sendable {
     private func call(_ method: String, _ path: String, query: [(String, String)] = [], json: (some Encodable)? = String?.none,
                       headers: [String: String] = [:]) throws(RummageClientError) -> HTTPAnswer {
         var target = path
-        if !query.isEmpty { target += "?" + query.map { "\($0.0)=\(Self.segment($0.1))" }.joined(separator: "&") }
+        if !query.isEmpty { target += "?" + query.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&") }
         var body: [UInt8] = []
         if let json {
             do { body = Array(try JSONEncoder().encode(json)) } catch { throw .decoding("cannot encode the request: \(error)") }
@@ -224,8 +224,8 @@ public final class RummageClient: Sendable {
         }
     }
 
-    /// Percent-encodes a path segment or query value (everything but unreserved characters).
-    static func segment(_ text: String) -> String {
+    /// Percent-encodes a path segment or query value (everything but the unreserved characters of RFC 3986).
+    public static func percentEncoded(_ text: String) -> String {
         let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
         return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }

@@ -239,14 +239,27 @@ public final class RecommendationService: Sendable {
     }
 
     /// The personalised top `k` of deployment `d`; empty when the user has no query vector or nothing passes.
+    ///
+    /// The index holds only servable listings (an event that makes a listing unservable removes it before
+    /// the event is acknowledged), so the lifecycle is checked on the answer rather than on every node the
+    /// search visits; should the answer hold a listing that is no longer servable (a sale racing this
+    /// request), the search runs again with the lifecycle check inside. Exclusions and query filters are
+    /// always applied inside the search, so they never cost result slots.
     private func ranked(_ d: Deployment, user: String, k: Int, filters: Filters) -> [Recommendations.Item] {
         guard let vector = queryVector(d, user: user) else { return [] }
         let excluded = excluded(for: user)
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        let hits = d.index.search(query, k: k) { [self] id in
-            guard let item = d.itemID(of: id) else { return false }
-            return isServable(item) && !excluded.contains(item) && passes(item, filters)
-        }[0]
+        var personal: (@Sendable (Int64) -> Bool)? = nil
+        if !excluded.isEmpty || !filters.isEmpty {
+            personal = { [self] id in
+                guard let item = d.itemID(of: id) else { return false }
+                return !excluded.contains(item) && passes(item, filters)
+            }
+        }
+        var hits = d.index.search(query, k: k, filter: personal)[0]
+        if hits.contains(where: { !isServable(d.itemID(of: $0.id)) }) {
+            hits = d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0]
+        }
         return hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
     }
 
@@ -259,7 +272,7 @@ public final class RecommendationService: Sendable {
     /// "Now" for online features: one second after the latest event applied (event time, so a replayed
     /// log gives the same answers), or the wall clock before any event.
     var eventTime: Int64 {
-        let latest = features.status.latest
+        let latest = features.latestEventTime
         return latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
     }
 

@@ -1,0 +1,329 @@
+import ArgumentParsing
+import Datasets
+import Dispatch
+import Events
+import Foundation
+import HTTPServer
+import Registry
+import RummageClient
+import RummageCore
+import Serving
+import Synchronization
+
+/// `rummage bench serve`: the HTTP API under load from wrk, against nginx `return 200` as the ceiling,
+/// and hot swaps under load.
+struct BenchServeCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "bench serve",
+        abstract: "Benchmark the serving API with wrk against nginx, and hot swaps under load.",
+        discussion: """
+        Prepares (once, kept in --dir) a synthetic marketplace with --listings listings, its event log, and
+        two two-tower versions registered by the pipeline. Serves version 1 on a loopback port and drives
+        GET /v1/users/{user}/recommendations?k=K with wrk (cycling through the model's users) for
+        --duration seconds; then runs the same wrk load against nginx answering `return 200` on another
+        loopback port, as the ceiling of what this machine's HTTP stack can do. Prints requests/s, p50 and
+        p99 latency (wrk's), non-2xx answers and the ratio to nginx. Then a second wrk run of --swap-duration
+        seconds during which the champion alias is moved between the two versions --hot-swaps times and the
+        server told to reload (POST /v1/admin/reload); every answer must still be 2xx.
+        Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
+        """,
+        options: [
+            .value("listings", "N", help: "Listings in the catalog.", default: "100000"),
+            .value("users", "N", help: "Users.", default: "20000"),
+            .value("events", "N", help: "Interaction events to generate.", default: "600000"),
+            .value("dir", "DIR", help: "Where the catalog, log and registry are kept between runs.", default: ".rummage/bench-serve"),
+            .value("k", "K", help: "Recommendations per request.", default: "20"),
+            .value("duration", "SECONDS", help: "Length of each measured wrk run.", default: "15"),
+            .value("connections", "N", help: "wrk connections (the same for nginx).", default: "8"),
+            .value("wrk-threads", "N", help: "wrk threads.", default: "1"),
+            .value("server-threads", "N", help: "HTTP worker threads of the Rummage server.", default: "2"),
+            .value("hot-swaps", "N", help: "Hot swaps during the swap run (0 skips it).", default: "10"),
+            .value("swap-duration", "SECONDS", help: "Length of the wrk run with hot swaps.", default: "30"),
+            .flag("json", help: "Also print the figures as one JSON line."),
+        ])
+
+    let listings: Int, users: Int, events: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
+    let hotSwaps: Int, swapDuration: Int
+    let dir: String
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        listings = try arguments.requiredInt("listings", in: 1_000...10_000_000)
+        users = try arguments.requiredInt("users", in: 100...10_000_000)
+        events = try arguments.requiredInt("events", in: 10_000...100_000_000)
+        dir = try arguments.requiredString("dir")
+        k = try arguments.requiredInt("k", in: 1...1_000)
+        duration = try arguments.requiredInt("duration", in: 1...3_600)
+        connections = try arguments.requiredInt("connections", in: 1...10_000)
+        wrkThreads = try arguments.requiredInt("wrk-threads", in: 1...256)
+        serverThreads = try arguments.requiredInt("server-threads", in: 1...256)
+        hotSwaps = try arguments.requiredInt("hot-swaps", in: 0...1_000)
+        swapDuration = try arguments.requiredInt("swap-duration", in: 1...3_600)
+        json = arguments.flag("json")
+    }
+
+    static let model = "bench-serve"
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        for tool in ["wrk", "nginx"] where Self.which(tool) == nil {
+            throw UsageError("\(tool) is not on PATH: install it (apt-get install wrk nginx-light), or run Benchmarks/serve.sh")
+        }
+        try prepare(console)
+        let registry = ModelRegistry(root: dir + "/registry")
+        try registry.setAlias(Self.model, "champion", to: 1)
+        let loading = Stopwatch()
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite")
+        let token = UUID().uuidString
+        let router = Router()
+        ServingRoutes.install(service, on: router, adminToken: token)
+        var configuration = HTTPServer.Configuration()
+        configuration.threads = serverThreads
+        let server = HTTPServer(router: router, configuration: configuration)
+        try server.start()
+        defer { server.stop() }
+        let indexed = service.status.indexed
+        console.progress("bench serve: v1 loaded in \(seconds(loading.elapsedSeconds)), \(indexed) listings indexed, port \(server.port)")
+
+        let script = dir + "/recommendations.lua"
+        try TextFile.write(Array(Self.luaScript(users: service.knownUsers, k: k).utf8), to: script)
+        let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
+        console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --k \(k) --duration \(duration) "
+            + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
+            + "--swap-duration \(swapDuration)")
+        console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; catalog \(indexed) listings indexed, "
+            + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
+
+        // Warm up, then measure Rummage and nginx with the same wrk load.
+        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        let ours = try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        console.result("  rummage  GET recommendations k=\(k): \(ours.summary)")
+        let nginx = try NginxCeiling(directory: dir + "/nginx")
+        defer { nginx.stop() }
+        _ = try Self.wrk(wrkArguments + ["-d2s", "http://127.0.0.1:\(nginx.port)/"])
+        let ceiling = try Self.wrk(wrkArguments + ["-d\(duration)s", "http://127.0.0.1:\(nginx.port)/"])
+        nginx.stop()
+        console.result("  nginx    return 200:                \(ceiling.summary)")
+        let ratio = ours.requestsPerSecond / ceiling.requestsPerSecond
+        console.result("  ratio: rummage serves \(String(format: "%.1f", 100 * ratio)) % of nginx's requests/s; "
+            + "p99 \(String(format: "%.2f", ours.p99Milliseconds)) ms (bar: >= 10 %, <= 5 ms)")
+
+        var swapFigures: [String: Any] = [:]
+        if hotSwaps > 0 {
+            let swaps = try swapRun(service: service, registry: registry, port: server.port, token: token, script: script,
+                                    wrkArguments: wrkArguments, console: console)
+            swapFigures = ["hot_swaps": swaps.swapped, "swap_requests": swaps.load.requests, "swap_non_2xx": swaps.load.non2xx,
+                           "swap_socket_errors": swaps.load.socketErrors, "swap_p99_ms": swaps.load.p99Milliseconds]
+        }
+        if json {
+            var figures: [String: Any] = ["listings_indexed": indexed, "k": k, "connections": connections, "duration_s": duration,
+                                          "rps": ours.requestsPerSecond, "p50_ms": ours.p50Milliseconds, "p99_ms": ours.p99Milliseconds,
+                                          "non_2xx": ours.non2xx, "nginx_rps": ceiling.requestsPerSecond, "ratio_to_nginx": ratio]
+            figures.merge(swapFigures) { a, _ in a }
+            console.result(try jsonObjectLine(figures))
+        }
+    }
+
+    /// A wrk run of --swap-duration seconds while the champion alias moves between v1 and v2 `hotSwaps`
+    /// times, evenly spaced, each followed by `POST /v1/admin/reload`.
+    private func swapRun(service: RecommendationService, registry: ModelRegistry, port: UInt16, token: String, script: String,
+                         wrkArguments: [String], console: Console) throws -> (swapped: Int, load: WrkResult) {
+        let admin = RummageClient(port: port, timeout: 60)
+        let interval = Double(swapDuration) / Double(hotSwaps + 1)
+        let swapped = Mutex(0), failures = Mutex<[String]>([])
+        let swapper = DispatchGroup()
+        DispatchQueue.global().async(group: swapper) {
+            for swap in 1...hotSwaps {
+                Thread.sleep(forTimeInterval: interval)
+                let target = swap % 2 == 1 ? 2 : 1
+                do {
+                    try registry.setAlias(Self.model, "champion", to: target)
+                    let moved = try admin.reload(alias: "champion", token: token)
+                    if moved.to == target { swapped.withLock { $0 += 1 } } else { failures.withLock { $0.append("swap \(swap): \(moved)") } }
+                } catch {
+                    failures.withLock { $0.append("swap \(swap): \(error)") }
+                }
+            }
+        }
+        let load = try Self.wrk(wrkArguments + ["-d\(swapDuration)s", "-s", script, "http://127.0.0.1:\(port)/"])
+        swapper.wait()
+        try registry.setAlias(Self.model, "champion", to: 1)
+        let count = swapped.withLock { $0 }
+        console.result("  hot swaps: \(count) of \(hotSwaps) (v1 ⇄ v2) during a \(swapDuration) s wrk run: \(load.summary); "
+            + "now serving v\(service.modelVersion)")
+        for failure in failures.withLock({ $0 }) { console.result("    failed: \(failure)") }
+        return (count, load)
+    }
+
+    /// Generates the marketplace, ingests its events and registers two versions, unless --dir has them.
+    private func prepare(_ console: Console) throws {
+        let registry = ModelRegistry(root: dir + "/registry")
+        let marker = dir + "/prepared-\(listings)-\(users)-\(events)"
+        if FileManager.default.fileExists(atPath: marker), registry.versions(Self.model).count >= 2 { return }
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let clock = Stopwatch()
+        let data = dir + "/data"
+        console.progress("bench serve: generating \(listings) listings, \(users) users, \(events) events")
+        try MarketplaceGenerator(.init(users: users, listings: listings, events: events, seed: 11)).generate().write(to: data)
+        let ingestor = try EventIngestor(log: try SQLiteEventLog(path: dir + "/events.sqlite"))
+        var batch: [Event] = []
+        func flush() throws {
+            _ = try ingestor.ingest(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+        try MarketplaceEvents.forEach(try MarketplaceData.load(directory: data)) { event in
+            batch.append(event)
+            if batch.count == 10_000 { try flush() }
+        }
+        try flush()
+        for (seed, alias) in [(UInt64(1), "champion"), (2, "standby")] {
+            let config = PipelineConfig(
+                model: Self.model, registry: dir + "/registry", data: .init(dataset: "synthetic:" + data),
+                train: .init(kind: "two-tower", settings: ["content": "true", "id_dropout": "0.5", "epochs": "2"], seed: seed, threads: 2),
+                gate: GatePolicy(), alias: alias)
+            _ = try Pipeline(config: config, progress: { console.progress($0) }).run()
+        }
+        try TextFile.write(Array("prepared in \(seconds(clock.elapsedSeconds))\n".utf8), to: marker)
+        console.progress("bench serve: prepared in \(seconds(clock.elapsedSeconds))")
+    }
+
+    /// A wrk script asking each user's recommendations in turn.
+    static func luaScript(users: [String], k: Int) -> String {
+        let list = users.map { "\"\(RummageClient.percentEncoded($0))\"" }.joined(separator: ",")
+        return """
+            local users = {\(list)}
+            local i = 0
+            request = function()
+              i = i + 1
+              return wrk.format("GET", "/v1/users/" .. users[(i % #users) + 1] .. "/recommendations?k=\(k)")
+            end
+            """
+    }
+
+    static func which(_ tool: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        for directory in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"] {
+            let candidate = directory + "/" + tool
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    static func wrk(_ arguments: [String]) throws -> WrkResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: which("wrk")!)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw UsageError("wrk failed: \(text)") }
+        return try WrkResult(parsing: text)
+    }
+}
+
+/// The figures of one wrk run with `--latency`.
+struct WrkResult {
+    var requests = 0
+    var requestsPerSecond = 0.0
+    var p50Milliseconds = 0.0
+    var p99Milliseconds = 0.0
+    var non2xx = 0
+    var socketErrors = 0
+
+    init(parsing text: String) throws {
+        func milliseconds(_ value: Substring) -> Double? {
+            for (unit, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where value.hasSuffix(unit) {
+                return Double(value.dropLast(unit.count)).map { $0 * scale }
+            }
+            return nil
+        }
+        var sawRate = false
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            guard let first = words.first else { continue }
+            switch first {
+            case "50%": p50Milliseconds = words.count > 1 ? milliseconds(words[1]) ?? 0 : 0
+            case "99%": p99Milliseconds = words.count > 1 ? milliseconds(words[1]) ?? 0 : 0
+            case "Requests/sec:":
+                requestsPerSecond = words.count > 1 ? Double(words[1]) ?? 0 : 0
+                sawRate = true
+            case "Non-2xx": non2xx = Int(words.last ?? "") ?? 0
+            case "Socket":
+                socketErrors = words.compactMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }.reduce(0, +)
+            default:
+                if words.count > 2, words[1] == "requests", words[2] == "in" { requests = Int(first) ?? 0 }
+            }
+        }
+        guard sawRate else { throw UsageError("could not read wrk's output: \(text)") }
+    }
+
+    var summary: String {
+        "\(Int(requestsPerSecond)) req/s, p50 \(String(format: "%.2f", p50Milliseconds)) ms, p99 \(String(format: "%.2f", p99Milliseconds)) ms, "
+            + "\(requests) requests, \(non2xx) non-2xx, \(socketErrors) socket errors"
+    }
+}
+
+/// nginx answering `return 200` on a free loopback port, from its own prefix directory; for the ceiling.
+final class NginxCeiling {
+    let port: UInt16
+    private let process = Process()
+
+    init(directory relative: String) throws {
+        let directory = URL(fileURLWithPath: relative).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        port = try Self.freePort()
+        let config = """
+            worker_processes auto;
+            daemon off;
+            pid \(directory)/nginx.pid;
+            error_log \(directory)/logs/error.log;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              client_body_temp_path \(directory)/body;
+              proxy_temp_path \(directory)/proxy;
+              fastcgi_temp_path \(directory)/fastcgi;
+              uwsgi_temp_path \(directory)/uwsgi;
+              scgi_temp_path \(directory)/scgi;
+              server { listen 127.0.0.1:\(port); location / { return 200 "ok\\n"; } }
+            }
+            """
+        try TextFile.write(Array(config.utf8), to: directory + "/nginx.conf")
+        process.executableURL = URL(fileURLWithPath: BenchServeCommand.which("nginx")!)
+        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]
+        try process.run()
+        // Wait until it answers.
+        let client = RummageClient(port: port, timeout: 1)
+        for _ in 0..<100 {
+            if (try? client.request("GET", "/"))?.status == 200 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        stop()
+        throw UsageError("nginx did not start on port \(port); see \(directory)/logs/error.log")
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A port the kernel picks for a socket bound to 127.0.0.1 (released again for nginx to take).
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw UsageError("cannot find a free loopback port") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
