@@ -152,15 +152,18 @@ public final class Router: Sendable {
     }
 }
 
-/// An HTTP/1.1 server on 127.0.0.1 (libmicrohttpd, epoll thread pool) dispatching to a `Router`.
+/// An HTTP/1.1 server on 127.0.0.1 dispatching to a `Router`: libmicrohttpd's epoll thread does the
+/// socket work and `threads` workers run the handlers, each taking the next complete request from any
+/// connection (so a burst of connections cannot pile onto one thread).
 ///
 /// `stop()` is graceful: it stops accepting connections, waits (up to `drainSeconds`) for in-flight
 /// requests to finish, then shuts the daemon down.
 public final class HTTPServer: @unchecked Sendable {
     // @unchecked because: `server` is written only by start/stop, which the owner calls from one thread;
-    // request handling only reads `router` and the atomic counter.
+    // request handling only reads `router`.
     public struct Configuration: Sendable {
         public var port: UInt16 = 0
+        /// Worker threads running handlers.
         public var threads = 4
         /// Larger bodies are answered 413.
         public var maxBodyBytes = 1 << 20
@@ -172,7 +175,6 @@ public final class HTTPServer: @unchecked Sendable {
     public let router: Router
     public let configuration: Configuration
     private var server: OpaquePointer?
-    let inFlight = Atomic<Int>(0)
 
     public init(router: Router, configuration: Configuration = .init()) {
         self.router = router
@@ -196,7 +198,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard let server else { return }
         cmhd_quiesce(server)
         let deadline = Date().addingTimeInterval(drainSeconds)
-        while inFlight.load(ordering: .acquiring) > 0 && Date() < deadline { usleep(10_000) }
+        while cmhd_pending(server) > 0 && Date() < deadline { usleep(10_000) }
         cmhd_stop(server)
         self.server = nil
     }
@@ -204,8 +206,6 @@ public final class HTTPServer: @unchecked Sendable {
     deinit { if let server { cmhd_stop(server) } }
 
     func respond(_ request: UnsafePointer<cmhd_request>, _ response: UnsafeMutablePointer<cmhd_response>) {
-        inFlight.add(1, ordering: .relaxed)
-        defer { inFlight.subtract(1, ordering: .releasing) }
         let r = request.pointee
         let body = r.body_len > 0 && r.body != nil
             ? Array(UnsafeRawBufferPointer(start: r.body, count: r.body_len)) : []

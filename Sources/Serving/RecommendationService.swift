@@ -249,12 +249,15 @@ public final class RecommendationService: Sendable {
         guard let vector = queryVector(d, user: user) else { return [] }
         let excluded = excluded(for: user)
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
+        let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
         var personal: (@Sendable (Int64) -> Bool)? = nil
-        if !excluded.isEmpty || !filters.isEmpty {
+        if !filters.isEmpty {
             personal = { [self] id in
-                guard let item = d.itemID(of: id) else { return false }
-                return !excluded.contains(item) && passes(item, filters)
+                guard !excludedIDs.contains(id), let item = d.itemID(of: id) else { return false }
+                return passes(item, filters)
             }
+        } else if !excludedIDs.isEmpty {
+            personal = { id in !excludedIDs.contains(id) }
         }
         var hits = d.index.search(query, k: k, filter: personal)[0]
         if hits.contains(where: { !isServable(d.itemID(of: $0.id)) }) {

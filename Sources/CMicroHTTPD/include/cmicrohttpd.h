@@ -25,7 +25,8 @@ typedef void (*cmhd_handler)(void *context, const cmhd_request *request, cmhd_re
 
 typedef struct cmhd_server cmhd_server;
 
-/// Starts a daemon on 127.0.0.1:port (0 picks a free port) with a pool of `threads` epoll threads.
+/// Starts a daemon on 127.0.0.1:port (0 picks a free port): one epoll thread for the sockets and
+/// `threads` worker threads running the handler.
 /// Bodies over `max_body` bytes are answered 413 without calling the handler. Returns NULL on failure.
 cmhd_server *cmhd_start(uint16_t port, unsigned int threads, size_t max_body, unsigned int timeout_seconds,
                         cmhd_handler handler, void *context);
@@ -33,6 +34,8 @@ cmhd_server *cmhd_start(uint16_t port, unsigned int threads, size_t max_body, un
 uint16_t cmhd_port(cmhd_server *server);
 /// Stops accepting new connections (in-flight requests continue).
 void cmhd_quiesce(cmhd_server *server);
+/// Requests queued for or being run by a worker.
+size_t cmhd_pending(cmhd_server *server);
 /// Stops the daemon and frees it.
 void cmhd_stop(cmhd_server *server);
 /// A request header or query argument, during the handler call (NULL when absent).
