@@ -73,9 +73,14 @@ public final class RummageClient: Sendable {
         public var model: String
         public var modelVersion: Int
         public var indexed: Int
+        /// `user-tower` or `embedding+recent` (openapi.yaml).
+        public var userQuery: String
         public var experiment: String?
         public var variants: [Variant]
-        enum CodingKeys: String, CodingKey { case status, model, indexed, experiment, variants, modelVersion = "model_version" }
+        enum CodingKeys: String, CodingKey {
+            case status, model, indexed, experiment, variants
+            case modelVersion = "model_version", userQuery = "user_query"
+        }
     }
 
     public struct Reloaded: Sendable, Decodable {

@@ -1,8 +1,10 @@
 import Datasets
 import Events
+import Features
 import Foundation
 import LinearAlgebra
 import Registry
+import RummageCore
 import Synchronization
 import Training
 import TwoTower
@@ -27,6 +29,9 @@ final class Deployment: Sendable {
     let itemVectors: Matrix
     let index: HNSWIndex
     let twoTower: TwoTowerModel?
+    /// For a two-tower model whose user tower reads online features (`features=true`): how feature values
+    /// become its bags. Nil otherwise.
+    let userFeatureTokens: FeatureTokens?
     private let newListings: Mutex<NewListings>
 
     /// Loads version `reference` of `model`, verifying every artifact's checksum and the index's stamp.
@@ -51,7 +56,14 @@ final class Deployment: Sendable {
         itemOfID = Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) })
         itemVectors = items.vectors
         self.index = index
-        twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
+        let twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
+        self.twoTower = twoTower
+        if let fields = twoTower?.userDynamicFields, !fields.isEmpty {
+            userFeatureTokens = FeatureTokens(items: IDMap(items.ids.map { ItemID($0) }),
+                                              categories: IDMap(fields.first { !$0.vocabulary.isEmpty }?.vocabulary ?? []))
+        } else {
+            userFeatureTokens = nil
+        }
         newListings = Mutex(NewListings(next: Int64(items.ids.count)))
     }
 

@@ -283,12 +283,20 @@ public final class RecommendationService: Sendable {
     /// the user's stored embedding towards them.
     public static let recentWeight: Float = 0.5
 
-    /// The user's query at request time: the trained user embedding plus `recentWeight` times the mean
-    /// embedding of the listings they liked, saved, bagged or bought recently, normalised. A like changes
-    /// the next answer; a user the model never saw is served from their recent listings alone. Nil when
-    /// there is neither.
+    /// The user's query at request time, so a like changes the next answer. For a two-tower model whose
+    /// user tower reads online features (`features=true`): the user tower run now on the user's current
+    /// online features (a user the model never saw gets the unknown id). For other models: the trained
+    /// user embedding plus `recentWeight` times the mean embedding of the listings they liked, saved,
+    /// bagged or bought recently, normalised; a user the model never saw is served from their recent
+    /// listings alone. Nil for an unknown user with no online signal.
     func queryVector(_ d: Deployment, user: String) -> [Float]? {
         let latest = eventTime
+        if let tokens = d.userFeatureTokens, let twoTower = d.twoTower {
+            let values = twoTower.userDynamicFields.map { features.value($0.name, entity: user, at: latest) }
+            let known = d.users[user]
+            guard known != nil || values.contains(where: \.isSignal) else { return nil }
+            return twoTower.embedUser(known, dynamicBags: zip(twoTower.userDynamicFields, values).map { tokens.bag($0.name, $1) })
+        }
         var recent: [Float]? = nil
         if case .ids(let items) = features.value("user_recent_items", entity: user, at: latest) {
             let vectors = items.compactMap { d.id(of: $0).flatMap { d.vector(of: $0) } }
@@ -357,6 +365,10 @@ public final class RecommendationService: Sendable {
         return outcome
     }
 
+    /// How the primary deployment computes a user's query: `user-tower` (the user tower on the online
+    /// features) or `embedding+recent` (the stored embedding moved towards recent listings).
+    public var userQuery: String { deployment.userFeatureTokens == nil ? "embedding+recent" : "user-tower" }
+
     /// The version served and the index size, for `readyz` and metrics.
     public var status: (version: Int, indexed: Int) {
         let d = deployment
@@ -422,6 +434,17 @@ extension RecommendationService {
                 try body(Recommendations(user: user, modelVersion: deployment.version, items: top, fallback: fallback,
                                          variant: primaryAlias, experiment: nil, rankingID: "batch-\(deployment.version)-\(user)"))
             }
+        }
+    }
+}
+
+extension FeatureValue {
+    /// Whether the value says anything about the entity (some ids, some shares, a non-zero count).
+    var isSignal: Bool {
+        switch self {
+        case .ids(let ids): !ids.isEmpty
+        case .distribution(let shares): !shares.isEmpty
+        case .number(let x): x != 0
         }
     }
 }

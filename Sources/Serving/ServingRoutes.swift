@@ -93,6 +93,7 @@ public enum ServingRoutes {
         router.add("GET", "/readyz") { _ in
             let status = service.status
             return .json(Ready(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed,
+                               userQuery: service.userQuery,
                                experiment: service.experiment?.name,
                                variants: service.servedVersions.map { Ready.Variant(alias: $0.alias, modelVersion: $0.version) }))
         }
@@ -140,9 +141,13 @@ public enum ServingRoutes {
         var model: String
         var modelVersion: Int
         var indexed: Int
+        var userQuery: String
         var experiment: String?
         var variants: [Variant]
-        enum CodingKeys: String, CodingKey { case status, model, indexed, experiment, variants, modelVersion = "model_version" }
+        enum CodingKeys: String, CodingKey {
+            case status, model, indexed, experiment, variants
+            case modelVersion = "model_version", userQuery = "user_query"
+        }
     }
 
     struct Reloaded: Encodable {

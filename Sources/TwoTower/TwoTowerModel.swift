@@ -75,10 +75,29 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
         // Dynamic fields (e.g. popularity) are empty bags for listings the model has never seen.
         let input = TowerInput(idCount: itemInput.idCount, features: CategoricalFeatures(entityCount: content.count, fields: fields),
                                dynamic: itemInput.dynamic.map { DynamicFeatures.Field(name: $0.name, vocabularySize: $0.vocabularySize,
+                                   vocabulary: $0.vocabulary,
                                    training: $0.training, serving: SparseRows(rowCount: 0, columnCount: $0.vocabularySize,
                                                                               offsets: [0], columns: [], values: [])) })
         // Entity indices are placeholders: every id is replaced by the unknown id.
         return itemTower.apply(input.bags(for: content.indices.map { Int32($0) }) { _ in false })
+    }
+
+    /// The user tower's time-varying fields (empty unless trained with `features=true`): their names and
+    /// id vocabularies, in the order `embedUser` takes their bags.
+    public var userDynamicFields: [(name: String, vocabulary: [String])] { userInput.dynamic.map { ($0.name, $0.vocabulary) } }
+
+    /// Runs the user tower for one user now: `user` is the model's index for a user it was trained on (nil
+    /// for a new user, who gets the unknown id), `dynamicBags` the current bags of `userDynamicFields`.
+    /// With the bags the serving rows held at training time this reproduces `userEmbeddings`' row.
+    public func embedUser(_ user: Int?, dynamicBags: [[Int32]]) -> [Float] {
+        precondition(dynamicBags.count == userInput.dynamic.count)
+        func bag(_ ids: [Int32]) -> Bags { Bags(offsets: [0, ids.count], ids: ids) }
+        func stored(_ rows: SparseRows) -> Bags { bag(user.map { $0 < rows.rowCount ? Array(rows.columns(of: $0)) : [] } ?? []) }
+        var bags = [Bags(single: [Int32(user ?? userInput.idCount)])]
+        bags += userInput.features.fields.map { stored($0.values) }
+        if let history = userInput.history { bags.append(stored(history)) }
+        bags += zip(dynamicBags, userInput.dynamic).map { ids, field in bag(ids.filter { $0 >= 0 && Int($0) < field.vocabularySize }) }
+        return Array(userTower.apply(bags).row(0))
     }
 
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {
@@ -132,6 +151,12 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
             for field in input.dynamic {
                 writer.append(field.name)
                 writer.append(UInt32(field.vocabularySize))
+                writer.append(UInt32(field.vocabulary.count))
+                for name in field.vocabulary { writer.append(name) }
+            }
+            // A tower with time-varying fields is run again at request time: keep each entity's static bags.
+            if !input.dynamic.isEmpty {
+                for rows in input.features.fields.map(\.values) + (input.history.map { [$0] } ?? []) { Self.write(rows, to: &writer) }
             }
             for table in tower.tables { writer.append(floats: table.weights, shape: [table.rows, table.dimension]) }
             writer.append(UInt32(tower.hidden.count))
@@ -160,20 +185,28 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                 var vocabulary: [String] = []
                 for _ in 0..<size { vocabulary.append(try reader.string()) }
                 // Per-entity values are not stored: embeddings are. New entities bring their own values.
-                let empty = SparseRows(rowCount: 0, columnCount: size, offsets: [0], columns: [], values: [])
-                fields.append(CategoricalFeatures.Field(name: name, vocabulary: vocabulary, values: empty))
+                fields.append(CategoricalFeatures.Field(name: name, vocabulary: vocabulary, values: Self.empty(size)))
             }
             let historyItems = Int(try reader.integer(UInt32.self))
             // Histories are not stored (embeddings are); only the field's vocabulary size matters.
-            let history = historyItems > 0
-                ? SparseRows(rowCount: 0, columnCount: historyItems, offsets: [0], columns: [], values: []) : nil
-            // Dynamic fields' values change over time and are not stored either: names and sizes are.
+            var history = historyItems > 0 ? Self.empty(historyItems) : nil
+            // Dynamic fields' values change over time and are not stored either: names, sizes and vocabularies are.
             var dynamic: [DynamicFeatures.Field] = []
             for _ in 0..<Int(try reader.integer(UInt32.self)) {
                 let name = try reader.string()
                 let size = Int(try reader.integer(UInt32.self))
-                let empty = SparseRows(rowCount: 0, columnCount: size, offsets: [0], columns: [], values: [])
-                dynamic.append(DynamicFeatures.Field(name: name, vocabularySize: size, training: empty, serving: empty))
+                var vocabulary: [String] = []
+                for _ in 0..<Int(try reader.integer(UInt32.self)) { vocabulary.append(try reader.string()) }
+                guard vocabulary.isEmpty || vocabulary.count == size else {
+                    throw DataError(.corrupt, "field \(name): \(vocabulary.count) names for \(size) ids", path: reader.path)
+                }
+                dynamic.append(DynamicFeatures.Field(name: name, vocabularySize: size, vocabulary: vocabulary, training: Self.empty(size),
+                                                     serving: Self.empty(size)))
+            }
+            // …except that a tower with dynamic fields keeps each entity's static bags (see `write`).
+            if !dynamic.isEmpty {
+                for f in fields.indices { fields[f].values = try Self.readRows(columns: fields[f].vocabulary.count, &reader) }
+                if historyItems > 0 { history = try Self.readRows(columns: historyItems, &reader) }
             }
             var tables: [EmbeddingTable] = []
             for _ in 0..<(1 + fieldCount + (history == nil ? 0 : 1) + dynamic.count) {
@@ -186,7 +219,8 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
             for _ in 0..<hiddenCount { hidden.append(try Self.readDense(&reader)) }
             let projection = hasProjection ? try Self.readDense(&reader) : nil
             let tower = Tower(tables: tables, hidden: hidden, projection: projection)
-            towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: 0, fields: fields),
+            towers.append((tower, TowerInput(idCount: idCount, features: CategoricalFeatures(entityCount: fields.first?.values.rowCount ?? 0,
+                                                                                            fields: fields),
                                              history: history, dynamic: dynamic)))
         }
         let users = try reader.floats(rank: 2)
@@ -195,6 +229,34 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
                   itemInput: towers[1].1,
                   userEmbeddings: Matrix(rows: users.shape[0], columns: users.shape[1], storage: users.values),
                   itemEmbeddings: Matrix(rows: items.shape[0], columns: items.shape[1], storage: items.values))
+    }
+
+    private static func empty(_ columns: Int) -> SparseRows {
+        SparseRows(rowCount: 0, columnCount: columns, offsets: [0], columns: [], values: [])
+    }
+
+    private static func write(_ rows: SparseRows, to writer: inout ArtifactWriter) {
+        writer.append(UInt64(rows.rowCount))
+        for r in 0..<rows.rowCount {
+            let ids = rows.columns(of: r)
+            writer.append(UInt32(ids.count))
+            for id in ids { writer.append(id) }
+        }
+    }
+
+    private static func readRows(columns: Int, _ reader: inout ArtifactReader) throws(DataError) -> SparseRows {
+        let count = Int(try reader.integer(UInt64.self))
+        var offsets = [0], ids: [Int32] = []
+        for _ in 0..<count {
+            for _ in 0..<Int(try reader.integer(UInt32.self)) {
+                let id = try reader.integer(Int32.self)
+                guard id >= 0 && Int(id) < columns else { throw DataError(.corrupt, "id \(id) outside a field of \(columns)", path: reader.path) }
+                ids.append(id)
+            }
+            offsets.append(ids.count)
+        }
+        return SparseRows(rowCount: count, columnCount: columns, offsets: offsets, columns: ids,
+                          values: [Float](repeating: 1, count: ids.count))
     }
 
     private static func readDense(_ reader: inout ArtifactReader) throws(DataError) -> DenseLayer {

@@ -12,15 +12,17 @@ import VectorSearch
     let dir = Fixtures.temporaryDirectory("rummage-serving")
 
     /// A marketplace, its event log, and a registered two-tower version built from it, served from `dir`.
+    /// `features`: train the two-tower with online features in its user tower (`features=true`).
     static func deployService(dir: String, users: Int = 1_500, items: Int = 3_000, events: Int = 50_000, seed: Int = 9,
-                              epochs: Int = 3) throws -> RecommendationService {
+                              epochs: Int = 3, features: Bool = false) throws -> RecommendationService {
         let data = dir + "/data"
         #expect(rummage("generate", "--out", data, "--users", "\(users)", "--items", "\(items)", "--events", "\(events)",
                         "--seed", "\(seed)", "--jsonl", "--quiet").code == 0)
         #expect(rummage("ingest", "--from", data + "/events.jsonl", "--log", dir + "/events.sqlite", "--quiet").code == 0)
         let config = Fixtures.write("""
             {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(data)"},
-             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "\(epochs)"}, "seed": 1},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "\(epochs)",
+                       "features": "\(features)"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
         #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
@@ -49,6 +51,7 @@ import VectorSearch
 
     @Test func soldOwnAndBoughtListingsAreNeverServedAndNewListingsAreSearchableAtOnce() throws {
         let (router, service) = try deploy()
+        #expect(try get(router, "/readyz")["user_query"] as? String == "embedding+recent")
         let first = try get(router, "/v1/users/u12/recommendations?k=10")
         #expect(first["fallback"] as? Bool == false && items(first).count == 10)
         // Sell the top listing through the API: it leaves the next answer.
@@ -152,6 +155,28 @@ import VectorSearch
         let newcomer = #"{"event_id":"like-new","type":"like","timestamp":1775000100,"user":"newcomer","item":"\#(liked[0])"}"#
         #expect(send(router, "POST", "/v1/events", newcomer).status == 200)
         let served = try get(router, "/v1/users/newcomer/recommendations?k=10")
+        #expect(served["fallback"] as? Bool == false && items(served).count == 10)
+    }
+
+    /// A `features=true` model: the user tower runs at request time on the online features, so likes
+    /// change the answer, a newcomer with likes is served personally, and one with nothing gets the fallback.
+    @Test func theUserTowerRunsOnOnlineFeaturesAtRequestTime() throws {
+        let service = try Self.deployService(dir: dir, features: true)
+        let router = Router()
+        ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
+        #expect(try get(router, "/readyz")["user_query"] as? String == "user-tower")
+        let before = items(try get(router, "/v1/users/u30/recommendations?k=20"))
+        let liked = Array(before.suffix(5))
+        for (n, item) in liked.enumerated() {
+            let like = #"{"event_id":"ft-like-\#(n)","type":"like","timestamp":\#(1_775_000_000 + n),"user":"u30","item":"\#(item)"}"#
+            #expect(send(router, "POST", "/v1/events", like).status == 200)
+        }
+        let after = items(try get(router, "/v1/users/u30/recommendations?k=20"))
+        #expect(after != before)
+        #expect(try get(router, "/v1/users/stranger/recommendations?k=5")["fallback"] as? Bool == true)
+        let newcomer = #"{"event_id":"ft-new","type":"like","timestamp":1775000100,"user":"stranger","item":"\#(liked[0])"}"#
+        #expect(send(router, "POST", "/v1/events", newcomer).status == 200)
+        let served = try get(router, "/v1/users/stranger/recommendations?k=10")
         #expect(served["fallback"] as? Bool == false && items(served).count == 10)
     }
 

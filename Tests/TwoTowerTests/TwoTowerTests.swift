@@ -122,6 +122,20 @@ import TwoTower
         try model.save(to: path)
         let loaded = try TwoTowerModel.load(from: path)
         #expect(loaded.userEmbeddings == model.userEmbeddings && loaded.itemEmbeddings == model.itemEmbeddings)
+        // Serving runs the loaded user tower on the current bags: the serving-time bags reproduce the
+        // stored embeddings, and a changed mood moves the user to the other half of the catalogue.
+        #expect(loaded.userDynamicFields.map(\.name) == ["mood"])
+        for u in 0..<20 {
+            let again = loaded.embedUser(u, dynamicBags: [[Int32(u % 2)]])
+            let stored = Array(model.userEmbeddings.row(u))
+            #expect(zip(again, stored).allSatisfy { abs($0 - $1) < 1e-5 }, "user \(u)")
+            let flipped = loaded.embedUser(u, dynamicBags: [[Int32(1 - u % 2)]])
+            let score = { (v: [Float], r: Range<Int>) in r.map { i in zip(v, model.itemEmbeddings.row(i)).map(*).reduce(0, +) }.reduce(0, +) }
+            let wanted = u % 2 == 0 ? 10..<20 : 0..<10, other = u % 2 == 0 ? 0..<10 : 10..<20
+            #expect(score(flipped, wanted) > score(flipped, other), "user \(u) with the other mood")
+        }
+        // A user the model never saw is embedded from the unknown id and their bags.
+        #expect(loaded.embedUser(nil, dynamicBags: [[0]]).count == model.dimension)
     }
 
     @Test func reportsProgressWithRateLossAndETA() {
