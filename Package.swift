@@ -5,7 +5,7 @@
 //   4 assembly     Serving · RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
 import PackageDescription
 
@@ -37,6 +37,7 @@ let package = Package(
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite"]),
         .target(name: "RummageClient"),
+        .target(name: "Telemetry"),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
@@ -54,7 +55,7 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Serving",
-                dependencies: ["Datasets", "Events", "Features", "Registry", "RummageCore", "Storage", "Training", "TwoTower",
+                dependencies: ["Datasets", "Events", "Features", "Registry", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
                                "VectorSearch",
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
@@ -84,6 +85,7 @@ let package = Package(
         .testTarget(name: "VectorSearchTests",
                     dependencies: ["VectorSearch", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "RummageTestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",

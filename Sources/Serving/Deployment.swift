@@ -32,6 +32,10 @@ final class Deployment: Sendable {
     /// For a two-tower model whose user tower reads online features (`features=true`): how feature values
     /// become its bags. Nil otherwise.
     let userFeatureTokens: FeatureTokens?
+    /// Served-score drift against this version's own scores at load time, and catalog coverage.
+    let quality: ServingQuality
+    /// Creation time of the newest listing in the index (`Int64.min` before any is known).
+    let newestListingTime = Atomic<Int64>(Int64.min)
     private let newListings: Mutex<NewListings>
 
     /// Loads version `reference` of `model`, verifying every artifact's checksum and the index's stamp.
@@ -65,6 +69,27 @@ final class Deployment: Sendable {
             userFeatureTokens = nil
         }
         newListings = Mutex(NewListings(next: Int64(items.ids.count)))
+        quality = ServingQuality(baselineScores: Self.baselineScores(users: users.vectors, index: index))
+    }
+
+    /// The top-20 scores of up to 500 users (evenly spread over the user table) against `index`.
+    static func baselineScores(users: Matrix, index: HNSWIndex) -> [Float] {
+        guard users.rows > 0, index.count > 0 else { return [0] }
+        let step = max(1, users.rows / 500)
+        let sample = stride(from: 0, to: users.rows, by: step).flatMap { users.row($0) }
+        let found = index.search(Matrix(rows: sample.count / users.columns, columns: users.columns, storage: sample), k: 20, filter: nil)
+        let scores = found.flatMap { $0.map(\.score) }
+        return scores.isEmpty ? [0] : scores
+    }
+
+    /// Notes that a listing created at `time` is in the index (for the staleness gauge).
+    func noteListing(createdAt time: Int64) {
+        var seen = newestListingTime.load(ordering: .relaxed)
+        while time > seen {
+            let (exchanged, current) = newestListingTime.compareExchange(expected: seen, desired: time, ordering: .relaxed)
+            if exchanged { return }
+            seen = current
+        }
     }
 
     func itemID(of id: Int64) -> String? {

@@ -21,14 +21,16 @@ final class ImpressionLog: @unchecked Sendable {
     }
 
     private let ingestor: EventIngestor
+    private let metrics: ServingMetrics
     private let pending = Mutex<[Event]>([])
     private let counts = Mutex(Counts())
     private let flushing = Mutex<Void>(())
     private let capacity: Int
     private let timer: DispatchSourceTimer
 
-    init(ingestor: EventIngestor, interval: Double = 0.25, capacity: Int = 1_000_000) {
+    init(ingestor: EventIngestor, metrics: ServingMetrics, interval: Double = 0.25, capacity: Int = 1_000_000) {
         self.ingestor = ingestor
+        self.metrics = metrics
         self.capacity = capacity
         timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
         timer.schedule(deadline: .now() + interval, repeating: interval)
@@ -68,6 +70,10 @@ final class ImpressionLog: @unchecked Sendable {
             guard !batch.isEmpty else { return }
             do {
                 let outcome = try ingestor.ingest(batch)
+                let refused = Set(outcome.refused.map(\.index))
+                for (i, event) in batch.enumerated() where !refused.contains(i) {
+                    metrics.exposure.labels(event.surface ?? "recommendations", event.attributes["variant"] ?? "", "impression").increment()
+                }
                 counts.withLock {
                     $0.written += outcome.appended
                     $0.refused += outcome.refused.count

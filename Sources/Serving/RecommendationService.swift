@@ -7,6 +7,7 @@ import Registry
 import RummageCore
 import Storage
 import Synchronization
+import Telemetry
 import Training
 import TwoTower
 import VectorSearch
@@ -75,6 +76,10 @@ public final class RecommendationService: Sendable {
     private let purchases = Mutex<[String: Set<String>]>([:])
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
     private let newListingEvents = Mutex<[Event]>([])
+    let metrics = ServingMetrics()
+    /// With an experiment: the variant of each recent ranking id (two generations of up to 100,000), so
+    /// clicks and purchases that name a ranking count towards the variant that served it.
+    private let rankingVariants = Mutex<(current: [String: String], previous: [String: String])>(([:], [:]))
 
     /// Loads version `reference` (a number or an alias) of `model` from `registry`, each variant alias of
     /// `experiment` too, and the event log at `logPath` (created if missing), replaying it into the
@@ -92,7 +97,7 @@ public final class RecommendationService: Sendable {
         slots = Mutex(loaded)
         let log = try SQLiteEventLog(path: logPath)
         ingestor = try EventIngestor(log: log)
-        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor)
+        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
         features = InMemoryFeatureStore()
         var replayed: [Event] = []
         try log.readAll(order: .appended) { replayed.append($0) }
@@ -102,12 +107,16 @@ public final class RecommendationService: Sendable {
             if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
         }
         for slot in loaded.values { prepare(slot) }
+        registerCollectedMetrics()
     }
 
     /// Brings a freshly loaded deployment up to date: new listings embedded and indexed, listings that
     /// are not active removed.
     private func prepare(_ deployment: Deployment) {
-        for event in newListingEvents.withLock({ $0 }) where isServable(event.item?.value) { deployment.addNewListing(event) }
+        for event in newListingEvents.withLock({ $0 }) where isServable(event.item?.value) {
+            deployment.addNewListing(event)
+            if let item = event.item?.value, deployment.id(of: item) != nil { deployment.noteListing(createdAt: event.timestamp) }
+        }
         let gone = deployment.index.withAllIDs { ids in ids.filter { !isServable(deployment.itemID(of: $0)) } }
         deployment.index.remove(ids: gone)
     }
@@ -123,16 +132,23 @@ public final class RecommendationService: Sendable {
     /// new one cannot be loaded or its index belongs to another model.
     @discardableResult
     public func reload(to reference: String) throws -> (slot: String, from: Int, to: Int) {
-        try reloading.withLock { _ in
-            let slot = servedAliases.contains(reference) ? reference : primaryAlias
-            let from = slots.withLock { $0[slot]!.version }
-            let next = try Deployment(registry: registry, model: modelName, reference: reference)
-            guard next.version != from else { return (slot, from, from) }
-            prepare(next)
-            slots.withLock { $0[slot] = next }
-            // Events ingested while `next` was being prepared reached only the old deployment: catch up.
-            prepare(next)
-            return (slot, from, next.version)
+        let slot = servedAliases.contains(reference) ? reference : primaryAlias
+        do {
+            let moved = try reloading.withLock { _ -> (slot: String, from: Int, to: Int) in
+                let from = slots.withLock { $0[slot]!.version }
+                let next = try Deployment(registry: registry, model: modelName, reference: reference)
+                guard next.version != from else { return (slot, from, from) }
+                prepare(next)
+                slots.withLock { $0[slot] = next }
+                // Events ingested while `next` was being prepared reached only the old deployment: catch up.
+                prepare(next)
+                return (slot, from, next.version)
+            }
+            metrics.reloads.labels(slot, moved.from == moved.to ? "unchanged" : "swapped").increment()
+            return moved
+        } catch {
+            metrics.reloads.labels(slot, "failed").increment()
+            throw error
         }
     }
 
@@ -223,14 +239,36 @@ public final class RecommendationService: Sendable {
     /// answer's listings are also logged as impressions).
     public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
         let (variant, d) = deployment(for: user)
-        var answer = Recommendations(user: user, modelVersion: d.version, items: ranked(d, user: user, k: k, filters: filters),
-                                     fallback: false, variant: variant, experiment: experiment?.name, rankingID: UUID().uuidString)
+        let excluded = excluded(for: user)
+        let hits = ranked(d, user: user, excluded: excluded, k: k, filters: filters)
+        var answer = Recommendations(user: user, modelVersion: d.version, items: hits.map(\.item), fallback: false, variant: variant,
+                                     experiment: experiment?.name, rankingID: UUID().uuidString)
         if answer.items.isEmpty {
-            answer.items = popular(d, k: k, excluding: excluded(for: user), filters: filters)
+            answer.items = popular(d, k: k, excluding: excluded, filters: filters)
             answer.fallback = true
+        } else {
+            d.quality.record(hits.map(\.id), scores: hits.map(\.item.score))
         }
-        impressions?.record(answer)
+        metrics.record(answer) { isServable($0) && !excluded.contains($0) }
+        if let impressions {
+            impressions.record(answer)
+            rankingVariants.withLock { maps in
+                maps.current[answer.rankingID] = variant
+                if maps.current.count >= 100_000 { maps = (current: [:], previous: maps.current) }
+            }
+        }
         return answer
+    }
+
+    /// The variant an event's ranking was served by: its own `variant` attribute, the variant remembered
+    /// for its `ranking_id`, or the primary alias.
+    func variant(of event: Event) -> String {
+        if let variant = event.attributes["variant"] { return variant }
+        if let ranking = event.rankingID, experiment != nil,
+           let variant = rankingVariants.withLock({ $0.current[ranking] ?? $0.previous[ranking] }) {
+            return variant
+        }
+        return primaryAlias
     }
 
     /// The user's own listings and purchases: never recommended to them.
@@ -245,9 +283,9 @@ public final class RecommendationService: Sendable {
     /// search visits; should the answer hold a listing that is no longer servable (a sale racing this
     /// request), the search runs again with the lifecycle check inside. Exclusions and query filters are
     /// always applied inside the search, so they never cost result slots.
-    private func ranked(_ d: Deployment, user: String, k: Int, filters: Filters) -> [Recommendations.Item] {
+    private func ranked(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: Filters)
+        -> [(id: Int64, item: Recommendations.Item)] {
         guard let vector = queryVector(d, user: user) else { return [] }
-        let excluded = excluded(for: user)
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
         let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
         var personal: (@Sendable (Int64) -> Bool)? = nil
@@ -263,11 +301,8 @@ public final class RecommendationService: Sendable {
         if hits.contains(where: { !isServable(d.itemID(of: $0.id)) }) {
             hits = d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0]
         }
-        return hits.compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+        return hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, Recommendations.Item(item: $0, score: hit.score)) } }
     }
-
-    /// Impressions written, refused and dropped so far; nil when none are logged (no experiment).
-    var impressionCounts: ImpressionLog.Counts? { impressions?.snapshot }
 
     /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).
     public func flushImpressions() { impressions?.flush() }
@@ -346,6 +381,7 @@ public final class RecommendationService: Sendable {
         let outcome = try ingestor.ingest(events)
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
+        metrics.record(accepted: accepted, refused: refused.count, variantOf: variant(of:))
         features.apply(accepted)
         let deployments = slots.withLock { Array($0.values) }
         for event in accepted {
@@ -355,6 +391,7 @@ public final class RecommendationService: Sendable {
             for d in deployments {
                 if event.type == .listingCreated { d.addNewListing(event) }
                 guard let id = d.id(of: item) else { continue }
+                if event.type == .listingCreated { d.noteListing(createdAt: event.timestamp) }
                 if !isServable(item) {
                     d.index.remove(ids: [id])
                 } else if !d.index.contains(id), let vector = d.vector(of: id) {
@@ -446,5 +483,62 @@ extension FeatureValue {
         case .distribution(let shares): !shares.isEmpty
         case .number(let x): x != 0
         }
+    }
+}
+
+extension RecommendationService {
+    /// The Prometheus text exposition of every serving metric.
+    public var metricsExposition: String { metrics.registry.exposition() }
+
+    /// Gauges computed at scrape time from the served deployments, the event clock and the impressions.
+    private func registerCollectedMetrics() {
+        let r = metrics.registry
+        r.collected("rummage_index_listings", "Listings in each served alias's index.", labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.count)) } ?? []
+        }
+        r.collected("rummage_index_newest_listing_age_seconds",
+                    "Event time since the newest listing in the index was created: grows when listings arrive but none reaches the index.",
+                    labels: ["alias"]) { [weak self] in
+            guard let self else { return [] }
+            let latest = features.latestEventTime
+            return slotsSnapshot.map { slot in
+                let newest = slot.deployment.newestListingTime.load(ordering: .relaxed)
+                return ([slot.alias], newest == Int64.min || latest == Int64.min ? 0 : Double(max(0, latest - newest)))
+            }
+        }
+        r.collected("rummage_model_info", "The model version each alias serves (value 1), with its provenance.",
+                    labels: ["model", "alias", "version", "kind", "created_at", "data_fingerprint", "code_version"]) { [weak self] in
+            guard let self else { return [] }
+            return slotsSnapshot.map { slot in
+                let m = slot.deployment.manifest
+                return ([modelName, slot.alias, String(m.version), m.kind, m.createdAt, String(m.dataFingerprint.prefix(16)), m.codeVersion], 1)
+            }
+        }
+        r.collected("rummage_model_version", "The model version each alias serves.", labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.version)) } ?? []
+        }
+        r.collected("rummage_features_freshness_seconds", "Wall-clock time since the newest event the online feature store holds.") { [weak self] in
+            guard let latest = self?.features.latestEventTime, latest != Int64.min else { return [] }
+            return [([], max(0, Date().timeIntervalSince1970 - Double(latest)))]
+        }
+        r.collected("rummage_recs_score_psi",
+                    "Population stability index of served scores against the version's own scores at load (above 0.2: drift).",
+                    labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.psi) } ?? []
+        }
+        r.collected("rummage_recs_catalog_coverage_ratio", "Share of the indexed listings served at least once since the version loaded.",
+                    labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.coverage(of: $0.deployment.index.count)) } ?? []
+        }
+        r.collected("rummage_impressions_total", "Impressions logged, by outcome (written, refused, dropped).", type: "counter",
+                    labels: ["outcome"]) { [weak self] in
+            guard let counts = self?.impressions?.snapshot else { return [] }
+            return [(["written"], Double(counts.written)), (["refused"], Double(counts.refused)), (["dropped"], Double(counts.dropped))]
+        }
+    }
+
+    private var slotsSnapshot: [(alias: String, deployment: Deployment)] {
+        let loaded = slots.withLock { $0 }
+        return servedAliases.map { ($0, loaded[$0]!) }
     }
 }

@@ -1,8 +1,10 @@
+import Dispatch
 import Events
 import Foundation
 import HTTPServer
 import RummageCore
 import Synchronization
+import Telemetry
 
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
 /// `GET /v1/users/{user}/recommendations?k=&category=&size=&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
@@ -12,8 +14,29 @@ public enum ServingRoutes {
     /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints.
     public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
-        let counters = Counters(), variants = Counters()
-        router.add("POST", "/v1/admin/reload") { request in
+        let metrics = service.metrics
+        /// Adds a route whose latency and status class are recorded under `endpoint`.
+        func route(_ method: String, _ pattern: String, _ endpoint: String, _ handler: @escaping Router.Handler) {
+            let duration = metrics.requestDuration.labels(endpoint)
+            let statuses = ["2xx", "4xx", "5xx"].map { metrics.requests.labels(endpoint, $0) }
+            router.add(method, pattern) { request in
+                let start = DispatchTime.now().uptimeNanoseconds
+                var status = 500
+                defer {
+                    duration.observe(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    statuses[status >= 500 ? 2 : (status >= 400 ? 1 : 0)].increment()
+                }
+                do {
+                    let response = try handler(request)
+                    status = response.status
+                    return response
+                } catch let error as HTTPError {
+                    status = error.status
+                    throw error
+                }
+            }
+        }
+        route("POST", "/v1/admin/reload", "admin_reload") { request in
             guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with --admin-token)") }
             guard request.header("Authorization") == "Bearer \(adminToken)" else { throw HTTPError(401, "missing or wrong bearer token") }
             var alias = "champion"
@@ -23,14 +46,12 @@ public enum ServingRoutes {
             }
             do {
                 let (slot, from, to) = try service.reload(to: alias)
-                counters.count("reload")
                 return .json(Reloaded(variant: slot, from: from, to: to))
             } catch {
-                counters.count("reload_failed")
                 throw HTTPError(409, "not reloaded, still serving v\(service.modelVersion): \(error)")
             }
         }
-        router.add("GET", "/v1/users/{user}/recommendations") { request in
+        route("GET", "/v1/users/{user}/recommendations", "recommendations") { request in
             let k = try Self.k(request)
             func price(_ name: String) throws -> Double? {
                 guard let text = request.query(name) else { return nil }
@@ -39,24 +60,20 @@ public enum ServingRoutes {
             }
             let filters = RecommendationService.Filters(category: request.query("category"), size: request.query("size"),
                                                         minimumPrice: try price("min_price"), maximumPrice: try price("max_price"))
-            let result = service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters)
-            counters.count(result.fallback ? "fallback" : "personalised")
-            variants.count(result.variant)
-            return .json(result)
+            return .json(service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters))
         }
-        router.add("GET", "/v1/items/{item}/similar") { request in
+        route("GET", "/v1/items/{item}/similar", "similar") { request in
             let item = request.parameters["item"] ?? ""
             guard let items = service.similar(item: item, k: try Self.k(request)) else {
                 throw HTTPError(404, "unknown item '\(item)'")
             }
-            counters.count("similar")
             return .json(Similar(item: item, modelVersion: service.modelVersion, items: items))
         }
-        router.add("POST", "/v1/events") { request in
+        route("POST", "/v1/events", "events") { request in
             let events = try Self.parseEvents(request.body, now: clock())
-            return try Self.ingest(service, events.parsed, refusedEarly: events.refused, counters: counters)
+            return try Self.ingest(service, events.parsed, refusedEarly: events.refused)
         }
-        router.add("PUT", "/v1/items/{item}") { request in
+        route("PUT", "/v1/items/{item}", "listing_create") { request in
             let item = request.parameters["item"] ?? ""
             let object = try Self.object(request.body)
             guard let seller = object["seller"] as? String else { throw HTTPError(400, "a listing needs 'seller'") }
@@ -77,9 +94,9 @@ public enum ServingRoutes {
             }
             let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(seller),
                               item: ItemID(item), price: price, attributes: attributes)
-            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], counters: counters)
+            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
         }
-        router.add("PATCH", "/v1/items/{item}") { request in
+        route("PATCH", "/v1/items/{item}", "listing_state") { request in
             let item = request.parameters["item"] ?? ""
             let types: [String: EventType] = ["sold": .listingSold, "reserved": .listingReserved, "active": .listingUnreserved,
                                               "relisted": .listingRelisted, "deleted": .listingDeleted, "hidden": .listingDeleted]
@@ -87,41 +104,17 @@ public enum ServingRoutes {
                 throw HTTPError(400, "'state' must be one of \(types.keys.sorted().joined(separator: ", "))")
             }
             let event = Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item))
-            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], counters: counters)
+            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
         }
-        router.add("GET", "/healthz") { _ in .json(["status": "ok"]) }
-        router.add("GET", "/readyz") { _ in
+        route("GET", "/healthz", "healthz") { _ in .json(["status": "ok"]) }
+        route("GET", "/readyz", "readyz") { _ in
             let status = service.status
             return .json(Ready(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed,
                                userQuery: service.userQuery,
                                experiment: service.experiment?.name,
                                variants: service.servedVersions.map { Ready.Variant(alias: $0.alias, modelVersion: $0.version) }))
         }
-        router.add("GET", "/metrics") { _ in
-            let status = service.status
-            var text = "# TYPE rummage_serving_requests_total counter\n"
-            for (kind, n) in counters.snapshot.sorted(by: { $0.key < $1.key }) {
-                text += "rummage_serving_requests_total{kind=\"\(kind)\"} \(n)\n"
-            }
-            text += "# TYPE rummage_index_size gauge\nrummage_index_size \(status.indexed)\n"
-            text += "# TYPE rummage_model_version gauge\n"
-            for (alias, version) in service.servedVersions {
-                text += "rummage_model_version{model=\"\(service.modelName)\",alias=\"\(alias)\"} \(version)\n"
-            }
-            if let experiment = service.experiment {
-                text += "# TYPE rummage_experiment_requests_total counter\n"
-                for (variant, n) in variants.snapshot.sorted(by: { $0.key < $1.key }) {
-                    text += "rummage_experiment_requests_total{experiment=\"\(experiment.name)\",variant=\"\(variant)\"} \(n)\n"
-                }
-            }
-            if let impressions = service.impressionCounts {
-                text += "# TYPE rummage_impressions_total counter\n"
-                for (outcome, n) in [("written", impressions.written), ("refused", impressions.refused), ("dropped", impressions.dropped)] {
-                    text += "rummage_impressions_total{outcome=\"\(outcome)\"} \(n)\n"
-                }
-            }
-            return .text(text, contentType: "text/plain; version=0.0.4")
-        }
+        router.add("GET", "/metrics") { _ in .text(service.metricsExposition, contentType: MetricsRegistry.contentType) }
     }
 
     struct Similar: Encodable {
@@ -161,12 +154,6 @@ public enum ServingRoutes {
         var appended: Int
         var duplicates: Int
         var refused: [Refusal]
-    }
-
-    final class Counters: Sendable {
-        private let counts = Mutex<[String: Int]>([:])
-        func count(_ kind: String) { counts.withLock { $0[kind, default: 0] += 1 } }
-        var snapshot: [String: Int] { counts.withLock { $0 } }
     }
 
     static func k(_ request: HTTPRequest) throws -> Int {
@@ -217,15 +204,14 @@ public enum ServingRoutes {
         return (parsed, refused)
     }
 
-    static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)],
-                       counters: Counters) throws -> HTTPResponse {
+    static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)]) throws -> HTTPResponse {
         let outcome: EventIngestor.Outcome
         do {
             outcome = try service.ingest(events.map(\.1))
         } catch {
             throw HTTPError(503, "the event log is unavailable: \(error)")
         }
-        counters.count("events")
+        if !refusedEarly.isEmpty { service.metrics.eventsRefused.increment(by: refusedEarly.count) }
         let refused = (refusedEarly + outcome.refused.map { (events[$0.index].0, $0.error.message) })
             .sorted { $0.0 < $1.0 }.map { IngestReply.Refusal(index: $0.0, error: $0.1) }
         let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)

@@ -50,7 +50,7 @@ import Testing
         #expect(Self.httpError { _ = try client.reload(token: "wrong") }?.status == 401)
         let reloaded = try client.reload(token: "secret")
         #expect(reloaded.variant == "champion" && reloaded.from == 1 && reloaded.to == 1)
-        #expect(try client.metrics().contains("rummage_index_size"))
+        #expect(try client.metrics().contains("rummage_index_listings{alias=\"champion\"}"))
 
         // One connection carries many requests (keep-alive), from several threads in turn.
         DispatchQueue.concurrentPerform(iterations: 4) { _ in

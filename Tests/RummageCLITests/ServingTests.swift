@@ -107,7 +107,11 @@ import VectorSearch
         #expect(mixed.status == 207)
         #expect(try get(router, "/readyz")["status"] as? String == "ready")
         let metrics = router.handle(HTTPRequest(method: "GET", path: "/metrics"))
-        #expect(String(decoding: metrics.body, as: UTF8.self).contains("rummage_serving_requests_total{kind=\"fallback\"} 1"))
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(text.contains("rummage_recs_answers_total{variant=\"champion\",kind=\"fallback\"} 1"))
+        #expect(text.contains("rummage_http_requests_total{endpoint=\"events\",code=\"4xx\"} 1"))
+        #expect(text.contains("rummage_events_refused_total 1"))
+        #expect(text.contains("rummage_recs_unservable_served_total 0"))
     }
 
     @Test func batchRecommendationsMatchServingAndApplyTheSameFilters() throws {
@@ -299,7 +303,10 @@ import VectorSearch
             #expect(event.rankingID != nil && (0..<5).contains(event.position ?? -1))
         }
         let metrics = String(decoding: router.handle(HTTPRequest(method: "GET", path: "/metrics")).body, as: UTF8.self)
-        #expect(metrics.contains("rummage_experiment_requests_total{experiment=\"exp1\",variant=\"challenger\"}"))
+        #expect(metrics.contains("rummage_recs_answers_total{variant=\"challenger\",kind=\"personalised\"}"))
         #expect(metrics.contains("rummage_impressions_total{outcome=\"written\"} \(shown)"))
+        let exposed = metrics.split(separator: "\n").filter { $0.hasPrefix("rummage_exposure_events_total{surface=\"recommendations\"") }
+            .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        #expect(exposed == shown)
     }
 }

@@ -1,0 +1,115 @@
+import Events
+import Foundation
+import Synchronization
+import Telemetry
+
+/// Every metric the server exports (docs/monitoring.md describes each, monitoring/alerts.yml alerts on
+/// them). Hot-path updates are atomic adds on children looked up once; sizes, ages and ratios are
+/// computed when Prometheus scrapes.
+final class ServingMetrics: Sendable {
+    let registry = MetricsRegistry()
+
+    // HTTP, per endpoint.
+    let requestDuration: MetricFamily<Histogram>
+    let requests: MetricFamily<Counter>
+    // Recommendation answers.
+    let answers: MetricFamily<Counter>
+    let unservableServed: Counter
+    // Events and exposure.
+    let ingestLag: Histogram
+    let eventsIngested: MetricFamily<Counter>
+    let eventsRefused: Counter
+    let exposure: MetricFamily<Counter>
+    // Model lifecycle.
+    let reloads: MetricFamily<Counter>
+
+    init() {
+        requestDuration = registry.histogram("rummage_http_request_duration_seconds", "Time to answer a request, by endpoint.",
+                                             labels: ["endpoint"], bounds: Histogram.latencySeconds)
+        requests = registry.counter("rummage_http_requests_total", "Requests answered, by endpoint and status class (2xx, 4xx, 5xx).",
+                                    labels: ["endpoint", "code"])
+        answers = registry.counter("rummage_recs_answers_total",
+                                   "Recommendation answers by variant and kind: personalised, fallback (popular listings) or empty.",
+                                   labels: ["variant", "kind"])
+        unservableServed = registry.counter("rummage_recs_unservable_served_total",
+                                            "Listings in an answer that the lifecycle did not allow (sold, reserved, hidden, deleted, own, bought). Must stay 0.")
+            .labels()
+        ingestLag = registry.histogram("rummage_events_ingest_lag_seconds", "Wall-clock time between an event's timestamp and its durable append.",
+                                       bounds: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86_400]).labels()
+        eventsIngested = registry.counter("rummage_events_ingested_total", "Events appended to the log, by type.", labels: ["type"])
+        eventsRefused = registry.counter("rummage_events_refused_total", "Events refused (invalid, unknown listing, bad transition).").labels()
+        exposure = registry.counter("rummage_exposure_events_total",
+                                    "Events tied to a served ranking (impressions, then views, likes, saves, bags, purchases with its ranking_id), by surface, variant and type.",
+                                    labels: ["surface", "variant", "type"])
+        reloads = registry.counter("rummage_model_reloads_total", "Hot-swap attempts by served alias and outcome (swapped, unchanged, failed).",
+                                   labels: ["alias", "outcome"])
+    }
+
+    /// Counts an answer and checks it: every listing must still be servable for the user.
+    func record(_ answer: RecommendationService.Recommendations, servable: (String) -> Bool) {
+        let kind = answer.items.isEmpty ? "empty" : (answer.fallback ? "fallback" : "personalised")
+        answers.labels(answer.variant, kind).increment()
+        let bad = answer.items.filter { !servable($0.item) }.count
+        if bad > 0 { unservableServed.increment(by: bad) }
+    }
+
+    /// Counts accepted events: by type, their ingest lag, and those tied to a ranking.
+    func record(accepted events: [Event], refused: Int, variantOf: (Event) -> String) {
+        if refused > 0 { eventsRefused.increment(by: refused) }
+        let now = Date().timeIntervalSince1970
+        for event in events {
+            eventsIngested.labels(event.type.rawValue).increment()
+            ingestLag.observe(max(0, now - Double(event.timestamp)))
+            if event.rankingID != nil {
+                exposure.labels(event.surface ?? "unknown", variantOf(event), event.type.rawValue).increment()
+            }
+        }
+    }
+}
+
+/// Served-score drift and catalog coverage of one deployment: the scores of its top-20 answers for a
+/// sample of its users when it loaded are the baseline, cut into deciles; the scores it serves are
+/// counted into the same bins, and the population stability index (PSI) compares the two. Coverage is
+/// the share of the indexed listings served at least once since the deployment loaded.
+final class ServingQuality: Sendable {
+    let scores: Histogram
+    private let baseline: [Double]
+    private let served = Mutex<Set<Int64>>([])
+
+    /// `baselineScores`: the deployment's own scores at load time (at least one).
+    init(baselineScores: [Float]) {
+        let sorted = baselineScores.map(Double.init).sorted()
+        var cuts: [Double] = []
+        for decile in 1..<10 {
+            let cut = sorted[min(sorted.count - 1, decile * sorted.count / 10)]
+            if cuts.last.map({ cut > $0 }) ?? true { cuts.append(cut) }
+        }
+        if cuts.isEmpty { cuts = [sorted[0]] }
+        scores = Histogram(bounds: cuts)
+        let baselineHistogram = Histogram(bounds: cuts)
+        for s in sorted { baselineHistogram.observe(s) }
+        let (counts, total, _) = baselineHistogram.snapshot
+        baseline = counts.map { Double($0) / Double(total) }
+    }
+
+    func record(_ ids: [Int64], scores answerScores: [Float]) {
+        for s in answerScores { scores.observe(Double(s)) }
+        served.withLock { $0.formUnion(ids) }
+    }
+
+    /// PSI of the served scores against the baseline (0 while nothing was served). Above 0.2 is the usual
+    /// sign of a shifted distribution.
+    var psi: Double {
+        let (counts, total, _) = scores.snapshot
+        guard total > 0 else { return 0 }
+        let epsilon = 1e-4
+        return zip(counts, baseline).reduce(0) { sum, pair in
+            let actual = max(Double(pair.0) / Double(total), epsilon), expected = max(pair.1, epsilon)
+            return sum + (actual - expected) * log(actual / expected)
+        }
+    }
+
+    func coverage(of indexed: Int) -> Double {
+        indexed > 0 ? Double(served.withLock { $0.count }) / Double(indexed) : 0
+    }
+}

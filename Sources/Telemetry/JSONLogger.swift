@@ -1,0 +1,81 @@
+import Foundation
+import Synchronization
+
+/// Structured logs: one JSON object per line (`ts` in ISO 8601 UTC with milliseconds, `level`, `msg`,
+/// then the event's fields, e.g. `request_id`), written whole under a lock so lines never interleave.
+/// Lines below `minimumLevel` are dropped.
+public final class JSONLogger: Sendable {
+    public enum Level: Int, Sendable, Comparable, CaseIterable {
+        case debug, info, warning, error
+
+        public var name: String { ["debug", "info", "warning", "error"][rawValue] }
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public let minimumLevel: Level
+    private let write: @Sendable (String) -> Void
+    private let lock = Mutex<Void>(())
+
+    /// Logs to standard error.
+    public convenience init(minimumLevel: Level = .info) {
+        self.init(minimumLevel: minimumLevel) { line in FileHandle.standardError.write(Data(line.utf8)) }
+    }
+
+    /// Logs to `write`, which receives whole lines ending in a newline.
+    public init(minimumLevel: Level = .info, write: @escaping @Sendable (String) -> Void) {
+        self.minimumLevel = minimumLevel
+        self.write = write
+    }
+
+    public func log(_ level: Level, _ message: String, _ fields: [String: any Sendable] = [:]) {
+        guard level >= minimumLevel else { return }
+        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(Self.quote(message))"
+        for key in fields.keys.sorted() {
+            line += ",\(Self.quote(key)):\(Self.value(fields[key]!))"
+        }
+        line += "}\n"
+        lock.withLock { _ in write(line) }
+    }
+
+    public func info(_ message: String, _ fields: [String: any Sendable] = [:]) { log(.info, message, fields) }
+    public func warning(_ message: String, _ fields: [String: any Sendable] = [:]) { log(.warning, message, fields) }
+    public func error(_ message: String, _ fields: [String: any Sendable] = [:]) { log(.error, message, fields) }
+
+    static func value(_ value: any Sendable) -> String {
+        switch value {
+        case let b as Bool: b ? "true" : "false"
+        case let i as Int: String(i)
+        case let i as Int64: String(i)
+        case let d as Double: d.isFinite ? String(d) : "null"
+        case let f as Float: f.isFinite ? String(f) : "null"
+        default: quote(String(describing: value))
+        }
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var time = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &time)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", time.tm_year + 1900, time.tm_mon + 1, time.tm_mday, time.tm_hour,
+                      time.tm_min, time.tm_sec, now.tv_nsec / 1_000_000)
+    }
+}
