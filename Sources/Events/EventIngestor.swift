@@ -49,6 +49,9 @@ public final class EventIngestor: Sendable {
     /// The current state of a listing (nil if it was never created).
     public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
 
+    /// The current states of several listings, under one lock.
+    public func states(of items: [ItemID]) -> [ListingState?] { lifecycle.withLock { l in items.map { l.state(of: $0) } } }
+
     /// The listings `seller` created.
     public func sellers(of seller: UserID) -> [ItemID] { lifecycle.withLock { $0.listingsBySeller[seller] ?? [] } }
 

@@ -24,7 +24,9 @@ struct BenchServeCommand: Command {
         loopback port, as the ceiling of what this machine's HTTP stack can do. Prints requests/s, p50 and
         p99 latency (wrk's), non-2xx answers and the ratio to nginx. Then a second wrk run of --swap-duration
         seconds during which the champion alias is moved between the two versions --hot-swaps times and the
-        server told to reload (POST /v1/admin/reload); every answer must still be 2xx.
+        server told to reload (POST /v1/admin/reload); every answer must still be 2xx. Between the two, the
+        cost of the per-request metrics: --metrics-rounds alternating wrk runs against this server and a
+        second one with per-request metrics off, the median of each side compared.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -39,11 +41,13 @@ struct BenchServeCommand: Command {
             .value("server-threads", "N", help: "HTTP worker threads of the Rummage server.", default: "2"),
             .value("hot-swaps", "N", help: "Hot swaps during the swap run (0 skips it).", default: "10"),
             .value("swap-duration", "SECONDS", help: "Length of the wrk run with hot swaps.", default: "30"),
+            .value("metrics-rounds", "N", help: "Alternating metrics-on/off wrk runs (0 skips the comparison).", default: "3"),
+            .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs.", default: "6"),
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
     let listings: Int, users: Int, events: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
-    let hotSwaps: Int, swapDuration: Int
+    let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int
     let dir: String
     let json: Bool
 
@@ -59,6 +63,8 @@ struct BenchServeCommand: Command {
         serverThreads = try arguments.requiredInt("server-threads", in: 1...256)
         hotSwaps = try arguments.requiredInt("hot-swaps", in: 0...1_000)
         swapDuration = try arguments.requiredInt("swap-duration", in: 1...3_600)
+        metricsRounds = try arguments.requiredInt("metrics-rounds", in: 0...100)
+        metricsRoundDuration = try arguments.requiredInt("metrics-round-duration", in: 1...3_600)
         json = arguments.flag("json")
     }
 
@@ -90,7 +96,7 @@ struct BenchServeCommand: Command {
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
         console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
-            + "--swap-duration \(swapDuration)")
+            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration)")
         console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; catalog \(indexed) listings indexed, "
             + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
 
@@ -108,6 +114,14 @@ struct BenchServeCommand: Command {
         console.result("  ratio: rummage serves \(String(format: "%.1f", 100 * ratio)) % of nginx's requests/s; "
             + "p99 \(String(format: "%.2f", ours.p99Milliseconds)) ms (bar: >= 10 %, <= 5 ms)")
 
+        var metricsFigures: [String: Any] = [:]
+        if metricsRounds > 0 {
+            let cost = try metricsCost(registry: registry, measuredPort: server.port, script: script, wrkArguments: wrkArguments)
+            console.result("  metrics cost: per-request metrics on \(Int(cost.on)) req/s, off \(Int(cost.off)) req/s (median of "
+                + "\(metricsRounds) alternating \(metricsRoundDuration) s runs each): on/off = \(String(format: "%.3f", cost.on / cost.off)) "
+                + "(bar: >= 0.95)")
+            metricsFigures = ["metrics_on_rps": cost.on, "metrics_off_rps": cost.off, "metrics_on_off_ratio": cost.on / cost.off]
+        }
         var swapFigures: [String: Any] = [:]
         if hotSwaps > 0 {
             let swaps = try swapRun(service: service, registry: registry, port: server.port, token: token, script: script,
@@ -120,8 +134,33 @@ struct BenchServeCommand: Command {
                                           "rps": ours.requestsPerSecond, "p50_ms": ours.p50Milliseconds, "p99_ms": ours.p99Milliseconds,
                                           "non_2xx": ours.non2xx, "nginx_rps": ceiling.requestsPerSecond, "ratio_to_nginx": ratio]
             figures.merge(swapFigures) { a, _ in a }
+            figures.merge(metricsFigures) { a, _ in a }
             console.result(try jsonObjectLine(figures))
         }
+    }
+
+    /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a
+    /// second server on the same version and log with per-request metrics off, alternating.
+    private func metricsCost(registry: ModelRegistry, measuredPort: UInt16, script: String, wrkArguments: [String]) throws
+        -> (on: Double, off: Double) {
+        let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
+                                             measuresRequests: false)
+        let router = Router()
+        ServingRoutes.install(bare, on: router)
+        var configuration = HTTPServer.Configuration()
+        configuration.threads = serverThreads
+        let server = HTTPServer(router: router, configuration: configuration)
+        try server.start()
+        defer { server.stop() }
+        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        var on: [Double] = [], off: [Double] = []
+        for _ in 0..<metricsRounds {
+            for (port, into) in [(measuredPort, 0), (server.port, 1)] {
+                let result = try Self.wrk(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"])
+                if into == 0 { on.append(result.requestsPerSecond) } else { off.append(result.requestsPerSecond) }
+            }
+        }
+        return (on.sorted()[on.count / 2], off.sorted()[off.count / 2])
     }
 
     /// A wrk run of --swap-duration seconds while the champion alias moves between v1 and v2 `hotSwaps`

@@ -69,7 +69,8 @@ final class Deployment: Sendable {
             userFeatureTokens = nil
         }
         newListings = Mutex(NewListings(next: Int64(items.ids.count)))
-        quality = ServingQuality(baselineScores: Self.baselineScores(users: users.vectors, index: index))
+        quality = ServingQuality(baselineScores: Self.baselineScores(users: users.vectors, index: index),
+                                 capacity: items.ids.count + 65_536)
     }
 
     /// The top-20 scores of up to 500 users (evenly spread over the user table) against `index`.

@@ -77,6 +77,9 @@ public final class RecommendationService: Sendable {
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
     private let newListingEvents = Mutex<[Event]>([])
     let metrics = ServingMetrics()
+    /// False turns off the per-request metrics (answers, drift, coverage, HTTP latency), to measure their
+    /// cost (`rummage bench serve`); scrape-time gauges still work.
+    public let measuresRequests: Bool
     /// With an experiment: the variant of each recent ranking id (two generations of up to 100,000), so
     /// clicks and purchases that name a ranking count towards the variant that served it.
     private let rankingVariants = Mutex<(current: [String: String], previous: [String: String])>(([:], [:]))
@@ -84,8 +87,10 @@ public final class RecommendationService: Sendable {
     /// Loads version `reference` (a number or an alias) of `model` from `registry`, each variant alias of
     /// `experiment` too, and the event log at `logPath` (created if missing), replaying it into the
     /// lifecycle and the online feature store.
-    public init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil) throws {
+    public init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil,
+                measuresRequests: Bool = true) throws {
         self.registry = registry
+        self.measuresRequests = measuresRequests
         modelName = model
         primaryAlias = reference
         self.experiment = experiment
@@ -240,16 +245,17 @@ public final class RecommendationService: Sendable {
     public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
         let (variant, d) = deployment(for: user)
         let excluded = excluded(for: user)
-        let hits = ranked(d, user: user, excluded: excluded, k: k, filters: filters)
+        var (hits, unservable) = ranked(d, user: user, excluded: excluded, k: k, filters: filters)
         var answer = Recommendations(user: user, modelVersion: d.version, items: hits.map(\.item), fallback: false, variant: variant,
                                      experiment: experiment?.name, rankingID: UUID().uuidString)
         if answer.items.isEmpty {
             answer.items = popular(d, k: k, excluding: excluded, filters: filters)
             answer.fallback = true
-        } else {
+            unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
+        } else if measuresRequests {
             d.quality.record(hits.map(\.id), scores: hits.map(\.item.score))
         }
-        metrics.record(answer) { isServable($0) && !excluded.contains($0) }
+        if measuresRequests { metrics.record(answer, unservable: unservable) }
         if let impressions {
             impressions.record(answer)
             rankingVariants.withLock { maps in
@@ -283,9 +289,11 @@ public final class RecommendationService: Sendable {
     /// search visits; should the answer hold a listing that is no longer servable (a sale racing this
     /// request), the search runs again with the lifecycle check inside. Exclusions and query filters are
     /// always applied inside the search, so they never cost result slots.
+    /// Also returns how many listings of the answer fail a final lifecycle check (0 unless something is broken:
+    /// the `rummage_recs_unservable_served_total` metric).
     private func ranked(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: Filters)
-        -> [(id: Int64, item: Recommendations.Item)] {
-        guard let vector = queryVector(d, user: user) else { return [] }
+        -> (hits: [(id: Int64, item: Recommendations.Item)], unservable: Int) {
+        guard let vector = queryVector(d, user: user) else { return ([], 0) }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
         let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
         var personal: (@Sendable (Int64) -> Bool)? = nil
@@ -297,11 +305,23 @@ public final class RecommendationService: Sendable {
         } else if !excludedIDs.isEmpty {
             personal = { id in !excludedIDs.contains(id) }
         }
-        var hits = d.index.search(query, k: k, filter: personal)[0]
-        if hits.contains(where: { !isServable(d.itemID(of: $0.id)) }) {
-            hits = d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0]
+        func named(_ hits: [SearchHit]) -> [(id: Int64, item: Recommendations.Item)] {
+            hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, Recommendations.Item(item: $0, score: hit.score)) } }
         }
-        return hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, Recommendations.Item(item: $0, score: hit.score)) } }
+        var found = named(d.index.search(query, k: k, filter: personal)[0])
+        var unservable = unservableCount(found.map(\.item.item), excluded: excluded)
+        if unservable > 0 {
+            found = named(d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0])
+            unservable = unservableCount(found.map(\.item.item), excluded: excluded)
+        }
+        return (found, unservable)
+    }
+
+    /// How many of `items` may not be served to a user excluding `excluded` (one lifecycle lock for all).
+    func unservableCount(_ items: [String], excluded: Set<String>) -> Int {
+        zip(items, ingestor.states(of: items.map { ItemID($0) })).filter { item, state in
+            (state != nil && state != .active) || excluded.contains(item)
+        }.count
     }
 
     /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).

@@ -45,12 +45,24 @@ final class ServingMetrics: Sendable {
                                    labels: ["alias", "outcome"])
     }
 
-    /// Counts an answer and checks it: every listing must still be servable for the user.
-    func record(_ answer: RecommendationService.Recommendations, servable: (String) -> Bool) {
-        let kind = answer.items.isEmpty ? "empty" : (answer.fallback ? "fallback" : "personalised")
-        answers.labels(answer.variant, kind).increment()
-        let bad = answer.items.filter { !servable($0.item) }.count
-        if bad > 0 { unservableServed.increment(by: bad) }
+    /// Answer counters of the served variants, looked up without a lock.
+    private let answerCounters = Mutex<[String: [Counter]]>([:])
+
+    /// Counts an answer and the listings in it that failed the final lifecycle check.
+    func record(_ answer: RecommendationService.Recommendations, unservable: Int) {
+        let kind = answer.items.isEmpty ? 2 : (answer.fallback ? 1 : 0)
+        counters(for: answer.variant)[kind].increment()
+        if unservable > 0 { unservableServed.increment(by: unservable) }
+    }
+
+    /// The personalised, fallback and empty counters of `variant`.
+    private func counters(for variant: String) -> [Counter] {
+        answerCounters.withLock { cache in
+            if let counters = cache[variant] { return counters }
+            let counters = ["personalised", "fallback", "empty"].map { answers.labels(variant, $0) }
+            cache[variant] = counters
+            return counters
+        }
     }
 
     /// Counts accepted events: by type, their ingest lag, and those tied to a ranking.
@@ -74,10 +86,12 @@ final class ServingMetrics: Sendable {
 final class ServingQuality: Sendable {
     let scores: Histogram
     private let baseline: [Double]
-    private let served = Mutex<Set<Int64>>([])
+    private let served: AtomicBitSet
 
     /// `baselineScores`: the deployment's own scores at load time (at least one).
-    init(baselineScores: [Float]) {
+    /// `capacity`: ids below it are tracked for coverage (a deployment's trained listings plus headroom).
+    init(baselineScores: [Float], capacity: Int) {
+        served = AtomicBitSet(capacity: capacity)
         let sorted = baselineScores.map(Double.init).sorted()
         var cuts: [Double] = []
         for decile in 1..<10 {
@@ -93,8 +107,8 @@ final class ServingQuality: Sendable {
     }
 
     func record(_ ids: [Int64], scores answerScores: [Float]) {
-        for s in answerScores { scores.observe(Double(s)) }
-        served.withLock { $0.formUnion(ids) }
+        scores.observe(contentsOf: answerScores.map(Double.init))
+        for id in ids { served.insert(Int(id)) }
     }
 
     /// PSI of the served scores against the baseline (0 while nothing was served). Above 0.2 is the usual
@@ -110,6 +124,34 @@ final class ServingQuality: Sendable {
     }
 
     func coverage(of indexed: Int) -> Double {
-        indexed > 0 ? Double(served.withLock { $0.count }) / Double(indexed) : 0
+        indexed > 0 ? min(1, Double(served.count) / Double(indexed)) : 0
     }
+}
+
+/// A fixed-size set of small integers in atomic 64-bit words: `insert` reads first and only writes a
+/// bit not yet set, so once the served listings are marked the hot path no longer writes shared memory.
+final class AtomicBitSet: @unchecked Sendable {
+    // @unchecked because: `words` is allocated in init, freed in deinit, and only touched atomically.
+    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    private let wordCount: Int
+
+    init(capacity: Int) {
+        wordCount = max(1, (capacity + 63) / 64)
+        words = .allocate(capacity: wordCount)
+        for i in 0..<wordCount { (words + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        words.deinitialize(count: wordCount)
+        words.deallocate()
+    }
+
+    /// Marks `value`; values outside the capacity are ignored.
+    func insert(_ value: Int) {
+        guard value >= 0, value / 64 < wordCount else { return }
+        let bit = UInt64(1) << UInt64(value % 64)
+        if words[value / 64].load(ordering: .relaxed) & bit == 0 { words[value / 64].bitwiseOr(bit, ordering: .relaxed) }
+    }
+
+    var count: Int { (0..<wordCount).reduce(0) { $0 + words[$1].load(ordering: .relaxed).nonzeroBitCount } }
 }

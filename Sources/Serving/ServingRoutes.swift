@@ -17,6 +17,7 @@ public enum ServingRoutes {
         let metrics = service.metrics
         /// Adds a route whose latency and status class are recorded under `endpoint`.
         func route(_ method: String, _ pattern: String, _ endpoint: String, _ handler: @escaping Router.Handler) {
+            guard service.measuresRequests else { return router.add(method, pattern, handler) }
             let duration = metrics.requestDuration.labels(endpoint)
             let statuses = ["2xx", "4xx", "5xx"].map { metrics.requests.labels(endpoint, $0) }
             router.add(method, pattern) { request in

@@ -71,6 +71,27 @@ public final class Histogram: @unchecked Sendable {
         }
     }
 
+    /// Observes several values with one atomic add per bucket touched and one update of the sum.
+    public func observe(contentsOf values: [Double]) {
+        guard !values.isEmpty else { return }
+        var local = [Int](repeating: 0, count: bounds.count + 1)
+        var total = 0.0
+        for value in values {
+            var i = 0
+            while i < bounds.count && value > bounds[i] { i += 1 }
+            local[i] += 1
+            total += value
+        }
+        for (i, n) in local.enumerated() where n > 0 { counts[i].add(n, ordering: .relaxed) }
+        var old = sumBits.load(ordering: .relaxed)
+        while true {
+            let (exchanged, seen) = sumBits.compareExchange(expected: old, desired: (Double(bitPattern: old) + total).bitPattern,
+                                                             ordering: .relaxed)
+            if exchanged { return }
+            old = seen
+        }
+    }
+
     /// Per-bucket counts (not cumulative; the last is the `+Inf` bucket), their total and the sum.
     public var snapshot: (buckets: [Int], count: Int, sum: Double) {
         let buckets = (0...bounds.count).map { counts[$0].load(ordering: .relaxed) }
