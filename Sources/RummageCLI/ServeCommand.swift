@@ -5,6 +5,7 @@ import HTTPServer
 import Registry
 import RummageCore
 import Serving
+import Telemetry
 
 /// `rummage serve`: the real-time HTTP API for one registered model version.
 struct ServeCommand: Command {
@@ -16,7 +17,9 @@ struct ServeCommand: Command {
         must have been built from the same model), the event log (replayed into the online feature store
         and the listing lifecycle), and answers on 127.0.0.1: recommendations, similar listings, event
         intake, listing create and state change, healthz, readyz, metrics (API: docs/serving.md).
-        SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish.
+        SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish. It logs JSON
+        lines on stderr (start, hot swaps, failed requests with their request id, stop); metrics are at
+        /metrics (docs/monitoring.md).
 
         With `--experiment NAME --split champion=90,challenger=10`, each alias of the split is loaded and
         followed, every user is served by the alias a stable hash of NAME and their id assigns, each answer
@@ -67,17 +70,18 @@ struct ServeCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
+        let logger = JSONLogger()
         let directory = (log as NSString).deletingLastPathComponent
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
         let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment)
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: adminToken)
+        ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger)
         let server = HTTPServer(router: router, configuration: configuration)
         try server.start()
         let served = service.servedVersions.map { "\($0.alias) v\($0.version)" }.joined(separator: ", ")
-        console.progress("serving \(model) \(served) (\(service.status.indexed) listings indexed) on "
-            + "http://127.0.0.1:\(server.port) (loaded in \(seconds(clock.elapsedSeconds)))")
+        logger.info("serving", ["model": model, "versions": served, "indexed": service.status.indexed, "port": Int(server.port),
+                                "user_query": service.userQuery, "load_seconds": clock.elapsedSeconds])
         console.result("listening on 127.0.0.1:\(server.port)")
         // Follow the aliases: load a moved-to version in the background and swap it in.
         let timer = DispatchSource.makeTimerSource(queue: .global())
@@ -89,9 +93,9 @@ struct ServeCommand: Command {
                 guard let target = try? service.registry.resolve(service.modelName, alias), target != version else { continue }
                 do {
                     let (_, from, to) = try service.reload(to: alias)
-                    console.progress("hot swap of \(alias): v\(from) → v\(to)")
+                    logger.info("hot swap", ["alias": alias, "from": from, "to": to])
                 } catch {
-                    console.progress("hot swap of \(alias) to v\(target) refused, still serving v\(version): \(error)")
+                    logger.error("hot swap refused", ["alias": alias, "target": target, "serving": version, "error": "\(error)"])
                 }
             }
         }
@@ -106,10 +110,11 @@ struct ServeCommand: Command {
             sources.append(source)
         }
         stop.wait()
-        console.progress("stopping: draining in-flight requests")
+        logger.info("stopping: draining in-flight requests")
         timer.cancel()
         server.stop()
         service.flushImpressions()
+        logger.info("stopped")
         sources.forEach { $0.cancel() }
     }
 }

@@ -546,6 +546,10 @@ extension RecommendationService {
                     labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.psi) } ?? []
         }
+        r.collected("rummage_recs_scores_observed_total", "Scores served since the version loaded (the sample behind the PSI).",
+                    type: "counter", labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.quality.scores.snapshot.count)) } ?? []
+        }
         r.collected("rummage_recs_catalog_coverage_ratio", "Share of the indexed listings served at least once since the version loaded.",
                     labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.coverage(of: $0.deployment.index.count)) } ?? []

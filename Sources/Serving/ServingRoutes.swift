@@ -11,8 +11,10 @@ import Telemetry
 /// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
 /// `GET /readyz`, `GET /metrics`, and `POST /v1/admin/reload` (bearer token).
 public enum ServingRoutes {
-    /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints.
+    /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints. `logger`: where
+    /// failed requests (5xx) and refused reloads are logged, each with a request id.
     public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
+                               logger: JSONLogger? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let metrics = service.metrics
         /// Adds a route whose latency and status class are recorded under `endpoint`.
@@ -33,6 +35,11 @@ public enum ServingRoutes {
                     return response
                 } catch let error as HTTPError {
                     status = error.status
+                    if status >= 500 || endpoint == "admin_reload" {
+                        logger?.log(status >= 500 ? .error : .warning, "request failed",
+                                    ["request_id": UUID().uuidString, "endpoint": endpoint, "path": request.path, "status": status,
+                                     "error": error.message])
+                    }
                     throw error
                 }
             }

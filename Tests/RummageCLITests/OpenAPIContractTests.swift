@@ -57,9 +57,7 @@ struct OpenAPIDocument {
 
 @Suite(.serialized) struct OpenAPIContractTests {
     static var document: OpenAPIDocument {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return OpenAPIDocument(text: (try? String(contentsOf: repository.appendingPathComponent("openapi.yaml"), encoding: .utf8)) ?? "")
+        OpenAPIDocument(text: (try? String(contentsOf: repositoryRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)) ?? "")
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() throws {

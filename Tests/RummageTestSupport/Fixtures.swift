@@ -50,15 +50,16 @@ public func approximatelyEqual(_ a: Double, _ b: Double, tolerance: Double = 1e-
     abs(a - b) <= tolerance
 }
 
+/// The repository's root folder (this file is Tests/RummageTestSupport/Fixtures.swift inside it).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
 /// The shared data sets beside the repository (`../shared/datasets`), or `RUMMAGE_SHARED_DATASETS`.
 public enum SharedData {
     /// The root folder, whether or not it exists.
     public static var root: String {
         if let override = ProcessInfo.processInfo.environment["RUMMAGE_SHARED_DATASETS"] { return override }
-        // This file is Tests/RummageTestSupport/Fixtures.swift inside the repository.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return repository.deletingLastPathComponent().appendingPathComponent("shared/datasets").path
+        return repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets").path
     }
 
     /// The path of `name` under the shared datasets, or nil after printing why the caller skips.
