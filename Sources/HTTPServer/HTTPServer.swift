@@ -205,6 +205,22 @@ public final class HTTPServer: @unchecked Sendable {
 
     deinit { if let server { cmhd_stop(server) } }
 
+    /// A port the kernel picks for a socket bound to 127.0.0.1, released again for another process (a
+    /// peer server in a benchmark, Prometheus in a test) to take.
+    public static func freeLoopbackPort() throws(HTTPError) -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw HTTPError(500, "cannot find a free loopback port") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     func respond(_ request: UnsafePointer<cmhd_request>, _ response: UnsafeMutablePointer<cmhd_response>) {
         let r = request.pointee
         let body = r.body_len > 0 && r.body != nil

@@ -314,7 +314,7 @@ final class NginxCeiling {
     init(directory relative: String) throws {
         let directory = URL(fileURLWithPath: relative).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
-        port = try Self.freePort()
+        port = try HTTPServer.freeLoopbackPort()
         let config = """
             worker_processes auto;
             daemon off;
@@ -349,20 +349,5 @@ final class NginxCeiling {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
-    }
-
-    /// A port the kernel picks for a socket bound to 127.0.0.1 (released again for nginx to take).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw UsageError("cannot find a free loopback port") }
-        return UInt16(bigEndian: address.sin_port)
     }
 }

@@ -113,6 +113,8 @@ public final class RecommendationService: Sendable {
         }
         for slot in loaded.values { prepare(slot) }
         registerCollectedMetrics()
+        // Counters start at 0, so the first failure is an increase Prometheus sees.
+        for alias in servedAliases { for outcome in ["swapped", "unchanged", "failed"] { _ = metrics.reloads.labels(alias, outcome) } }
     }
 
     /// Brings a freshly loaded deployment up to date: new listings embedded and indexed, listings that
