@@ -4,7 +4,7 @@
 //   5 executables  rummage
 //   4 assembly     Serving · RummageCLI
 //   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch
+//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
 import PackageDescription
@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "Features", dependencies: ["RummageCore", "Events"]),
         .target(name: "Registry", dependencies: ["RummageCore"]),
         .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
+        .target(name: "Reporting"),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
@@ -60,7 +61,7 @@ let package = Package(
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageClient"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageClient", "Reporting"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -86,6 +87,7 @@ let package = Package(
                     dependencies: ["VectorSearch", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "RummageTestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",

@@ -90,6 +90,7 @@ public enum BPR {
             }
             let loss = results.reduce(0) { $0 + $1.0 }, correct = results.reduce(0) { $0 + $1.1 }
             let taken = max(1, results.reduce(0) { $0 + $1.2 })
+            context.history.record(step: epoch, ["loss": loss / Double(taken), "correct": Double(correct) / Double(taken)])
             context.progress("bpr: epoch \(epoch)/\(c.epochs) loss=\(String(format6: loss / Double(taken))) "
                 + "correct=\(String(format6: Double(correct) / Double(taken))) elapsed=\(String(format6: clock.elapsedSeconds))s")
         }

@@ -62,6 +62,7 @@ public enum ImplicitALS {
             if c.lossEvery > 0 && (iteration % c.lossEvery == 0 || iteration == c.iterations) {
                 let value = loss(users: users, items: items, data: data, c, threads: context.threads)
                 line += " loss=\(String(format6: value))"
+                context.history.record(step: iteration, ["loss": value])
             }
             context.progress(line + " elapsed=\(String(format6: clock.elapsedSeconds))s")
         }

@@ -32,11 +32,12 @@ enum ModelCatalog {
     }
 
     /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
-    static func train(_ name: String, settings: HyperParameters, split: Split,
-                      threads: Int, progress: @escaping @Sendable (String) -> Void) throws(TrainingError) -> any Recommender {
+    static func train(_ name: String, settings: HyperParameters, split: Split, threads: Int,
+                      progress: @escaping @Sendable (String) -> Void, history: TrainingHistory = TrainingHistory())
+        throws(TrainingError) -> any Recommender {
         let data = split.train
         let seed = UInt64(try settings.int("seed", default: 42, in: 0...Int.max))
-        let context = TrainingContext(threads: threads, seed: seed, progress: progress)
+        let context = TrainingContext(threads: threads, seed: seed, progress: progress, history: history)
         let model: any Recommender
         switch name {
         case "random":

@@ -116,8 +116,9 @@ struct Pipeline {
         settings["seed"] = String(seed)
         let parameters = HyperParameters(settings.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
         let training = Stopwatch()
+        let history = TrainingHistory()
         let trained = try ModelCatalog.train(config.train.kind, settings: parameters, split: split, threads: threads,
-                                             progress: progress)
+                                             progress: progress, history: history)
         guard let model = trained as? any PersistentRecommender else { preconditionFailure("\(config.train.kind) cannot be saved") }
         progress("pipeline: trained \(config.train.kind) in \(seconds(training.elapsedSeconds))")
 
@@ -141,6 +142,7 @@ struct Pipeline {
         // artifact's SHA-256 so that a server can refuse an index built from another model. Its recall
         // against exact search is a metric the gate can hold.
         var indexArtifacts: [String: String] = [:]
+        var reportSample: (users: Matrix, index: HNSWIndex)? = nil
         if let embeddings = Self.itemEmbeddings(of: model, ids: split.marketplace?.data.itemIDs.ids.map(\.value)) {
             try embeddings.save(to: staging + "/item_embeddings.rmg")
             indexArtifacts["item_embeddings.rmg"] = staging + "/item_embeddings.rmg"
@@ -162,6 +164,7 @@ struct Pipeline {
                 let sample = evaluation.testUsers.prefix(500).map(\.int)
                 let queries = Matrix(rows: sample.count, columns: users.columns, storage: sample.flatMap { users.row($0) })
                 metrics["index_recall@20"] = Self.recall(index.search(queries, k: 20, filter: nil), exact.search(queries, k: 20, filter: nil))
+                reportSample = (users, index)
             }
             progress("pipeline: HNSW index over \(live.count) live listings in \(seconds(clock.elapsedSeconds)); "
                      + "recall@20 against exact search \(metrics["index_recall@20"].map { String(format: "%.4f", $0) } ?? "n/a")")
@@ -178,8 +181,10 @@ struct Pipeline {
         try gate.json.write(to: URL(fileURLWithPath: staging + "/gate.json"))
         try Data(gate.markdown.utf8).write(to: URL(fileURLWithPath: staging + "/gate.md"))
         try config.encoded.write(to: URL(fileURLWithPath: staging + "/pipeline.json"))
-        let artifacts = ["model.rmg": modelPath, "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md",
-                         "pipeline.json": staging + "/pipeline.json"].merging(indexArtifacts) { $1 }
+        try VersionReport.encode(history.steps).write(to: URL(fileURLWithPath: staging + "/" + VersionReport.historyArtifact))
+        var artifacts = ["model.rmg": modelPath, "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md",
+                         "pipeline.json": staging + "/pipeline.json",
+                         VersionReport.historyArtifact: staging + "/" + VersionReport.historyArtifact].merging(indexArtifacts) { $1 }
         // 6. Register, then move the alias if blessed.
         let configuration = parameters.resolved
         let manifest = Manifest(
@@ -189,6 +194,14 @@ struct Pipeline {
             codeVersion: BuildInfo.codeVersion, toolchain: BuildInfo.toolchain, hardware: BuildInfo.hardware,
             metrics: metrics, artifacts: [:], createdAt: ISO8601DateFormatter().string(from: Date()), parent: champion,
             blessed: gate.blessed, gateReport: "gate.md")
+        // 6a. The version's HTML report (rummage report), against the champion it was gated against.
+        var numbered = manifest
+        numbered.version = nextVersion
+        let championManifest = try champion.map { version throws(RegistryError) in try registry.manifest(config.model, version) }
+        let versionReport = VersionReport.make(manifest: numbered, baseline: championManifest, history: history.steps,
+                                        users: reportSample?.users, index: reportSample?.index)
+        try TextFile.write(Array(versionReport.html.utf8), to: staging + "/report.html")
+        artifacts["report.html"] = staging + "/report.html"
         let stored = try registry.register(manifest, artifacts: artifacts)
         progress("pipeline: registered \(config.model) v\(stored.version) in \(config.registry)")
         if gate.blessed {

@@ -69,18 +69,9 @@ final class Deployment: Sendable {
             userFeatureTokens = nil
         }
         newListings = Mutex(NewListings(next: Int64(items.ids.count)))
-        quality = ServingQuality(baselineScores: Self.baselineScores(users: users.vectors, index: index),
-                                 capacity: items.ids.count + 65_536)
-    }
-
-    /// The top-20 scores of up to 500 users (evenly spread over the user table) against `index`.
-    static func baselineScores(users: Matrix, index: HNSWIndex) -> [Float] {
-        guard users.rows > 0, index.count > 0 else { return [0] }
-        let step = max(1, users.rows / 500)
-        let sample = stride(from: 0, to: users.rows, by: step).flatMap { users.row($0) }
-        let found = index.search(Matrix(rows: sample.count / users.columns, columns: users.columns, storage: sample), k: 20, filter: nil)
-        let scores = found.flatMap { $0.map(\.score) }
-        return scores.isEmpty ? [0] : scores
+        // The baseline for score drift: the top-20 scores of up to 500 of its users.
+        let baseline = index.sampledAnswers(users.vectors).scores
+        quality = ServingQuality(baselineScores: baseline.isEmpty ? [0] : baseline, capacity: items.ids.count + 65_536)
     }
 
     /// Notes that a listing created at `time` is in the index (for the staleness gauge).

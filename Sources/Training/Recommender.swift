@@ -1,5 +1,6 @@
 import LinearAlgebra
 import RummageCore
+import Synchronization
 
 /// A trained model that scores items for a user. Higher scores rank first.
 ///
@@ -32,7 +33,24 @@ extension Recommender {
     }
 }
 
-/// Everything a training run may use besides the data: threads, seed and a progress sink.
+/// Per-epoch (or per-iteration) figures of a training run, e.g. `loss`, in the order they were recorded;
+/// the pipeline stores them with the model version and `rummage report` plots them.
+public final class TrainingHistory: Sendable {
+    public struct Step: Sendable, Codable, Equatable {
+        public var step: Int
+        public var values: [String: Double]
+    }
+
+    private let recorded = Mutex<[Step]>([])
+
+    public init() {}
+
+    public func record(step: Int, _ values: [String: Double]) { recorded.withLock { $0.append(Step(step: step, values: values)) } }
+
+    public var steps: [Step] { recorded.withLock { $0 } }
+}
+
+/// Everything a training run may use besides the data: threads, seed, a progress sink and a history.
 public struct TrainingContext: Sendable {
     /// Worker threads for the model's own parallel loops.
     public var threads: Int
@@ -40,12 +58,15 @@ public struct TrainingContext: Sendable {
     public var seed: UInt64
     /// Receives one human-readable line per step (iteration, phase); the CLI prints it on stderr.
     public var progress: @Sendable (String) -> Void
+    /// Receives each epoch's figures (loss, validation metrics).
+    public var history: TrainingHistory
 
     public init(threads: Int = Parallel.defaultThreadCount, seed: UInt64 = 42,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+                progress: @escaping @Sendable (String) -> Void = { _ in }, history: TrainingHistory = TrainingHistory()) {
         precondition(threads > 0)
         self.threads = threads
         self.seed = seed
         self.progress = progress
+        self.history = history
     }
 }

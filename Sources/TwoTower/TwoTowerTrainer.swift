@@ -103,9 +103,13 @@ public enum TwoTowerTrainer {
             }
             var line = progressLine(epoch: epoch, of: c.epochs, done: n, total: n, seconds: epochClock.elapsedSeconds,
                                     loss: lossSum / Double(max(batches, 1)))
+            var figures = ["loss": lossSum / Double(max(batches, 1))]
+            defer { context.history.record(step: epoch, figures) }
             if validation.isEnabled {
                 let (hr, auc) = validation.metrics(userTower: userTower, userInput: userInput, itemTower: itemTower,
                                                    itemInput: itemInput)
+                figures["val_hr@10"] = hr
+                figures["val_auc"] = auc
                 line += " val_hr@10=\(String(format: "%.4f", hr)) val_auc=\(String(format: "%.4f", auc))"
                 if best == nil || auc > best!.auc {
                     best = (auc, epoch, Snapshot(userTower, itemTower))

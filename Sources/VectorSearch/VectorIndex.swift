@@ -63,3 +63,15 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Floa
     }
     return s
 }
+
+extension VectorIndex {
+    /// Top-`k` answers of up to `sampleSize` rows of `queries`, spread evenly over them: their scores, and
+    /// the distinct ids answered. For load-time score baselines and reports.
+    public func sampledAnswers(_ queries: Matrix, k: Int = 20, sampleSize: Int = 500) -> (scores: [Float], ids: Set<Int64>) {
+        guard queries.rows > 0, count > 0 else { return ([], []) }
+        let step = max(1, queries.rows / sampleSize)
+        let sample = stride(from: 0, to: queries.rows, by: step).flatMap { queries.row($0) }
+        let found = search(Matrix(rows: sample.count / queries.columns, columns: queries.columns, storage: sample), k: k, filter: nil)
+        return (found.flatMap { $0.map(\.score) }, Set(found.flatMap { $0.map(\.id) }))
+    }
+}

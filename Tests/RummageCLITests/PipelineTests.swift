@@ -84,6 +84,17 @@ import Testing
         let configuration = try #require(diff["configuration"] as? [String: Any])
         #expect(configuration["epochs"] != nil && configuration["content"] != nil)
         #expect((diff["metrics"] as? [String: Any])?["recall@20"] != nil)
+        // Issue [7/8]: each version carries its HTML report, against the champion it was gated against;
+        // `rummage report` writes the same from the registry.
+        let stored = try String(contentsOfFile: reg.versionDirectory("mp", 2) + "/report.html", encoding: .utf8)
+        #expect(stored.contains("<h1>mp v2</h1>") && stored.contains("Metrics against mp v1") && stored.contains("not blessed"))
+        #expect(stored.contains("Training loss per epoch") && stored.contains("per slice") && stored.contains("Top-20 scores of"))
+        #expect(stored.contains("% of the indexed listings appear"))
+        #expect(stored.components(separatedBy: "<svg ").count - 1 >= 5)
+        let out = dir + "/report-v1.html"
+        #expect(rummage("report", "--registry", registry, "--model", "mp", "--version", "1", "--out", out).code == 0)
+        let first = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(first.contains("<h1>mp v1</h1>") && first.contains("Training loss per epoch") && !first.contains("Metrics against"))
     }
 
     @Test func corruptArtifactsAreRefused() throws {
