@@ -78,7 +78,7 @@ public struct ModelReport: Sendable {
         out += "<section><h2>Metrics\(baseline.map { " against \(e($0.name))" } ?? "")</h2><table><tr><th>metric</th><th>this version</th>"
         if baseline != nil { out += "<th>baseline</th><th>change</th>" }
         out += "</tr>"
-        for name in metrics.keys.sorted() {
+        for name in overallMetrics {
             let value = metrics[name]!
             out += "<tr><td>\(e(name))</td><td>\(SVGChart.number(value, digits: 4))</td>"
             if let base = baseline?.metrics[name] {
@@ -91,17 +91,12 @@ public struct ModelReport: Sendable {
             }
             out += "</tr>"
         }
-        out += "</table></section>\n"
+        out += "</table><p>Per-slice figures are plotted below.</p></section>\n"
         let shared = overallMetrics.filter { baseline?.metrics[$0] != nil && !$0.contains("latency") && metrics[$0]! <= 1 }
         if let baseline, !shared.isEmpty {
             out += "<section>" + SVGChart(title: "Metrics against \(baseline.name)").bars(
                 categories: shared, series: [(name: title, values: shared.map { metrics[$0]! }),
                                              (name: baseline.name, values: shared.map { baseline.metrics[$0]! })]) + "</section>\n"
-        }
-        // Per-slice bars.
-        for (name, values) in slices.sorted(by: { $0.key < $1.key }) {
-            out += "<section>" + SVGChart(title: "\(name) per slice").bars(
-                categories: values.map(\.slice), series: [(name: name, values: values.map(\.value))]) + "</section>\n"
         }
         // Training curves.
         let figures = Set(history.flatMap { $0.values.keys }).sorted()
@@ -112,6 +107,11 @@ public struct ModelReport: Sendable {
             let points = history.compactMap { step in step.values[figure].map { (x: Double(step.step), y: $0) } }
             out += "<section>" + SVGChart(title: "Training \(figure) per epoch", xLabel: "epoch", yLabel: figure)
                 .lines([SVGChart.Series(name: figure, points: points)]) + "</section>\n"
+        }
+        // Per-slice bars.
+        for (name, values) in slices.sorted(by: { $0.key < $1.key }) {
+            out += "<section>" + SVGChart(title: "\(name) per slice").bars(
+                categories: values.map(\.slice), series: [(name: name, values: values.map(\.value))]) + "</section>\n"
         }
         // Served scores and coverage.
         if !servedScores.isEmpty {

@@ -25,7 +25,8 @@ public struct SVGChart: Sendable {
     }
 
     static let palette = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6"]
-    private let left = 64.0, right = 16.0, top = 32.0, bottom = 48.0
+    private let left = 64.0, right = 16.0, top = 32.0
+    private var bottom = 48.0
 
     // MARK: Charts
 
@@ -48,6 +49,14 @@ public struct SVGChart: Sendable {
 
     /// Bars per category, one per series side by side; values ≥ 0.
     public func bars(categories: [String], series: [(name: String, values: [Double])]) -> String {
+        // Many categories: labels turned 45° below a taller chart.
+        let slanted = categories.count > 6
+        if slanted && bottom == 48 {
+            var chart = self
+            chart.bottom = 48 + 6 * Double(categories.map(\.count).max() ?? 0)
+            chart.height += chart.bottom - 48
+            return chart.bars(categories: categories, series: series)
+        }
         let top = series.flatMap(\.values).max() ?? 0
         guard !categories.isEmpty, top > 0 else { return empty() }
         let yAxis = Self.ticks(0, top)
@@ -62,8 +71,10 @@ public struct SVGChart: Sendable {
                     + "height=\"\(fmt(height - bottom - y))\" fill=\"\(Self.color(s))\"><title>\(Self.escape(one.name)) "
                     + "\(Self.escape(category)): \(fmt(value, digits: 4))</title></rect>"
             }
-            body += "<text x=\"\(fmt(groupX + groupWidth * 0.4))\" y=\"\(fmt(height - bottom + 14))\" font-size=\"10\" "
-                + "text-anchor=\"middle\">\(Self.escape(category))</text>"
+            let labelX = groupX + groupWidth * 0.4, labelY = height - bottom + 14
+            body += "<text x=\"\(fmt(labelX))\" y=\"\(fmt(labelY))\" font-size=\"10\" "
+                + (slanted ? "text-anchor=\"end\" transform=\"rotate(-45 \(fmt(labelX)) \(fmt(labelY)))\">" : "text-anchor=\"middle\">")
+                + "\(Self.escape(category))</text>"
         }
         return frame(body + legend(series.map(\.name)))
     }
