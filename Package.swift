@@ -56,7 +56,7 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Serving",
-                dependencies: ["Datasets", "Events", "Features", "Registry", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
+                dependencies: ["Datasets", "Events", "Features", "Registry", "Reporting", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
                                "VectorSearch",
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",

@@ -32,8 +32,14 @@ final class Deployment: Sendable {
     /// For a two-tower model whose user tower reads online features (`features=true`): how feature values
     /// become its bags. Nil otherwise.
     let userFeatureTokens: FeatureTokens?
-    /// Served-score drift against this version's own scores at load time, and catalog coverage.
-    let quality: ServingQuality
+    /// Served-score drift against this version's own answers when it was brought up to date, and catalog
+    /// coverage. Set once, by `RecommendationService.prepare`.
+    private let qualityReference = AtomicLazyReference<ServingQuality>()
+    var quality: ServingQuality? { qualityReference.load() }
+
+    func setQuality(_ quality: () -> ServingQuality) {
+        if qualityReference.load() == nil { _ = qualityReference.storeIfNil(quality()) }
+    }
     /// Creation time of the newest listing in the index (`Int64.min` before any is known).
     let newestListingTime = Atomic<Int64>(Int64.min)
     private let newListings: Mutex<NewListings>
@@ -69,9 +75,6 @@ final class Deployment: Sendable {
             userFeatureTokens = nil
         }
         newListings = Mutex(NewListings(next: Int64(items.ids.count)))
-        // The baseline for score drift: the top-20 scores of up to 500 of its users.
-        let baseline = index.sampledAnswers(users.vectors).scores
-        quality = ServingQuality(baselineScores: baseline.isEmpty ? [0] : baseline, capacity: items.ids.count + 65_536)
     }
 
     /// Notes that a listing created at `time` is in the index (for the staleness gauge).

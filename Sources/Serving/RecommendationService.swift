@@ -77,6 +77,8 @@ public final class RecommendationService: Sendable {
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
     private let newListingEvents = Mutex<[Event]>([])
     let metrics = ServingMetrics()
+    /// Per deployment: the popular ranking, when (wall clock) and at which event time it was computed.
+    private let popularCache = Mutex<[ObjectIdentifier: (computedAt: Double, eventTime: Int64, ranking: [(String, Float)])]>([:])
     /// False turns off the per-request metrics (answers, drift, coverage, HTTP latency), to measure their
     /// cost (`rummage bench serve`); scrape-time gauges still work.
     public let measuresRequests: Bool
@@ -126,6 +128,16 @@ public final class RecommendationService: Sendable {
         }
         let gone = deployment.index.withAllIDs { ids in ids.filter { !isServable(deployment.itemID(of: $0)) } }
         deployment.index.remove(ids: gone)
+        // The drift baseline: what this version answers now, through the serving path (request-time
+        // queries, exclusions), for up to 500 of its users spread over its user table.
+        deployment.setQuality {
+            let users = deployment.users.sorted { $0.value < $1.value }.map(\.key)
+            let sample = stride(from: 0, to: users.count, by: max(1, users.count / 500)).map { users[$0] }
+            let scores = sample.flatMap { user in
+                ranked(deployment, user: user, excluded: excluded(for: user), k: 20, filters: Filters()).hits.map(\.item.score)
+            }
+            return ServingQuality(baselineScores: scores.isEmpty ? [0] : scores, capacity: deployment.itemIDs.count + 65_536)
+        }
     }
 
     /// The aliases served: the primary one, then the experiment's variants.
@@ -255,7 +267,7 @@ public final class RecommendationService: Sendable {
             answer.fallback = true
             unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
         } else if measuresRequests {
-            d.quality.record(hits.map(\.id), scores: hits.map(\.item.score))
+            d.quality?.record(hits.map(\.id), scores: hits.map(\.item.score))
         }
         if measuresRequests { metrics.record(answer, unservable: unservable) }
         if let impressions {
@@ -384,16 +396,39 @@ public final class RecommendationService: Sendable {
 
     /// The most engaged-with servable listings over the 7 days before the latest event (the online
     /// store's `item_engagements_7d`; event time, so a replayed log gives the same answer), then by id.
+    ///
+    /// The ranking of every indexed listing is cached per deployment for `popularTTL` seconds and the
+    /// event clock it was computed at, so fallback answers cost a walk down a list rather than a pass
+    /// over the index; each answer still checks the lifecycle, exclusions and filters per listing.
     func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
-        let latest = eventTime
+        var out: [Recommendations.Item] = []
+        for (item, score) in popularRanking(d) where out.count < k {
+            guard !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
+            out.append(Recommendations.Item(item: item, score: score))
+        }
+        return out
+    }
+
+    static let popularTTL = 5.0
+
+    private func popularRanking(_ d: Deployment) -> [(String, Float)] {
+        let latest = eventTime, now = Date().timeIntervalSince1970, key = ObjectIdentifier(d)
+        if let cached = popularCache.withLock({ $0[key] }), cached.eventTime == latest, now - cached.computedAt < Self.popularTTL {
+            return cached.ranking
+        }
         var scored: [(String, Float)] = []
         d.index.withAllIDs { ids in
             for id in ids {
-                guard let item = d.itemID(of: id), !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
+                guard let item = d.itemID(of: id), isServable(item) else { continue }
                 if case .number(let n) = features.value("item_engagements_7d", entity: item, at: latest) { scored.append((item, Float(n))) }
             }
         }
-        return scored.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(k).map { Recommendations.Item(item: $0.0, score: $0.1) }
+        let ranking = scored.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+        popularCache.withLock { cache in
+            cache = cache.filter { id, _ in slots.withLock { $0.values.contains { ObjectIdentifier($0) == id } } }
+            cache[key] = (now, latest, ranking)
+        }
+        return ranking
     }
 
     /// Takes events (already parsed): validates them against the lifecycle and appends the valid ones
@@ -544,17 +579,17 @@ extension RecommendationService {
             return [([], max(0, Date().timeIntervalSince1970 - Double(latest)))]
         }
         r.collected("rummage_recs_score_psi",
-                    "Population stability index of served scores against the version's own scores at load (above 0.2: drift).",
+                    "Population stability index of served scores against the version's own answers when it loaded (above 0.2: drift).",
                     labels: ["alias"]) { [weak self] in
-            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.psi) } ?? []
+            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality?.psi ?? 0) } ?? []
         }
         r.collected("rummage_recs_scores_observed_total", "Scores served since the version loaded (the sample behind the PSI).",
                     type: "counter", labels: ["alias"]) { [weak self] in
-            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.quality.scores.snapshot.count)) } ?? []
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.quality?.scores.snapshot.count ?? 0)) } ?? []
         }
         r.collected("rummage_recs_catalog_coverage_ratio", "Share of the indexed listings served at least once since the version loaded.",
                     labels: ["alias"]) { [weak self] in
-            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality.coverage(of: $0.deployment.index.count)) } ?? []
+            self?.slotsSnapshot.map { ([$0.alias], $0.deployment.quality?.coverage(of: $0.deployment.index.count) ?? 0) } ?? []
         }
         r.collected("rummage_impressions_total", "Impressions logged, by outcome (written, refused, dropped).", type: "counter",
                     labels: ["outcome"]) { [weak self] in

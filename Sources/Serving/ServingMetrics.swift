@@ -79,8 +79,8 @@ final class ServingMetrics: Sendable {
     }
 }
 
-/// Served-score drift and catalog coverage of one deployment: the scores of its top-20 answers for a
-/// sample of its users when it loaded are the baseline, cut into deciles; the scores it serves are
+/// Served-score drift and catalog coverage of one deployment: the scores of its top-20 answers, through
+/// the serving path, for a sample of its users when it loaded are the baseline, cut into deciles; the scores it serves are
 /// counted into the same bins, and the population stability index (PSI) compares the two. Coverage is
 /// the share of the indexed listings served at least once since the deployment loaded.
 final class ServingQuality: Sendable {

@@ -123,6 +123,8 @@ public enum ServingRoutes {
                                variants: service.servedVersions.map { Ready.Variant(alias: $0.alias, modelVersion: $0.version) }))
         }
         router.add("GET", "/metrics") { _ in .text(service.metricsExposition, contentType: MetricsRegistry.contentType) }
+        let dashboard = Dashboard(service: service)
+        router.add("GET", "/") { _ in .text(dashboard.html, contentType: "text/html; charset=utf-8") }
     }
 
     struct Similar: Encodable {

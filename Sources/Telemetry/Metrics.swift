@@ -100,8 +100,12 @@ public final class Histogram: @unchecked Sendable {
 
     /// The `q` quantile estimated from the buckets (linear within a bucket, as Prometheus's
     /// `histogram_quantile`); nil with no observations.
-    public func quantile(_ q: Double) -> Double? {
-        let (buckets, count, _) = snapshot
+    public func quantile(_ q: Double) -> Double? { Self.quantile(q, buckets: snapshot.buckets, bounds: bounds) }
+
+    /// The `q` quantile of per-bucket counts `buckets` (the last one `+Inf`) over `bounds`, e.g. of the
+    /// difference of two snapshots (the observations between them).
+    public static func quantile(_ q: Double, buckets: [Int], bounds: [Double]) -> Double? {
+        let count = buckets.reduce(0, +)
         guard count > 0 else { return nil }
         let rank = q * Double(count)
         var seen = 0.0

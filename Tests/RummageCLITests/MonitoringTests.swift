@@ -76,6 +76,10 @@ import Testing
         #expect(text.contains("rummage_exposure_events_total{surface=\"home\",variant=\"champion\",type=\"like\"} 1"))
         #expect(text.contains("rummage_recs_answers_total{variant=\"champion\",kind=\"fallback\"} 1"))
         #expect(text.contains("rummage_recs_unservable_served_total 0"))
+        // The dashboard reads the same figures.
+        let page = String(decoding: router.handle(HTTPRequest(method: "GET", path: "/")).body, as: UTF8.self)
+        #expect(page.contains("<h1>Rummage · mp</h1>") && page.contains("<td>champion</td><td>v1</td>"))
+        #expect(page.contains("requests/s") && page.contains("unservable served (ever)<b>0</b>") && page.contains("<h2>Alerts</h2>"))
         let docs = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/monitoring.md"), encoding: .utf8)
         for name in documented { #expect(docs.contains("`\(name)`"), "docs/monitoring.md describes \(name)") }
     }

@@ -62,7 +62,7 @@ struct OpenAPIDocument {
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() throws {
         let document = Self.document
-        #expect(document.operations.count == 9)
+        #expect(document.operations.count == 10)
         let (_, service) = try ServingTests().deploy()
         let admin = Router()
         ServingRoutes.install(service, on: admin, adminToken: "t")
@@ -103,6 +103,7 @@ struct OpenAPIDocument {
             ("GET", "/healthz", "/healthz", [:], ""),
             ("GET", "/readyz", "/readyz", [:], ""),
             ("GET", "/metrics", "/metrics", [:], ""),
+            ("GET", "/", "/", [:], ""),
         ]
         var seen = Set<String>()
         for (method, pattern, path, headers, body) in cases {
