@@ -25,8 +25,9 @@ struct BenchServeCommand: Command {
         p99 latency (wrk's), non-2xx answers and the ratio to nginx. Then a second wrk run of --swap-duration
         seconds during which the champion alias is moved between the two versions --hot-swaps times and the
         server told to reload (POST /v1/admin/reload); every answer must still be 2xx. Between the two, the
-        cost of the per-request metrics: --metrics-rounds alternating wrk runs against this server and a
-        second one with per-request metrics off, the median of each side compared.
+        cost of the per-request metrics: --metrics-rounds pairs of adjacent wrk runs against this server and
+        a second one with per-request metrics off (which goes first alternates); the median of the pairs'
+        on/off ratios is reported, so the VM's drift over time cancels within each pair.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -41,8 +42,8 @@ struct BenchServeCommand: Command {
             .value("server-threads", "N", help: "HTTP worker threads of the Rummage server.", default: "2"),
             .value("hot-swaps", "N", help: "Hot swaps during the swap run (0 skips it).", default: "10"),
             .value("swap-duration", "SECONDS", help: "Length of the wrk run with hot swaps.", default: "30"),
-            .value("metrics-rounds", "N", help: "Alternating metrics-on/off wrk runs (0 skips the comparison).", default: "3"),
-            .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs.", default: "6"),
+            .value("metrics-rounds", "N", help: "Pairs of adjacent metrics-on/off wrk runs (0 skips the comparison).", default: "8"),
+            .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs.", default: "4"),
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
@@ -117,10 +118,11 @@ struct BenchServeCommand: Command {
         var metricsFigures: [String: Any] = [:]
         if metricsRounds > 0 {
             let cost = try metricsCost(registry: registry, measuredPort: server.port, script: script, wrkArguments: wrkArguments)
-            console.result("  metrics cost: per-request metrics on \(Int(cost.on)) req/s, off \(Int(cost.off)) req/s (median of "
-                + "\(metricsRounds) alternating \(metricsRoundDuration) s runs each): on/off = \(String(format: "%.3f", cost.on / cost.off)) "
-                + "(bar: >= 0.95)")
-            metricsFigures = ["metrics_on_rps": cost.on, "metrics_off_rps": cost.off, "metrics_on_off_ratio": cost.on / cost.off]
+            console.result("  metrics cost: per-request metrics on \(Int(cost.on)) req/s, off \(Int(cost.off)) req/s (medians of "
+                + "\(metricsRounds) pairs of adjacent \(metricsRoundDuration) s runs); median on/off of the pairs "
+                + "\(String(format: "%.3f", cost.ratio)), pairs from \(String(format: "%.3f", cost.ratios.first!)) to "
+                + "\(String(format: "%.3f", cost.ratios.last!)) (bar: >= 0.95)")
+            metricsFigures = ["metrics_on_rps": cost.on, "metrics_off_rps": cost.off, "metrics_on_off_ratio": cost.ratio]
         }
         var swapFigures: [String: Any] = [:]
         if hotSwaps > 0 {
@@ -142,7 +144,7 @@ struct BenchServeCommand: Command {
     /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a
     /// second server on the same version and log with per-request metrics off, alternating.
     private func metricsCost(registry: ModelRegistry, measuredPort: UInt16, script: String, wrkArguments: [String]) throws
-        -> (on: Double, off: Double) {
+        -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
         let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
                                              measuresRequests: false)
         let router = Router()
@@ -154,13 +156,20 @@ struct BenchServeCommand: Command {
         defer { server.stop() }
         _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         var on: [Double] = [], off: [Double] = []
-        for _ in 0..<metricsRounds {
-            for (port, into) in [(measuredPort, 0), (server.port, 1)] {
-                let result = try Self.wrk(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"])
-                if into == 0 { on.append(result.requestsPerSecond) } else { off.append(result.requestsPerSecond) }
+        func measure(_ port: UInt16) throws -> Double {
+            try Self.wrk(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"]).requestsPerSecond
+        }
+        for round in 0..<metricsRounds {
+            if round % 2 == 0 {
+                on.append(try measure(measuredPort))
+                off.append(try measure(server.port))
+            } else {
+                off.append(try measure(server.port))
+                on.append(try measure(measuredPort))
             }
         }
-        return (on.sorted()[on.count / 2], off.sorted()[off.count / 2])
+        let ratios = zip(on, off).map { $0 / $1 }.sorted()
+        return (on.sorted()[on.count / 2], off.sorted()[off.count / 2], ratios[ratios.count / 2], ratios)
     }
 
     /// A wrk run of --swap-duration seconds while the champion alias moves between v1 and v2 `hotSwaps`

@@ -41,7 +41,8 @@ final class Dashboard: @unchecked Sendable {
         let requests = ["2xx", "4xx", "5xx"].map { m.requests.labels(endpoint, $0).current }
         var answers = 0, fallbacks = 0, empty = 0
         for alias in service.servedAliases {
-            let kinds = ["personalised", "fallback", "empty"].map { m.answers.labels(alias, $0).current }
+            let kinds = (m.answerCounters[alias] ?? []).map(\.current)
+            guard kinds.count == 3 else { continue }
             answers += kinds.reduce(0, +)
             fallbacks += kinds[1]
             empty += kinds[2]

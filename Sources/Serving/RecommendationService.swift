@@ -76,7 +76,7 @@ public final class RecommendationService: Sendable {
     private let purchases = Mutex<[String: Set<String>]>([:])
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
     private let newListingEvents = Mutex<[Event]>([])
-    let metrics = ServingMetrics()
+    let metrics: ServingMetrics
     /// Per deployment: the popular ranking, when (wall clock) and at which event time it was computed.
     private let popularCache = Mutex<[ObjectIdentifier: (computedAt: Double, eventTime: Int64, ranking: [(String, Float)])]>([:])
     /// False turns off the per-request metrics (answers, drift, coverage, HTTP latency), to measure their
@@ -96,6 +96,7 @@ public final class RecommendationService: Sendable {
         modelName = model
         primaryAlias = reference
         self.experiment = experiment
+        metrics = ServingMetrics(variants: [reference] + (experiment?.variants.map(\.alias).filter { $0 != reference } ?? []))
         let deployment = try Deployment(registry: registry, model: model, reference: reference)
         var loaded = [reference: deployment]
         for variant in experiment?.variants ?? [] where loaded[variant.alias] == nil {
@@ -115,8 +116,6 @@ public final class RecommendationService: Sendable {
         }
         for slot in loaded.values { prepare(slot) }
         registerCollectedMetrics()
-        // Counters start at 0, so the first failure is an increase Prometheus sees.
-        for alias in servedAliases { for outcome in ["swapped", "unchanged", "failed"] { _ = metrics.reloads.labels(alias, outcome) } }
     }
 
     /// Brings a freshly loaded deployment up to date: new listings embedded and indexed, listings that

@@ -23,7 +23,8 @@ final class ServingMetrics: Sendable {
     // Model lifecycle.
     let reloads: MetricFamily<Counter>
 
-    init() {
+    /// `variants`: the served aliases, whose answer counters are looked up without a lock.
+    init(variants: [String]) {
         requestDuration = registry.histogram("rummage_http_request_duration_seconds", "Time to answer a request, by endpoint.",
                                              labels: ["endpoint"], bounds: Histogram.latencySeconds)
         requests = registry.counter("rummage_http_requests_total", "Requests answered, by endpoint and status class (2xx, 4xx, 5xx).",
@@ -43,26 +44,26 @@ final class ServingMetrics: Sendable {
                                     labels: ["surface", "variant", "type"])
         reloads = registry.counter("rummage_model_reloads_total", "Hot-swap attempts by served alias and outcome (swapped, unchanged, failed).",
                                    labels: ["alias", "outcome"])
+        var counters: [String: [Counter]] = [:]
+        let answers = self.answers
+        for variant in variants { counters[variant] = ["personalised", "fallback", "empty"].map { answers.labels(variant, $0) } }
+        answerCounters = counters
+        // Counters start at 0, so the first failure is an increase Prometheus sees.
+        for alias in variants { for outcome in ["swapped", "unchanged", "failed"] { _ = reloads.labels(alias, outcome) } }
     }
 
-    /// Answer counters of the served variants, looked up without a lock.
-    private let answerCounters = Mutex<[String: [Counter]]>([:])
+    /// The personalised, fallback and empty counters of each served variant (fixed at init: no lock).
+    let answerCounters: [String: [Counter]]
 
     /// Counts an answer and the listings in it that failed the final lifecycle check.
     func record(_ answer: RecommendationService.Recommendations, unservable: Int) {
         let kind = answer.items.isEmpty ? 2 : (answer.fallback ? 1 : 0)
-        counters(for: answer.variant)[kind].increment()
-        if unservable > 0 { unservableServed.increment(by: unservable) }
-    }
-
-    /// The personalised, fallback and empty counters of `variant`.
-    private func counters(for variant: String) -> [Counter] {
-        answerCounters.withLock { cache in
-            if let counters = cache[variant] { return counters }
-            let counters = ["personalised", "fallback", "empty"].map { answers.labels(variant, $0) }
-            cache[variant] = counters
-            return counters
+        if let counters = answerCounters[answer.variant] {
+            counters[kind].increment()
+        } else {
+            answers.labels(answer.variant, ["personalised", "fallback", "empty"][kind]).increment()
         }
+        if unservable > 0 { unservableServed.increment(by: unservable) }
     }
 
     /// Counts accepted events: by type, their ingest lag, and those tied to a ranking.
