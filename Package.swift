@@ -37,7 +37,7 @@ let package = Package(
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite"]),
         .target(name: "RummageClient"),
-        .target(name: "Telemetry"),
+        .target(name: "Telemetry", dependencies: ["RummageCore"]),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),

@@ -1,4 +1,5 @@
 import Foundation
+import RummageCore
 import Synchronization
 
 /// Structured logs: one JSON object per line (`ts` in ISO 8601 UTC with milliseconds, `level`, `msg`,
@@ -29,9 +30,9 @@ public final class JSONLogger: Sendable {
 
     public func log(_ level: Level, _ message: String, _ fields: [String: any Sendable] = [:]) {
         guard level >= minimumLevel else { return }
-        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(Self.quote(message))"
+        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(JSONText.quoted(message))"
         for key in fields.keys.sorted() {
-            line += ",\(Self.quote(key)):\(Self.value(fields[key]!))"
+            line += ",\(JSONText.quoted(key)):\(Self.value(fields[key]!))"
         }
         line += "}\n"
         lock.withLock { _ in write(line) }
@@ -46,27 +47,10 @@ public final class JSONLogger: Sendable {
         case let b as Bool: b ? "true" : "false"
         case let i as Int: String(i)
         case let i as Int64: String(i)
-        case let d as Double: d.isFinite ? String(d) : "null"
-        case let f as Float: f.isFinite ? String(f) : "null"
-        default: quote(String(describing: value))
+        case let d as Double: d.isFinite ? JSONText.number(d) : "null"
+        case let f as Float: f.isFinite ? JSONText.number(Double(f)) : "null"
+        default: JSONText.quoted(String(describing: value))
         }
-    }
-
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     static func timestamp() -> String {

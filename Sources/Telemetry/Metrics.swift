@@ -22,15 +22,7 @@ public final class Gauge: Sendable {
 
     public func set(_ value: Double) { bits.store(value.bitPattern, ordering: .relaxed) }
 
-    public func add(_ delta: Double) {
-        var old = bits.load(ordering: .relaxed)
-        while true {
-            let (exchanged, seen) = bits.compareExchange(expected: old, desired: (Double(bitPattern: old) + delta).bitPattern,
-                                                          ordering: .relaxed)
-            if exchanged { return }
-            old = seen
-        }
-    }
+    public func add(_ delta: Double) { atomicAdd(bits, delta) }
 
     public var current: Double { Double(bitPattern: bits.load(ordering: .relaxed)) }
 }
@@ -62,13 +54,7 @@ public final class Histogram: @unchecked Sendable {
         var i = 0
         while i < bounds.count && value > bounds[i] { i += 1 }
         counts[i].add(1, ordering: .relaxed)
-        var old = sumBits.load(ordering: .relaxed)
-        while true {
-            let (exchanged, seen) = sumBits.compareExchange(expected: old, desired: (Double(bitPattern: old) + value).bitPattern,
-                                                             ordering: .relaxed)
-            if exchanged { return }
-            old = seen
-        }
+        atomicAdd(sumBits, value)
     }
 
     /// Observes several values with one atomic add per bucket touched and one update of the sum.
@@ -83,13 +69,7 @@ public final class Histogram: @unchecked Sendable {
             total += value
         }
         for (i, n) in local.enumerated() where n > 0 { counts[i].add(n, ordering: .relaxed) }
-        var old = sumBits.load(ordering: .relaxed)
-        while true {
-            let (exchanged, seen) = sumBits.compareExchange(expected: old, desired: (Double(bitPattern: old) + total).bitPattern,
-                                                             ordering: .relaxed)
-            if exchanged { return }
-            old = seen
-        }
+        atomicAdd(sumBits, total)
     }
 
     /// Per-bucket counts (not cumulative; the last is the `+Inf` bucket), their total and the sum.
@@ -122,4 +102,15 @@ public final class Histogram: @unchecked Sendable {
 
     /// Latency buckets in seconds, 100 µs to 10 s.
     public static let latencySeconds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+}
+
+/// Adds `delta` to the Double whose bit pattern `bits` holds (a compare-and-swap loop).
+@inline(__always)
+func atomicAdd(_ bits: borrowing Atomic<UInt64>, _ delta: Double) {
+    var old = bits.load(ordering: .relaxed)
+    while true {
+        let (exchanged, seen) = bits.compareExchange(expected: old, desired: (Double(bitPattern: old) + delta).bitPattern, ordering: .relaxed)
+        if exchanged { return }
+        old = seen
+    }
 }

@@ -149,25 +149,19 @@ public final class MetricsRegistry: Sendable {
 
     static func braced(_ labels: String) -> String { labels.isEmpty ? "" : "{\(labels)}" }
 
-    static func escapeLabel(_ value: String) -> String {
-        var out = ""
-        for c in value {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// A label value with backslash, double quote and newline escaped.
+    static func escapeLabel(_ value: String) -> String { escape(value, quotes: true) }
 
-    static func escapeHelp(_ text: String) -> String {
+    /// HELP text with backslash and newline escaped.
+    static func escapeHelp(_ text: String) -> String { escape(text, quotes: false) }
+
+    private static func escape(_ text: String, quotes: Bool) -> String {
         var out = ""
         for c in text {
             switch c {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
+            case "\"" where quotes: out += "\\\""
             default: out.append(c)
             }
         }
