@@ -6,7 +6,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
 import PackageDescription
 
 let package = Package(
@@ -24,6 +24,8 @@ let package = Package(
                        providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
-        .target(name: "Storage", dependencies: ["CSQLite"]),
+        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres"]),
         .target(name: "RummageClient"),
         .target(name: "Telemetry", dependencies: ["RummageCore"]),
 
@@ -67,7 +69,7 @@ let package = Package(
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
 
         // Tests.
-        .target(name: "RummageTestSupport", dependencies: ["RummageCore", "RummageClient"], path: "Tests/RummageTestSupport"),
+        .target(name: "RummageTestSupport", dependencies: ["RummageCore", "RummageClient", "HTTPServer", "Storage"], path: "Tests/RummageTestSupport"),
         .testTarget(name: "RummageCoreTests", dependencies: ["RummageCore", "RummageTestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "RummageTestSupport"]),
         .testTarget(name: "ArgumentParsingTests", dependencies: ["ArgumentParsing"]),

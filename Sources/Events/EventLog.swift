@@ -1,7 +1,8 @@
 import Storage
 
 /// An append-only, durable, replayable log of events: the source of truth that listing states and
-/// online features are rebuilt from. Implementations: `SQLiteEventLog` (embedded default).
+/// online features are rebuilt from. Implementations: `SQLiteEventLog` (embedded default) and
+/// `PostgreSQLEventLog` (a log shared by several machines).
 ///
 /// Contract, shared by every implementation and checked by the same conformance tests:
 /// - `append` is atomic and durable: when it returns, every new event of the batch is on stable storage;
@@ -37,3 +38,13 @@ extension EventLog {
         try read(timestamps: Int64.min..<Int64.max, types: types, order: order, body)
     }
 }
+
+/// Opens the event log at `location`: a `postgresql://` (or `postgres://`) URI opens a
+/// `PostgreSQLEventLog`, anything else is the path of a `SQLiteEventLog` file.
+public func openEventLog(_ location: String) throws(StorageError) -> any EventLog {
+    if isDatabaseURI(location) { return try PostgreSQLEventLog(conninfo: location) }
+    return try SQLiteEventLog(path: location)
+}
+
+/// Whether an event-log location names a database server rather than a local file.
+public func isDatabaseURI(_ location: String) -> Bool { location.hasPrefix("postgresql://") || location.hasPrefix("postgres://") }

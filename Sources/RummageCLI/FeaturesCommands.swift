@@ -9,7 +9,7 @@ import RummageCore
 struct FeatureEventSource {
     static let options: [OptionSpec] = [
         .value("data", "SPEC", help: "Events of a generated marketplace: synthetic:DIR."),
-        .value("log", "PATH", help: "Events of an event log (SQLite file written by 'rummage ingest')."),
+        .value("log", "PATH", help: "Events of an event log written by 'rummage ingest' (a SQLite file or a postgresql:// URI)."),
         .value("features", "FILE", help: "Feature definitions (JSON, see examples/features.json; default: the marketplace set)."),
     ]
 
@@ -38,9 +38,11 @@ struct FeatureEventSource {
             self.events = events
             label = spec
         case let (nil, path?):
-            guard FileManager.default.fileExists(atPath: path) else { throw DataError(.fileNotFound, "no such event log", path: path) }
+            guard isDatabaseURI(path) || FileManager.default.fileExists(atPath: path) else {
+                throw DataError(.fileNotFound, "no such event log", path: path)
+            }
             var events: [Event] = []
-            try SQLiteEventLog(path: path).readAll(order: .appended) { events.append($0) }
+            try openEventLog(path).readAll(order: .appended) { events.append($0) }
             self.events = events
             label = path
         default:

@@ -20,7 +20,7 @@ struct IngestCommand: Command {
         """,
         options: [
             .value("from", "FILE", help: "JSON-lines file to read, or '-' for standard input.", required: true),
-            .value("log", "PATH", help: "Event log (SQLite file; created if missing).", default: ".rummage/events.sqlite"),
+            .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
             .flag("atomic", help: "Refuse a whole batch when any of its lines is refused."),
             .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
@@ -53,8 +53,8 @@ struct IngestCommand: Command {
         let console = Console(output: output, quiet: quiet)
         let reader = try LineReader(path: source)
         let directory = (logPath as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let ingestor = try EventIngestor(log: SQLiteEventLog(path: logPath))
+        if !directory.isEmpty && !isDatabaseURI(logPath) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let ingestor = try EventIngestor(log: openEventLog(logPath))
         let clock = Stopwatch()
         var totals = EventIngestor.Outcome()
         var lines = 0, refused = 0

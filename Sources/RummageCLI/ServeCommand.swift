@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Dispatch
+import Events
 import Foundation
 import HTTPServer
 import Registry
@@ -29,7 +30,7 @@ struct ServeCommand: Command {
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("alias", "V", help: "Alias or version to serve.", default: "champion"),
-            .value("log", "PATH", help: "Event log (SQLite; created if missing).", default: ".rummage/events.sqlite"),
+            .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
@@ -72,7 +73,7 @@ struct ServeCommand: Command {
         let console = Console(output: output, quiet: false)
         let logger = JSONLogger()
         let directory = (log as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
         let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment)
         let router = Router()

@@ -103,7 +103,7 @@ public final class RecommendationService: Sendable {
             loaded[variant.alias] = try Deployment(registry: registry, model: model, reference: variant.alias)
         }
         slots = Mutex(loaded)
-        let log = try SQLiteEventLog(path: logPath)
+        let log = try openEventLog(logPath)
         ingestor = try EventIngestor(log: log)
         impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
         features = InMemoryFeatureStore()

@@ -5,11 +5,11 @@ import RummageTestSupport
 import Storage
 import Testing
 
-/// The contract of `EventLog`, run against every implementation (the scale-out backends join the
-/// `arguments` list when they land).
+/// The contract of `EventLog`, run against every implementation: SQLite (embedded) and PostgreSQL (a
+/// real server on loopback, `TestPostgres`).
 @Suite struct EventLogConformanceTests {
     enum Backend: String, CaseIterable, CustomStringConvertible {
-        case sqlite
+        case sqlite, postgresql
         var description: String { rawValue }
 
         /// A fresh log, and a way to open the same storage again.
@@ -18,6 +18,9 @@ import Testing
             case .sqlite:
                 let path = Fixtures.temporaryDirectory("rummage-log") + "/events.sqlite"
                 return (try SQLiteEventLog(path: path), { try SQLiteEventLog(path: path) })
+            case .postgresql:
+                let conninfo = try TestPostgres.database()
+                return (try PostgreSQLEventLog(conninfo: conninfo), { try PostgreSQLEventLog(conninfo: conninfo) })
             }
         }
     }

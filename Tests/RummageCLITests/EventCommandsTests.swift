@@ -68,6 +68,29 @@ import Testing
         }
     }
 
+    /// Issue [8/8]'s PostgreSQL event log through the CLI: a generated marketplace ingested into a real
+    /// server (`--log postgresql://…`), then the online/offline check replayed from it.
+    @Test func ingestAndFeaturesCheckRunOnAPostgreSQLLog() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-postgres-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(rummage("generate", "--out", dir, "--users", "300", "--items", "600", "--events", "8000", "--seed", "3", "--jsonl",
+                        "--quiet").code == 0)
+        let log = try TestPostgres.databaseURI()
+        let ingest = rummage("ingest", "--from", dir + "/events.jsonl", "--log", log, "--json")
+        #expect(ingest.code == 0, "\(ingest.err)")
+        let lines = try String(contentsOfFile: dir + "/events.jsonl", encoding: .utf8).split(separator: "\n").count
+        let first = try lastJSONLine(ingest.out)
+        #expect(first["appended"] as? Int == lines && first["log_events"] as? Int == lines)
+        // At-least-once delivery: the same stream again appends nothing.
+        let again = try lastJSONLine(rummage("ingest", "--from", dir + "/events.jsonl", "--log", log, "--json").out)
+        #expect(again["appended"] as? Int == 0 && again["duplicates"] as? Int == lines)
+        let check = rummage("features", "check", "--log", log, "--json")
+        #expect(check.code == 0, "\(check.err)")
+        let json = try lastJSONLine(check.out)
+        #expect(json["mismatches"] as? Int == 0 && json["events_replayed"] as? Int == lines)
+        #expect((json["features_checked"] as? Int ?? 0) > 1_000)
+    }
+
     @Test func trainingSetRowsCarryEveryFeature() throws {
         let dir = Fixtures.temporaryDirectory("rummage-training-set")
         defer { try? FileManager.default.removeItem(atPath: dir) }
