@@ -69,7 +69,8 @@ import Testing
     }
 
     /// Issue [8/8]'s PostgreSQL event log through the CLI: a generated marketplace ingested into a real
-    /// server (`--log postgresql://…`), then the online/offline check replayed from it.
+    /// server (`--log postgresql://…`), the online/offline check replayed from it, and point-in-time
+    /// training sets computed from it identical to those from SQLite.
     @Test func ingestAndFeaturesCheckRunOnAPostgreSQLLog() throws {
         let dir = Fixtures.temporaryDirectory("rummage-postgres-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -89,6 +90,16 @@ import Testing
         let json = try lastJSONLine(check.out)
         #expect(json["mismatches"] as? Int == 0 && json["events_replayed"] as? Int == lines)
         #expect((json["features_checked"] as? Int ?? 0) > 1_000)
+        // Point-in-time training sets from the PostgreSQL log equal those from a SQLite log of the same events.
+        #expect(rummage("ingest", "--from", dir + "/events.jsonl", "--log", dir + "/log.sqlite", "--quiet").code == 0)
+        let asOf = "1800000000"
+        for (log, out) in [(log, dir + "/pg.jsonl"), (dir + "/log.sqlite", dir + "/sqlite.jsonl")] {
+            let made = rummage("features", "training-set", "--log", log, "--as-of", asOf, "--out", out, "--quiet")
+            #expect(made.code == 0, "\(made.err)")
+        }
+        let fromPostgres = try String(contentsOfFile: dir + "/pg.jsonl", encoding: .utf8)
+        #expect(fromPostgres.split(separator: "\n").count > 500)
+        #expect(fromPostgres == (try String(contentsOfFile: dir + "/sqlite.jsonl", encoding: .utf8)))
     }
 
     @Test func trainingSetRowsCarryEveryFeature() throws {
