@@ -31,28 +31,63 @@ public final class PostgreSQLEventLog: EventLog {
         connection = Mutex(db)
     }
 
+    /// Rows per INSERT statement (10 parameters each; PostgreSQL takes at most 65,535 per statement).
+    static let rowsPerStatement = 5_000
+
     @discardableResult
     public func append(_ events: [Event]) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
-        return try connection.withLock { db throws(StorageError) in
+        var inserted = Set<String>()
+        try connection.withLock { db throws(StorageError) in
             try db.transaction { () throws(StorageError) in
-                try events.map { e throws(StorageError) in
-                    let inserted = try db.execute("""
+                // One multi-row INSERT per chunk: one round trip for thousands of events. Rows go in batch
+                // order, so `seq` keeps the append order; ON CONFLICT skips ids already in the log or
+                // earlier in the statement.
+                for start in stride(from: 0, to: events.count, by: Self.rowsPerStatement) {
+                    let chunk = events[start..<min(events.count, start + Self.rowsPerStatement)]
+                    var parameters: [String?] = []
+                    parameters.reserveCapacity(chunk.count * 10)
+                    var rows: [String] = []
+                    for (r, e) in chunk.enumerated() {
+                        rows.append("(" + (1...10).map { "$\(r * 10 + $0)" }.joined(separator: ",") + ")")
+                        parameters += [e.id, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value, e.surface, e.rankingID,
+                                       e.position.map(String.init), e.price.map { "\($0)" },
+                                       e.attributes.isEmpty ? nil : SQLiteEventLog.encode(e.attributes)]
+                    }
+                    try db.query("""
                         INSERT INTO events (event_id, type, ts, "user", item, surface, ranking_id, position, price, attributes)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING RETURNING seq
-                        """, [e.id, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value, e.surface, e.rankingID,
-                              e.position.map(String.init), e.price.map { "\($0)" },
-                              e.attributes.isEmpty ? nil : SQLiteEventLog.encode(e.attributes)])
-                    return !inserted.isEmpty
+                        VALUES \(rows.joined(separator: ",")) ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+                        """, parameters) { row throws(StorageError) in if let id = row[0] { inserted.insert(id) } }
                 }
             }
         }
+        // Appended: the first occurrence in the batch of an id the INSERT returned.
+        var seen = Set<String>()
+        return events.map { e in seen.insert(e.id).inserted && inserted.contains(e.id) }
     }
 
     public func contains(ids: [String]) throws(StorageError) -> [Bool] {
+        guard !ids.isEmpty else { return [] }
+        // One query for the whole batch: the ids travel as one text[] literal.
+        var found = Set<String>()
         try connection.withLock { db throws(StorageError) in
-            try ids.map { id throws(StorageError) in !(try db.execute("SELECT 1 FROM events WHERE event_id = $1", [id])).isEmpty }
+            try db.query("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [Self.arrayLiteral(ids)]) { row throws(StorageError) in
+                if let id = row[0] { found.insert(id) }
+            }
         }
+        return ids.map(found.contains)
+    }
+
+    /// A PostgreSQL array literal of `values`, each double-quoted with `"` and `\` escaped.
+    static func arrayLiteral(_ values: [String]) -> String {
+        "{" + values.map { value in
+            var quoted = "\""
+            for c in value {
+                if c == "\"" || c == "\\" { quoted.append("\\") }
+                quoted.append(c)
+            }
+            return quoted + "\""
+        }.joined(separator: ",") + "}"
     }
 
     public func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,

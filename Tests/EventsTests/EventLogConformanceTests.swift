@@ -37,6 +37,16 @@ import Testing
     }
 
     @Test(arguments: Backend.allCases)
+    func idsWithQuotesBracesAndBackslashesAreFoundExactly(backend: Backend) throws {
+        let log = try backend.make().log
+        let odd = ["a\"b", "c\\d", "{e,f}", "NULL", "g h", "ünï"]
+        #expect(try log.append(odd.enumerated().map { Self.view($1, at: Int64($0)) }) == odd.map { _ in true })
+        #expect(try log.contains(ids: odd + ["a", "b", "e", "null", "\"", "{}"]) == odd.map { _ in true } + [false, false, false, false, false, false])
+        #expect(try log.append(odd.map { Self.view($0, at: 99) }) == odd.map { _ in false })
+        #expect(try Self.ids(log, order: .appended) == odd)
+    }
+
+    @Test(arguments: Backend.allCases)
     func duplicateIDsAreNoOps(backend: Backend) throws {
         let log = try backend.make().log
         #expect(try log.append([Self.view("a", at: 10), Self.view("b", at: 20), Self.view("a", at: 30)]) == [true, true, false])
