@@ -8,6 +8,7 @@ import Testing
 /// Issue [4/8]'s crash test: a child `rummage ingest` process is killed with SIGKILL at random points,
 /// 20 times, and restarted on the same input each time. Every event acknowledged before a kill must be
 /// in the log afterwards, and after a final uninterrupted run every input event is there exactly once.
+/// Run on the SQLite log and on the PostgreSQL one (a real server, `TestPostgres`).
 /// Needs the `rummage` executable next to the test binary (`scripts/test` builds it first).
 @Suite struct IngestCrashTests {
     static var executable: String {
@@ -53,7 +54,8 @@ import Testing
         return (acked, process.terminationReason == .uncaughtSignal)
     }
 
-    @Test func acknowledgedEventsSurviveSIGKILLAndNoneIsStoredTwice() throws {
+    @Test(arguments: ["sqlite", "postgresql"])
+    func acknowledgedEventsSurviveSIGKILLAndNoneIsStoredTwice(backend: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.executable),
                      "build the rummage executable first (swift build -c release --product rummage)")
         let dir = Fixtures.temporaryDirectory("rummage-crash")
@@ -61,7 +63,8 @@ import Testing
         let generated = rummage("generate", "--out", dir, "--users", "2000", "--items", "4000", "--events", "60000",
                                 "--seed", "11", "--jsonl", "--quiet")
         #expect(generated.code == 0, "\(generated.err)")
-        let input = dir + "/events.jsonl", logPath = dir + "/events.sqlite"
+        let input = dir + "/events.jsonl"
+        let logPath = backend == "sqlite" ? dir + "/events.sqlite" : try TestPostgres.databaseURI()
         let ids = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").map { line -> String in
             let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             return object["event_id"] as! String
@@ -76,7 +79,7 @@ import Testing
             if killed { kills += 1 }
             maxAcked = max(maxAcked, acked)
             // Everything acknowledged, in this run or before, is durable.
-            let log = try SQLiteEventLog(path: logPath)
+            let log = try openEventLog(logPath)
             let present = try log.contains(ids: Array(ids.prefix(maxAcked)))
             #expect(present.allSatisfy { $0 }, "kill \(kills): \(present.filter { !$0 }.count) acknowledged events missing")
         }
@@ -85,7 +88,7 @@ import Testing
         // A final run completes the log: every event once.
         let final = rummage("ingest", "--from", input, "--log", logPath, "--json", "--quiet")
         #expect(final.code == 0, "\(final.err)")
-        let log = try SQLiteEventLog(path: logPath)
+        let log = try openEventLog(logPath)
         var stored: [String] = []
         try log.readAll { stored.append($0.id) }
         #expect(stored.count == ids.count)
