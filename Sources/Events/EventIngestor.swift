@@ -36,6 +36,9 @@ public final class EventIngestor: Sendable {
 
     public let log: any EventLog
     private let lifecycle: Mutex<ListingLifecycle>
+    /// Serialises ingests; the lifecycle lock is only taken briefly, so readers (serving's listing
+    /// checks) never wait for a durable append.
+    private let ingesting = Mutex<Void>(())
 
     /// Rebuilds the lifecycle from the log's listing events and purchases, in append order.
     public init(log: any EventLog) throws(StorageError) {
@@ -55,10 +58,13 @@ public final class EventIngestor: Sendable {
     /// The listings `seller` created.
     public func sellers(of seller: UserID) -> [ItemID] { lifecycle.withLock { $0.listingsBySeller[seller] ?? [] } }
 
+    /// Validates the batch against the lifecycle of the listings it touches, appends the valid events
+    /// durably, and only then applies them to the lifecycle readers see.
     public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
-        try lifecycle.withLock { current throws(StorageError) in
+        try ingesting.withLock { _ throws(StorageError) in
             let known = try log.contains(ids: events.map(\.id))
-            var next = current
+            let touched = Set(events.compactMap(\.item))
+            var next = lifecycle.withLock { $0.restricted(to: touched) }
             var seen = Set<String>()
             var outcome = Outcome()
             var accepted: [Event] = []
@@ -77,7 +83,8 @@ public final class EventIngestor: Sendable {
             }
             if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
             outcome.appended = try log.append(accepted).filter { $0 }.count
-            current = next
+            // The same transitions, now on the full lifecycle (they passed on identical states).
+            lifecycle.withLock { current in for event in accepted { try? current.apply(event) } }
             return outcome
         }
     }

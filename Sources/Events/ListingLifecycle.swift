@@ -29,6 +29,17 @@ public struct ListingLifecycle: Sendable {
 
     public func state(of item: ItemID) -> ListingState? { states[item] }
 
+    /// A lifecycle holding only `items` (their states and sellers): enough to validate a batch about
+    /// them without copying every listing.
+    public func restricted(to items: Set<ItemID>) -> ListingLifecycle {
+        var subset = ListingLifecycle()
+        for item in items {
+            if let state = states[item] { subset.states[item] = state }
+            if let seller = sellers[item] { subset.sellers[item] = seller }
+        }
+        return subset
+    }
+
     /// The state `event` moves its listing to, or nil when the event does not touch a listing's
     /// state (user events). Throws when the transition is not allowed.
     public func transition(for event: Event) throws(EventError) -> ListingState? {
