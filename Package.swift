@@ -6,7 +6,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
 import PackageDescription
 
 let package = Package(
@@ -26,6 +26,8 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRedis", path: "Sources/CRedis", pkgConfig: "hiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
-        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres"]),
+        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis"]),
         .target(name: "RummageClient"),
         .target(name: "Telemetry", dependencies: ["RummageCore"]),
 
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "RummageTestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "RummageTestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
