@@ -17,7 +17,8 @@ final class ServingMetrics: Sendable {
     let unservableServed: Counter
     // Events and exposure.
     let ingestLag: Histogram
-    let eventsIngested: MetricFamily<Counter>
+    /// Events appended, one counter per event type (fixed at init: no lock per event).
+    let eventsIngested: [EventType: Counter]
     let eventsRefused: Counter
     let exposure: MetricFamily<Counter>
     // Model lifecycle.
@@ -37,7 +38,8 @@ final class ServingMetrics: Sendable {
             .labels()
         ingestLag = registry.histogram("rummage_events_ingest_lag_seconds", "Wall-clock time between an event's timestamp and its durable append.",
                                        bounds: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86_400]).labels()
-        eventsIngested = registry.counter("rummage_events_ingested_total", "Events appended to the log, by type.", labels: ["type"])
+        let ingested = registry.counter("rummage_events_ingested_total", "Events appended to the log, by type.", labels: ["type"])
+        eventsIngested = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, ingested.labels($0.rawValue)) })
         eventsRefused = registry.counter("rummage_events_refused_total", "Events refused (invalid, unknown listing, bad transition).").labels()
         exposure = registry.counter("rummage_exposure_events_total",
                                     "Events tied to a served ranking (impressions, then views, likes, saves, bags, purchases with its ranking_id), by surface, variant and type.",
@@ -71,7 +73,7 @@ final class ServingMetrics: Sendable {
         if refused > 0 { eventsRefused.increment(by: refused) }
         let now = Date().timeIntervalSince1970
         for event in events {
-            eventsIngested.labels(event.type.rawValue).increment()
+            eventsIngested[event.type]?.increment()
             ingestLag.observe(max(0, now - Double(event.timestamp)))
             if event.rankingID != nil {
                 exposure.labels(event.surface ?? "unknown", variantOf(event), event.type.rawValue).increment()

@@ -3,7 +3,6 @@ import Events
 import Foundation
 import HTTPServer
 import RummageCore
-import Synchronization
 import Telemetry
 
 /// The HTTP API over a `RecommendationService` (docs/serving.md):

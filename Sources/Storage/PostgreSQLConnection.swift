@@ -41,6 +41,8 @@ public final class PostgreSQLConnection: @unchecked Sendable {
                 : PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw error("sending") }
+        // Single-row mode streams one statement's rows; a parameterless multi-statement script (schema
+        // set-up) cannot use it and has no rows worth streaming.
         if !parameters.isEmpty || !sql.contains(";") { PQsetSingleRowMode(connection) }
         var failure: StorageError? = nil
         while let result = PQgetResult(connection) {
