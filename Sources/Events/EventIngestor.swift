@@ -1,6 +1,5 @@
 import RummageCore
 import Storage
-import Synchronization
 
 /// Validates events and appends the valid ones to an event log, keeping the listing lifecycle.
 ///
@@ -12,7 +11,8 @@ import Synchronization
 /// - `.validEvents` (the default) appends every valid event and refuses the others, each with its
 ///   reason; `.allOrNothing` appends nothing if any event is refused.
 /// - Appending is one atomic, durable step: on a storage error nothing of the batch is appended and
-///   the lifecycle is unchanged.
+///   the lifecycle is unchanged. The new states are recorded after the append; should that fail, the
+///   batch is durable but not acknowledged (the call throws), and its retry records them (see `ingest`).
 public final class EventIngestor: Sendable {
     public enum BatchMode: Sendable { case validEvents, allOrNothing }
 
@@ -21,6 +21,8 @@ public final class EventIngestor: Sendable {
         public var duplicates = 0
         /// Refused events: position in the batch and reason.
         public var refused: [Refusal] = []
+        /// The state of each listing the batch changed, as recorded.
+        public var states: [ItemID: ListingState] = [:]
 
         public init(appended: Int = 0, duplicates: Int = 0, refused: [Refusal] = []) {
             self.appended = appended
@@ -35,42 +37,35 @@ public final class EventIngestor: Sendable {
     }
 
     public let log: any EventLog
-    private let lifecycle: Mutex<ListingLifecycle>
-    /// Serialises ingests; the lifecycle lock is only taken briefly, so readers (serving's listing
-    /// checks) never wait for a durable append.
-    private let ingesting = Mutex<Void>(())
+    /// The listing states validated against and kept current.
+    public let states: any ListingStateStore
 
-    /// Rebuilds the lifecycle from the log's listing events and purchases, in append order.
-    public init(log: any EventLog) throws(StorageError) {
+    /// Ingests into `log`, validating against and updating `states` (by default an in-memory lifecycle
+    /// rebuilt from the log's listing events and purchases).
+    public init(log: any EventLog, states: (any ListingStateStore)? = nil) throws(StorageError) {
         self.log = log
-        var lifecycle = ListingLifecycle()
-        let types = Set(EventType.allCases.filter { $0.subject == .listing }).union([.purchase])
-        try log.readAll(order: .appended, types: types) { event in try? lifecycle.apply(event) }
-        self.lifecycle = Mutex(lifecycle)
+        if let states { self.states = states } else { self.states = try InMemoryListingStates(replaying: log) }
     }
 
-    /// The current state of a listing (nil if it was never created).
-    public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
-
-    /// The current states of several listings, under one lock.
-    public func states(of items: [ItemID]) -> [ListingState?] { lifecycle.withLock { l in items.map { l.state(of: $0) } } }
-
-    /// The listings `seller` created.
-    public func sellers(of seller: UserID) -> [ItemID] { lifecycle.withLock { $0.listingsBySeller[seller] ?? [] } }
-
-    /// Validates the batch against the lifecycle of the listings it touches, appends the valid events
-    /// durably, and only then applies them to the lifecycle readers see.
+    /// Validates the batch against the states of the listings it touches, appends the valid events
+    /// durably, and only then records their new states, all under the store's writers' lock.
+    ///
+    /// A duplicate of a lifecycle event may be a retry after a writer appended it but died (or lost the
+    /// store) before recording its state: the states of the listings duplicates touch are re-derived
+    /// from the log and recorded again, so a retried sale is never acknowledged while the store still
+    /// shows the listing for sale.
     public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
-        try ingesting.withLock { _ throws(StorageError) in
+        try states.exclusively { () throws(StorageError) -> Outcome in
             let known = try log.contains(ids: events.map(\.id))
             let touched = Set(events.compactMap(\.item))
-            var next = lifecycle.withLock { $0.restricted(to: touched) }
+            var next = try lifecycle(of: touched)
             var seen = Set<String>()
             var outcome = Outcome()
-            var accepted: [Event] = []
+            var accepted: [Event] = [], retried = Set<ItemID>()
             for (index, event) in events.enumerated() {
                 if known[index] || !seen.insert(event.id).inserted {
                     outcome.duplicates += 1
+                    if known[index], ListingLifecycle.eventTypes.contains(event.type), let item = event.item { retried.insert(item) }
                     continue
                 }
                 do throws(EventError) {
@@ -83,9 +78,20 @@ public final class EventIngestor: Sendable {
             }
             if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
             outcome.appended = try log.append(accepted).filter { $0 }.count
-            // The same transitions, now on the full lifecycle (they passed on identical states).
-            lifecycle.withLock { current in for event in accepted { try? current.apply(event) } }
+            var changed = Set(accepted.compactMap(\.item))
+            if !retried.isEmpty {
+                let fromLog = try log.lifecycle(of: Array(retried))
+                for item in retried { next.record(item, state: fromLog.state(of: item), seller: fromLog.sellers[item]) }
+                changed.formUnion(retried)
+            }
+            try states.record(next, items: changed)
+            outcome.states = Dictionary(uniqueKeysWithValues: changed.compactMap { item in next.state(of: item).map { (item, $0) } })
             return outcome
         }
+    }
+
+    /// The touched listings' lifecycle from the store, or from the log when the store cannot answer.
+    private func lifecycle(of items: Set<ItemID>) throws(StorageError) -> ListingLifecycle {
+        do { return try states.lifecycle(of: items) } catch { return try log.lifecycle(of: Array(items)) }
     }
 }

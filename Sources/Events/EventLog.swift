@@ -1,3 +1,4 @@
+import RummageCore
 import Storage
 
 /// An append-only, durable, replayable log of events: the source of truth that listing states and
@@ -20,8 +21,20 @@ public protocol EventLog: AnyObject, Sendable {
     /// those types, in `order`.
     func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,
               _ body: (Event) -> Void) throws(StorageError)
+    /// Calls `body`, in append order, for each event that drives the lifecycle of one of `items`
+    /// (`ListingLifecycle.eventTypes`): what rebuilds those listings' states without reading the log.
+    func listingHistory(of items: [ItemID], _ body: (Event) -> Void) throws(StorageError)
     /// Number of events in the log.
     func count() throws(StorageError) -> Int
+}
+
+extension EventLog {
+    /// The lifecycle of `items` as the log's events leave it (the other listings absent).
+    public func lifecycle(of items: [ItemID]) throws(StorageError) -> ListingLifecycle {
+        var lifecycle = ListingLifecycle()
+        try listingHistory(of: items) { event in try? lifecycle.apply(event) }
+        return lifecycle
+    }
 }
 
 public enum EventOrder: Sendable {

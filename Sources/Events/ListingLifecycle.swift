@@ -27,6 +27,25 @@ public struct ListingLifecycle: Sendable {
 
     public init() {}
 
+    /// A lifecycle holding the given states and sellers (as a shared store keeps them).
+    public init(states: [ItemID: ListingState], sellers: [ItemID: UserID]) {
+        self.states = states
+        self.sellers = sellers
+        for (item, seller) in sellers { listingsBySeller[seller, default: []].append(item) }
+    }
+
+    /// The event types that move a listing's state: every listing event, and purchases.
+    public static let eventTypes: Set<EventType> = Set(EventType.allCases.filter { $0.subject == .listing }).union([.purchase])
+
+    /// Sets what a more recent source (a shared store) says of `item`, keeping the seller index.
+    public mutating func record(_ item: ItemID, state: ListingState?, seller: UserID?) {
+        states[item] = state
+        if let seller, sellers[item] == nil {
+            sellers[item] = seller
+            listingsBySeller[seller, default: []].append(item)
+        }
+    }
+
     public func state(of item: ItemID) -> ListingState? { states[item] }
 
     /// A lifecycle holding only `items` (their states and sellers): enough to validate a batch about

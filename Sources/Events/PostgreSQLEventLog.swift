@@ -23,6 +23,7 @@ public final class PostgreSQLEventLog: EventLog {
                 seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, ts BIGINT NOT NULL,
                 "user" TEXT, item TEXT, surface TEXT, ranking_id TEXT, position BIGINT, price DOUBLE PRECISION, attributes TEXT);
             CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
+            CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(SQLiteEventLog.lifecycleCondition);
             """)
         let version = try db.execute("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
         guard version.first?.first == SQLiteEventLog.schemaVersion else {
@@ -93,12 +94,21 @@ public final class PostgreSQLEventLog: EventLog {
     public func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,
                      _ body: (Event) -> Void) throws(StorageError) {
         let typeFilter = types.map { " AND type IN (\($0.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))" } ?? ""
-        let sql = """
-            SELECT event_id, type, ts, "user", item, surface, ranking_id, position, price, attributes FROM events
-            WHERE ts >= $1 AND ts < $2\(typeFilter) ORDER BY \(order == .appended ? "seq" : "ts, seq")
-            """
+        try select("WHERE ts >= $1 AND ts < $2\(typeFilter) ORDER BY \(order == .appended ? "seq" : "ts, seq")",
+                   [String(timestamps.lowerBound), String(timestamps.upperBound)], body)
+    }
+
+    public func listingHistory(of items: [ItemID], _ body: (Event) -> Void) throws(StorageError) {
+        guard !items.isEmpty else { return }
+        try select("WHERE item = ANY($1::text[]) AND \(SQLiteEventLog.lifecycleCondition) ORDER BY seq",
+                   [Self.arrayLiteral(items.map(\.value))], body)
+    }
+
+    /// Streams the events of `SELECT … FROM events <clause>`.
+    private func select(_ clause: String, _ parameters: [String?], _ body: (Event) -> Void) throws(StorageError) {
+        let sql = "SELECT event_id, type, ts, \"user\", item, surface, ranking_id, position, price, attributes FROM events \(clause)"
         try connection.withLock { db throws(StorageError) in
-            try db.query(sql, [String(timestamps.lowerBound), String(timestamps.upperBound)]) { row throws(StorageError) in
+            try db.query(sql, parameters) { row throws(StorageError) in
                 guard let type = row[1].flatMap(EventType.init(rawValue:)) else {
                     throw StorageError(code: 0, "\(conninfo): event '\(row[0] ?? "?")' has an unknown type '\(row[1] ?? "")'")
                 }

@@ -29,6 +29,7 @@ public final class SQLiteEventLog: EventLog {
                 seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, ts INTEGER NOT NULL,
                 user TEXT, item TEXT, surface TEXT, ranking_id TEXT, position INTEGER, price REAL, attributes TEXT);
             CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
+            CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(Self.lifecycleCondition);
             """)
         let version = try db.prepare("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
         guard try version.step(), version.string(0) == Self.schemaVersion else {
@@ -88,27 +89,48 @@ public final class SQLiteEventLog: EventLog {
                      _ body: (Event) -> Void) throws(StorageError) {
         let typeFilter = types.map { " AND type IN (\($0.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))" } ?? ""
         let sql = """
-            SELECT event_id, type, ts, user, item, surface, ranking_id, position, price, attributes FROM events
+            SELECT \(Self.columns) FROM events
             WHERE ts >= ? AND ts < ?\(typeFilter) ORDER BY \(order == .appended ? "seq" : "ts, seq")
             """
         try connection.withLock { c throws(StorageError) in
             let s = try c.db.prepare(sql)
             s.bind(1, timestamps.lowerBound)
             s.bind(2, timestamps.upperBound)
-            while try s.step() {
-                guard let type = s.string(1).flatMap(EventType.init(rawValue:)) else {
-                    throw StorageError(code: 0, "\(path): event '\(s.string(0) ?? "?")' has an unknown type '\(s.string(1) ?? "")'")
-                }
-                let user: UserID? = s.string(3).map { UserID($0) }
-                let item: ItemID? = s.string(4).map { ItemID($0) }
-                let position: Int? = s.isNull(7) ? nil : Int(s.int64(7))
-                let price: Double? = s.isNull(8) ? nil : s.double(8)
-                let attributes: [String: String] = s.string(9).map { Self.decode($0) } ?? [:]
-                body(Event(id: s.string(0) ?? "", type: type, timestamp: s.int64(2), user: user, item: item,
-                           surface: s.string(5), rankingID: s.string(6), position: position, price: price,
-                           attributes: attributes))
+            while try s.step() { body(try event(at: s)) }
+        }
+    }
+
+    public func listingHistory(of items: [ItemID], _ body: (Event) -> Void) throws(StorageError) {
+        guard !items.isEmpty else { return }
+        var events: [(seq: Int64, event: Event)] = []
+        try connection.withLock { c throws(StorageError) in
+            for start in stride(from: 0, to: items.count, by: 500) {
+                let chunk = items[start..<min(items.count, start + 500)]
+                let s = try c.db.prepare("""
+                    SELECT \(Self.columns) FROM events
+                    WHERE item IN (\(chunk.map { _ in "?" }.joined(separator: ","))) AND \(Self.lifecycleCondition)
+                    """)
+                for (k, item) in chunk.enumerated() { s.bind(Int32(k + 1), item.value) }
+                while try s.step() { events.append((s.int64(10), try event(at: s))) }
             }
         }
+        for e in events.sorted(by: { $0.seq < $1.seq }) { body(e.event) }
+    }
+
+    /// The selected columns, in the order `event(at:)` reads them (then `seq`).
+    static let columns = "event_id, type, ts, user, item, surface, ranking_id, position, price, attributes, seq"
+
+    /// The SQL condition selecting the events that drive listing lifecycles (the partial index's predicate).
+    static let lifecycleCondition = "type IN (" + ListingLifecycle.eventTypes.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",") + ")"
+
+    private func event(at s: SQLiteStatement) throws(StorageError) -> Event {
+        guard let type = s.string(1).flatMap(EventType.init(rawValue:)) else {
+            throw StorageError(code: 0, "\(path): event '\(s.string(0) ?? "?")' has an unknown type '\(s.string(1) ?? "")'")
+        }
+        return Event(id: s.string(0) ?? "", type: type, timestamp: s.int64(2), user: s.string(3).map { UserID($0) },
+                     item: s.string(4).map { ItemID($0) }, surface: s.string(5), rankingID: s.string(6),
+                     position: s.isNull(7) ? nil : Int(s.int64(7)), price: s.isNull(8) ? nil : s.double(8),
+                     attributes: s.string(9).map { Self.decode($0) } ?? [:])
     }
 
     public func count() throws(StorageError) -> Int {

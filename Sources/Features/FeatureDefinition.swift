@@ -37,6 +37,15 @@ public struct FeatureDefinition: Sendable, Equatable {
         self.ttl = ttl ?? window
     }
 
+    /// The value of an entity without events: 0, no ids, or no shares.
+    public var emptyValue: FeatureValue {
+        switch aggregation {
+        case .count, .sumOfPrice: .number(0)
+        case .lastN: .ids([])
+        case .affinity: .distribution([:])
+        }
+    }
+
     /// How far back events matter: the shorter of window and ttl.
     var horizon: Int64? {
         switch (window, ttl) {
@@ -77,6 +86,9 @@ public struct FeatureSet: Sendable, Equatable {
         precondition(Set(definitions.map(\.name)).count == definitions.count, "feature names must be unique")
         self.definitions = definitions
     }
+
+    /// The definition called `name`.
+    public func definition(named name: String) -> FeatureDefinition? { definitions.first { $0.name == name } }
 
     /// A hash of every definition (FNV-1a over a canonical text of each), for manifests.
     public var version: String {

@@ -11,8 +11,8 @@ struct FeatureState: Sendable {
     private(set) var catalog = ListingCatalog()
     private(set) var userRecords: [[FeatureRecord]] = []
     private(set) var itemRecords: [[FeatureRecord]] = []
-    private let userTypes: Set<EventType>
-    private let itemTypes: Set<EventType>
+    let userTypes: Set<EventType>
+    let itemTypes: Set<EventType>
     /// Per entity kind, how far back any feature looks (nil: some feature keeps everything).
     let userHorizon: Int64?
     let itemHorizon: Int64?

@@ -1,5 +1,6 @@
 import Events
 import RummageCore
+import Storage
 
 /// Point-in-time feature computation from a batch of events: the same `FeatureState` and
 /// `FeatureComputation` as the online store, fed in timestamp order, so a value at time `t` only ever
@@ -87,19 +88,19 @@ public enum FeatureConsistency {
     /// Compares every feature of every entity at `time`: `online` (whatever order it was fed in) against
     /// a fresh offline computation over `events` with timestamps before `time`, in timestamp order and
     /// without pruning.
-    public static func check(online: InMemoryFeatureStore, events: [Event], at time: Int64) -> Report {
+    public static func check(online: any OnlineFeatureStore, events: [Event], at time: Int64) throws(StorageError) -> Report {
         var offline = FeatureState(features: online.features)
         for event in OfflineFeatures.timeOrdered(events.filter { $0.timestamp < time }) { offline.add(event) }
-        let (onlineUsers, onlineItems) = online.entities
+        let (onlineUsers, onlineItems) = try online.entityIDs()
         var report = Report()
         let users = Set(onlineUsers).union(offline.users.ids), items = Set(onlineItems).union(offline.items.ids)
         report.entitiesChecked = users.count + items.count
         for definition in online.features.definitions {
-            let names = definition.entity == .user ? users.map(\.value) : items.map(\.value)
-            for name in names.sorted() {
+            let names = (definition.entity == .user ? users.map(\.value) : items.map(\.value)).sorted()
+            let onlineValues = try online.values(definition.name, entities: names, at: time)
+            for (name, actual) in zip(names, onlineValues) {
                 let index = definition.entity == .user ? offline.userIndex(UserID(name)) : offline.itemIndex(ItemID(name))
                 let expected = offline.value(definition, entity: index ?? Int32.max, at: time)
-                let actual = online.value(definition.name, entity: name, at: time)
                 report.featuresChecked += 1
                 if expected != actual {
                     report.mismatches += 1

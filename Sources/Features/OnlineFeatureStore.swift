@@ -1,18 +1,35 @@
 import Events
 import RummageCore
+import Storage
 import Synchronization
 
 /// Feature values kept up to date as events arrive, for serving. Implementations: `InMemoryFeatureStore`
-/// (embedded default). Values are those `OfflineFeatures` computes from the same events (checked by
-/// `FeatureConsistency`).
+/// (embedded default) and `RedisFeatureStore` (shared by replicas). Values are those `OfflineFeatures`
+/// computes from the same events (checked by `FeatureConsistency`, and by the same conformance tests for
+/// every implementation). Stores that live elsewhere throw `StorageError` when they cannot answer.
 public protocol OnlineFeatureStore: AnyObject, Sendable {
     var features: FeatureSet { get }
     /// Updates every feature the event feeds. Events may arrive out of timestamp order.
-    func apply(_ events: [Event])
+    func apply(_ events: [Event]) throws(StorageError)
     /// The value of feature `name` for a user or item id at `time` (events strictly before it count).
     /// Unknown entities get the empty value (0, no ids, no shares). `time` must not be before the
     /// latest event applied: the store forgets events that no later question can count.
-    func value(_ name: String, entity: String, at time: Int64) -> FeatureValue
+    func value(_ name: String, entity: String, at time: Int64) throws(StorageError) -> FeatureValue
+    /// `value` for many entities at once (one round trip where the store is remote).
+    func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue]
+    /// The latest event timestamp applied (`Int64.min` before any).
+    func latestEventTime() throws(StorageError) -> Int64
+    /// Every user and item id with state, for checks.
+    func entityIDs() throws(StorageError) -> (users: [UserID], items: [ItemID])
+}
+
+extension OnlineFeatureStore {
+    public func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue] {
+        var out: [FeatureValue] = []
+        out.reserveCapacity(entities.count)
+        for entity in entities { out.append(try value(name, entity: entity, at: time)) }
+        return out
+    }
 }
 
 /// The embedded online store: per-entity event records in memory behind a mutex, pruned to each
@@ -49,10 +66,9 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
     public var status: (latest: Int64, records: Int) { state.withLock { ($0.latest, $0.recordCount) } }
 
     /// The latest event timestamp applied (`Int64.min` before any); constant time, for the request path.
-    public var latestEventTime: Int64 { state.withLock { $0.latest } }
+    public func latestEventTime() -> Int64 { state.withLock { $0.latest } }
 
-    /// Every user and item id with state, for checks.
-    public var entities: (users: [UserID], items: [ItemID]) { state.withLock { ($0.users.ids, $0.items.ids) } }
+    public func entityIDs() -> (users: [UserID], items: [ItemID]) { state.withLock { ($0.users.ids, $0.items.ids) } }
 
     /// Writes the whole state to `path` (binary artifact, written atomically).
     public func snapshot(to path: String) throws(DataError) {

@@ -115,7 +115,7 @@ struct FeaturesCheckCommand: Command {
         }
         let replayed = clock.elapsedSeconds
         console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(replayed))")
-        let report = FeatureConsistency.check(online: store, events: before, at: time)
+        let report = try FeatureConsistency.check(online: store, events: before, at: time)
         console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
         console.result(try jsonObjectLine([
             "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": outOfOrder,

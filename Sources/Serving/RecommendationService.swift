@@ -71,7 +71,16 @@ public final class RecommendationService: Sendable {
     private let impressions: ImpressionLog?
     private let reloading = Mutex<Void>(())
     private let ingestor: EventIngestor
-    private let features: InMemoryFeatureStore
+    /// This process's view of every listing's state: what in-search checks read. Authoritative without a
+    /// shared store; with one, kept current by this replica's ingests and by what each answer's check
+    /// against the shared store learns.
+    private let localStates: InMemoryListingStates
+    /// The listing states every replica shares (`RedisListingStates`), checked on each answer; nil: the
+    /// embedded default (`localStates` is the ingestor's store).
+    private let sharedStates: (any ListingStateStore)?
+    /// The online features: in memory (replayed from the log at start) or shared (`RedisFeatureStore`,
+    /// rebuilt by `rummage online rebuild`). Reads that fail fall back to no online signal.
+    private let features: any OnlineFeatureStore
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
@@ -88,8 +97,11 @@ public final class RecommendationService: Sendable {
 
     /// Loads version `reference` (a number or an alias) of `model` from `registry`, each variant alias of
     /// `experiment` too, and the event log at `logPath` (created if missing), replaying it into the
-    /// lifecycle and the online feature store.
+    /// lifecycle and the online feature store. With `listingStates` (shared by replicas), ingests record
+    /// states there and every answer is checked against it; with `featureStore` (shared), features are
+    /// read and updated there instead of replayed into memory.
     public init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil,
+                listingStates: (any ListingStateStore)? = nil, featureStore: (any OnlineFeatureStore)? = nil,
                 measuresRequests: Bool = true) throws {
         self.registry = registry
         self.measuresRequests = measuresRequests
@@ -104,12 +116,19 @@ public final class RecommendationService: Sendable {
         }
         slots = Mutex(loaded)
         let log = try openEventLog(logPath)
-        ingestor = try EventIngestor(log: log)
+        localStates = try InMemoryListingStates(replaying: log)
+        sharedStates = listingStates
+        ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
         impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
-        features = InMemoryFeatureStore()
         var replayed: [Event] = []
         try log.readAll(order: .appended) { replayed.append($0) }
-        features.apply(replayed)
+        if let featureStore {
+            features = featureStore
+        } else {
+            let local = InMemoryFeatureStore()
+            local.apply(replayed)
+            features = local
+        }
         for event in replayed {
             remember(event)
             if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
@@ -188,11 +207,41 @@ public final class RecommendationService: Sendable {
     public var modelVersion: Int { deployment.version }
 
     /// A listing may be served when the log knows it as active, or does not know it at all (listings of
-    /// the training data that no event has touched since).
+    /// the training data that no event has touched since). Reads this replica's view (`localStates`);
+    /// answers are checked against the shared states too (`unservable`).
     func isServable(_ item: String?) -> Bool {
         guard let item else { return false }
-        guard let state = ingestor.state(of: ItemID(item)) else { return true }
+        guard let state = localStates.state(of: ItemID(item)) else { return true }
         return state == .active
+    }
+
+    /// The authoritative states of `items`: the shared store's (or, should it fail, the event log's) when
+    /// replicas share states, else this process's. What the shared states teach is recorded locally,
+    /// and listings found unservable leave every served index.
+    func checkedStates(_ items: [String]) -> [ListingState?] {
+        let ids = items.map { ItemID($0) }
+        guard let sharedStates else { return localStates.states(of: ids) }
+        let states: [ListingState?]
+        do {
+            states = try sharedStates.states(of: ids)
+        } catch {
+            metrics.onlineStoreFallbacks.labels("listing_states").increment()
+            // The log is the source of truth; if it cannot answer either, serve none of them.
+            guard let fromLog = try? ingestor.log.lifecycle(of: ids) else { return ids.map { _ in .deleted } }
+            states = ids.map { fromLog.state(of: $0) }
+        }
+        let local = localStates.states(of: ids)
+        var learned = ListingLifecycle(), changed = Set<ItemID>()
+        for (k, item) in ids.enumerated() where states[k] != local[k] {
+            learned.record(item, state: states[k], seller: nil)
+            changed.insert(item)
+        }
+        if !changed.isEmpty {
+            localStates.record(learned, items: changed)
+            let gone = changed.filter { states[ids.firstIndex(of: $0)!].map { $0 != .active } ?? false }
+            for d in slots.withLock({ Array($0.values) }) { d.index.remove(ids: gone.compactMap { d.id(of: $0.value) }) }
+        }
+        return states
     }
 
     /// Listing content the query filters read (from `listing_created`, prices kept current).
@@ -265,6 +314,10 @@ public final class RecommendationService: Sendable {
             answer.items = popular(d, k: k, excluding: excluded, filters: filters)
             answer.fallback = true
             unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
+            for _ in 0..<Self.recheckLimit where unservable > 0 {
+                answer.items = popular(d, k: k, excluding: excluded, filters: filters)
+                unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
+            }
         } else if measuresRequests {
             d.quality?.record(hits.map(\.id), scores: hits.map(\.item.score))
         }
@@ -292,7 +345,9 @@ public final class RecommendationService: Sendable {
 
     /// The user's own listings and purchases: never recommended to them.
     func excluded(for user: String) -> Set<String> {
-        Set(ingestor.sellers(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
+        let seller = UserID(user)
+        let own = (try? sharedStates?.listings(of: seller)) ?? localStates.listings(of: seller)
+        return Set(own.map(\.value)).union(purchases.withLock { $0[user] ?? [] })
     }
 
     /// The personalised top `k` of deployment `d`; empty when the user has no query vector or nothing passes.
@@ -323,16 +378,22 @@ public final class RecommendationService: Sendable {
         }
         var found = named(d.index.search(query, k: k, filter: personal)[0])
         var unservable = unservableCount(found.map(\.item.item), excluded: excluded)
-        if unservable > 0 {
+        // The check taught this replica what it missed (a sale through another replica): search again,
+        // a bounded number of times, with the lifecycle check inside.
+        for _ in 0..<Self.recheckLimit where unservable > 0 {
             found = named(d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0])
             unservable = unservableCount(found.map(\.item.item), excluded: excluded)
         }
         return (found, unservable)
     }
 
-    /// How many of `items` may not be served to a user excluding `excluded` (one lifecycle lock for all).
+    /// How many times an answer that failed its final check is computed again.
+    static let recheckLimit = 3
+
+    /// How many of `items` may not be served to a user excluding `excluded` (one store read for all).
     func unservableCount(_ items: [String], excluded: Set<String>) -> Int {
-        zip(items, ingestor.states(of: items.map { ItemID($0) })).filter { item, state in
+        guard !items.isEmpty else { return 0 }
+        return zip(items, checkedStates(items)).filter { item, state in
             (state != nil && state != .active) || excluded.contains(item)
         }.count
     }
@@ -340,10 +401,18 @@ public final class RecommendationService: Sendable {
     /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).
     public func flushImpressions() { impressions?.flush() }
 
+    /// Runs a read or write of the online feature store; when it fails, counts a fallback and returns nil.
+    private func featureRead<T>(_ body: () throws(StorageError) -> T) -> T? {
+        do { return try body() } catch {
+            metrics.onlineStoreFallbacks.labels("features").increment()
+            return nil
+        }
+    }
+
     /// "Now" for online features: one second after the latest event applied (event time, so a replayed
     /// log gives the same answers), or the wall clock before any event.
     var eventTime: Int64 {
-        let latest = features.latestEventTime
+        let latest = featureRead { () throws(StorageError) in try features.latestEventTime() } ?? Int64.min
         return latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
     }
 
@@ -360,13 +429,15 @@ public final class RecommendationService: Sendable {
     func queryVector(_ d: Deployment, user: String) -> [Float]? {
         let latest = eventTime
         if let tokens = d.userFeatureTokens, let twoTower = d.twoTower {
-            let values = twoTower.userDynamicFields.map { features.value($0.name, entity: user, at: latest) }
+            let fields = twoTower.userDynamicFields
+            let read = featureRead { () throws(StorageError) in try fields.map { f throws(StorageError) in try features.value(f.name, entity: user, at: latest) } }
+            let values = read ?? fields.map { features.features.definition(named: $0.name)?.emptyValue ?? .ids([]) }
             let known = d.users[user]
             guard known != nil || values.contains(where: \.isSignal) else { return nil }
             return twoTower.embedUser(known, dynamicBags: zip(twoTower.userDynamicFields, values).map { tokens.bag($0.name, $1) })
         }
         var recent: [Float]? = nil
-        if case .ids(let items) = features.value("user_recent_items", entity: user, at: latest) {
+        if case .ids(let items)? = featureRead({ () throws(StorageError) in try features.value("user_recent_items", entity: user, at: latest) }) {
             let vectors = items.compactMap { d.id(of: $0).flatMap { d.vector(of: $0) } }
             if !vectors.isEmpty {
                 recent = (0..<vectors[0].count).map { f in vectors.reduce(0) { $0 + $1[f] } / Float(vectors.count) }
@@ -389,8 +460,13 @@ public final class RecommendationService: Sendable {
         let d = deployment
         guard let id = d.id(of: item), let vector = d.vector(of: id) else { return nil }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        return d.index.search(query, k: k) { [self] other in other != id && isServable(d.itemID(of: other)) }[0]
-            .compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+        var answer: [Recommendations.Item] = []
+        for _ in 0...Self.recheckLimit {
+            answer = d.index.search(query, k: k) { [self] other in other != id && isServable(d.itemID(of: other)) }[0]
+                .compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+            if unservableCount(answer.map(\.item), excluded: []) == 0 { break }
+        }
+        return answer
     }
 
     /// The most engaged-with servable listings over the 7 days before the latest event (the online
@@ -415,11 +491,14 @@ public final class RecommendationService: Sendable {
         if let cached = popularCache.withLock({ $0[key] }), cached.eventTime == latest, now - cached.computedAt < Self.popularTTL {
             return cached.ranking
         }
+        let live = d.index.withAllIDs { ids in ids.compactMap { id in d.itemID(of: id).flatMap { isServable($0) ? $0 : nil } } }
         var scored: [(String, Float)] = []
-        d.index.withAllIDs { ids in
-            for id in ids {
-                guard let item = d.itemID(of: id), isServable(item) else { continue }
-                if case .number(let n) = features.value("item_engagements_7d", entity: item, at: latest) { scored.append((item, Float(n))) }
+        scored.reserveCapacity(live.count)
+        for start in stride(from: 0, to: live.count, by: 5_000) {
+            let chunk = Array(live[start..<min(live.count, start + 5_000)])
+            let values = featureRead { () throws(StorageError) in try features.values("item_engagements_7d", entities: chunk, at: latest) }
+            for (k, item) in chunk.enumerated() {
+                if case .number(let n)? = values?[k] { scored.append((item, Float(n))) } else { scored.append((item, 0)) }
             }
         }
         let ranking = scored.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
@@ -435,10 +514,15 @@ public final class RecommendationService: Sendable {
     /// new two-tower listings are embedded from their content and join it).
     public func ingest(_ events: [Event]) throws -> EventIngestor.Outcome {
         let outcome = try ingestor.ingest(events)
+        if sharedStates != nil {
+            let sellers = Dictionary(events.compactMap { e in e.type == .listingCreated ? e.item.flatMap { i in e.user.map { (i, $0) } } : nil },
+                                     uniquingKeysWith: { first, _ in first })
+            localStates.record(ListingLifecycle(states: outcome.states, sellers: sellers), items: Set(outcome.states.keys))
+        }
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         metrics.record(accepted: accepted, refused: refused.count, variantOf: variant(of:))
-        features.apply(accepted)
+        _ = featureRead { () throws(StorageError) in try features.apply(accepted) }
         let deployments = slots.withLock { Array($0.values) }
         for event in accepted {
             remember(event)
@@ -484,6 +568,11 @@ extension RecommendationService {
     /// bought). Unknown users get the fallback. `body` receives the results in `users` order.
     public func batchRecommend(users: [String], k: Int, blockSize: Int = 256, _ body: (Recommendations) throws -> Void) rethrows {
         let deployment = self.deployment
+        if sharedStates != nil {
+            // Brings this replica's view of every indexed listing up to date with the shared states first.
+            let indexed = deployment.index.withAllIDs { ids in ids.compactMap { deployment.itemID(of: $0) } }
+            for start in stride(from: 0, to: indexed.count, by: 10_000) { _ = checkedStates(Array(indexed[start..<min(indexed.count, start + 10_000)])) }
+        }
         let live = deployment.index.withAllIDs { ids in
             ids.compactMap { id in deployment.itemID(of: id).flatMap { isServable($0) ? (id, $0) : nil } }
         }
@@ -556,7 +645,7 @@ extension RecommendationService {
                     "Event time since the newest listing in the index was created: grows when listings arrive but none reaches the index.",
                     labels: ["alias"]) { [weak self] in
             guard let self else { return [] }
-            let latest = features.latestEventTime
+            let latest = (try? features.latestEventTime()) ?? Int64.min
             return slotsSnapshot.map { slot in
                 let newest = slot.deployment.newestListingTime.load(ordering: .relaxed)
                 return ([slot.alias], newest == Int64.min || latest == Int64.min ? 0 : Double(max(0, latest - newest)))
@@ -574,7 +663,7 @@ extension RecommendationService {
             self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.version)) } ?? []
         }
         r.collected("rummage_features_freshness_seconds", "Wall-clock time since the newest event the online feature store holds.") { [weak self] in
-            guard let latest = self?.features.latestEventTime, latest != Int64.min else { return [] }
+            guard let latest = try? self?.features.latestEventTime(), latest != Int64.min else { return [] }
             return [([], max(0, Date().timeIntervalSince1970 - Double(latest)))]
         }
         r.collected("rummage_recs_score_psi",

@@ -23,6 +23,8 @@ final class ServingMetrics: Sendable {
     let exposure: MetricFamily<Counter>
     // Model lifecycle.
     let reloads: MetricFamily<Counter>
+    // Shared stores.
+    let onlineStoreFallbacks: MetricFamily<Counter>
 
     /// `variants`: the served aliases, whose answer counters are looked up without a lock.
     init(variants: [String]) {
@@ -46,6 +48,10 @@ final class ServingMetrics: Sendable {
                                     labels: ["surface", "variant", "type"])
         reloads = registry.counter("rummage_model_reloads_total", "Hot-swap attempts by served alias and outcome (swapped, unchanged, failed).",
                                    labels: ["alias", "outcome"])
+        onlineStoreFallbacks = registry.counter("rummage_online_store_fallbacks_total",
+                                                "Reads the shared online store (Redis) could not answer, served from a fallback instead, by store (listing_states: checked against the event log; features: answered without online features).",
+                                                labels: ["store"])
+        for store in ["listing_states", "features"] { _ = onlineStoreFallbacks.labels(store) }
         var counters: [String: [Counter]] = [:]
         let answers = self.answers
         for variant in variants { counters[variant] = ["personalised", "fallback", "empty"].map { answers.labels(variant, $0) } }

@@ -1,0 +1,64 @@
+import RummageCore
+import Storage
+import Synchronization
+
+/// Where the current state of every listing lives: the lifecycle that ingest validates against and that
+/// serving checks each answer with. Implementations: `InMemoryListingStates` (embedded default, one
+/// process) and `RedisListingStates` (shared by every `rummage serve` replica and ingester).
+///
+/// Contract, checked by the same conformance tests for each implementation:
+/// - The store is a projection of the event log: `record` is called only after the events behind it
+///   are durable, so a state a reader sees is never ahead of the log.
+/// - After `record` returns, every reader of the store (in any process sharing it) sees the new states.
+/// - A store that cannot answer (unreachable, or emptied and not yet rebuilt) throws rather than guess:
+///   callers then fall back to the log (`EventLog.lifecycle(of:)`).
+/// - `exclusively` admits one writer at a time across everything sharing the store, so validation,
+///   append and `record` of one batch never interleave with another's.
+public protocol ListingStateStore: AnyObject, Sendable {
+    /// The lifecycle restricted to `items`: their states and sellers.
+    func lifecycle(of items: Set<ItemID>) throws(StorageError) -> ListingLifecycle
+    /// The state of each of `items` (nil: never created).
+    func states(of items: [ItemID]) throws(StorageError) -> [ListingState?]
+    /// The listings `seller` created, ordered by id.
+    func listings(of seller: UserID) throws(StorageError) -> [ItemID]
+    /// Records the states and sellers that `lifecycle` holds for `items` (events already durable).
+    func record(_ lifecycle: ListingLifecycle, items: Set<ItemID>) throws(StorageError)
+    /// Runs `body` while no other writer of the store runs.
+    func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R
+}
+
+/// The embedded store: the whole lifecycle in memory, rebuilt from the log when the process starts.
+public final class InMemoryListingStates: ListingStateStore {
+    private let lifecycle: Mutex<ListingLifecycle>
+    private let writing = Mutex<Void>(())
+
+    public init(_ lifecycle: ListingLifecycle = ListingLifecycle()) { self.lifecycle = Mutex(lifecycle) }
+
+    /// The lifecycle as the log's events leave it, in append order.
+    public convenience init(replaying log: any EventLog) throws(StorageError) {
+        var lifecycle = ListingLifecycle()
+        try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in try? lifecycle.apply(event) }
+        self.init(lifecycle)
+    }
+
+    public func lifecycle(of items: Set<ItemID>) -> ListingLifecycle { lifecycle.withLock { $0.restricted(to: items) } }
+
+    public func states(of items: [ItemID]) -> [ListingState?] { lifecycle.withLock { l in items.map { l.state(of: $0) } } }
+
+    /// The state of one listing.
+    public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
+
+    public func listings(of seller: UserID) -> [ItemID] {
+        lifecycle.withLock { $0.listingsBySeller[seller] ?? [] }.sorted { $0.value < $1.value }
+    }
+
+    public func record(_ source: ListingLifecycle, items: Set<ItemID>) {
+        lifecycle.withLock { current in
+            for item in items { current.record(item, state: source.state(of: item), seller: source.sellers[item]) }
+        }
+    }
+
+    public func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        try writing.withLock { _ throws(StorageError) in try body() }
+    }
+}

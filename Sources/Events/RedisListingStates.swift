@@ -1,0 +1,140 @@
+import Foundation
+import RummageCore
+import Storage
+
+/// Listing states in Redis, shared by every replica and ingester: a listing sold through one replica
+/// is seen by all the others once the sale is acknowledged.
+///
+/// Keys (under `prefix`): `listing:state` and `listing:seller` hashes (listing id → state, seller),
+/// one `seller:<id>` set per seller, `listing:ready` (set by `rebuild`, holding the log's event count
+/// then), and `lock:writes` (the writers' lock). Redis's memory is the only copy of these keys: when
+/// it restarts empty, `listing:ready` is gone, every read throws until `rebuild(from:)` has replayed
+/// the log, and callers fall back to the log meanwhile.
+public final class RedisListingStates: ListingStateStore {
+    public let redis: RedisPool
+    public let prefix: String
+    /// How long the writers' lock is held at most (a writer that dies frees it after this long).
+    public let lockMilliseconds: Int
+
+    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 30_000) {
+        self.redis = redis
+        self.prefix = prefix
+        self.lockMilliseconds = lockMilliseconds
+    }
+
+    public var stateKey: String { prefix + ":listing:state" }
+    public var sellerKey: String { prefix + ":listing:seller" }
+    public var readyKey: String { prefix + ":listing:ready" }
+    public var lockKey: String { prefix + ":lock:writes" }
+    public func sellerSetKey(_ seller: UserID) -> String { prefix + ":seller:" + seller.value }
+
+    /// Whether the states were rebuilt from the log since Redis last started empty.
+    public func isReady() throws(StorageError) -> Bool { try redis.command(["EXISTS", readyKey]) == .integer(1) }
+
+    private func notReady() -> StorageError {
+        StorageError(code: -1, "listing states in \(redis.url) are not loaded (Redis restarted empty?): run `rummage online rebuild`")
+    }
+
+    /// HMGET of `key` for `items`, in the same round trip as the readiness check.
+    private func fields(_ keys: [String], _ items: [ItemID]) throws(StorageError) -> [[String?]] {
+        let replies = try redis.pipeline([["EXISTS", readyKey]] + keys.map { ["HMGET", $0] + items.map(\.value) })
+        guard replies[0] == .integer(1) else { throw notReady() }
+        return replies.dropFirst().map { reply in
+            guard case .array(let values) = reply else { return Array(repeating: nil, count: items.count) }
+            return values.map(\.text)
+        }
+    }
+
+    public func states(of items: [ItemID]) throws(StorageError) -> [ListingState?] {
+        guard !items.isEmpty else { return [] }
+        return try fields([stateKey], items)[0].map { $0.flatMap(ListingState.init(rawValue:)) }
+    }
+
+    public func lifecycle(of items: Set<ItemID>) throws(StorageError) -> ListingLifecycle {
+        let ordered = Array(items)
+        guard !ordered.isEmpty else { return ListingLifecycle() }
+        let values = try fields([stateKey, sellerKey], ordered)
+        var states: [ItemID: ListingState] = [:], sellers: [ItemID: UserID] = [:]
+        for (k, item) in ordered.enumerated() {
+            if let state = values[0][k].flatMap(ListingState.init(rawValue:)) { states[item] = state }
+            if let seller = values[1][k] { sellers[item] = UserID(seller) }
+        }
+        return ListingLifecycle(states: states, sellers: sellers)
+    }
+
+    public func listings(of seller: UserID) throws(StorageError) -> [ItemID] {
+        let replies = try redis.pipeline([["EXISTS", readyKey], ["SMEMBERS", sellerSetKey(seller)]])
+        guard replies[0] == .integer(1) else { throw notReady() }
+        guard case .array(let members) = replies[1] else { return [] }
+        return members.compactMap(\.text).map { ItemID($0) }.sorted { $0.value < $1.value }
+    }
+
+    public func record(_ lifecycle: ListingLifecycle, items: Set<ItemID>) throws(StorageError) {
+        _ = try redis.pipeline(commands(recording: lifecycle, items: items))
+    }
+
+    /// The writes that record `items`' states and sellers: one HSET per hash, one SADD per seller.
+    private func commands(recording lifecycle: ListingLifecycle, items: Set<ItemID>) -> [[String]] {
+        var states = ["HSET", stateKey], sellers = ["HSET", sellerKey], gone = ["HDEL", stateKey]
+        var bySeller: [UserID: [String]] = [:]
+        for item in items.sorted(by: { $0.value < $1.value }) {
+            if let state = lifecycle.state(of: item) { states += [item.value, state.rawValue] } else { gone.append(item.value) }
+            if let seller = lifecycle.sellers[item] {
+                sellers += [item.value, seller.value]
+                bySeller[seller, default: []].append(item.value)
+            }
+        }
+        var commands: [[String]] = []
+        if states.count > 2 { commands.append(states) }
+        if gone.count > 2 { commands.append(gone) }
+        if sellers.count > 2 { commands.append(sellers) }
+        for (seller, listings) in bySeller { commands.append(["SADD", sellerSetKey(seller)] + listings) }
+        return commands
+    }
+
+    /// Takes the writers' lock (`SET NX PX` with a token of this call), runs `body`, and releases the
+    /// lock only if it still holds it. Waits up to the lock's lifetime for another writer.
+    public func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        let token = UUID().uuidString
+        let deadline = Date().addingTimeInterval(Double(lockMilliseconds) / 1000)
+        while try redis.command(["SET", lockKey, token, "NX", "PX", String(lockMilliseconds)]) == .null {
+            guard Date() < deadline else { throw StorageError(code: -1, "\(redis.url): another writer has held \(lockKey) for \(lockMilliseconds) ms") }
+            usleep(500)
+        }
+        defer { _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token]) }
+        return try body()
+    }
+
+    static let releaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+    /// Replaces the stored states with the lifecycle the log's events give, then marks the store ready.
+    /// Holds the writers' lock throughout, so no ingest records a state the replay would then overwrite.
+    /// Returns the number of listings written.
+    @discardableResult
+    public func rebuild(from log: any EventLog, progress: (Int) -> Void = { _ in }) throws(StorageError) -> Int {
+        try exclusively { () throws(StorageError) -> Int in
+            let count = try log.count()
+            var replayed = ListingLifecycle()
+            try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in try? replayed.apply(event) }
+            var stale: [String] = [readyKey, stateKey, sellerKey]
+            var cursor = "0"
+            repeat {
+                let reply = try redis.command(["SCAN", cursor, "MATCH", prefix + ":seller:*", "COUNT", "1000"])
+                guard case .array(let parts) = reply, parts.count == 2, case .array(let keys) = parts[1] else { break }
+                cursor = parts[0].text ?? "0"
+                stale += keys.compactMap(\.text)
+            } while cursor != "0"
+            for start in stride(from: 0, to: stale.count, by: 1_000) {
+                try redis.command(["UNLINK"] + stale[start..<min(stale.count, start + 1_000)])
+            }
+            let items = Array(replayed.states.keys)
+            for start in stride(from: 0, to: items.count, by: 10_000) {
+                let chunk = Set(items[start..<min(items.count, start + 10_000)])
+                _ = try redis.pipeline(commands(recording: replayed, items: chunk) + [["PEXPIRE", lockKey, String(lockMilliseconds)]])
+                progress(start + chunk.count)
+            }
+            try redis.command(["SET", readyKey, String(count)])
+            return items.count
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+
+/// Connections to one Redis server, shared by threads: `withConnection` lends an idle connection (or
+/// opens one) for the duration of a call. A connection that failed is closed rather than returned, so
+/// the next call reconnects: a restarted server is picked up without restarting the process.
+public final class RedisPool: Sendable {
+    public let host: String
+    public let port: Int
+    /// The logical database (`SELECT`) every connection uses.
+    public let database: Int
+    private let idle = Mutex<[RedisConnection]>([])
+
+    public init(host: String = "127.0.0.1", port: Int, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.database = database
+    }
+
+    /// Parses `redis://HOST:PORT[/DB]` (port 6379 and database 0 by default).
+    public convenience init(url: String) throws(StorageError) {
+        guard url.hasPrefix("redis://") else { throw StorageError(code: -1, "'\(url)' is not a redis:// URL") }
+        var rest = Substring(url.dropFirst("redis://".count))
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let db = rest[rest.index(after: slash)...]
+            guard let n = Int(db), n >= 0 else { throw StorageError(code: -1, "'\(url)': database '\(db)' is not a number") }
+            database = n
+            rest = rest[..<slash]
+        }
+        var host = String(rest), port = 6379
+        if let colon = rest.lastIndex(of: ":") {
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(p) else {
+                throw StorageError(code: -1, "'\(url)': port '\(rest[rest.index(after: colon)...])' is not a port number")
+            }
+            host = String(rest[..<colon])
+            port = p
+        }
+        self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port, database: database)
+    }
+
+    public var url: String { "redis://\(host):\(port)/\(database)" }
+
+    /// Runs `body` on a connection of its own. When `body` throws, the connection is closed (it may be
+    /// mid-reply or broken) and the error rethrown.
+    public func withConnection<R>(_ body: (RedisConnection) throws(StorageError) -> R) throws(StorageError) -> R {
+        let connection: RedisConnection
+        if let reused = idle.withLock({ $0.popLast() }) {
+            connection = reused
+        } else {
+            connection = try RedisConnection(host: host, port: port)
+            if database != 0 { try connection.command(["SELECT", String(database)]) }
+        }
+        let result = try body(connection)
+        idle.withLock { $0.append(connection) }
+        return result
+    }
+
+    /// One command on a pooled connection.
+    @discardableResult
+    public func command(_ arguments: [String]) throws(StorageError) -> RedisReply {
+        try withConnection { c throws(StorageError) in try c.command(arguments) }
+    }
+
+    /// Commands sent in one round trip on a pooled connection.
+    public func pipeline(_ commands: [[String]]) throws(StorageError) -> [RedisReply] {
+        try withConnection { c throws(StorageError) in try c.pipeline(commands) }
+    }
+}

@@ -1,0 +1,105 @@
+import Events
+import Foundation
+import RummageCore
+import RummageTestSupport
+import Storage
+import Synchronization
+import Testing
+
+/// The contract of `ListingStateStore`, run against every implementation: in memory (embedded) and
+/// Redis (a real server on loopback, `TestRedis`), each with the ingestor writing through it.
+@Suite struct ListingStateStoreConformanceTests {
+    enum Backend: String, CaseIterable, CustomStringConvertible {
+        case memory, redis
+        var description: String { rawValue }
+
+        /// A fresh store over `log`, and a second handle on the same states (another replica's view).
+        func make(log: any EventLog) throws -> (store: any ListingStateStore, replica: any ListingStateStore) {
+            switch self {
+            case .memory:
+                let store = try InMemoryListingStates(replaying: log)
+                return (store, store)
+            case .redis:
+                let prefix = "test-" + UUID().uuidString
+                let store = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix)
+                try store.rebuild(from: log)
+                return (store, RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix))
+            }
+        }
+    }
+
+    static func created(_ item: String, seller: String = "s1") -> Event {
+        Event(id: "c-\(item)", type: .listingCreated, timestamp: 100, user: UserID(seller), item: ItemID(item), price: 10)
+    }
+
+    static func event(_ id: String, _ type: EventType, item: String, user: String = "b1") -> Event {
+        Event(id: id, type: type, timestamp: 200, user: UserID(user), item: ItemID(item))
+    }
+
+    static func newLog() throws -> SQLiteEventLog {
+        try SQLiteEventLog(path: Fixtures.temporaryDirectory("rummage-states") + "/events.sqlite")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func statesRecordedByTheIngestorAreSeenByEveryReader(backend: Backend) throws {
+        let log = try Self.newLog()
+        let (store, replica) = try backend.make(log: log)
+        let ingestor = try EventIngestor(log: log, states: store)
+        let outcome = try ingestor.ingest([Self.created("l1"), Self.created("l2"), Self.created("l3", seller: "s2"),
+                                           Self.event("p1", .purchase, item: "l1"), Self.event("r2", .listingReserved, item: "l2", user: "s1")])
+        #expect(outcome.appended == 5 && outcome.states == ["l1": .sold, "l2": .reserved, "l3": .active])
+        #expect(try replica.states(of: ["l1", "l2", "l3", "nope"]) == [.sold, .reserved, .active, nil])
+        #expect(try replica.listings(of: "s1") == ["l1", "l2"] && replica.listings(of: "s2") == ["l3"] && replica.listings(of: "x") == [])
+        let restricted = try replica.lifecycle(of: ["l2", "l3"])
+        #expect(restricted.states == ["l2": .reserved, "l3": .active] && restricted.sellers == ["l2": "s1", "l3": "s2"])
+        // A second ingestor validates against the shared states: l1 cannot be bought twice.
+        let other = try EventIngestor(log: log, states: replica)
+        #expect(try other.ingest([Self.event("p2", .purchase, item: "l1")]).refused.first?.error.code == .invalidTransition)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRetriedSaleRecordsTheStateAWriterDiedBeforeRecording(backend: Backend) throws {
+        let log = try Self.newLog()
+        let (store, replica) = try backend.make(log: log)
+        let ingestor = try EventIngestor(log: log, states: store)
+        _ = try ingestor.ingest([Self.created("l1")])
+        let sale = Self.event("sold-1", .listingSold, item: "l1", user: "s1")
+        try log.append([sale])  // durable, but the writer died before recording the state
+        #expect(try replica.states(of: ["l1"]) == [.active])
+        let retry = try ingestor.ingest([sale])
+        #expect(retry.duplicates == 1 && retry.appended == 0)
+        #expect(try replica.states(of: ["l1"]) == [.sold])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func writersAreExclusiveAcrossHandles(backend: Backend) throws {
+        let (store, replica) = try backend.make(log: try Self.newLog())
+        let inside = Atomic<Int>(0), overlaps = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+            for _ in 0..<40 {
+                _ = try? (k == 0 ? store : replica).exclusively { () throws(StorageError) in
+                    if inside.add(1, ordering: .sequentiallyConsistent).newValue > 1 { overlaps.add(1, ordering: .relaxed) }
+                    usleep(200)
+                    inside.subtract(1, ordering: .sequentiallyConsistent)
+                }
+            }
+        }
+        #expect(overlaps.load(ordering: .relaxed) == 0)
+    }
+
+    /// Redis restarted empty: reads throw (callers fall back to the log), the ingestor validates against
+    /// the log meanwhile, and `rebuild` restores every state.
+    @Test func redisEmptiedIsDetectedAndRebuiltFromTheLog() throws {
+        let log = try Self.newLog()
+        let (store, replica) = try Backend.redis.make(log: log)
+        let ingestor = try EventIngestor(log: log, states: store)
+        _ = try ingestor.ingest([Self.created("l1"), Self.created("l2"), Self.event("p1", .purchase, item: "l1")])
+        let redis = (store as! RedisListingStates)
+        try redis.redis.command(["DEL", redis.readyKey, redis.stateKey])  // what a restart without persistence leaves
+        #expect(throws: StorageError.self) { try replica.states(of: ["l1"]) }
+        #expect(try log.lifecycle(of: ["l1", "l2"]).states == ["l1": .sold, "l2": .active])
+        #expect(try ingestor.ingest([Self.event("p2", .purchase, item: "l1")]).refused.first?.error.code == .invalidTransition)
+        #expect(try redis.rebuild(from: log) == 2)
+        #expect(try replica.states(of: ["l1", "l2"]) == [.sold, .active])
+    }
+}
