@@ -11,7 +11,8 @@ struct IngestCommand: Command {
         abstract: "Append events (JSON lines) to the durable event log.",
         discussion: """
         Reads one JSON event per line (schema: docs/events.md) from a file or standard input ('-') and
-        appends them to the event log in batches. Each batch is one atomic, durable step: when its 'ack'
+        appends them to the event log in batches. With --online-store, listing states are validated against
+        and recorded in the shared Redis store, and online features updated there, after each durable batch. Each batch is one atomic, durable step: when its 'ack'
         line is printed (--ack), every event up to that input line is on disk. Duplicated event_ids are
         no-ops, so re-running after a failure is safe. Refused lines (bad JSON, unknown type, missing
         fields, far-future timestamps, invalid listing transitions) are reported on stderr as
@@ -27,6 +28,7 @@ struct IngestCommand: Command {
             .flag("ack", help: "Print 'ack LINE APPENDED DUPLICATES' on stdout after each durable batch."),
             .flag("json", help: "Print the summary as one JSON object on the last line of stdout."),
             .flag("quiet", help: "Print no progress or refusals on stderr."),
+            OnlineStore.option,
         ])
 
     let source: String
@@ -37,6 +39,7 @@ struct IngestCommand: Command {
     let ack: Bool
     let json: Bool
     let quiet: Bool
+    let onlineStore: OnlineStore?
 
     init(_ arguments: ParsedArguments) throws {
         source = try arguments.requiredString("from")
@@ -47,6 +50,7 @@ struct IngestCommand: Command {
         ack = arguments.flag("ack")
         json = arguments.flag("json")
         quiet = arguments.flag("quiet")
+        onlineStore = try OnlineStore.from(arguments)
     }
 
     func run(output: CommandOutput) throws {
@@ -54,7 +58,7 @@ struct IngestCommand: Command {
         let reader = try LineReader(path: source)
         let directory = (logPath as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(logPath) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let ingestor = try EventIngestor(log: openEventLog(logPath))
+        let ingestor = try EventIngestor(log: openEventLog(logPath), states: onlineStore?.states)
         let clock = Stopwatch()
         var totals = EventIngestor.Outcome()
         var lines = 0, refused = 0
@@ -65,7 +69,13 @@ struct IngestCommand: Command {
         var unparsed: [(line: Int, reason: String)] = []
 
         func flush(through line: Int) throws(StorageError) {
-            let outcome = try ingestor.ingest(mode == .allOrNothing && !unparsed.isEmpty ? [] : batch, mode: mode)
+            let submitted = mode == .allOrNothing && !unparsed.isEmpty ? [] : batch
+            let outcome = try ingestor.ingest(submitted, mode: mode)
+            if let features = onlineStore?.features, !(mode == .allOrNothing && !outcome.refused.isEmpty) {
+                // Duplicates too: a retry after a crash between append and this update completes it (idempotent).
+                let refusedIndices = Set(outcome.refused.map(\.index))
+                try features.apply(submitted.enumerated().filter { !refusedIndices.contains($0.offset) }.map(\.element))
+            }
             totals.appended += outcome.appended
             totals.duplicates += outcome.duplicates
             var reasons = unparsed + outcome.refused.map { (batchLines[$0.index], $0.error.description) }

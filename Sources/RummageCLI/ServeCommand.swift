@@ -25,6 +25,12 @@ struct ServeCommand: Command {
         With `--experiment NAME --split champion=90,challenger=10`, each alias of the split is loaded and
         followed, every user is served by the alias a stable hash of NAME and their id assigns, each answer
         names its `variant` and `ranking_id`, and its listings are logged as impression events.
+
+        Replicas: run several with the same --log (postgresql://…) and --online-store (redis://…). Listing
+        states and online features then live in Redis: a listing sold through one replica is never served
+        by another once the sale is acknowledged (each answer is checked against the shared states). If
+        Redis is unreachable or lost its data, replicas keep answering, checked against the event log, until
+        `rummage online rebuild` has run (docs/scaling.md).
         """,
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
@@ -38,6 +44,7 @@ struct ServeCommand: Command {
             .value("admin-token", "TOKEN", help: "Bearer token for /v1/admin/reload (default: $RUMMAGE_ADMIN_TOKEN; unset disables)."),
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
+            OnlineStore.option,
         ])
 
     let registry: ModelRegistry
@@ -48,6 +55,7 @@ struct ServeCommand: Command {
     let poll: Int
     let adminToken: String?
     let experiment: Experiment?
+    let onlineStore: OnlineStore?
 
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
@@ -67,6 +75,7 @@ struct ServeCommand: Command {
             do { experiment = try Experiment(name: name, split: split) } catch { throw UsageError(error.message) }
         default: throw UsageError("--experiment and --split go together")
         }
+        onlineStore = try OnlineStore.from(arguments)
     }
 
     func run(output: CommandOutput) throws {
@@ -75,7 +84,8 @@ struct ServeCommand: Command {
         let directory = (log as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
-        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment)
+        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment,
+                                                listingStates: onlineStore?.states, featureStore: onlineStore?.features)
         let router = Router()
         ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger)
         let server = HTTPServer(router: router, configuration: configuration)

@@ -21,6 +21,8 @@ public final class PostgreSQLConnection: @unchecked Sendable {
             throw StorageError(code: -1, "postgres (\(conninfo)): \(message)")
         }
         self.connection = connection
+        // Server notices ("relation … already exists, skipping") would go to stderr: keep warnings and up.
+        try execute("SET client_min_messages TO warning")
     }
 
     deinit { PQfinish(connection) }

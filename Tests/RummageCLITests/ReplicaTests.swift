@@ -1,0 +1,192 @@
+import Events
+import Features
+import Foundation
+import HTTPServer
+import RummageClient
+import RummageCore
+import RummageTestSupport
+import Storage
+import Synchronization
+import Testing
+
+/// Issue [8/8]'s replica acceptance: two `rummage serve` processes share a PostgreSQL event log and a
+/// Redis online store. Listings are sold through replica A while clients ask replica B; no answer from B
+/// to a request sent after a sale was acknowledged may hold that listing. Then Redis is killed and comes
+/// back empty: both replicas keep answering (checked against the log), still serve no sold listing, and
+/// `rummage online rebuild` restores the store, whose features then match the log's.
+/// Size: `RUMMAGE_REPLICA_SELLS` sales (default 5,000, the issue's figure).
+@Suite(.serialized) struct ReplicaTests {
+    /// A `rummage serve` child process on a free port.
+    final class Replica {
+        let process = Process()
+        let port: UInt16
+        let client: RummageClient
+
+        init(arguments: [String]) throws {
+            port = try HTTPServer.freeLoopbackPort()
+            process.executableURL = repositoryRoot.appendingPathComponent(".build/release/rummage")
+            process.arguments = ["serve"] + arguments + ["--port", String(port), "--poll", "0", "--threads", "4"]
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            client = RummageClient(port: port, timeout: 5)
+            let deadline = Date().addingTimeInterval(120)
+            while (try? RummageClient(port: port, timeout: 1).ready()) == nil {
+                guard process.isRunning, Date() < deadline else { throw ServingTestError("replica on port \(port) did not become ready") }
+                usleep(100_000)
+            }
+        }
+
+        func stop() {
+            guard process.isRunning else { return }
+            process.terminate()
+            process.waitUntilExit()
+        }
+
+        /// The value of a metric line (exact name with labels) in the replica's exposition.
+        func metric(_ line: String) throws -> Double {
+            let text = try client.metrics()
+            let found = text.split(separator: "\n").first { $0.hasPrefix(line + " ") }
+            return Double(found?.split(separator: " ").last ?? "") ?? -1
+        }
+    }
+
+    struct ServingTestError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    @Test func aListingSoldThroughOneReplicaIsNeverServedByAnotherAndARedisRestartIsSurvived() throws {
+        let sells = Int(ProcessInfo.processInfo.environment["RUMMAGE_REPLICA_SELLS"] ?? "") ?? 5_000
+        let dir = Fixtures.temporaryDirectory("rummage-replicas")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redis = try TestRedis.Server()
+        defer { redis.kill() }
+        let log = try TestPostgres.databaseURI()
+        let data = dir + "/data"
+        #expect(rummage("generate", "--out", data, "--users", "3000", "--items", "\(max(12_000, sells * 2 + 2_000))",
+                        "--events", "150000", "--seed", "5", "--jsonl", "--quiet").code == 0)
+        #expect(rummage("ingest", "--from", data + "/events.jsonl", "--log", log, "--quiet").code == 0)
+        let config = Fixtures.write("""
+            {"model": "mp", "registry": "\(dir)/registry", "data": {"dataset": "synthetic:\(data)"},
+             "train": {"kind": "two-tower", "settings": {"content": "true", "epochs": "2"}, "seed": 1},
+             "gate": {"absolute": {}, "relative": {}}}
+            """, to: "pipeline.json", in: dir)
+        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        let rebuilt = rummage("online", "rebuild", "--log", log, "--online-store", redis.url, "--json")
+        #expect(rebuilt.code == 0, "\(rebuilt.err)")
+
+        let serve = ["--registry", dir + "/registry", "--model", "mp", "--log", log, "--online-store", redis.url]
+        let a = try Replica(arguments: serve), b = try Replica(arguments: serve)
+        defer { a.stop(); b.stop() }
+        let users = (0..<3_000).map { "u\($0)" }
+        let start = Date()
+        let now: @Sendable () -> Double = { Date().timeIntervalSince(start) }
+
+        struct Shared {
+            var soldAt: [String: Double] = [:]
+            var shown: [String] = []
+            var sent = 0
+            var violations: [String] = []
+            var errors = 0
+            var selling = true
+        }
+        let shared = Mutex(Shared())
+        /// Asks B for `user`'s recommendations; records leaks (listings sold before the request was sent).
+        @Sendable func ask(_ api: RummageClient, _ user: String) {
+            let sentAt = now()
+            let answer = try? api.recommendations(user: user, k: 20)
+            let listed = answer?.items.map(\.item) ?? []
+            shared.withLock { s in
+                s.sent += 1
+                if answer == nil { s.errors += 1 }
+                for item in listed { if let sold = s.soldAt[item], sold < sentAt { s.violations.append("\(item) to \(user)") } }
+                if let first = listed.first { s.shown.append(first) }
+            }
+        }
+        // Clients of replica B, until the seller is done.
+        let group = DispatchGroup()
+        let portB = b.port
+        for client in 0..<3 {
+            DispatchQueue.global().async(group: group) {
+                let api = RummageClient(port: portB)
+                var rng = SeededGenerator(seed: UInt64(client))
+                while shared.withLock({ $0.selling }) { ask(api, users[rng.nextInt(below: users.count)]) }
+            }
+        }
+        // The seller, on replica A: sells what B just showed (else another listing of the catalogue).
+        var rng = SeededGenerator(seed: 99)
+        let catalogue = (0..<max(12_000, sells * 2 + 2_000)).map { "l\($0)" }.shuffled(using: &rng)
+        var next = 0
+        func sell(_ count: Int) -> Int {
+            var sold = 0
+            while sold < count && next < catalogue.count {
+                let item = shared.withLock { s -> String in
+                    while let shown = s.shown.popLast() { if s.soldAt[shown] == nil { return shown } }
+                    return ""
+                }
+                let target: String
+                if item.isEmpty {
+                    target = catalogue[next]
+                    next += 1
+                    if shared.withLock({ $0.soldAt[target] != nil }) { continue }
+                } else {
+                    target = item
+                }
+                if (try? a.client.setState(item: target, .sold))?.appended == 1 {
+                    let acknowledged = now()
+                    shared.withLock { $0.soldAt[target] = acknowledged }
+                    sold += 1
+                }
+            }
+            return sold
+        }
+        let soldCount = sell(sells)
+        shared.withLock { $0.selling = false }
+        group.wait()
+        let run = shared.withLock { $0 }
+        #expect(soldCount == sells)
+        #expect(run.errors == 0 && run.sent > sells)
+        let leaks = run.violations.count
+        #expect(leaks == 0, "e.g. \(run.violations.prefix(5))")
+        print("replicas: \(soldCount) sales through A, \(run.sent) requests to B in \(String(format: "%.1f", now())) s, "
+              + "\(run.violations.count) sold listings served by B after their sale")
+
+        // Redis dies: replicas keep answering, checked against the event log; sales are refused (not acked).
+        let fallbacks = #"rummage_online_store_fallbacks_total{store="listing_states"}"#
+        let before = try b.metric(fallbacks)
+        redis.kill()
+        let apiB = RummageClient(port: b.port)
+        for user in users.prefix(100) { ask(apiB, user) }
+        #expect(throws: RummageClientError.self) { try a.client.setState(item: catalogue[next], .sold) }
+        // It comes back empty: sales are validated against the log and acknowledged again.
+        try redis.start()
+        let outage = sell(50)
+        #expect(outage == 50)
+        for user in users.prefix(300) { ask(apiB, user) }
+        let afterOutage = shared.withLock { $0 }
+        let outageLeaks = afterOutage.violations.count
+        #expect(afterOutage.errors == 0 && outageLeaks == 0, "e.g. \(afterOutage.violations.prefix(5))")
+        #expect(try b.metric(fallbacks) > before)
+
+        // One command rebuilds the store; the replicas read it again and its features match the log's.
+        let again = rummage("online", "rebuild", "--log", log, "--online-store", redis.url, "--json")
+        #expect(again.code == 0, "\(again.err)")
+        let pool = try RedisPool(url: redis.url)
+        let states = RedisListingStates(redis: pool)
+        let sold = afterOutage.soldAt.keys.sorted()
+        #expect(try states.states(of: sold.map { ItemID($0) }) == sold.map { _ in ListingState.sold })
+        let settled = try b.metric(fallbacks)
+        for user in users.suffix(200) { ask(apiB, user) }
+        #expect(try b.metric(fallbacks) == settled)
+        let final = shared.withLock { $0 }
+        let finalLeaks = final.violations.count
+        #expect(final.errors == 0 && finalLeaks == 0)
+        var events: [Event] = []
+        try openEventLog(log).readAll { events.append($0) }
+        let features = RedisFeatureStore(redis: pool)
+        let report = try FeatureConsistency.check(online: features, events: events, at: try features.latestEventTime() + 1)
+        #expect(report.mismatches == 0 && report.featuresChecked > 10_000, "\(report.examples)")
+        print("redis restart: \(afterOutage.sent - run.sent) answers from B during and after the outage, 0 errors, 0 leaks; "
+              + "rebuild: \(try lastJSONLine(again.out)); features checked after rebuild: \(report.featuresChecked), mismatches \(report.mismatches)")
+    }
+}
