@@ -6,7 +6,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim)
 import PackageDescription
 
 let package = Package(
@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CRedis", path: "Sources/CRedis", pkgConfig: "hiredis",
                        providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
+        .target(name: "CRabbitMQ", path: "Sources/CRabbitMQ", linkerSettings: [.linkedLibrary("rabbitmq")]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
@@ -39,7 +40,7 @@ let package = Package(
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
-        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis"]),
+        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ"]),
         .target(name: "RummageClient"),
         .target(name: "Telemetry", dependencies: ["RummageCore"]),
 

@@ -13,10 +13,11 @@ import Storage
 public final class RedisListingStates: ListingStateStore {
     public let redis: RedisPool
     public let prefix: String
-    /// How long the writers' lock is held at most (a writer that dies frees it after this long).
+    /// The writers' lock's lifetime, renewed while its holder writes: a writer that dies holding it
+    /// stalls the others for at most this long.
     public let lockMilliseconds: Int
 
-    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 30_000) {
+    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 2_000) {
         self.redis = redis
         self.prefix = prefix
         self.lockMilliseconds = lockMilliseconds
@@ -93,18 +94,31 @@ public final class RedisListingStates: ListingStateStore {
     }
 
     /// Takes the writers' lock (`SET NX PX` with a token of this call), runs `body`, and releases the
-    /// lock only if it still holds it. Waits up to the lock's lifetime for another writer.
+    /// lock only if it still holds it. While `body` runs, the lock's lifetime is renewed every third of
+    /// it, so a long write keeps it and a writer that dies frees it within `lockMilliseconds`. Waits up
+    /// to ten lifetimes for another writer.
     public func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
         let token = UUID().uuidString
-        let deadline = Date().addingTimeInterval(Double(lockMilliseconds) / 1000)
+        let deadline = Date().addingTimeInterval(Double(lockMilliseconds) / 100)
         while try redis.command(["SET", lockKey, token, "NX", "PX", String(lockMilliseconds)]) == .null {
-            guard Date() < deadline else { throw StorageError(code: -1, "\(redis.url): another writer has held \(lockKey) for \(lockMilliseconds) ms") }
+            guard Date() < deadline else { throw StorageError(code: -1, "\(redis.url): another writer held \(lockKey) for \(lockMilliseconds / 100) ms") }
             usleep(500)
         }
-        defer { _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token]) }
+        let renewal = DispatchSource.makeTimerSource(queue: .global())
+        let period = DispatchTimeInterval.milliseconds(lockMilliseconds / 3)
+        renewal.schedule(deadline: .now() + period, repeating: period)
+        renewal.setEventHandler { [redis, lockKey, lockMilliseconds] in
+            _ = try? redis.command(["EVAL", Self.renewScript, "1", lockKey, token, String(lockMilliseconds)])
+        }
+        renewal.resume()
+        defer {
+            renewal.cancel()
+            _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token])
+        }
         return try body()
     }
 
+    static let renewScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
     static let releaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 
     /// Replaces the stored states with the lifecycle the log's events give, then marks the store ready.
@@ -130,7 +144,7 @@ public final class RedisListingStates: ListingStateStore {
             let items = Array(replayed.states.keys)
             for start in stride(from: 0, to: items.count, by: 10_000) {
                 let chunk = Set(items[start..<min(items.count, start + 10_000)])
-                _ = try redis.pipeline(commands(recording: replayed, items: chunk) + [["PEXPIRE", lockKey, String(lockMilliseconds)]])
+                _ = try redis.pipeline(commands(recording: replayed, items: chunk))
                 progress(start + chunk.count)
             }
             try redis.command(["SET", readyKey, String(count)])

@@ -18,9 +18,17 @@ struct IngestCommand: Command {
         fields, far-future timestamps, invalid listing transitions) are reported on stderr as
         'line N: reason'; with --atomic a batch holding any refused line is not appended at all.
         Exits 0 when every line was appended or a duplicate, 2 when some were refused.
+
+        From RabbitMQ (--from amqp://…): consumes the durable queue (--queue), each message one or more
+        JSON lines, with manual acknowledgements: a message is acknowledged only after every event in it
+        is durable in the log (a refused line is reported and acknowledged: it would be refused again).
+        Killed at any point, it loses nothing: unacknowledged messages are delivered again, and their
+        events already in the log are duplicates (no-ops), so each event counts once.
         """,
         options: [
-            .value("from", "FILE", help: "JSON-lines file to read, or '-' for standard input.", required: true),
+            .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, or a RabbitMQ queue: amqp://USER:PASS@HOST:PORT/VHOST.", required: true),
+            .value("queue", "NAME", help: "With --from amqp://…: the durable queue to consume.", default: "rummage.events"),
+            .value("idle-exit", "SECONDS", help: "With --from amqp://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
             .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
             .flag("atomic", help: "Refuse a whole batch when any of its lines is refused."),
@@ -40,6 +48,10 @@ struct IngestCommand: Command {
     let json: Bool
     let quiet: Bool
     let onlineStore: OnlineStore?
+    let queueName: String
+    let idleExit: Int
+    /// With a queue: a batch is flushed (and its messages acknowledged) once no message came for this long.
+    static let quietFlushMilliseconds = 100
 
     init(_ arguments: ParsedArguments) throws {
         source = try arguments.requiredString("from")
@@ -51,11 +63,23 @@ struct IngestCommand: Command {
         json = arguments.flag("json")
         quiet = arguments.flag("quiet")
         onlineStore = try OnlineStore.from(arguments)
+        queueName = try arguments.requiredString("queue")
+        idleExit = try arguments.requiredInt("idle-exit", in: 0...86_400 * 365)
     }
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
-        let reader = try LineReader(path: source)
+        let queue: AMQPConnection?
+        var reader: LineReader? = nil
+        if source.hasPrefix("amqp://") {
+            let connection = try AMQPConnection(url: source)
+            try connection.declareQueue(queueName)
+            try connection.consume(queueName, prefetch: max(batchSize, 1))
+            queue = connection
+        } else {
+            queue = nil
+            reader = try LineReader(path: source)
+        }
         let directory = (logPath as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(logPath) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let ingestor = try EventIngestor(log: openEventLog(logPath), states: onlineStore?.states)
@@ -64,6 +88,8 @@ struct IngestCommand: Command {
         var lines = 0, refused = 0
         var batch: [Event] = [], batchLines: [Int] = []
         var lastReport = 0.0
+        // The last queue message whose every line is in a batch: acknowledged once that batch is durable.
+        var consumedTag: UInt64? = nil
 
         // Lines refused while parsing, reported with the batch's other refusals in line order.
         var unparsed: [(line: Int, reason: String)] = []
@@ -88,12 +114,18 @@ struct IngestCommand: Command {
             }
             for r in reasons.sorted(by: { $0.line < $1.line }) { console.progress("line \(r.line): \(r.reason)") }
             unparsed.removeAll()
+            // Durable: the queue may forget every message consumed so far (refused lines included: they
+            // would be refused again).
+            if let queue, let tag = consumedTag {
+                try queue.ack(tag, multiple: true)
+                consumedTag = nil
+            }
             if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
             batch.removeAll(keepingCapacity: true)
             batchLines.removeAll(keepingCapacity: true)
         }
 
-        try reader.forEachLine { (number, bytes) throws in
+        func take(_ number: Int, _ bytes: [UInt8]) throws(StorageError) {
             lines = number
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
             do throws(EventError) {
@@ -108,7 +140,27 @@ struct IngestCommand: Command {
                 console.progress("ingest: \(number) lines, \(totals.appended) appended, \(Int(Double(number) / clock.elapsedSeconds)) lines/s")
             }
         }
-        if !batch.isEmpty || !unparsed.isEmpty || lines == 0 { try flush(through: lines) }
+
+        if let reader {
+            try reader.forEachLine { (number, bytes) throws(StorageError) in try take(number, bytes) }
+            if !batch.isEmpty || !unparsed.isEmpty || lines == 0 { try flush(through: lines) }
+        } else if let queue {
+            // Each message holds one or more JSON lines. A batch is flushed when full or when the queue
+            // has been quiet for `quietFlush`; with --idle-exit, the command ends after that long idle.
+            let stop = StopSignal()
+            var idleSince = clock.elapsedSeconds
+            while !stop.requested {
+                guard let message = try queue.next(timeoutMilliseconds: Self.quietFlushMilliseconds) else {
+                    if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+                    if idleExit > 0 && clock.elapsedSeconds - idleSince >= Double(idleExit) { break }
+                    continue
+                }
+                idleSince = clock.elapsedSeconds
+                for line in message.body.split(separator: 0x0A, omittingEmptySubsequences: false) { try take(lines + 1, Array(line)) }
+                consumedTag = message.deliveryTag
+            }
+            if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+        }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
             + "in \(seconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"

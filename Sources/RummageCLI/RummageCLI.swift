@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import RummageCore
+import Synchronization
 import Training
 
 /// The `rummage` command-line program: its commands and the process-level glue.
@@ -41,4 +42,36 @@ struct Console: Sendable {
     func progress(_ line: String) {
         if !quiet { output.standardError(line + "\n") }
     }
+}
+
+/// SIGTERM and SIGINT, turned from process death into a request to stop: long-running commands finish
+/// what they hold (drain requests, make a batch durable) and exit. Handled on a dispatch queue, never in
+/// a C signal handler.
+final class StopSignal {
+    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    private let flag = Flag()
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let sources: [any DispatchSourceSignal]
+
+    init() {
+        let flag = self.flag, semaphore = self.semaphore
+        sources = [SIGTERM, SIGINT].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                flag.value.store(true, ordering: .relaxed)
+                semaphore.signal()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    deinit { sources.forEach { $0.cancel() } }
+
+    /// Whether a stop was requested.
+    var requested: Bool { flag.value.load(ordering: .relaxed) }
+
+    /// Blocks until a stop is requested.
+    func wait() { semaphore.wait() }
 }

@@ -6,6 +6,7 @@ import HTTPServer
 import Registry
 import RummageCore
 import Serving
+import Storage
 import Telemetry
 
 /// `rummage serve`: the real-time HTTP API for one registered model version.
@@ -45,6 +46,8 @@ struct ServeCommand: Command {
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
             OnlineStore.option,
+            .value("publish-events", "URL", help: "Publish POST /v1/events to this RabbitMQ (amqp://…) instead of ingesting them here (202)."),
+            .value("queue", "NAME", help: "With --publish-events: the durable queue.", default: "rummage.events"),
         ])
 
     let registry: ModelRegistry
@@ -56,6 +59,8 @@ struct ServeCommand: Command {
     let adminToken: String?
     let experiment: Experiment?
     let onlineStore: OnlineStore?
+    let publishURL: String?
+    let queue: String
 
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
@@ -76,6 +81,8 @@ struct ServeCommand: Command {
         default: throw UsageError("--experiment and --split go together")
         }
         onlineStore = try OnlineStore.from(arguments)
+        publishURL = arguments.string("publish-events")
+        queue = try arguments.requiredString("queue")
     }
 
     func run(output: CommandOutput) throws {
@@ -87,7 +94,8 @@ struct ServeCommand: Command {
         let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features)
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger)
+        let publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
+        ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger, publisher: publisher)
         let server = HTTPServer(router: router, configuration: configuration)
         try server.start()
         let served = service.servedVersions.map { "\($0.alias) v\($0.version)" }.joined(separator: ", ")
@@ -111,21 +119,11 @@ struct ServeCommand: Command {
             }
         }
         timer.resume()
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        stop.wait()
+        StopSignal().wait()
         logger.info("stopping: draining in-flight requests")
         timer.cancel()
         server.stop()
         service.flushImpressions()
         logger.info("stopped")
-        sources.forEach { $0.cancel() }
     }
 }

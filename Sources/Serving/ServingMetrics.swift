@@ -20,6 +20,7 @@ final class ServingMetrics: Sendable {
     /// Events appended, one counter per event type (fixed at init: no lock per event).
     let eventsIngested: [EventType: Counter]
     let eventsRefused: Counter
+    let eventsPublished: Counter
     let exposure: MetricFamily<Counter>
     // Model lifecycle.
     let reloads: MetricFamily<Counter>
@@ -43,6 +44,8 @@ final class ServingMetrics: Sendable {
         let ingested = registry.counter("rummage_events_ingested_total", "Events appended to the log, by type.", labels: ["type"])
         eventsIngested = Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0, ingested.labels($0.rawValue)) })
         eventsRefused = registry.counter("rummage_events_refused_total", "Events refused (invalid, unknown listing, bad transition).").labels()
+        eventsPublished = registry.counter("rummage_events_published_total",
+                                           "Events POST /v1/events published to RabbitMQ (confirmed by the broker) instead of ingested here.").labels()
         exposure = registry.counter("rummage_exposure_events_total",
                                     "Events tied to a served ranking (impressions, then views, likes, saves, bags, purchases with its ranking_id), by surface, variant and type.",
                                     labels: ["surface", "variant", "type"])

@@ -12,8 +12,9 @@ import Telemetry
 public enum ServingRoutes {
     /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints. `logger`: where
     /// failed requests (5xx) and refused reloads are logged, each with a request id.
+    /// `publisher`: when set, `POST /v1/events` publishes the events to RabbitMQ (202) instead of ingesting them.
     public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
-                               logger: JSONLogger? = nil,
+                               logger: JSONLogger? = nil, publisher: EventPublisher? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let metrics = service.metrics
         /// Adds a route whose latency and status class are recorded under `endpoint`.
@@ -78,7 +79,15 @@ public enum ServingRoutes {
         }
         route("POST", "/v1/events", "events") { request in
             let events = try Self.parseEvents(request.body, now: clock())
-            return try Self.ingest(service, events.parsed, refusedEarly: events.refused)
+            guard let publisher else { return try Self.ingest(service, events.parsed, refusedEarly: events.refused) }
+            if !events.parsed.isEmpty {
+                do { try publisher.publish(events.parsed.map(\.1)) } catch { throw HTTPError(503, "the event queue is unavailable: \(error)") }
+                service.metrics.eventsPublished.increment(by: events.parsed.count)
+            }
+            if !events.refused.isEmpty { service.metrics.eventsRefused.increment(by: events.refused.count) }
+            let reply = Published(published: events.parsed.count, queue: publisher.queue,
+                                  refused: events.refused.map { IngestReply.Refusal(index: $0.0, error: $0.1) })
+            return .json(reply, status: events.refused.isEmpty ? 202 : (events.parsed.isEmpty ? 422 : 207))
         }
         route("PUT", "/v1/items/{item}", "listing_create") { request in
             let item = request.parameters["item"] ?? ""
@@ -163,6 +172,12 @@ public enum ServingRoutes {
         var appended: Int
         var duplicates: Int
         var refused: [Refusal]
+    }
+
+    struct Published: Encodable {
+        var published: Int
+        var queue: String
+        var refused: [IngestReply.Refusal]
     }
 
     static func k(_ request: HTTPRequest) throws -> Int {

@@ -31,7 +31,7 @@ public enum TestRedis {
                 throw StorageError(code: -1, "cannot start redis-server (apt-get install redis-server): \(error)")
             }
             pid.store(process.processIdentifier, ordering: .relaxed)
-            running.withLock { $0.insert(process.processIdentifier) }
+            _ = running.withLock { $0.insert(process.processIdentifier) }
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline {
                 if (try? RedisConnection(port: port).command(["PING"])) == .status("PONG") { return }

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPServer
+import Storage
+
+/// A throwaway RabbitMQ broker for tests, started once per test process on a free loopback port with
+/// its own node name, data and log folders (Debian's `rabbitmq-server`; scripts/install-deps installs
+/// it), and killed when the process exits. The default `guest` user may connect over loopback.
+public enum TestRabbitMQ {
+    nonisolated(unsafe) static var pid: pid_t = 0
+    nonisolated(unsafe) static var node = ""
+
+    static let broker: Result<Int, StorageError> = {
+        do {
+            let port = Int(try HTTPServer.freeLoopbackPort())
+            let home = NSTemporaryDirectory() + "rummage-rabbitmq-\(port)"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            try Data("[].".utf8).write(to: URL(fileURLWithPath: home + "/enabled_plugins"))
+            let process = Process()
+            // The server itself, not Debian's wrapper (which switches to the rabbitmq user).
+            process.executableURL = URL(fileURLWithPath: "/usr/lib/rabbitmq/bin/rabbitmq-server")
+            var environment = ProcessInfo.processInfo.environment
+            environment["HOME"] = home
+            environment["RABBITMQ_NODE_PORT"] = String(port)
+            environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1"
+            environment["RABBITMQ_NODENAME"] = "rummage-test-\(port)@localhost"
+            environment["RABBITMQ_DIST_PORT"] = String(port + 10_000 <= 65_535 ? port + 10_000 : port - 10_000)
+            environment["RABBITMQ_MNESIA_BASE"] = home + "/mnesia"
+            environment["RABBITMQ_LOG_BASE"] = home + "/log"
+            environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = home + "/enabled_plugins"
+            environment["RABBITMQ_CONFIG_FILE"] = home + "/none"
+            process.environment = environment
+            node = "rummage-test-\(port)@localhost"
+            let null = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardOutput = null
+            process.standardError = null
+            try process.run()
+            pid = process.processIdentifier
+            // The Erlang VM runs as a child of the script: kill it by its node name too.
+            atexit {
+                if TestRabbitMQ.pid > 0 { kill(TestRabbitMQ.pid, SIGKILL) }
+                let pkill = Process()
+                pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+                pkill.arguments = ["-KILL", "-f", TestRabbitMQ.node]
+                try? pkill.run()
+                pkill.waitUntilExit()
+            }
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if (try? AMQPConnection(url: "amqp://127.0.0.1:\(port)")) != nil { return .success(port) }
+                usleep(200_000)
+            }
+            return .failure(StorageError(code: -1, "the test RabbitMQ broker did not start on port \(port) (logs: \(home)/log)"))
+        } catch let error as StorageError {
+            return .failure(error)
+        } catch {
+            return .failure(StorageError(code: -1, "cannot start rabbitmq-server (apt-get install rabbitmq-server): \(error)"))
+        }
+    }()
+
+    /// The shared broker's URL.
+    public static func url() throws(StorageError) -> String { "amqp://guest:guest@127.0.0.1:\(try broker.get())/%2f" }
+}
