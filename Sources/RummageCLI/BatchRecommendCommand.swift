@@ -3,6 +3,7 @@ import Foundation
 import Registry
 import RummageCore
 import Serving
+import Storage
 
 /// `rummage batch-recommend`: recommendations for many users into a JSON-lines file.
 struct BatchRecommendCommand: Command {
@@ -14,6 +15,10 @@ struct BatchRecommendCommand: Command {
         listing for blocks of users with one sgemm each (exact, not the ANN index), drops listings that are
         not active, the user's own and those they bought, and writes one JSON object per user:
         {"user", "model_version", "items": [{"item", "score"}], "fallback"}. Reports users per second.
+        With --to, the lists also go to a store other services read and `rummage serve --precomputed`
+        falls back on: a SQLite file (embedded) or redis://HOST:PORT[/DB] (key rummage:recs:MODEL:USER),
+        each list readable for --ttl seconds. Large user bases split into --shard I/N runs (users by hash),
+        one per machine.
         """,
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
@@ -22,7 +27,10 @@ struct BatchRecommendCommand: Command {
             .value("log", "PATH", help: "Event log (SQLite).", default: ".rummage/events.sqlite"),
             .value("users", "all|FILE", help: "'all' (every user the model knows) or a file with one user id per line.", default: "all"),
             .value("k", "N", help: "Recommendations per user.", default: "100"),
-            .value("out", "FILE", help: "JSON-lines file to write.", required: true),
+            .value("out", "FILE", help: "JSON-lines file to write."),
+            .value("to", "STORE", help: "Also store the lists: a SQLite file or redis://HOST:PORT[/DB]."),
+            .value("ttl", "SECONDS", help: "With --to: how long each list stays readable.", default: "172800"),
+            .value("shard", "I/N", help: "Only the users whose id hashes to shard I of N (0-based).", default: "0/1"),
             .flag("quiet", help: "No progress on stderr."),
         ])
 
@@ -32,7 +40,10 @@ struct BatchRecommendCommand: Command {
     let log: String
     let users: String
     let k: Int
-    let out: String
+    let out: String?
+    let store: (any PrecomputedRecommendationStore)?
+    let storeLocation: String?
+    let shard: (index: Int, count: Int)
     let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -42,8 +53,27 @@ struct BatchRecommendCommand: Command {
         log = try arguments.requiredString("log")
         users = try arguments.requiredString("users")
         k = try arguments.requiredInt("k", in: 1...10_000)
-        out = try arguments.requiredString("out")
+        out = arguments.string("out")
+        storeLocation = arguments.string("to")
+        let ttl = try arguments.requiredInt("ttl", in: 1...(86_400 * 365))
+        let name = model
+        do { store = try arguments.string("to").map { to throws(StorageError) in try openPrecomputedRecommendations(to, model: name, ttl: ttl) } } catch {
+            throw UsageError("--to: \(error.message)")
+        }
+        guard out != nil || store != nil else { throw UsageError("give --out FILE, --to STORE, or both") }
+        let parts = try arguments.requiredString("shard").split(separator: "/").map { Int($0) }
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (0..<count).contains(index) else {
+            throw UsageError("--shard takes I/N with 0 <= I < N, e.g. 3/8")
+        }
+        shard = (index, count)
         quiet = arguments.flag("quiet")
+    }
+
+    /// The shard of a user id: FNV-1a of its UTF-8 bytes, modulo `count` (the same on every machine).
+    static func shard(of user: String, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int(hash % UInt64(count))
     }
 
     func run(output: CommandOutput) throws {
@@ -56,18 +86,26 @@ struct BatchRecommendCommand: Command {
             list = try TextFile(path: users).bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
                 .filter { !$0.isEmpty }
         }
+        let selected = shard.count == 1 ? list : list.filter { Self.shard(of: $0, count: shard.count) == shard.index }
         let clock = Stopwatch()
-        var file = LineWriter(path: out)
+        var file = out.map { LineWriter(path: $0) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var fallbacks = 0
-        try service.batchRecommend(users: list, k: k) { result in
+        var fallbacks = 0, written = 0, pending: [RecommendationService.Recommendations] = []
+        try service.batchRecommend(users: selected, k: k) { result in
             if result.fallback { fallbacks += 1 }
-            try file.write(String(decoding: try encoder.encode(result), as: UTF8.self))
+            written += 1
+            try file?.write(String(decoding: try encoder.encode(result), as: UTF8.self))
+            if let store {
+                pending.append(result)
+                if pending.count >= 1_000 { try store.store(pending); pending.removeAll(keepingCapacity: true) }
+            }
         }
-        try file.flush()
+        try store?.store(pending)
+        try file?.flush()
         let elapsed = clock.elapsedSeconds
-        console.result("wrote \(file.lines) users' top \(k) to \(out) in \(seconds(elapsed)) "
-            + "(\(Int(Double(file.lines) / max(elapsed, 1e-9))) users/s; \(fallbacks) fallbacks)")
+        let targets = [out, storeLocation].compactMap { $0 }.joined(separator: " and ")
+        console.result("wrote \(written) users' top \(k) to \(targets) in \(seconds(elapsed)) "
+            + "(\(Int(Double(written) / max(elapsed, 1e-9))) users/s; \(fallbacks) fallbacks; shard \(shard.index)/\(shard.count))")
     }
 }

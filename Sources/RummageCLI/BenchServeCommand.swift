@@ -28,6 +28,9 @@ struct BenchServeCommand: Command {
         cost of the per-request metrics: --metrics-rounds pairs of adjacent wrk runs against this server and
         a second one with per-request metrics off (which goes first alternates); the median of the pairs'
         on/off ratios is reported, so the VM's drift over time cancels within each pair.
+        With --online-store redis://…, the same wrk load also runs against a second server on the same
+        version whose listing states and features live in that Redis (rebuilt from the log first), as
+        replicas run: the cost of the shared store, reported as a ratio to the in-memory server.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -44,6 +47,7 @@ struct BenchServeCommand: Command {
             .value("swap-duration", "SECONDS", help: "Length of the wrk run with hot swaps.", default: "30"),
             .value("metrics-rounds", "N", help: "Pairs of adjacent metrics-on/off wrk runs (0 skips the comparison).", default: "8"),
             .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs.", default: "4"),
+            OnlineStore.option,
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
@@ -51,6 +55,7 @@ struct BenchServeCommand: Command {
     let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int
     let dir: String
     let json: Bool
+    let onlineStore: OnlineStore?
 
     init(_ arguments: ParsedArguments) throws {
         listings = try arguments.requiredInt("listings", in: 1_000...10_000_000)
@@ -67,6 +72,7 @@ struct BenchServeCommand: Command {
         metricsRounds = try arguments.requiredInt("metrics-rounds", in: 0...100)
         metricsRoundDuration = try arguments.requiredInt("metrics-round-duration", in: 1...3_600)
         json = arguments.flag("json")
+        onlineStore = try OnlineStore.from(arguments)
     }
 
     static let model = "bench-serve"
@@ -97,7 +103,8 @@ struct BenchServeCommand: Command {
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
         console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
-            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration)")
+            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration)"
+            + (onlineStore.map { " --online-store \($0.states.redis.url)" } ?? ""))
         console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; catalog \(indexed) listings indexed, "
             + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
 
@@ -105,6 +112,14 @@ struct BenchServeCommand: Command {
         _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         let ours = try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         console.result("  rummage  GET recommendations k=\(k): \(ours.summary)")
+        var sharedFigures: [String: Any] = [:]
+        if let onlineStore {
+            let shared = try sharedStoreRun(onlineStore, registry: registry, script: script, wrkArguments: wrkArguments)
+            let ratio = shared.requestsPerSecond / ours.requestsPerSecond
+            console.result("  rummage  + Redis online store:       \(shared.summary); \(String(format: "%.3f", ratio)) × the in-memory requests/s")
+            sharedFigures = ["redis_rps": shared.requestsPerSecond, "redis_p50_ms": shared.p50Milliseconds, "redis_p99_ms": shared.p99Milliseconds,
+                             "redis_non_2xx": shared.non2xx, "redis_to_memory_ratio": ratio]
+        }
         let nginx = try NginxCeiling(directory: dir + "/nginx")
         defer { nginx.stop() }
         _ = try Self.wrk(wrkArguments + ["-d2s", "http://127.0.0.1:\(nginx.port)/"])
@@ -137,8 +152,28 @@ struct BenchServeCommand: Command {
                                           "non_2xx": ours.non2xx, "nginx_rps": ceiling.requestsPerSecond, "ratio_to_nginx": ratio]
             figures.merge(swapFigures) { a, _ in a }
             figures.merge(metricsFigures) { a, _ in a }
+            figures.merge(sharedFigures) { a, _ in a }
             console.result(try jsonObjectLine(figures))
         }
+    }
+
+    /// The wrk load against a server on the same version whose listing states and features are in `store`
+    /// (rebuilt from the log first), as a replica runs.
+    private func sharedStoreRun(_ store: OnlineStore, registry: ModelRegistry, script: String, wrkArguments: [String]) throws -> WrkResult {
+        let log = try openEventLog(dir + "/events.sqlite")
+        try store.states.rebuild(from: log)
+        try store.features.rebuild(from: log)
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
+                                                listingStates: store.states, featureStore: store.features)
+        let router = Router()
+        ServingRoutes.install(service, on: router)
+        var configuration = HTTPServer.Configuration()
+        configuration.threads = serverThreads
+        let server = HTTPServer(router: router, configuration: configuration)
+        try server.start()
+        defer { server.stop() }
+        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        return try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
     }
 
     /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a

@@ -48,6 +48,7 @@ struct ServeCommand: Command {
             OnlineStore.option,
             .value("publish-events", "URL", help: "Publish POST /v1/events to this RabbitMQ (amqp://…) instead of ingesting them here (202)."),
             .value("queue", "NAME", help: "With --publish-events: the durable queue.", default: "rummage.events"),
+            .value("precomputed", "STORE", help: "Lists from `batch-recommend --to` (SQLite file or redis://…), served to users the model cannot rank before popular ones."),
         ])
 
     let registry: ModelRegistry
@@ -60,6 +61,7 @@ struct ServeCommand: Command {
     let experiment: Experiment?
     let onlineStore: OnlineStore?
     let publishURL: String?
+    let precomputed: (any PrecomputedRecommendationStore)?
     let queue: String
 
     init(_ arguments: ParsedArguments) throws {
@@ -83,6 +85,14 @@ struct ServeCommand: Command {
         onlineStore = try OnlineStore.from(arguments)
         publishURL = arguments.string("publish-events")
         queue = try arguments.requiredString("queue")
+        let name = model
+        do {
+            precomputed = try arguments.string("precomputed").map { location throws(StorageError) in
+                try openPrecomputedRecommendations(location, model: name, ttl: 172_800)
+            }
+        } catch {
+            throw UsageError("--precomputed: \(error.message)")
+        }
     }
 
     func run(output: CommandOutput) throws {
@@ -92,7 +102,8 @@ struct ServeCommand: Command {
         if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
         let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment,
-                                                listingStates: onlineStore?.states, featureStore: onlineStore?.features)
+                                                listingStates: onlineStore?.states, featureStore: onlineStore?.features,
+                                                precomputed: precomputed)
         let router = Router()
         let publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
         ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger, publisher: publisher)

@@ -36,10 +36,15 @@ public struct ServingError: Error, CustomStringConvertible, Sendable {
 /// user is served by the variant the split assigns them, every answer names its variant and ranking id,
 /// and its listings are logged as `impression` events carrying the experiment and variant.
 public final class RecommendationService: Sendable {
-    public struct Recommendations: Sendable, Encodable {
-        public struct Item: Sendable, Encodable {
+    public struct Recommendations: Sendable, Codable, Equatable {
+        public struct Item: Sendable, Codable, Equatable {
             public var item: String
             public var score: Float
+
+            public init(item: String, score: Float) {
+                self.item = item
+                self.score = score
+            }
         }
 
         public var user: String
@@ -52,6 +57,16 @@ public final class RecommendationService: Sendable {
         public var experiment: String?
         /// Identifies this answer; impressions and the client's later events refer to it.
         public var rankingID: String
+
+        public init(user: String, modelVersion: Int, items: [Item], fallback: Bool, variant: String, experiment: String?, rankingID: String) {
+            self.user = user
+            self.modelVersion = modelVersion
+            self.items = items
+            self.fallback = fallback
+            self.variant = variant
+            self.experiment = experiment
+            self.rankingID = rankingID
+        }
 
         enum CodingKeys: String, CodingKey {
             case user, items, fallback, variant, experiment
@@ -81,6 +96,9 @@ public final class RecommendationService: Sendable {
     /// The online features: in memory (replayed from the log at start) or shared (`RedisFeatureStore`,
     /// rebuilt by `rummage online rebuild`). Reads that fail fall back to no online signal.
     private let features: any OnlineFeatureStore
+    /// Lists computed in batch, served (filtered against current states) to users the model cannot
+    /// rank in real time, before the popular fallback.
+    private let precomputed: (any PrecomputedRecommendationStore)?
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
@@ -102,7 +120,8 @@ public final class RecommendationService: Sendable {
     /// read and updated there instead of replayed into memory.
     public init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil,
                 listingStates: (any ListingStateStore)? = nil, featureStore: (any OnlineFeatureStore)? = nil,
-                measuresRequests: Bool = true) throws {
+                precomputed: (any PrecomputedRecommendationStore)? = nil, measuresRequests: Bool = true) throws {
+        self.precomputed = precomputed
         self.registry = registry
         self.measuresRequests = measuresRequests
         modelName = model
@@ -310,6 +329,11 @@ public final class RecommendationService: Sendable {
         var (hits, unservable) = ranked(d, user: user, excluded: excluded, k: k, filters: filters)
         var answer = Recommendations(user: user, modelVersion: d.version, items: hits.map(\.item), fallback: false, variant: variant,
                                      experiment: experiment?.name, rankingID: UUID().uuidString)
+        if answer.items.isEmpty, let stored = precomputedList(user: user, k: k, excluding: excluded, filters: filters) {
+            answer.items = stored.items
+            answer.modelVersion = stored.modelVersion
+            answer.fallback = true
+        }
         if answer.items.isEmpty {
             answer.items = popular(d, k: k, excluding: excluded, filters: filters)
             answer.fallback = true
@@ -330,6 +354,22 @@ public final class RecommendationService: Sendable {
             }
         }
         return answer
+    }
+
+    /// The user's precomputed list, without the listings that may not be served to them now (checked
+    /// against the shared states like any answer); nil when there is none or it holds nothing servable.
+    func precomputedList(user: String, k: Int, excluding excluded: Set<String>, filters: Filters) -> Recommendations? {
+        guard let precomputed else { return nil }
+        let stored: Recommendations?
+        do { stored = try precomputed.list(for: user) } catch {
+            metrics.onlineStoreFallbacks.labels("precomputed").increment()
+            return nil
+        }
+        guard var list = stored else { return nil }
+        let candidates = list.items.filter { !excluded.contains($0.item) && isServable($0.item) && passes($0.item, filters) }
+        let states = checkedStates(candidates.map(\.item))
+        list.items = Array(zip(candidates, states).filter { $0.1 == nil || $0.1 == .active }.map(\.0).prefix(k))
+        return list.items.isEmpty ? nil : list
     }
 
     /// The variant an event's ranking was served by: its own `variant` attribute, the variant remembered

@@ -52,9 +52,9 @@ final class ServingMetrics: Sendable {
         reloads = registry.counter("rummage_model_reloads_total", "Hot-swap attempts by served alias and outcome (swapped, unchanged, failed).",
                                    labels: ["alias", "outcome"])
         onlineStoreFallbacks = registry.counter("rummage_online_store_fallbacks_total",
-                                                "Reads the shared online store (Redis) could not answer, served from a fallback instead, by store (listing_states: checked against the event log; features: answered without online features).",
+                                                "Reads of a shared store (Redis) that failed and were served from a fallback instead, by store (listing_states: checked against the event log; features: answered without online features; precomputed: no batch list).",
                                                 labels: ["store"])
-        for store in ["listing_states", "features"] { _ = onlineStoreFallbacks.labels(store) }
+        for store in ["listing_states", "features", "precomputed"] { _ = onlineStoreFallbacks.labels(store) }
         var counters: [String: [Counter]] = [:]
         let answers = self.answers
         for variant in variants { counters[variant] = ["personalised", "fallback", "empty"].map { answers.labels(variant, $0) } }

@@ -7,7 +7,8 @@ import Storage
 /// it), and killed when the process exits. The default `guest` user may connect over loopback.
 public enum TestRabbitMQ {
     nonisolated(unsafe) static var pid: pid_t = 0
-    nonisolated(unsafe) static var node = ""
+    /// What the Erlang VM's command line holds (its home folder), to kill it by.
+    nonisolated(unsafe) static var vmPattern = ""
 
     static let broker: Result<Int, StorageError> = {
         do {
@@ -29,18 +30,18 @@ public enum TestRabbitMQ {
             environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = home + "/enabled_plugins"
             environment["RABBITMQ_CONFIG_FILE"] = home + "/none"
             process.environment = environment
-            node = "rummage-test-\(port)@localhost"
+            vmPattern = home
             let null = FileHandle(forWritingAtPath: "/dev/null")
             process.standardOutput = null
             process.standardError = null
             try process.run()
             pid = process.processIdentifier
-            // The Erlang VM runs as a child of the script: kill it by its node name too.
+            // The Erlang VM runs as a child of the script: kill it by its home folder too.
             atexit {
                 if TestRabbitMQ.pid > 0 { kill(TestRabbitMQ.pid, SIGKILL) }
                 let pkill = Process()
                 pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-                pkill.arguments = ["-KILL", "-f", TestRabbitMQ.node]
+                pkill.arguments = ["-KILL", "-f", TestRabbitMQ.vmPattern]
                 try? pkill.run()
                 pkill.waitUntilExit()
             }
