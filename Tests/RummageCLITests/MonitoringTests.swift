@@ -44,7 +44,7 @@ import Testing
             let text = line.trimmingCharacters(in: .whitespaces)
             return text.hasPrefix("- alert: ") ? String(text.dropFirst("- alert: ".count)) : nil
         }
-        #expect(alerts.count == 11)
+        #expect(alerts.count == 12)
         // GitHub-style anchors: a heading's text, lower-cased.
         let anchors = Set(runbook.split(separator: "\n").filter { $0.hasPrefix("## ") }.map { $0.dropFirst(3).lowercased() })
         for alert in alerts {
