@@ -1,4 +1,5 @@
 import Events
+import Foundation
 import RummageCore
 import Storage
 import Synchronization
@@ -17,6 +18,10 @@ public protocol OnlineFeatureStore: AnyObject, Sendable {
     func value(_ name: String, entity: String, at time: Int64) throws(StorageError) -> FeatureValue
     /// `value` for many entities at once (one round trip where the store is remote).
     func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue]
+    /// The values of features `names` for `entity` now: one second after the latest event applied (event
+    /// time, so a replayed log gives the same answers), or the wall clock before any event. One round
+    /// trip where the store is remote (plus one for listing content when an aggregation reads it).
+    func currentValues(_ names: [String], entity: String) throws(StorageError) -> [FeatureValue]
     /// The latest event timestamp applied (`Int64.min` before any).
     func latestEventTime() throws(StorageError) -> Int64
     /// Every user and item id with state, for checks.
@@ -24,6 +29,16 @@ public protocol OnlineFeatureStore: AnyObject, Sendable {
 }
 
 extension OnlineFeatureStore {
+    /// "Now" for a store whose latest event is `latest`: one second after it, or the wall clock before any.
+    public static func currentTime(latest: Int64) -> Int64 { latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1 }
+
+    public func currentValues(_ names: [String], entity: String) throws(StorageError) -> [FeatureValue] {
+        let time = Self.currentTime(latest: try latestEventTime())
+        var out: [FeatureValue] = []
+        for name in names { out.append(try value(name, entity: entity, at: time)) }
+        return out
+    }
+
     public func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue] {
         var out: [FeatureValue] = []
         out.reserveCapacity(entities.count)

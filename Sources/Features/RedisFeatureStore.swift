@@ -104,11 +104,41 @@ public final class RedisFeatureStore: OnlineFeatureStore {
     /// One round trip for the records of every entity, a second for the content of the listings they
     /// name when the aggregation reads it (price, attributes).
     public func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue] {
-        guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
+        let definition = try self.definition(name)
         guard !entities.isEmpty else { return [] }
         let lower = definition.horizon.map { String(time - $0) } ?? "-inf"
-        let keys = entities.map { definition.entity == .user ? userKey($0) : itemKey($0) }
-        let replies = try redis.pipeline(keys.map { ["ZRANGEBYSCORE", $0, lower, "(\(time)", "WITHSCORES"] })
+        let queries = entities.map { (definition, $0) }
+        let replies = try redis.pipeline(queries.map { ["ZRANGEBYSCORE", key($0.0, $0.1), lower, "(\(time)", "WITHSCORES"] })
+        return try evaluate(queries, replies: replies, at: time)
+    }
+
+    /// The latest event time and every asked feature's records in one round trip: each key's records
+    /// from this process's latest known time minus the horizon (a superset, as the stored latest is never
+    /// earlier), which `FeatureComputation` then cuts to the exact window.
+    public func currentValues(_ names: [String], entity: String) throws(StorageError) -> [FeatureValue] {
+        let queries = try names.map { name throws(StorageError) in (try definition(name), entity) }
+        let known = knownLatest.load(ordering: .relaxed)
+        let replies = try redis.pipeline([["GET", latestKey]] + queries.map { definition, entity in
+            let lower = known == Int64.min ? "-inf" : definition.horizon.map { String(known + 1 - $0) } ?? "-inf"
+            return ["ZRANGEBYSCORE", key(definition, entity), lower, "+inf", "WITHSCORES"]
+        })
+        let latest = replies[0].text.flatMap { Int64($0) } ?? Int64.min
+        if latest != Int64.min { knownLatest.store(max(known, latest), ordering: .relaxed) }
+        let time = latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
+        return try evaluate(queries, replies: Array(replies.dropFirst()), at: time)
+    }
+
+    private func definition(_ name: String) throws(StorageError) -> FeatureDefinition {
+        guard let definition = definitions[name] else { throw StorageError(code: -1, "unknown feature '\(name)'") }
+        return definition
+    }
+
+    private func key(_ definition: FeatureDefinition, _ entity: String) -> String {
+        definition.entity == .user ? userKey(entity) : itemKey(entity)
+    }
+
+    /// The value of each (definition, entity) from its ZRANGEBYSCORE reply, as of `time`.
+    private func evaluate(_ queries: [(FeatureDefinition, String)], replies: [RedisReply], at time: Int64) throws(StorageError) -> [FeatureValue] {
         // Records with local indices: counterparts and items into one name table per call.
         var names: [String] = [], index: [String: Int32] = [:]
         func intern(_ name: String) -> Int32 {
@@ -117,47 +147,49 @@ public final class RedisFeatureStore: OnlineFeatureStore {
             index[name] = Int32(names.count - 1)
             return Int32(names.count - 1)
         }
-        var perEntity: [[FeatureRecord]] = []
-        for (k, (entity, reply)) in zip(entities, replies).enumerated() {
-            guard case .array(let flat) = reply else { perEntity.append([]); continue }
+        var perQuery: [[FeatureRecord]] = []
+        for ((definition, entity), reply) in zip(queries, replies) {
+            guard case .array(let flat) = reply else { perQuery.append([]); continue }
             var records: [FeatureRecord] = []
             records.reserveCapacity(flat.count / 2)
             for k in stride(from: 0, to: flat.count - 1, by: 2) {
                 guard let member = flat[k].text, let timestamp = flat[k + 1].text.flatMap({ Int64($0) }) else { continue }
                 let parts = member.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
                 guard parts.count == 3, let tie = UInt64(parts[0], radix: 16), let type = EventType(rawValue: String(parts[1])) else {
-                    throw StorageError(code: -1, "\(redis.url): malformed feature record '\(member)' in \(keys[k])")
+                    throw StorageError(code: -1, "\(redis.url): malformed feature record '\(member)' in \(key(definition, entity))")
                 }
                 let counterpart = intern(String(parts[2]))
                 let item = definition.entity == .user ? counterpart : intern(entity)
                 records.append(FeatureRecord(timestamp: timestamp, tie: tie, type: type, counterpart: counterpart, item: item))
             }
-            perEntity.append(records)
+            perQuery.append(records)
+        }
+        // The listing content the aggregations read, for every listing they name, in one round trip.
+        var fields = Set<String>(), items = Set<Int32>()
+        for ((definition, _), records) in zip(queries, perQuery) {
+            switch definition.aggregation {
+            case .affinity(let attribute): fields.insert("a:" + attribute)
+            case .sumOfPrice: fields.insert("price")
+            case .count, .lastN: continue
+            }
+            items.formUnion(records.map(\.item))
         }
         var catalog = ListingCatalog()
-        if case .affinity(let attribute) = definition.aggregation {
-            try loadCatalog(&catalog, names: names, fields: ["a:" + attribute], records: perEntity)
-        } else if definition.aggregation == .sumOfPrice {
-            try loadCatalog(&catalog, names: names, fields: ["price"], records: perEntity)
-        }
-        return perEntity.map { records in
-            FeatureComputation.value(definition, records: records[...], at: time, catalog: catalog) { names[Int($0)] }
-        }
-    }
-
-    /// Fills `catalog` with the content of every listing the records name.
-    private func loadCatalog(_ catalog: inout ListingCatalog, names: [String], fields: [String], records: [[FeatureRecord]]) throws(StorageError) {
-        let items = Array(Set(records.joined().map(\.item))).sorted()
-        guard !items.isEmpty else { return }
-        let replies = try redis.pipeline(items.map { ["HMGET", listingKey(names[Int($0)])] + fields })
-        for (item, reply) in zip(items, replies) {
-            guard case .array(let values) = reply else { continue }
-            var attributes: [String: String] = [:], price = 0.0
-            for (field, value) in zip(fields, values) {
-                guard let text = value.text else { continue }
-                if field == "price" { price = Double(text) ?? 0 } else { attributes[String(field.dropFirst(2))] = text }
+        if !items.isEmpty {
+            let ordered = items.sorted(), wanted = fields.sorted()
+            let replies = try redis.pipeline(ordered.map { ["HMGET", listingKey(names[Int($0)])] + wanted })
+            for (item, reply) in zip(ordered, replies) {
+                guard case .array(let values) = reply else { continue }
+                var attributes: [String: String] = [:], price = 0.0
+                for (field, value) in zip(wanted, values) {
+                    guard let text = value.text else { continue }
+                    if field == "price" { price = Double(text) ?? 0 } else { attributes[String(field.dropFirst(2))] = text }
+                }
+                catalog.record(item: Int(item), attributes: attributes, price: price)
             }
-            catalog.record(item: Int(item), attributes: attributes, price: price)
+        }
+        return zip(queries, perQuery).map { query, records in
+            FeatureComputation.value(query.0, records: records[...], at: time, catalog: catalog) { names[Int($0)] }
         }
     }
 

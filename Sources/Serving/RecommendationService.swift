@@ -453,7 +453,7 @@ public final class RecommendationService: Sendable {
     /// log gives the same answers), or the wall clock before any event.
     var eventTime: Int64 {
         let latest = featureRead { () throws(StorageError) in try features.latestEventTime() } ?? Int64.min
-        return latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
+        return InMemoryFeatureStore.currentTime(latest: latest)
     }
 
     /// How much the listings a user engaged with recently (the online store's `user_recent_items`) pull
@@ -467,17 +467,16 @@ public final class RecommendationService: Sendable {
     /// bagged or bought recently, normalised; a user the model never saw is served from their recent
     /// listings alone. Nil for an unknown user with no online signal.
     func queryVector(_ d: Deployment, user: String) -> [Float]? {
-        let latest = eventTime
         if let tokens = d.userFeatureTokens, let twoTower = d.twoTower {
             let fields = twoTower.userDynamicFields
-            let read = featureRead { () throws(StorageError) in try fields.map { f throws(StorageError) in try features.value(f.name, entity: user, at: latest) } }
+            let read = featureRead { () throws(StorageError) in try features.currentValues(fields.map(\.name), entity: user) }
             let values = read ?? fields.map { features.features.definition(named: $0.name)?.emptyValue ?? .ids([]) }
             let known = d.users[user]
             guard known != nil || values.contains(where: \.isSignal) else { return nil }
             return twoTower.embedUser(known, dynamicBags: zip(twoTower.userDynamicFields, values).map { tokens.bag($0.name, $1) })
         }
         var recent: [Float]? = nil
-        if case .ids(let items)? = featureRead({ () throws(StorageError) in try features.value("user_recent_items", entity: user, at: latest) }) {
+        if case .ids(let items)? = featureRead({ () throws(StorageError) in try features.currentValues(["user_recent_items"], entity: user) })?.first {
             let vectors = items.compactMap { d.id(of: $0).flatMap { d.vector(of: $0) } }
             if !vectors.isEmpty {
                 recent = (0..<vectors[0].count).map { f in vectors.reduce(0) { $0 + $1[f] } / Float(vectors.count) }

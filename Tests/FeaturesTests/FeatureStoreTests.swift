@@ -98,6 +98,17 @@ import Testing
     }
 
     @Test(arguments: Backend.allCases)
+    func currentValuesAreTheValuesOneSecondAfterTheLatestEvent(backend: Backend) throws {
+        let store = try self.store(backend, at: 7_301)  // the latest event is at 7300
+        for (entity, kind) in [("u1", FeatureDefinition.Entity.user), ("l1", .item), ("nobody", .user)] {
+            let names = features.definitions.filter { $0.entity == kind }.map(\.name)
+            let expected = try names.map { name throws in try store.value(name, entity: entity, at: 7_301) }
+            #expect(try store.currentValues(names, entity: entity) == expected)
+        }
+        #expect(try store.currentValues(["categories"], entity: "u1") == [.distribution(["tops": 0.5, "jeans": 0.5])])  // k1, k2, p1, k3
+    }
+
+    @Test(arguments: Backend.allCases)
     func consistencyCheckFindsADifference(backend: Backend) throws {
         let store = try backend.make(features)
         try store.apply(events)
