@@ -234,33 +234,32 @@ public final class RecommendationService: Sendable {
         return state == .active
     }
 
-    /// The authoritative states of `items`: the shared store's (or, should it fail, the event log's) when
-    /// replicas share states, else this process's. What the shared states teach is recorded locally,
-    /// and listings found unservable leave every served index.
-    func checkedStates(_ items: [String]) -> [ListingState?] {
+    /// The authoritative state and seller of each of `items`: the shared store's (or, should it fail, the
+    /// event log's) when replicas share states, else this process's. What the shared states teach is
+    /// recorded locally, and listings found unservable leave every served index.
+    func checkedListings(_ items: [String]) -> [(state: ListingState?, seller: UserID?)] {
         let ids = items.map { ItemID($0) }
-        guard let sharedStates else { return localStates.states(of: ids) }
-        let states: [ListingState?]
+        guard let sharedStates else {
+            let local = localStates.lifecycle(of: Set(ids))
+            return ids.map { (local.state(of: $0), local.sellers[$0]) }
+        }
+        let truth: ListingLifecycle
         do {
-            states = try sharedStates.states(of: ids)
+            truth = try sharedStates.lifecycle(of: Set(ids))
         } catch {
             metrics.onlineStoreFallbacks.labels("listing_states").increment()
             // The log is the source of truth; if it cannot answer either, serve none of them.
-            guard let fromLog = try? ingestor.log.lifecycle(of: ids) else { return ids.map { _ in .deleted } }
-            states = ids.map { fromLog.state(of: $0) }
+            guard let fromLog = try? ingestor.log.lifecycle(of: ids) else { return ids.map { _ in (.deleted, nil) } }
+            truth = fromLog
         }
-        let local = localStates.states(of: ids)
-        var learned = ListingLifecycle(), changed = Set<ItemID>()
-        for (k, item) in ids.enumerated() where states[k] != local[k] {
-            learned.record(item, state: states[k], seller: nil)
-            changed.insert(item)
-        }
+        let local = localStates.lifecycle(of: Set(ids))
+        let changed = Set(ids.filter { truth.state(of: $0) != local.state(of: $0) || (truth.sellers[$0] != nil && local.sellers[$0] == nil) })
         if !changed.isEmpty {
-            localStates.record(learned, items: changed)
-            let gone = changed.filter { states[ids.firstIndex(of: $0)!].map { $0 != .active } ?? false }
+            localStates.record(truth, items: changed)
+            let gone = changed.filter { truth.state(of: $0).map { $0 != .active } ?? false }
             for d in slots.withLock({ Array($0.values) }) { d.index.remove(ids: gone.compactMap { d.id(of: $0.value) }) }
         }
-        return states
+        return ids.map { (truth.state(of: $0), truth.sellers[$0]) }
     }
 
     /// Listing content the query filters read (from `listing_created`, prices kept current).
@@ -337,10 +336,11 @@ public final class RecommendationService: Sendable {
         if answer.items.isEmpty {
             answer.items = popular(d, k: k, excluding: excluded, filters: filters)
             answer.fallback = true
-            unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
+            unservable = unservableCount(answer.items.map(\.item), excluded: excluded, user: user)
             for _ in 0..<Self.recheckLimit where unservable > 0 {
-                answer.items = popular(d, k: k, excluding: excluded, filters: filters)
-                unservable = unservableCount(answer.items.map(\.item), excluded: excluded)
+                let now = excluded.union(self.excluded(for: user))
+                answer.items = popular(d, k: k, excluding: now, filters: filters)
+                unservable = unservableCount(answer.items.map(\.item), excluded: now, user: user)
             }
         } else if measuresRequests {
             d.quality?.record(hits.map(\.id), scores: hits.map(\.item.score))
@@ -367,8 +367,10 @@ public final class RecommendationService: Sendable {
         }
         guard var list = stored else { return nil }
         let candidates = list.items.filter { !excluded.contains($0.item) && isServable($0.item) && passes($0.item, filters) }
-        let states = checkedStates(candidates.map(\.item))
-        list.items = Array(zip(candidates, states).filter { $0.1 == nil || $0.1 == .active }.map(\.0).prefix(k))
+        let checked = checkedListings(candidates.map(\.item))
+        list.items = Array(zip(candidates, checked).filter { _, listing in
+            (listing.state == nil || listing.state == .active) && listing.seller?.value != user
+        }.map(\.0).prefix(k))
         return list.items.isEmpty ? nil : list
     }
 
@@ -383,11 +385,11 @@ public final class RecommendationService: Sendable {
         return primaryAlias
     }
 
-    /// The user's own listings and purchases: never recommended to them.
+    /// The user's own listings and purchases, as this replica knows them: never recommended to them.
+    /// With shared states, an own listing created through another replica is caught by the answer's
+    /// check (which reads each listing's seller with its state) and then known here.
     func excluded(for user: String) -> Set<String> {
-        let seller = UserID(user)
-        let own = (try? sharedStates?.listings(of: seller)) ?? localStates.listings(of: seller)
-        return Set(own.map(\.value)).union(purchases.withLock { $0[user] ?? [] })
+        Set(localStates.listings(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
     }
 
     /// The personalised top `k` of deployment `d`; empty when the user has no query vector or nothing passes.
@@ -403,26 +405,31 @@ public final class RecommendationService: Sendable {
         -> (hits: [(id: Int64, item: Recommendations.Item)], unservable: Int) {
         guard let vector = queryVector(d, user: user) else { return ([], 0) }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
-        var personal: (@Sendable (Int64) -> Bool)? = nil
-        if !filters.isEmpty {
-            personal = { [self] id in
-                guard !excludedIDs.contains(id), let item = d.itemID(of: id) else { return false }
-                return passes(item, filters)
-            }
-        } else if !excludedIDs.isEmpty {
-            personal = { id in !excludedIDs.contains(id) }
-        }
         func named(_ hits: [SearchHit]) -> [(id: Int64, item: Recommendations.Item)] {
             hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, Recommendations.Item(item: $0, score: hit.score)) } }
         }
-        var found = named(d.index.search(query, k: k, filter: personal)[0])
-        var unservable = unservableCount(found.map(\.item.item), excluded: excluded)
-        // The check taught this replica what it missed (a sale through another replica): search again,
-        // a bounded number of times, with the lifecycle check inside.
+        /// The search with `excluded` and the filters inside, and with `checksStates` the lifecycle too.
+        func search(excluding excluded: Set<String>, checksStates: Bool) -> [(id: Int64, item: Recommendations.Item)] {
+            let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
+            var filter: (@Sendable (Int64) -> Bool)? = nil
+            if !checksStates && filters.isEmpty {
+                if !excludedIDs.isEmpty { filter = { !excludedIDs.contains($0) } }
+            } else {
+                filter = { [self] id in
+                    guard !excludedIDs.contains(id), let item = d.itemID(of: id) else { return false }
+                    return (!checksStates || isServable(item)) && passes(item, filters)
+                }
+            }
+            return named(d.index.search(query, k: k, filter: filter)[0])
+        }
+        var found = search(excluding: excluded, checksStates: false)
+        var unservable = unservableCount(found.map(\.item.item), excluded: excluded, user: user)
+        // The check taught this replica what it missed (a sale through another replica, the user's own
+        // listing): search again, a bounded number of times, with the lifecycle check inside.
         for _ in 0..<Self.recheckLimit where unservable > 0 {
-            found = named(d.index.search(query, k: k) { [self, personal] id in isServable(d.itemID(of: id)) && (personal?(id) ?? true) }[0])
-            unservable = unservableCount(found.map(\.item.item), excluded: excluded)
+            let now = excluded.union(self.excluded(for: user))
+            found = search(excluding: now, checksStates: true)
+            unservable = unservableCount(found.map(\.item.item), excluded: now, user: user)
         }
         return (found, unservable)
     }
@@ -430,11 +437,12 @@ public final class RecommendationService: Sendable {
     /// How many times an answer that failed its final check is computed again.
     static let recheckLimit = 3
 
-    /// How many of `items` may not be served to a user excluding `excluded` (one store read for all).
-    func unservableCount(_ items: [String], excluded: Set<String>) -> Int {
+    /// How many of `items` may not be served to `user` (their own listings, `excluded`) or to anyone (not
+    /// active); one store read for all.
+    func unservableCount(_ items: [String], excluded: Set<String>, user: String?) -> Int {
         guard !items.isEmpty else { return 0 }
-        return zip(items, checkedStates(items)).filter { item, state in
-            (state != nil && state != .active) || excluded.contains(item)
+        return zip(items, checkedListings(items)).filter { item, checked in
+            (checked.state != nil && checked.state != .active) || excluded.contains(item) || (user != nil && checked.seller?.value == user)
         }.count
     }
 
@@ -503,7 +511,7 @@ public final class RecommendationService: Sendable {
         for _ in 0...Self.recheckLimit {
             answer = d.index.search(query, k: k) { [self] other in other != id && isServable(d.itemID(of: other)) }[0]
                 .compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
-            if unservableCount(answer.map(\.item), excluded: []) == 0 { break }
+            if unservableCount(answer.map(\.item), excluded: [], user: nil) == 0 { break }
         }
         return answer
     }
@@ -610,7 +618,7 @@ extension RecommendationService {
         if sharedStates != nil {
             // Brings this replica's view of every indexed listing up to date with the shared states first.
             let indexed = deployment.index.withAllIDs { ids in ids.compactMap { deployment.itemID(of: $0) } }
-            for start in stride(from: 0, to: indexed.count, by: 10_000) { _ = checkedStates(Array(indexed[start..<min(indexed.count, start + 10_000)])) }
+            for start in stride(from: 0, to: indexed.count, by: 10_000) { _ = checkedListings(Array(indexed[start..<min(indexed.count, start + 10_000)])) }
         }
         let live = deployment.index.withAllIDs { ids in
             ids.compactMap { id in deployment.itemID(of: id).flatMap { isServable($0) ? (id, $0) : nil } }
