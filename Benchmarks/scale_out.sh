@@ -90,4 +90,21 @@ if [ "$serve" = "--serve" ]; then
   fi
   echo
   "$rummage" bench serve --online-store "$redis/2" --hot-swaps 0 --metrics-rounds 0 --duration 15
+  # The same catalog (prepared by bench serve in .rummage/bench-serve): a replica's memory, and batch scoring.
+  bench=.rummage/bench-serve
+  port=$(free_port)
+  "$rummage" serve --registry "$bench/registry" --model bench-serve --log "$bench/events.sqlite" --port "$port" --poll 0 2>/dev/null &
+  replica=$!
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.5; done
+  echo "\$ rummage serve --registry $bench/registry --model bench-serve --log $bench/events.sqlite (in-memory stores)"
+  echo "  resident memory once ready: $(awk '/VmRSS/ {print $2, $3}' /proc/$replica/status); $(curl -s "http://127.0.0.1:$port/readyz")"
+  kill "$replica"; wait "$replica" 2>/dev/null || true
+  for method in exact ann; do
+    echo "\$ rummage batch-recommend --registry $bench/registry --model bench-serve --log $bench/events.sqlite --k 100 --method $method --out recs.jsonl --to redis://…/3"
+    before=$(used)
+    "$rummage" batch-recommend --registry "$bench/registry" --model bench-serve --log "$bench/events.sqlite" --k 100 --method "$method" \
+      --out "$work/recs.jsonl" --to "$redis/3" --quiet
+    after=$(used)
+    [ "$method" = exact ] && echo "  redis: $(redis-cli -p "$redis_port" -n 3 dbsize) lists of 100, $((after - before)) bytes: $(ratio $((after - before)) "$(redis-cli -p "$redis_port" -n 3 dbsize)") per list"
+  done
 fi

@@ -48,46 +48,52 @@ public final class EventIngestor: Sendable {
     }
 
     /// Validates the batch against the states of the listings it touches, appends the valid events
-    /// durably, and only then records their new states, all under the store's writers' lock.
+    /// durably, and only then records their new states, all under the store's writers' lock. A batch
+    /// without lifecycle events (views, likes, impressions, user events) changes no state: it only reads
+    /// them, so it runs without the lock, beside other ingests.
     ///
     /// A duplicate of a lifecycle event may be a retry after a writer appended it but died (or lost the
     /// store) before recording its state: the states of the listings duplicates touch are re-derived
     /// from the log and recorded again, so a retried sale is never acknowledged while the store still
     /// shows the listing for sale.
     public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
-        try states.exclusively { () throws(StorageError) -> Outcome in
-            let known = try log.contains(ids: events.map(\.id))
-            let touched = Set(events.compactMap(\.item))
-            var next = try lifecycle(of: touched)
-            var seen = Set<String>()
-            var outcome = Outcome()
-            var accepted: [Event] = [], retried = Set<ItemID>()
-            for (index, event) in events.enumerated() {
-                if known[index] || !seen.insert(event.id).inserted {
-                    outcome.duplicates += 1
-                    if known[index], ListingLifecycle.eventTypes.contains(event.type), let item = event.item { retried.insert(item) }
-                    continue
-                }
-                do throws(EventError) {
-                    try next.apply(event)
-                    accepted.append(event)
-                } catch {
-                    seen.remove(event.id)
-                    outcome.refused.append(Refusal(index: index, error: error))
-                }
+        let changesStates = events.contains { ListingLifecycle.eventTypes.contains($0.type) }
+        return changesStates ? try states.exclusively { () throws(StorageError) in try validateAndAppend(events, mode: mode) }
+                             : try validateAndAppend(events, mode: mode)
+    }
+
+    private func validateAndAppend(_ events: [Event], mode: BatchMode) throws(StorageError) -> Outcome {
+        let known = try log.contains(ids: events.map(\.id))
+        let touched = Set(events.compactMap(\.item))
+        var next = try lifecycle(of: touched)
+        var seen = Set<String>()
+        var outcome = Outcome()
+        var accepted: [Event] = [], retried = Set<ItemID>()
+        for (index, event) in events.enumerated() {
+            if known[index] || !seen.insert(event.id).inserted {
+                outcome.duplicates += 1
+                if known[index], ListingLifecycle.eventTypes.contains(event.type), let item = event.item { retried.insert(item) }
+                continue
             }
-            if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
-            outcome.appended = try log.append(accepted).filter { $0 }.count
-            var changed = Set(accepted.compactMap(\.item))
-            if !retried.isEmpty {
-                let fromLog = try log.lifecycle(of: Array(retried))
-                for item in retried { next.record(item, state: fromLog.state(of: item), seller: fromLog.sellers[item]) }
-                changed.formUnion(retried)
+            do throws(EventError) {
+                try next.apply(event)
+                accepted.append(event)
+            } catch {
+                seen.remove(event.id)
+                outcome.refused.append(Refusal(index: index, error: error))
             }
-            try states.record(next, items: changed)
-            outcome.states = Dictionary(uniqueKeysWithValues: changed.compactMap { item in next.state(of: item).map { (item, $0) } })
-            return outcome
         }
+        if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
+        outcome.appended = try log.append(accepted).filter { $0 }.count
+        var changed = Set(accepted.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap(\.item))
+        if !retried.isEmpty {
+            let fromLog = try log.lifecycle(of: Array(retried))
+            for item in retried { next.record(item, state: fromLog.state(of: item), seller: fromLog.sellers[item]) }
+            changed.formUnion(retried)
+        }
+        try states.record(next, items: changed)
+        outcome.states = Dictionary(uniqueKeysWithValues: changed.compactMap { item in next.state(of: item).map { (item, $0) } })
+        return outcome
     }
 
     /// The touched listings' lifecycle from the store, or from the log when the store cannot answer.

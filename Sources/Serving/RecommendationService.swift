@@ -139,19 +139,20 @@ public final class RecommendationService: Sendable {
         sharedStates = listingStates
         ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
         impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
-        var replayed: [Event] = []
-        try log.readAll(order: .appended) { replayed.append($0) }
-        if let featureStore {
-            features = featureStore
-        } else {
-            let local = InMemoryFeatureStore()
-            local.apply(replayed)
-            features = local
-        }
-        for event in replayed {
+        // Replays the log: every event into an in-memory feature store, or, with a shared one, only the
+        // listing events and purchases this process remembers (listing content, purchases, new listings).
+        let local: InMemoryFeatureStore? = featureStore == nil ? InMemoryFeatureStore() : nil
+        features = featureStore ?? local!
+        var batch: [Event] = []
+        try log.readAll(order: .appended, types: local == nil ? ListingLifecycle.eventTypes : nil) { event in
+            if let local {
+                batch.append(event)
+                if batch.count >= 10_000 { local.apply(batch); batch.removeAll(keepingCapacity: true) }
+            }
             remember(event)
             if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
         }
+        local?.apply(batch)
         for slot in loaded.values { prepare(slot) }
         registerCollectedMetrics()
     }

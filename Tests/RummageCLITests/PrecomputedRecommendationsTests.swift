@@ -61,6 +61,16 @@ import Testing
         let stored = try known.filter { try store.list(for: $0) != nil }
         #expect(stored.count == known.count)  // the two shards cover every user once
         #expect(try store.list(for: known[0])?.items.count == 10)
+        // --method ann: the serving path's answers, the same as the service gives.
+        let ann = rummage("batch-recommend", "--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite",
+                          "--k", "10", "--method", "ann", "--out", dir + "/ann.jsonl", "--quiet")
+        #expect(ann.code == 0, "\(ann.err)")
+        let lines = try String(contentsOfFile: dir + "/ann.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == known.count)
+        for line in lines.prefix(50) {
+            let answer = try JSONDecoder().decode(RecommendationService.Recommendations.self, from: Data(line.utf8))
+            #expect(answer.items.map(\.item) == deployed.recommend(user: answer.user, k: 10).items.map(\.item))
+        }
 
         // A user the model does not know, with a list from elsewhere: served their list, minus what sold since.
         let listings = deployed.knownItemsForTesting

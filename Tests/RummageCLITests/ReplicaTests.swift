@@ -62,6 +62,7 @@ import Testing
         let redis = try TestRedis.Server()
         defer { redis.kill() }
         let log = try TestPostgres.databaseURI()
+        let now0 = Int64(Date().timeIntervalSince1970) - 10
         let data = dir + "/data"
         #expect(rummage("generate", "--out", data, "--users", "3000", "--items", "\(max(12_000, sells * 2 + 2_000))",
                         "--events", "150000", "--seed", "5", "--jsonl", "--quiet").code == 0)
@@ -76,7 +77,9 @@ import Testing
         #expect(rebuilt.code == 0, "\(rebuilt.err)")
 
         let serve = ["--registry", dir + "/registry", "--model", "mp", "--log", log, "--online-store", redis.url]
-        let a = try Replica(arguments: serve), b = try Replica(arguments: serve)
+        // A also publishes what POST /v1/events receives to RabbitMQ (its sales, PATCH, stay direct).
+        let amqp = try TestRabbitMQ.url(), queue = "replica-events-" + UUID().uuidString
+        let a = try Replica(arguments: serve + ["--publish-events", amqp, "--queue", queue]), b = try Replica(arguments: serve)
         defer { a.stop(); b.stop() }
         let users = (0..<3_000).map { "u\($0)" }
         let start = Date()
@@ -186,6 +189,17 @@ import Testing
         let features = RedisFeatureStore(redis: pool)
         let report = try FeatureConsistency.check(online: features, events: events, at: try features.latestEventTime() + 1)
         #expect(report.mismatches == 0 && report.featuresChecked > 10_000, "\(report.examples)")
+
+        // Events posted to A go through RabbitMQ: published (one refused), then ingested by a consumer.
+        let live = ItemID(try #require(try b.client.recommendations(user: "u5", k: 1).items.first).item)
+        let views = [Event(id: "posted-1", type: .view, timestamp: now0, user: "u1", item: live),
+                     Event(id: "posted-2", type: .like, timestamp: now0, user: "u2", item: live)]
+        let body = "[" + views.map(\.jsonLine).joined(separator: ",") + #",{"event_id":"","type":"view"}]"#
+        let posted = try a.client.request("POST", "/v1/events", body: Array(body.utf8))
+        #expect(posted.status == 207 && posted.text.contains(#""published":2"#), "\(posted.text)")
+        let consumed = rummage("ingest", "--from", amqp, "--queue", queue, "--log", log, "--online-store", redis.url, "--idle-exit", "1", "--json")
+        let appendedFromQueue = try lastJSONLine(consumed.out)["appended"] as? Int
+        #expect(consumed.code == 0 && appendedFromQueue == 2, "\(consumed.err)")
         print("redis restart: \(afterOutage.sent - run.sent) answers from B during and after the outage, 0 errors, 0 leaks; "
               + "rebuild: \(try lastJSONLine(again.out)); features checked after rebuild: \(report.featuresChecked), mismatches \(report.mismatches)")
     }
