@@ -105,6 +105,8 @@ if [ "$serve" = "--serve" ]; then
     "$rummage" batch-recommend --registry "$bench/registry" --model bench-serve --log "$bench/events.sqlite" --k 100 --method "$method" \
       --out "$work/recs.jsonl" --to "$redis/3" --quiet
     after=$(used)
-    [ "$method" = exact ] && echo "  redis: $(redis-cli -p "$redis_port" -n 3 dbsize) lists of 100, $((after - before)) bytes: $(ratio $((after - before)) "$(redis-cli -p "$redis_port" -n 3 dbsize)") per list"
+    if [ "$method" = exact ]; then
+      echo "  redis: $(redis-cli -p "$redis_port" -n 3 dbsize) lists of 100, $((after - before)) bytes: $(ratio $((after - before)) "$(redis-cli -p "$redis_port" -n 3 dbsize)") per list"
+    fi
   done
 fi

@@ -26,6 +26,8 @@ public protocol EventLog: AnyObject, Sendable {
     func listingHistory(of items: [ItemID], _ body: (Event) -> Void) throws(StorageError)
     /// Number of events in the log.
     func count() throws(StorageError) -> Int
+    /// The latest event timestamp in the log, nil when it is empty.
+    func latestTimestamp() throws(StorageError) -> Int64?
 }
 
 extension EventLog {

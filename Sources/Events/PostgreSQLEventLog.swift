@@ -119,6 +119,10 @@ public final class PostgreSQLEventLog: EventLog {
         }
     }
 
+    public func latestTimestamp() throws(StorageError) -> Int64? {
+        try connection.withLock { db throws(StorageError) in try db.execute("SELECT max(ts) FROM events").first?.first.flatMap { $0 }.flatMap { Int64($0) } }
+    }
+
     public func count() throws(StorageError) -> Int {
         try connection.withLock { db throws(StorageError) in Int(try db.execute("SELECT count(*) FROM events").first?.first.flatMap { $0 } ?? "") ?? 0 }
     }

@@ -141,6 +141,14 @@ public final class SQLiteEventLog: EventLog {
         }
     }
 
+    public func latestTimestamp() throws(StorageError) -> Int64? {
+        try connection.withLock { c throws(StorageError) in
+            let s = try c.db.prepare("SELECT max(ts) FROM events")
+            try s.step()
+            return s.isNull(0) ? nil : s.int64(0)
+        }
+    }
+
     static func encode(_ attributes: [String: String]) -> String {
         "{" + attributes.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             .joined(separator: ",") + "}"

@@ -225,15 +225,16 @@ public final class RedisFeatureStore: OnlineFeatureStore {
     public func isReady() throws(StorageError) -> Bool { try redis.command(["EXISTS", readyKey]) == .integer(1) }
 
     /// Replaces the namespace's keys with the features of the log's events (in append order, as live),
-    /// then marks the store ready. Returns the number of events applied.
-    @discardableResult
+    /// then marks the store ready. Reads only what a value can still count: `listing_created` events of
+    /// any age (listing content), then every event of the longest horizon before the log's latest event
+    /// (the whole log when some feature is unwindowed). Returns the number of events applied.
     public func rebuild(from log: any EventLog, batchSize: Int = 5_000, progress: (Int) -> Void = { _ in }) throws(StorageError) -> Int {
         let stale = try scan("\(namespace):*")
         for start in stride(from: 0, to: stale.count, by: 1_000) { try redis.command(["UNLINK"] + stale[start..<min(stale.count, start + 1_000)]) }
         knownLatest.store(Int64.min, ordering: .relaxed)
         var batch: [Event] = [], applied = 0
         var failure: StorageError? = nil
-        try log.readAll(order: .appended) { event in
+        func feed(_ event: Event) {
             guard failure == nil else { return }
             batch.append(event)
             if batch.count >= batchSize {
@@ -242,6 +243,13 @@ public final class RedisFeatureStore: OnlineFeatureStore {
                 batch.removeAll(keepingCapacity: true)
                 progress(applied)
             }
+        }
+        if let user = userHorizon, let item = itemHorizon, let latest = try log.latestTimestamp() {
+            let since = latest - max(user, item)
+            try log.read(timestamps: Int64.min..<since, types: [.listingCreated], order: .appended, feed)
+            try log.read(timestamps: since..<Int64.max, types: nil, order: .appended, feed)
+        } else {
+            try log.readAll(order: .appended, feed)
         }
         if let failure { throw failure }
         try apply(batch)

@@ -92,6 +92,7 @@ import Testing
     @Test(arguments: Backend.allCases)
     func listingHistoryHoldsTheLifecycleEventsOfTheAskedListingsInAppendOrder(backend: Backend) throws {
         let log = try backend.make().log
+        #expect(try log.latestTimestamp() == nil)
         func event(_ id: String, _ type: EventType, _ item: String, at t: Int64) -> Event {
             Event(id: id, type: type, timestamp: t, user: "u", item: ItemID(item))
         }
@@ -99,6 +100,7 @@ import Testing
                         event("v1", .view, "l1", at: 6), event("s1", .listingSold, "l1", at: 2)])
         try log.append([event("r1", .listingRelisted, "l1", at: 3), event("p2", .purchase, "l2", at: 9), event("c3", .listingCreated, "l3", at: 4)])
         var ids: [String] = []
+        #expect(try log.latestTimestamp() == 9)
         try log.listingHistory(of: ["l1", "l2", "missing"]) { ids.append($0.id) }
         #expect(ids == ["c1", "c2", "s1", "r1", "p2"])
         #expect(try log.lifecycle(of: ["l1", "l2", "l3"]).states == ["l1": .active, "l2": .sold, "l3": .active])

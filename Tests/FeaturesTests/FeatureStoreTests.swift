@@ -161,16 +161,19 @@ import Testing
         #expect(try forever.redis.command(["TTL", forever.userKey("u1")]) == .integer(-1))
     }
 
+    /// The rebuild replays listing content of any age and only the events of the longest horizon (10 h
+    /// here) before the latest one: an older view cannot count at any later time.
     @Test func redisStoreIsRebuiltFromTheLog() throws {
         let log = try SQLiteEventLog(path: Fixtures.temporaryDirectory("rummage-features") + "/events.sqlite")
-        try log.append(events)
+        let old = [Self.listing("l0", category: "coats", price: 50, at: -200_000), Self.interaction("old", .like, item: "l0", at: -100_000)]
+        try log.append(old + events)
         let store = try Backend.redis.make(features) as! RedisFeatureStore
         try store.apply([Self.interaction("stray", .view, user: "ghost", item: "l1", at: 50)])  // not in the log: dropped
         #expect(try !store.isReady())
-        #expect(try store.rebuild(from: log, batchSize: 3) == events.count)
+        #expect(try store.rebuild(from: log, batchSize: 3) == events.count + 1)  // all but the old like
         #expect(try store.isReady())
-        let report = try FeatureConsistency.check(online: store, events: events, at: 7_301)
-        #expect(report.mismatches == 0 && report.entitiesChecked == 4)
+        let report = try FeatureConsistency.check(online: store, events: old + events, at: 7_301)
+        #expect(report.mismatches == 0 && report.entitiesChecked == 5)
         #expect(try store.latestEventTime() == 7_300)
     }
 }
