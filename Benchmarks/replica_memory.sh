@@ -23,11 +23,11 @@ trap 'redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; rm -rf
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize yes >/dev/null
 until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.2; done
 redis="redis://127.0.0.1:$redis_port"
-version=$(ls -d "$bench/registry/bench-serve/"[0-9]* | sort -V | head -1)
+version=$(ls -d "$bench/registry/bench-serve/versions/"* | sort -V | head -1)
 echo "machine: $(nproc) cores; catalog: $(sqlite3 "$bench/events.sqlite" 'select count(*) from events' 2>/dev/null || echo '?') events in $bench/events.sqlite"
 echo "artifacts of $(basename "$version"):"
 for f in model.rmg user_embeddings.rmg item_embeddings.rmg index.rmg; do printf '  %-22s %12d bytes\n' "$f" "$(stat -c %s "$version/$f")"; done
-"$rummage" online rebuild --log "$bench/events.sqlite" --online-store "$redis" >/dev/null
+"$rummage" online rebuild --log "$bench/events.sqlite" --online-store "$redis" >/dev/null 2>&1
 for store in memory redis; do
   port=$(free_port)
   extra=(); [ "$store" = redis ] && extra=(--online-store "$redis")
