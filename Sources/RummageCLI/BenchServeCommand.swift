@@ -165,15 +165,21 @@ struct BenchServeCommand: Command {
         try store.features.rebuild(from: log)
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
                                                 listingStates: store.states, featureStore: store.features)
+        let server = try warmServer(service, script: script, wrkArguments: wrkArguments)
+        defer { server.stop() }
+        return try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+    }
+
+    /// A second server on loopback for `service`, warmed up by a 2 s wrk run.
+    private func warmServer(_ service: RecommendationService, script: String, wrkArguments: [String]) throws -> HTTPServer {
         let router = Router()
         ServingRoutes.install(service, on: router)
         var configuration = HTTPServer.Configuration()
         configuration.threads = serverThreads
         let server = HTTPServer(router: router, configuration: configuration)
         try server.start()
-        defer { server.stop() }
         _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
-        return try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        return server
     }
 
     /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a
@@ -182,14 +188,8 @@ struct BenchServeCommand: Command {
         -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
         let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
                                              measuresRequests: false)
-        let router = Router()
-        ServingRoutes.install(bare, on: router)
-        var configuration = HTTPServer.Configuration()
-        configuration.threads = serverThreads
-        let server = HTTPServer(router: router, configuration: configuration)
-        try server.start()
+        let server = try warmServer(bare, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
-        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         var on: [Double] = [], off: [Double] = []
         func measure(_ port: UInt16) throws -> Double {
             try Self.wrk(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"]).requestsPerSecond
