@@ -228,7 +228,7 @@ public final class RecommendationService: Sendable {
 
     /// A listing may be served when the log knows it as active, or does not know it at all (listings of
     /// the training data that no event has touched since). Reads this replica's view (`localStates`);
-    /// answers are checked against the shared states too (`unservable`).
+    /// answers are checked against the shared states too (`unservableCount`).
     func isServable(_ item: String?) -> Bool {
         guard let item else { return false }
         guard let state = localStates.state(of: ItemID(item)) else { return true }
