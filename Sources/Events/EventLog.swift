@@ -28,6 +28,11 @@ public protocol EventLog: AnyObject, Sendable {
     func count() throws(StorageError) -> Int
     /// The latest event timestamp in the log, nil when it is empty.
     func latestTimestamp() throws(StorageError) -> Int64?
+    /// The append position of the last event (0 when the log is empty); positions only grow.
+    func lastSequence() throws(StorageError) -> Int64
+    /// Up to `limit` events appended after position `sequence`, in append order, with their positions:
+    /// how a process follows what others append.
+    func events(after sequence: Int64, limit: Int) throws(StorageError) -> [(sequence: Int64, event: Event)]
 }
 
 extension EventLog {

@@ -104,15 +104,33 @@ public final class PostgreSQLEventLog: EventLog {
                    [Self.arrayLiteral(items.map(\.value))], body)
     }
 
+    public func lastSequence() throws(StorageError) -> Int64 {
+        try connection.withLock { db throws(StorageError) in
+            Int64(try db.execute("SELECT coalesce(max(seq), 0) FROM events").first?.first.flatMap { $0 } ?? "") ?? 0
+        }
+    }
+
+    public func events(after sequence: Int64, limit: Int) throws(StorageError) -> [(sequence: Int64, event: Event)] {
+        var found: [(sequence: Int64, event: Event)] = []
+        try select("WHERE seq > $1 ORDER BY seq LIMIT $2", [String(sequence), String(limit)]) { found.append(($0, $1)) }
+        return found
+    }
+
     /// Streams the events of `SELECT … FROM events <clause>`.
     private func select(_ clause: String, _ parameters: [String?], _ body: (Event) -> Void) throws(StorageError) {
-        let sql = "SELECT event_id, type, ts, \"user\", item, surface, ranking_id, position, price, attributes FROM events \(clause)"
+        try select(clause, parameters) { (_: Int64, event: Event) in body(event) }
+    }
+
+    /// Streams the events of `SELECT … FROM events <clause>` with their positions.
+    private func select(_ clause: String, _ parameters: [String?], _ body: (Int64, Event) -> Void) throws(StorageError) {
+        let sql = "SELECT event_id, type, ts, \"user\", item, surface, ranking_id, position, price, attributes, seq FROM events \(clause)"
         try connection.withLock { db throws(StorageError) in
             try db.query(sql, parameters) { row throws(StorageError) in
                 guard let type = row[1].flatMap(EventType.init(rawValue:)) else {
                     throw StorageError(code: 0, "\(conninfo): event '\(row[0] ?? "?")' has an unknown type '\(row[1] ?? "")'")
                 }
-                body(Event(id: row[0] ?? "", type: type, timestamp: Int64(row[2] ?? "") ?? 0, user: row[3].map { UserID($0) },
+                body(Int64(row[10] ?? "") ?? 0,
+                     Event(id: row[0] ?? "", type: type, timestamp: Int64(row[2] ?? "") ?? 0, user: row[3].map { UserID($0) },
                            item: row[4].map { ItemID($0) }, surface: row[5], rankingID: row[6], position: row[7].flatMap { Int($0) },
                            price: row[8].flatMap { Double($0) }, attributes: row[9].map { SQLiteEventLog.decode($0) } ?? [:]))
             }

@@ -141,6 +141,25 @@ public final class SQLiteEventLog: EventLog {
         }
     }
 
+    public func lastSequence() throws(StorageError) -> Int64 {
+        try connection.withLock { c throws(StorageError) in
+            let s = try c.db.prepare("SELECT coalesce(max(seq), 0) FROM events")
+            try s.step()
+            return s.int64(0)
+        }
+    }
+
+    public func events(after sequence: Int64, limit: Int) throws(StorageError) -> [(sequence: Int64, event: Event)] {
+        try connection.withLock { c throws(StorageError) in
+            let s = try c.db.prepare("SELECT \(Self.columns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            s.bind(1, sequence)
+            s.bind(2, Int64(limit))
+            var found: [(sequence: Int64, event: Event)] = []
+            while try s.step() { found.append((s.int64(10), try event(at: s))) }
+            return found
+        }
+    }
+
     public func latestTimestamp() throws(StorageError) -> Int64? {
         try connection.withLock { c throws(StorageError) in
             let s = try c.db.prepare("SELECT max(ts) FROM events")

@@ -29,7 +29,8 @@ struct ServeCommand: Command {
 
         Replicas: run several with the same --log (postgresql://…) and --online-store (redis://…). Listing
         states and online features then live in Redis: a listing sold through one replica is never served
-        by another once the sale is acknowledged (each answer is checked against the shared states). If
+        by another once the sale is acknowledged (each answer is checked against the shared states), and each
+        replica follows the shared log, indexing listings created elsewhere within 250 ms. If
         Redis is unreachable or lost its data, replicas keep answering, checked against the event log, until
         `rummage online rebuild` has run (docs/scaling.md).
         """,
@@ -130,9 +131,17 @@ struct ServeCommand: Command {
             }
         }
         timer.resume()
+        // Replicas follow the shared log: listings other processes created join this index within 250 ms.
+        let follower = DispatchSource.makeTimerSource(queue: .global())
+        follower.schedule(deadline: .now(), repeating: onlineStore == nil ? .never : .milliseconds(250))
+        follower.setEventHandler {
+            do { try service.followLog() } catch { logger.error("following the log failed", ["error": "\(error)"]) }
+        }
+        follower.resume()
         StopSignal().wait()
         logger.info("stopping: draining in-flight requests")
         timer.cancel()
+        follower.cancel()
         server.stop()
         service.flushImpressions()
         logger.info("stopped")

@@ -99,6 +99,9 @@ public final class RecommendationService: Sendable {
     /// Lists computed in batch, served (filtered against current states) to users the model cannot
     /// rank in real time, before the popular fallback.
     private let precomputed: (any PrecomputedRecommendationStore)?
+    /// With shared states: the log position up to which this replica has applied what other processes
+    /// appended (`followLog`), and the lock that keeps followers from running twice at once.
+    private let followed: Mutex<Int64>
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
@@ -135,6 +138,9 @@ public final class RecommendationService: Sendable {
         }
         slots = Mutex(loaded)
         let log = try openEventLog(logPath)
+        // Events appended from here on are followed (`followLog`); those the replay below also sees are
+        // applied twice, which changes nothing.
+        followed = Mutex(try log.lastSequence())
         localStates = try InMemoryListingStates(replaying: log)
         sharedStates = listingStates
         ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
@@ -571,8 +577,16 @@ public final class RecommendationService: Sendable {
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         metrics.record(accepted: accepted, refused: refused.count, variantOf: variant(of:))
         _ = featureRead { () throws(StorageError) in try features.apply(accepted) }
+        updateDeployments(with: accepted)
+        return outcome
+    }
+
+    /// Brings every served deployment up to date with `events` (already in the log and reflected in
+    /// `localStates`): listing content and purchases remembered, new listings embedded and indexed,
+    /// listings that may no longer be served removed from the index and relisted ones added back.
+    private func updateDeployments(with events: [Event]) {
         let deployments = slots.withLock { Array($0.values) }
-        for event in accepted {
+        for event in events {
             remember(event)
             guard let item = event.item?.value else { continue }
             if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
@@ -587,7 +601,31 @@ public final class RecommendationService: Sendable {
                 }
             }
         }
-        return outcome
+    }
+
+    /// With shared states, replicas follow the shared log: applies what other processes (replicas,
+    /// `rummage ingest` consumers) appended since the last call, up to `limit` events. Their listings'
+    /// states are read from the shared store (the authority), then new listings are embedded and
+    /// indexed, relisted ones indexed again and unservable ones dropped, as for this replica's own
+    /// ingests. Returns the number of events read (0 without shared states). `rummage serve` calls it
+    /// every 250 ms.
+    @discardableResult
+    public func followLog(limit: Int = 10_000) throws -> Int {
+        guard sharedStates != nil else { return 0 }
+        return try followed.withLock { position throws -> Int in
+            let found = try ingestor.log.events(after: position, limit: limit)
+            guard let last = found.last?.sequence else { return 0 }
+            let events = found.map(\.event)
+            let fresh = events.filter { event in
+                // Listings this replica already knows (its own, or replayed) are not new to it.
+                event.type != .listingCreated || event.item.map { localStates.state(of: $0) == nil } ?? false
+            }
+            let touched = Set(events.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap { $0.item?.value })
+            _ = checkedListings(Array(touched))
+            updateDeployments(with: fresh)
+            position = last
+            return found.count
+        }
     }
 
     /// How the primary deployment computes a user's query: `user-tower` (the user tower on the online

@@ -105,4 +105,19 @@ import Testing
         #expect(ids == ["c1", "c2", "s1", "r1", "p2"])
         #expect(try log.lifecycle(of: ["l1", "l2", "l3"]).states == ["l1": .active, "l2": .sold, "l3": .active])
     }
+
+    @Test(arguments: Backend.allCases)
+    func aFollowerReadsWhatWasAppendedAfterItsPosition(backend: Backend) throws {
+        let log = try backend.make().log
+        #expect(try log.lastSequence() == 0 && log.events(after: 0, limit: 10).isEmpty)
+        try log.append([Self.view("a", at: 30), Self.view("b", at: 10), Self.view("a", at: 99)])
+        let start = try log.lastSequence()
+        try log.append([Self.view("c", at: 20), Self.view("d", at: 5), Self.view("e", at: 1)])
+        let first = try log.events(after: start, limit: 2)
+        #expect(first.map(\.event.id) == ["c", "d"] && first[0].sequence > start && first[1].sequence > first[0].sequence)
+        let rest = try log.events(after: first[1].sequence, limit: 10)
+        let last = try log.lastSequence()
+        #expect(rest.map(\.event.id) == ["e"] && rest[0].sequence == last)
+        #expect(try log.events(after: log.lastSequence(), limit: 10).isEmpty)
+    }
 }

@@ -190,6 +190,18 @@ import Testing
         let report = try FeatureConsistency.check(online: features, events: events, at: try features.latestEventTime() + 1)
         #expect(report.mismatches == 0 && report.featuresChecked > 10_000, "\(report.examples)")
 
+        // A listing created through A joins B's index within a second or two: B follows the shared log.
+        let created = Date()
+        #expect(try a.client.createListing(item: "replica-new-1", seller: "u7", price: 12,
+                                           attributes: ["category": "tops", "brand": "acme", "title": "linen shirt"]).appended == 1)
+        var similar: [String]? = nil
+        while similar == nil && Date().timeIntervalSince(created) < 10 {
+            similar = try? b.client.similar(item: "replica-new-1", k: 5).items.map(\.item)
+            if similar == nil { usleep(50_000) }
+        }
+        #expect(similar?.count == 5, "B never indexed the listing A created")
+        let followLatency = Date().timeIntervalSince(created)
+
         // Events posted to A go through RabbitMQ: published (one refused), then ingested by a consumer.
         let live = ItemID(try #require(try b.client.recommendations(user: "u5", k: 1).items.first).item)
         let views = [Event(id: "posted-1", type: .view, timestamp: now0, user: "u1", item: live),
@@ -200,6 +212,7 @@ import Testing
         let consumed = rummage("ingest", "--from", amqp, "--queue", queue, "--log", log, "--online-store", redis.url, "--idle-exit", "1", "--json")
         let appendedFromQueue = try lastJSONLine(consumed.out)["appended"] as? Int
         #expect(consumed.code == 0 && appendedFromQueue == 2, "\(consumed.err)")
+        print("follow: a listing created through A was searchable on B after \(String(format: "%.2f", followLatency)) s")
         print("redis restart: \(afterOutage.sent - run.sent) answers from B during and after the outage, 0 errors, 0 leaks; "
               + "rebuild: \(try lastJSONLine(again.out)); features checked after rebuild: \(report.featuresChecked), mismatches \(report.mismatches)")
     }
