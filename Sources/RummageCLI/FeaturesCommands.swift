@@ -72,12 +72,15 @@ struct FeaturesCheckCommand: Command {
         timestamp order, and compares every feature of every user and listing. --jitter delays each
         event's arrival by a random 0..S seconds, so events arrive out of timestamp order. The last line of
         stdout is JSON with entities_checked, features_checked, mismatches and up to 10 examples.
-        Exits 1 when any value differs.
+        Exits 1 when any value differs. With --online-store redis://…, nothing is replayed: the live
+        Redis store (as ingesters and `rummage online rebuild` left it) is checked against the log, one
+        second after the latest event by default.
         """,
         options: FeatureEventSource.options + [
             .value("at", "UNIX", help: "Check as of this time (default: one second after the latest event)."),
             .value("jitter", "S", help: "Delay each event's arrival by up to S seconds (seeded).", default: "0"),
             .value("seed", "N", help: "Seed of the arrival jitter.", default: "1"),
+            .value("online-store", "URL", help: "Check this Redis online store as it stands instead of a replay (redis://HOST:PORT[/DB])."),
             .flag("json", help: "Print the report as JSON only."),
         ])
 
@@ -87,10 +90,13 @@ struct FeaturesCheckCommand: Command {
     let jitter: Int
     let seed: UInt64
     let json: Bool
+    let onlineStore: OnlineStore?
 
     init(_ arguments: ParsedArguments) throws {
         source = try FeatureEventSource(arguments)
         features = try FeatureEventSource.featureSet(arguments)
+        let definitions = features
+        onlineStore = try arguments.string("online-store").map { try OnlineStore(url: $0, features: definitions) }
         at = try arguments.int("at", in: 0...Int(Int64.max / 2)).map(Int64.init)
         jitter = try arguments.requiredInt("jitter", in: 0...365 * 86_400)
         seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
@@ -109,16 +115,23 @@ struct FeaturesCheckCommand: Command {
                 .enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element.0)
         }
         let outOfOrder = zip(arrival, arrival.dropFirst()).filter { $0.timestamp > $1.timestamp }.count
-        let store = InMemoryFeatureStore(features: features)
-        for start in stride(from: 0, to: arrival.count, by: 10_000) {
-            store.apply(Array(arrival[start..<min(start + 10_000, arrival.count)]))
+        let store: any OnlineFeatureStore
+        if let onlineStore {
+            store = onlineStore.features
+            arrival = []
+        } else {
+            let local = InMemoryFeatureStore(features: features)
+            for start in stride(from: 0, to: arrival.count, by: 10_000) {
+                local.apply(Array(arrival[start..<min(start + 10_000, arrival.count)]))
+            }
+            store = local
+            console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(clock.elapsedSeconds))")
         }
-        let replayed = clock.elapsedSeconds
-        console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(replayed))")
         let report = try FeatureConsistency.check(online: store, events: before, at: time)
         console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
         console.result(try jsonObjectLine([
-            "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": outOfOrder,
+            "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": onlineStore == nil ? outOfOrder : 0,
+            "online_store": onlineStore?.features.redis.url ?? "replayed in memory",
             "entities_checked": report.entitiesChecked, "features_checked": report.featuresChecked,
             "mismatches": report.mismatches, "examples": report.examples.map(\.description),
             "feature_set_version": store.features.version, "seconds": clock.elapsedSeconds,
