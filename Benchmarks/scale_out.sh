@@ -19,6 +19,7 @@ swift build -c release --product rummage >/dev/null
 rummage=$PWD/.build/release/rummage
 work=$(mktemp -d)
 chown postgres:postgres "$work"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pg_port=$(free_port); redis_port=$(free_port); amqp_port=$(free_port)
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -55,6 +56,8 @@ echo "marketplace: rummage generate --users $users --items $items --events $even
 echo
 echo "\$ rummage ingest --from events.jsonl --log postgresql://…/postgres --json"
 "$rummage" ingest --from "$work/mp/events.jsonl" --log "$log" --json --quiet | tail -1
+table=$("$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "select pg_total_relation_size('events')")
+echo "  PostgreSQL events table with its indexes: $table bytes, $(ratio "$table" "$lines") bytes per event"
 echo "\$ rummage publish --from events.jsonl --to amqp://… --queue bench --per-message 100 --json"
 "$rummage" publish --from "$work/mp/events.jsonl" --to "$amqp" --queue bench --per-message 100 --json --quiet | tail -1
 echo "\$ rummage ingest --from amqp://… --queue bench --log postgresql://…/queued --online-store redis://…/1 --idle-exit 2 --json"
@@ -67,7 +70,6 @@ empty=$(used)
 
 count() { redis-cli -p "$redis_port" eval "return #redis.call('KEYS', ARGV[1])" 0 "$1"; }
 records() { redis-cli -p "$redis_port" eval "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('ZCARD', k) end return n" 0 "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 drop() { redis-cli -p "$redis_port" eval "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) n = n + 1 end return n" 0 "$1" >/dev/null; }
 total=$(used)
 listings=$(redis-cli -p "$redis_port" hlen rummage:listing:state)
