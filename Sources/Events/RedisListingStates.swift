@@ -130,17 +130,7 @@ public final class RedisListingStates: ListingStateStore {
             let count = try log.count()
             var replayed = ListingLifecycle()
             try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in try? replayed.apply(event) }
-            var stale: [String] = [readyKey, stateKey, sellerKey]
-            var cursor = "0"
-            repeat {
-                let reply = try redis.command(["SCAN", cursor, "MATCH", prefix + ":seller:*", "COUNT", "1000"])
-                guard case .array(let parts) = reply, parts.count == 2, case .array(let keys) = parts[1] else { break }
-                cursor = parts[0].text ?? "0"
-                stale += keys.compactMap(\.text)
-            } while cursor != "0"
-            for start in stride(from: 0, to: stale.count, by: 1_000) {
-                try redis.command(["UNLINK"] + stale[start..<min(stale.count, start + 1_000)])
-            }
+            try redis.unlink([readyKey, stateKey, sellerKey] + redis.keys(matching: prefix + ":seller:*"))
             let items = Array(replayed.states.keys)
             for start in stride(from: 0, to: items.count, by: 10_000) {
                 let chunk = Set(items[start..<min(items.count, start + 10_000)])

@@ -201,24 +201,12 @@ public final class RedisFeatureStore: OnlineFeatureStore {
 
     public func entityIDs() throws(StorageError) -> (users: [UserID], items: [ItemID]) {
         var users: [UserID] = [], items: [ItemID] = []
-        for key in try scan("\(namespace):*") {
+        for key in try redis.keys(matching: "\(namespace):*") {
             let rest = key.dropFirst(namespace.count + 1)
             if rest.hasPrefix("u:") { users.append(UserID(String(rest.dropFirst(2)))) }
             if rest.hasPrefix("i:") || rest.hasPrefix("l:") { items.append(ItemID(String(rest.dropFirst(2)))) }
         }
         return (users, Array(Set(items)))
-    }
-
-    /// Every key matching `pattern` (SCAN: never blocks the server).
-    private func scan(_ pattern: String) throws(StorageError) -> [String] {
-        var keys: [String] = [], cursor = "0"
-        repeat {
-            let reply = try redis.command(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
-            guard case .array(let parts) = reply, parts.count == 2, case .array(let found) = parts[1] else { break }
-            cursor = parts[0].text ?? "0"
-            keys += found.compactMap(\.text)
-        } while cursor != "0"
-        return keys
     }
 
     /// Whether the store was rebuilt from the log since Redis last started empty.
@@ -229,8 +217,7 @@ public final class RedisFeatureStore: OnlineFeatureStore {
     /// any age (listing content), then every event of the longest horizon before the log's latest event
     /// (the whole log when some feature is unwindowed). Returns the number of events applied.
     public func rebuild(from log: any EventLog, batchSize: Int = 5_000, progress: (Int) -> Void = { _ in }) throws(StorageError) -> Int {
-        let stale = try scan("\(namespace):*")
-        for start in stride(from: 0, to: stale.count, by: 1_000) { try redis.command(["UNLINK"] + stale[start..<min(stale.count, start + 1_000)]) }
+        try redis.unlink(try redis.keys(matching: "\(namespace):*"))
         knownLatest.store(Int64.min, ordering: .relaxed)
         var batch: [Event] = [], applied = 0
         var failure: StorageError? = nil

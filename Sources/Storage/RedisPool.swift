@@ -66,4 +66,21 @@ public final class RedisPool: Sendable {
     public func pipeline(_ commands: [[String]]) throws(StorageError) -> [RedisReply] {
         try withConnection { c throws(StorageError) in try c.pipeline(commands) }
     }
+
+    /// Every key matching `pattern`, by SCAN (which never blocks the server the way KEYS does).
+    public func keys(matching pattern: String) throws(StorageError) -> [String] {
+        var keys: [String] = [], cursor = "0"
+        repeat {
+            let reply = try command(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
+            guard case .array(let parts) = reply, parts.count == 2, case .array(let found) = parts[1] else { break }
+            cursor = parts[0].text ?? "0"
+            keys += found.compactMap(\.text)
+        } while cursor != "0"
+        return keys
+    }
+
+    /// Deletes `keys` (UNLINK: freed in the background), a thousand per command.
+    public func unlink(_ keys: [String]) throws(StorageError) {
+        for start in stride(from: 0, to: keys.count, by: 1_000) { try command(["UNLINK"] + keys[start..<min(keys.count, start + 1_000)]) }
+    }
 }

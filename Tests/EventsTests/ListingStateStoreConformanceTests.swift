@@ -97,9 +97,11 @@ import Testing
         let redis = (store as! RedisListingStates)
         try redis.redis.command(["DEL", redis.readyKey, redis.stateKey])  // what a restart without persistence leaves
         #expect(throws: StorageError.self) { try replica.states(of: ["l1"]) }
+        #expect(try !redis.isReady())
         #expect(try log.lifecycle(of: ["l1", "l2"]).states == ["l1": .sold, "l2": .active])
         #expect(try ingestor.ingest([Self.event("p2", .purchase, item: "l1")]).refused.first?.error.code == .invalidTransition)
         #expect(try redis.rebuild(from: log) == 2)
+        #expect(try redis.isReady())
         #expect(try replica.states(of: ["l1", "l2"]) == [.sold, .active])
     }
 }
