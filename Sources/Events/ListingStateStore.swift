@@ -48,6 +48,11 @@ public final class InMemoryListingStates: ListingStateStore {
     /// The state of one listing.
     public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
 
+    /// The state and seller of each of `items`, under one lock (no copy of the lifecycle).
+    public func entries(of items: [ItemID]) -> [(state: ListingState?, seller: UserID?)] {
+        lifecycle.withLock { l in items.map { (l.state(of: $0), l.sellers[$0]) } }
+    }
+
     public func listings(of seller: UserID) -> [ItemID] {
         lifecycle.withLock { $0.listingsBySeller[seller] ?? [] }.sorted { $0.value < $1.value }
     }

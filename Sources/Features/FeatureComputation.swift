@@ -15,11 +15,7 @@ struct FeatureRecord: Sendable, Equatable, Comparable {
 
     static func < (a: FeatureRecord, b: FeatureRecord) -> Bool { (a.timestamp, a.tie) < (b.timestamp, b.tie) }
 
-    static func tie(_ eventID: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in eventID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash
-    }
+    static func tie(_ eventID: String) -> UInt64 { FNV1a.hash(eventID) }
 }
 
 /// Listing content the features look up (from `listing_created` events; content never changes).

@@ -1,4 +1,5 @@
 import Events
+import RummageCore
 
 /// A feature, declared once: which entity it describes, which events feed it, over what window, and
 /// how they are aggregated. The same definition drives the online store and offline training sets.
@@ -97,11 +98,7 @@ public struct FeatureSet: Sendable, Equatable {
              d.window.map(String.init) ?? "-", String(describing: d.aggregation), d.ttl.map(String.init) ?? "-"]
                 .joined(separator: "|")
         }.joined(separator: "\n")
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
+        return String(FNV1a.hash(text), radix: 16)
     }
 
     /// The marketplace defaults: activity counts over 1h/1d/7d windows, recent items, category and

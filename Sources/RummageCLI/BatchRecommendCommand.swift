@@ -80,9 +80,7 @@ struct BatchRecommendCommand: Command {
 
     /// The shard of a user id: FNV-1a of its UTF-8 bytes, modulo `count` (the same on every machine).
     static func shard(of user: String, count: Int) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Int(hash % UInt64(count))
+        Int(FNV1a.hash(user) % UInt64(count))
     }
 
     func run(output: CommandOutput) throws {

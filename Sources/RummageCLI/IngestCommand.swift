@@ -127,7 +127,7 @@ struct IngestCommand: Command {
 
         func take(_ number: Int, _ bytes: [UInt8]) throws(StorageError) {
             lines = number
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+            if isBlank(bytes) { return }
             do throws(EventError) {
                 batch.append(try Event(json: bytes, now: now))
                 batchLines.append(number)
@@ -176,6 +176,9 @@ struct IngestCommand: Command {
         if refused > 0 { throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)") }
     }
 }
+
+/// Whether a JSON-lines line holds nothing but spaces, tabs and carriage returns (skipped, not refused).
+func isBlank(_ line: [UInt8]) -> Bool { line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
 
 struct IngestError: Error, UserFacingError, CustomStringConvertible {
     var message: String

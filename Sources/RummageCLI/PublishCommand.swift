@@ -59,7 +59,7 @@ struct PublishCommand: Command {
         }
         try reader.forEachLine { (number, bytes) throws(StorageError) in
             lines = number
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+            if isBlank(bytes) { return }
             do throws(EventError) {
                 _ = try Event(json: bytes, now: now)
             } catch {

@@ -1,3 +1,5 @@
+import RummageCore
+
 /// A traffic split between model aliases, e.g. 90 % `champion` and 10 % `challenger`. A user's variant
 /// comes from a stable hash (FNV-1a, 64 bit, with MurmurHash3's finaliser to mix the low bits) of the
 /// experiment name and the user id: the same user gets
@@ -41,11 +43,7 @@ public struct Experiment: Sendable, Equatable {
     }
 
     static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
+        var hash = FNV1a.hash(text)
         hash ^= hash >> 33
         hash &*= 0xff51_afd7_ed55_8ccd
         hash ^= hash >> 33

@@ -246,10 +246,7 @@ public final class RecommendationService: Sendable {
     /// recorded locally, and listings found unservable leave every served index.
     func checkedListings(_ items: [String]) -> [(state: ListingState?, seller: UserID?)] {
         let ids = items.map { ItemID($0) }
-        guard let sharedStates else {
-            let local = localStates.lifecycle(of: Set(ids))
-            return ids.map { (local.state(of: $0), local.sellers[$0]) }
-        }
+        guard let sharedStates else { return localStates.entries(of: ids) }
         let truth: ListingLifecycle
         do {
             truth = try sharedStates.lifecycle(of: Set(ids))
@@ -259,8 +256,10 @@ public final class RecommendationService: Sendable {
             guard let fromLog = try? ingestor.log.lifecycle(of: ids) else { return ids.map { _ in (.deleted, nil) } }
             truth = fromLog
         }
-        let local = localStates.lifecycle(of: Set(ids))
-        let changed = Set(ids.filter { truth.state(of: $0) != local.state(of: $0) || (truth.sellers[$0] != nil && local.sellers[$0] == nil) })
+        let local = localStates.entries(of: ids)
+        let changed = Set(zip(ids, local).filter { item, known in
+            truth.state(of: item) != known.state || (truth.sellers[item] != nil && known.seller == nil)
+        }.map(\.0))
         if !changed.isEmpty {
             localStates.record(truth, items: changed)
             let gone = changed.filter { truth.state(of: $0).map { $0 != .active } ?? false }

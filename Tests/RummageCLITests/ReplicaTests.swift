@@ -82,30 +82,8 @@ import Testing
         let a = try Replica(arguments: serve + ["--publish-events", amqp, "--queue", queue]), b = try Replica(arguments: serve)
         defer { a.stop(); b.stop() }
         let users = (0..<3_000).map { "u\($0)" }
-        let start = Date()
-        let now: @Sendable () -> Double = { Date().timeIntervalSince(start) }
-
-        struct Shared {
-            var soldAt: [String: Double] = [:]
-            var shown: [String] = []
-            var sent = 0
-            var violations: [String] = []
-            var errors = 0
-            var selling = true
-        }
-        let shared = Mutex(Shared())
-        /// Asks B for `user`'s recommendations; records leaks (listings sold before the request was sent).
-        @Sendable func ask(_ api: RummageClient, _ user: String) {
-            let sentAt = now()
-            let answer = try? api.recommendations(user: user, k: 20)
-            let listed = answer?.items.map(\.item) ?? []
-            shared.withLock { s in
-                s.sent += 1
-                if answer == nil { s.errors += 1 }
-                for item in listed { if let sold = s.soldAt[item], sold < sentAt { s.violations.append("\(item) to \(user)") } }
-                if let first = listed.first { s.shown.append(first) }
-            }
-        }
+        let ledger = SaleLedger()
+        let selling = Atomic<Bool>(true)
         // Clients of replica B, until the seller is done.
         let group = DispatchGroup()
         let portB = b.port
@@ -113,7 +91,7 @@ import Testing
             DispatchQueue.global().async(group: group) {
                 let api = RummageClient(port: portB)
                 var rng = SeededGenerator(seed: UInt64(client))
-                while shared.withLock({ $0.selling }) { ask(api, users[rng.nextInt(below: users.count)]) }
+                while selling.load(ordering: .relaxed) { ledger.ask(api, user: users[rng.nextInt(below: users.count)]) }
             }
         }
         // The seller, on replica A: sells what B just showed (else another listing of the catalogue).
@@ -121,37 +99,17 @@ import Testing
         let catalogue = (0..<max(12_000, sells * 2 + 2_000)).map { "l\($0)" }.shuffled(using: &rng)
         var next = 0
         func sell(_ count: Int) -> Int {
-            var sold = 0
-            while sold < count && next < catalogue.count {
-                let item = shared.withLock { s -> String in
-                    while let shown = s.shown.popLast() { if s.soldAt[shown] == nil { return shown } }
-                    return ""
-                }
-                let target: String
-                if item.isEmpty {
-                    target = catalogue[next]
-                    next += 1
-                    if shared.withLock({ $0.soldAt[target] != nil }) { continue }
-                } else {
-                    target = item
-                }
-                if (try? a.client.setState(item: target, .sold))?.appended == 1 {
-                    let acknowledged = now()
-                    shared.withLock { $0.soldAt[target] = acknowledged }
-                    sold += 1
-                }
-            }
-            return sold
+            ledger.sell(count, fallback: catalogue, cursor: &next) { (try? a.client.setState(item: $0, .sold))?.appended == 1 }
         }
         let soldCount = sell(sells)
-        shared.withLock { $0.selling = false }
+        selling.store(false, ordering: .relaxed)
         group.wait()
-        let run = shared.withLock { $0 }
+        let run = ledger.snapshot
         #expect(soldCount == sells)
         #expect(run.errors == 0 && run.sent > sells)
         let leaks = run.violations.count
         #expect(leaks == 0, "e.g. \(run.violations.prefix(5))")
-        print("replicas: \(soldCount) sales through A, \(run.sent) requests to B in \(String(format: "%.1f", now())) s, "
+        print("replicas: \(soldCount) sales through A, \(run.sent) requests to B in \(String(format: "%.1f", ledger.now())) s, "
               + "\(run.violations.count) sold listings served by B after their sale")
 
         // Redis dies: replicas keep answering, checked against the event log; sales are refused (not acked).
@@ -159,14 +117,14 @@ import Testing
         let before = try b.metric(fallbacks)
         redis.kill()
         let apiB = RummageClient(port: b.port)
-        for user in users.prefix(100) { ask(apiB, user) }
+        for user in users.prefix(100) { ledger.ask(apiB, user: user) }
         #expect(throws: RummageClientError.self) { try a.client.setState(item: catalogue[next], .sold) }
         // It comes back empty: sales are validated against the log and acknowledged again.
         try redis.start()
         let outage = sell(50)
         #expect(outage == 50)
-        for user in users.prefix(300) { ask(apiB, user) }
-        let afterOutage = shared.withLock { $0 }
+        for user in users.prefix(300) { ledger.ask(apiB, user: user) }
+        let afterOutage = ledger.snapshot
         let outageLeaks = afterOutage.violations.count
         #expect(afterOutage.errors == 0 && outageLeaks == 0, "e.g. \(afterOutage.violations.prefix(5))")
         #expect(try b.metric(fallbacks) > before)
@@ -179,9 +137,9 @@ import Testing
         let sold = afterOutage.soldAt.keys.sorted()
         #expect(try states.states(of: sold.map { ItemID($0) }) == sold.map { _ in ListingState.sold })
         let settled = try b.metric(fallbacks)
-        for user in users.suffix(200) { ask(apiB, user) }
+        for user in users.suffix(200) { ledger.ask(apiB, user: user) }
         #expect(try b.metric(fallbacks) == settled)
-        let final = shared.withLock { $0 }
+        let final = ledger.snapshot
         let finalLeaks = final.violations.count
         #expect(final.errors == 0 && finalLeaks == 0)
         let rebuiltCheck = rummage("features", "check", "--log", log, "--online-store", redis.url, "--json")

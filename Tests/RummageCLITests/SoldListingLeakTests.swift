@@ -4,7 +4,6 @@ import RummageClient
 import RummageCore
 import RummageTestSupport
 import Serving
-import Synchronization
 import Testing
 
 /// Issue [6/8]'s sold-listing leak test over real sockets: listings are sold through the API while
@@ -31,72 +30,28 @@ import Testing
         defer { server.stop() }
         let port = server.port
         let users = service.knownUsers
-        let start = Date()
-        let now: @Sendable () -> Double = { Date().timeIntervalSince(start) }
-
-        struct Shared {
-            var soldAt: [String: Double] = [:]
-            var shown: [String] = []
-            var sent = 0
-            var violations: [String] = []
-            var errors = 0
-        }
-        let shared = Mutex(Shared())
+        let ledger = SaleLedger()
         let group = DispatchGroup()
         // Clients: each request notes when it was sent; an answer may not hold a listing sold before that.
         for client in 0..<3 {
             DispatchQueue.global().async(group: group) {
                 let api = RummageClient(port: port)
                 var rng = SeededGenerator(seed: UInt64(client))
-                while true {
-                    let go = shared.withLock { s -> Bool in
-                        guard s.sent < requests else { return false }
-                        s.sent += 1
-                        return true
-                    }
-                    guard go else { break }
-                    let user = users[rng.nextInt(below: users.count)]
-                    let sentAt = now()
-                    let answer = try? api.recommendations(user: user, k: 20)
-                    let listed = answer?.items.map(\.item) ?? []
-                    shared.withLock { s in
-                        if answer == nil { s.errors += 1 }
-                        for item in listed {
-                            if let sold = s.soldAt[item], sold < sentAt { s.violations.append("\(item) to \(user)") }
-                        }
-                        if let first = listed.first { s.shown.append(first) }
-                    }
-                }
+                while ledger.claimRequest(limit: requests) { ledger.ask(api, user: users[rng.nextInt(below: users.count)]) }
             }
         }
         // The seller: sells what clients were just shown (else any live listing), recording each ack.
         let seller = RummageClient(port: port)
         var rng = SeededGenerator(seed: 99)
         let live = service.knownItemsForTesting.shuffled(using: &rng)
-        var next = 0, soldCount = 0
-        while soldCount < sells {
-            let candidate = shared.withLock { s -> String? in s.shown.popLast() }
-            let item: String
-            if let candidate, shared.withLock({ $0.soldAt[candidate] == nil }) {
-                item = candidate
-            } else {
-                guard next < live.count else { break }
-                item = live[next]
-                next += 1
-                if shared.withLock({ $0.soldAt[item] != nil }) { continue }
-            }
-            if (try? seller.setState(item: item, .sold))?.appended == 1 {
-                let acknowledged = now()
-                shared.withLock { $0.soldAt[item] = acknowledged }
-                soldCount += 1
-            }
-        }
+        var next = 0
+        let soldCount = ledger.sell(sells, fallback: live, cursor: &next) { (try? seller.setState(item: $0, .sold))?.appended == 1 }
         group.wait()
-        let result = shared.withLock { $0 }
+        let result = ledger.snapshot
         #expect(soldCount == sells)
         #expect(result.sent == requests && result.errors == 0)
         #expect(result.violations.isEmpty, "\(result.violations.count) leaks, e.g. \(result.violations.prefix(5))")
-        print("sold-listing leak test: \(soldCount) sales, \(result.sent) requests in \(String(format: "%.1f", now())) s, "
+        print("sold-listing leak test: \(soldCount) sales, \(result.sent) requests in \(String(format: "%.1f", ledger.now())) s, "
               + "\(result.violations.count) sold listings served after their sale")
     }
 }
