@@ -141,24 +141,30 @@ public final class RecommendationService: Sendable {
         // Events appended from here on are followed (`followLog`); those the replay below also sees are
         // applied twice, which changes nothing.
         followed = Mutex(try log.lastSequence())
-        localStates = try InMemoryListingStates(replaying: log)
-        sharedStates = listingStates
-        ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
-        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
-        // Replays the log: every event into an in-memory feature store, or, with a shared one, only the
-        // listing events and purchases this process remembers (listing content, purchases, new listings).
+        // One pass over the log: the listing lifecycle and the listing events and purchases this process
+        // remembers (listing content, purchases, new listings) and, without a shared feature store, every
+        // event into an in-memory one.
         let local: InMemoryFeatureStore? = featureStore == nil ? InMemoryFeatureStore() : nil
-        features = featureStore ?? local!
-        var batch: [Event] = []
+        var lifecycle = ListingLifecycle(), listingEvents: [Event] = [], batch: [Event] = []
         try log.readAll(order: .appended, types: local == nil ? ListingLifecycle.eventTypes : nil) { event in
             if let local {
                 batch.append(event)
                 if batch.count >= 10_000 { local.apply(batch); batch.removeAll(keepingCapacity: true) }
             }
+            guard ListingLifecycle.eventTypes.contains(event.type) else { return }
+            try? lifecycle.apply(event)
+            listingEvents.append(event)
+        }
+        local?.apply(batch)
+        features = featureStore ?? local!
+        localStates = InMemoryListingStates(lifecycle)
+        sharedStates = listingStates
+        ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
+        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
+        for event in listingEvents {
             remember(event)
             if event.type == .listingCreated { newListingEvents.withLock { $0.append(event) } }
         }
-        local?.apply(batch)
         for slot in loaded.values { prepare(slot) }
         registerCollectedMetrics()
     }
