@@ -41,14 +41,15 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ"]),
-        .target(name: "RummageClient"),
+        .target(name: "RummageAPI"),
+        .target(name: "RummageClient", dependencies: ["RummageAPI"]),
         .target(name: "Telemetry", dependencies: ["RummageCore"]),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Datasets", dependencies: ["RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
-        .target(name: "Events", dependencies: ["RummageCore", "Storage"]),
+        .target(name: "Events", dependencies: ["RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
         .target(name: "Registry", dependencies: ["RummageCore"]),
         .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
@@ -61,12 +62,12 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Serving",
-                dependencies: ["Datasets", "Events", "Features", "Registry", "Reporting", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
+                dependencies: ["Datasets", "Events", "Features", "Registry", "Reporting", "RummageAPI", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
                                "VectorSearch",
                                "LinearAlgebra", "HTTPServer"]),
         .target(name: "RummageCLI",
                 dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageClient", "Reporting"]),
+                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageAPI", "RummageClient", "Reporting", "Telemetry"]),
 
         // Layer 5: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
@@ -86,6 +87,7 @@ let package = Package(
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "RummageAPITests", dependencies: ["RummageAPI"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "VectorSearchTests",
@@ -97,6 +99,6 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
-                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageClient", "RummageTestSupport"]),
+                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
     ]
 )

@@ -1,89 +1,28 @@
 import Foundation
+import RummageAPI
 import RummageCore
 
-/// The JSON form of an event (one object per line in `.jsonl` files and HTTP bodies), documented in
-/// docs/events.md. Fields: `event_id`, `type`, `timestamp` (Unix seconds, or an ISO 8601 string such as
-/// `2026-01-01T12:00:00Z`), `user`, `item`, `seller` (listing_created: the seller, stored as `user`),
-/// `surface`, `ranking_id`, `position`, `price`, `attributes` (an object of strings).
+/// The JSON form of an event (one object per line in `.jsonl` files and HTTP bodies): `EventPayload`
+/// (RummageAPI), documented in docs/events.md. A listing_created's `seller` is stored as `user`.
 extension Event {
-    /// Parses one JSON object and checks its fields (`validate`). Unknown fields are refused, so a
-    /// misspelt field never goes unnoticed.
+    /// Parses one JSON object (`EventPayload`: unknown fields refused, so a misspelt field never goes
+    /// unnoticed) and checks its fields (`validate`).
     public init(json: some DataProtocol, now: Int64, maxFutureSkew: Int64 = Event.defaultMaxFutureSkew) throws(EventError) {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(json), options: [])
-        } catch {
-            throw EventError(.malformedJSON, "not valid JSON")
-        }
-        guard let fields = object as? [String: Any] else { throw EventError(.malformedJSON, "not a JSON object") }
-        if let unknown = fields.keys.filter({ !Self.jsonFields.contains($0) }).sorted().first {
-            throw EventError(.invalidField, "unknown field '\(unknown)'")
-        }
-        func string(_ key: String) throws(EventError) -> String? {
-            guard let value = fields[key], !(value is NSNull) else { return nil }
-            guard let text = value as? String else { throw EventError(.invalidField, "'\(key)' must be a string") }
-            return text
-        }
-        func number(_ key: String) throws(EventError) -> Double? {
-            guard let value = fields[key], !(value is NSNull) else { return nil }
-            if value is Bool { throw EventError(.invalidField, "'\(key)' must be a number") }
-            if let n = value as? Int { return Double(n) }
-            if let n = value as? Double { return n }
-            throw EventError(.invalidField, "'\(key)' must be a number")
-        }
-        guard let id = try string("event_id") else { throw EventError(.missingField, "missing 'event_id'") }
-        guard let typeName = try string("type") else { throw EventError(.missingField, "event '\(id)': missing 'type'") }
-        guard let type = EventType(rawValue: typeName) else {
-            throw EventError(.unknownType, "event '\(id)': unknown type '\(typeName)'")
-        }
-        let timestamp: Int64
-        if let text = fields["timestamp"] as? String {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
-                throw EventError(.invalidField, "event '\(id)': 'timestamp' is not ISO 8601: '\(text)'")
-            }
-            timestamp = Int64(date.timeIntervalSince1970.rounded(.down))
-        } else if let seconds = try number("timestamp") {
-            guard seconds == seconds.rounded(), abs(seconds) < 1e15 else {
-                throw EventError(.invalidField, "event '\(id)': 'timestamp' must be whole Unix seconds")
-            }
-            timestamp = Int64(seconds)
-        } else {
-            throw EventError(.missingField, "event '\(id)': missing 'timestamp'")
-        }
-        var attributes: [String: String] = [:]
-        if let value = fields["attributes"], !(value is NSNull) {
-            guard let object = value as? [String: Any] else {
-                throw EventError(.invalidField, "event '\(id)': 'attributes' must be an object of strings")
-            }
-            for (key, value) in object {
-                guard let text = value as? String else {
-                    throw EventError(.invalidField, "event '\(id)': attribute '\(key)' must be a string")
-                }
-                attributes[key] = text
-            }
-        }
-        let user = try string("user"), seller = try string("seller")
-        if user != nil && seller != nil { throw EventError(.invalidField, "event '\(id)': give 'user' or 'seller', not both") }
-        var position: Int? = nil
-        if let p = try number("position") {
-            guard p == p.rounded(), p >= 0, p < 1e9 else {
-                throw EventError(.invalidField, "event '\(id)': 'position' must be a non-negative integer")
-            }
-            position = Int(p)
-        }
-        let actor: UserID? = (user ?? seller).map { UserID($0) }
-        let item: ItemID? = try string("item").map { ItemID($0) }
-        let surface = try string("surface"), rankingID = try string("ranking_id"), price = try number("price")
-        self.init(id: id, type: type, timestamp: timestamp, user: actor, item: item, surface: surface,
-                  rankingID: rankingID, position: position, price: price, attributes: attributes)
+        let payload: EventPayload
+        do { payload = try PayloadError.decode(EventPayload.self, from: json) } catch { throw EventError(error) }
+        try self.init(payload: payload, now: now, maxFutureSkew: maxFutureSkew)
+    }
+
+    /// The event a payload describes, once its type is known and its fields pass `validate`.
+    public init(payload p: EventPayload, now: Int64, maxFutureSkew: Int64 = Event.defaultMaxFutureSkew) throws(EventError) {
+        guard let type = EventType(rawValue: p.type) else { throw EventError(.unknownType, "event '\(p.id)': unknown type '\(p.type)'") }
+        self.init(id: p.id, type: type, timestamp: p.timestamp, user: (p.user ?? p.seller).map { UserID($0) }, item: p.item.map { ItemID($0) },
+                  surface: p.surface, rankingID: p.rankingID, position: p.position, price: p.price, attributes: p.attributes ?? [:])
         try validate(now: now, maxFutureSkew: maxFutureSkew)
     }
 
     /// Events may be at most this far ahead of the receiving clock (clock skew), in seconds.
     public static let defaultMaxFutureSkew: Int64 = 3_600
-
-    static let jsonFields: Set<String> = ["event_id", "type", "timestamp", "user", "item", "seller", "surface",
-                                          "ranking_id", "position", "price", "attributes"]
 
     /// Checks the fields each type needs: interactions a user and an item, impressions also
     /// `ranking_id` and `position`, listing events an item (`listing_created` a seller), user events a

@@ -1,4 +1,5 @@
 import Foundation
+import RummageAPI
 import RummageCore
 
 /// What an event records. Raw values are the `type` names of the JSON schema (docs/events.md).
@@ -88,4 +89,13 @@ public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// A payload that could not be decoded, with the same reason.
+    public init(_ error: PayloadError) {
+        switch error.kind {
+        case .malformed: self.init(.malformedJSON, error.message)
+        case .missingField: self.init(.missingField, error.message)
+        case .invalidField: self.init(.invalidField, error.message)
+        }
+    }
 }

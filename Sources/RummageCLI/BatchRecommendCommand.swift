@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import Registry
+import RummageAPI
 import RummageCore
 import Serving
 import Storage
@@ -98,8 +99,8 @@ struct BatchRecommendCommand: Command {
         var file = out.map { LineWriter(path: $0) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var fallbacks = 0, written = 0, pending: [RecommendationService.Recommendations] = []
-        func take(_ result: RecommendationService.Recommendations) throws {
+        var fallbacks = 0, written = 0, pending: [Recommendations] = []
+        func take(_ result: Recommendations) throws {
             if result.fallback { fallbacks += 1 }
             written += 1
             try file?.write(String(decoding: try encoder.encode(result), as: UTF8.self))

@@ -1,6 +1,7 @@
 import Dispatch
 import Events
 import Foundation
+import RummageAPI
 import RummageCore
 import Synchronization
 
@@ -40,7 +41,7 @@ final class ImpressionLog: @unchecked Sendable {
 
     deinit { timer.cancel() }
 
-    func record(_ answer: RecommendationService.Recommendations) {
+    func record(_ answer: Recommendations) {
         let now = Int64(Date().timeIntervalSince1970)
         let events = answer.items.enumerated().map { position, item in
             var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: UserID(answer.user),

@@ -1,4 +1,5 @@
 import Foundation
+import RummageAPI
 import Storage
 import Synchronization
 
@@ -13,20 +14,20 @@ public protocol PrecomputedRecommendationStore: AnyObject, Sendable {
     /// How long a stored list stays readable, in seconds.
     var ttl: Int { get }
     /// Stores each user's list (one round trip or transaction for the whole batch).
-    func store(_ lists: [RecommendationService.Recommendations]) throws(StorageError)
+    func store(_ lists: [Recommendations]) throws(StorageError)
     /// The list stored for `user`, or nil.
-    func list(for user: String) throws(StorageError) -> RecommendationService.Recommendations?
+    func list(for user: String) throws(StorageError) -> Recommendations?
 }
 
 extension PrecomputedRecommendationStore {
-    static func encode(_ list: RecommendationService.Recommendations) -> String {
+    static func encode(_ list: Recommendations) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(list)) ?? Data(), as: UTF8.self)
     }
 
-    static func decode(_ text: String, from origin: String) throws(StorageError) -> RecommendationService.Recommendations {
-        do { return try JSONDecoder().decode(RecommendationService.Recommendations.self, from: Data(text.utf8)) } catch {
+    static func decode(_ text: String, from origin: String) throws(StorageError) -> Recommendations {
+        do { return try JSONDecoder().decode(Recommendations.self, from: Data(text.utf8)) } catch {
             throw StorageError(code: -1, "\(origin): a stored list is not a recommendation list: \(error)")
         }
     }
@@ -52,7 +53,7 @@ public final class SQLitePrecomputedRecommendations: PrecomputedRecommendationSt
         connection = Mutex(db)
     }
 
-    public func store(_ lists: [RecommendationService.Recommendations]) throws(StorageError) {
+    public func store(_ lists: [Recommendations]) throws(StorageError) {
         let expiry = Int64(Date().timeIntervalSince1970) + Int64(ttl)
         try connection.withLock { db throws(StorageError) in
             try db.transaction { () throws(StorageError) in
@@ -68,7 +69,7 @@ public final class SQLitePrecomputedRecommendations: PrecomputedRecommendationSt
         }
     }
 
-    public func list(for user: String) throws(StorageError) -> RecommendationService.Recommendations? {
+    public func list(for user: String) throws(StorageError) -> Recommendations? {
         let text = try connection.withLock { db throws(StorageError) -> String? in
             let select = try db.prepare("SELECT list FROM precomputed WHERE user = ? AND expires_at > ?")
             select.bind(1, user)
@@ -94,13 +95,13 @@ public final class RedisPrecomputedRecommendations: PrecomputedRecommendationSto
 
     public func key(_ user: String) -> String { "\(namespace):\(user)" }
 
-    public func store(_ lists: [RecommendationService.Recommendations]) throws(StorageError) {
+    public func store(_ lists: [Recommendations]) throws(StorageError) {
         for start in stride(from: 0, to: lists.count, by: 1_000) {
             _ = try redis.pipeline(lists[start..<min(lists.count, start + 1_000)].map { ["SET", key($0.user), Self.encode($0), "EX", String(ttl)] })
         }
     }
 
-    public func list(for user: String) throws(StorageError) -> RecommendationService.Recommendations? {
+    public func list(for user: String) throws(StorageError) -> Recommendations? {
         try redis.command(["GET", key(user)]).text.map { text throws(StorageError) in try Self.decode(text, from: redis.url) }
     }
 }

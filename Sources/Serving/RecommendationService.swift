@@ -4,6 +4,7 @@ import Features
 import Foundation
 import LinearAlgebra
 import Registry
+import RummageAPI
 import RummageCore
 import Storage
 import Synchronization
@@ -36,45 +37,6 @@ public struct ServingError: Error, CustomStringConvertible, Sendable {
 /// user is served by the variant the split assigns them, every answer names its variant and ranking id,
 /// and its listings are logged as `impression` events carrying the experiment and variant.
 public final class RecommendationService: Sendable {
-    public struct Recommendations: Sendable, Codable, Equatable {
-        public struct Item: Sendable, Codable, Equatable {
-            public var item: String
-            public var score: Float
-
-            public init(item: String, score: Float) {
-                self.item = item
-                self.score = score
-            }
-        }
-
-        public var user: String
-        public var modelVersion: Int
-        public var items: [Item]
-        public var fallback: Bool
-        /// The alias that served this answer (the experiment's variant, or the primary alias).
-        public var variant: String
-        /// The experiment the user is in, if one is running.
-        public var experiment: String?
-        /// Identifies this answer; impressions and the client's later events refer to it.
-        public var rankingID: String
-
-        public init(user: String, modelVersion: Int, items: [Item], fallback: Bool, variant: String, experiment: String?, rankingID: String) {
-            self.user = user
-            self.modelVersion = modelVersion
-            self.items = items
-            self.fallback = fallback
-            self.variant = variant
-            self.experiment = experiment
-            self.rankingID = rankingID
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case user, items, fallback, variant, experiment
-            case modelVersion = "model_version"
-            case rankingID = "ranking_id"
-        }
-    }
-
     public let modelName: String
     public let registry: ModelRegistry
     /// The alias (or version) served when no experiment assigns another; also the one `similar` and
@@ -184,7 +146,7 @@ public final class RecommendationService: Sendable {
             let users = deployment.users.sorted { $0.value < $1.value }.map(\.key)
             let sample = stride(from: 0, to: users.count, by: max(1, users.count / 500)).map { users[$0] }
             let scores = sample.flatMap { user in
-                ranked(deployment, user: user, excluded: excluded(for: user), k: 20, filters: Filters()).hits.map(\.item.score)
+                ranked(deployment, user: user, excluded: excluded(for: user), k: 20, filters: RecommendationFilters()).hits.map(\.item.score)
             }
             return ServingQuality(baselineScores: scores.isEmpty ? [0] : scores, capacity: deployment.itemIDs.count + 65_536)
         }
@@ -299,42 +261,13 @@ public final class RecommendationService: Sendable {
         }
     }
 
-    /// Optional query filters: only listings of this category and size, and within this price range.
-    /// Listings whose facts are unknown do not pass a filter that asks about them.
-    public struct Filters: Sendable, Equatable {
-        public var category: String?
-        public var size: String?
-        public var minimumPrice: Double?
-        public var maximumPrice: Double?
-
-        public init(category: String? = nil, size: String? = nil, minimumPrice: Double? = nil, maximumPrice: Double? = nil) {
-            self.category = category
-            self.size = size
-            self.minimumPrice = minimumPrice
-            self.maximumPrice = maximumPrice
-        }
-
-        var isEmpty: Bool { self == Filters() }
-
-        func accepts(_ facts: ListingFacts?) -> Bool {
-            if let category, facts?.category != category { return false }
-            if let size, facts?.size != size { return false }
-            if minimumPrice != nil || maximumPrice != nil {
-                guard let price = facts?.price else { return false }
-                if let minimumPrice, price < minimumPrice { return false }
-                if let maximumPrice, price > maximumPrice { return false }
-            }
-            return true
-        }
-    }
-
-    func passes(_ item: String, _ filters: Filters) -> Bool {
+    func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
         filters.isEmpty || filters.accepts(listingFacts.withLock { $0[item] })
     }
 
     /// The user's top `k` servable listings from the variant serving them (with an experiment, the
     /// answer's listings are also logged as impressions).
-    public func recommend(user: String, k: Int, filters: Filters = Filters()) -> Recommendations {
+    public func recommend(user: String, k: Int, filters: RecommendationFilters = RecommendationFilters()) -> Recommendations {
         let (variant, d) = deployment(for: user)
         let excluded = excluded(for: user)
         var (hits, unservable) = ranked(d, user: user, excluded: excluded, k: k, filters: filters)
@@ -370,7 +303,7 @@ public final class RecommendationService: Sendable {
 
     /// The user's precomputed list, without the listings that may not be served to them now (checked
     /// against the shared states like any answer); nil when there is none or it holds nothing servable.
-    func precomputedList(user: String, k: Int, excluding excluded: Set<String>, filters: Filters) -> Recommendations? {
+    func precomputedList(user: String, k: Int, excluding excluded: Set<String>, filters: RecommendationFilters) -> Recommendations? {
         guard let precomputed else { return nil }
         let stored: Recommendations?
         do { stored = try precomputed.list(for: user) } catch {
@@ -413,15 +346,15 @@ public final class RecommendationService: Sendable {
     /// always applied inside the search, so they never cost result slots.
     /// Also returns how many listings of the answer fail a final lifecycle check (0 unless something is broken:
     /// the `rummage_recs_unservable_served_total` metric).
-    private func ranked(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: Filters)
-        -> (hits: [(id: Int64, item: Recommendations.Item)], unservable: Int) {
+    private func ranked(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: RecommendationFilters)
+        -> (hits: [(id: Int64, item: ScoredItem)], unservable: Int) {
         guard let vector = queryVector(d, user: user) else { return ([], 0) }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        func named(_ hits: [SearchHit]) -> [(id: Int64, item: Recommendations.Item)] {
-            hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, Recommendations.Item(item: $0, score: hit.score)) } }
+        func named(_ hits: [SearchHit]) -> [(id: Int64, item: ScoredItem)] {
+            hits.compactMap { hit in d.itemID(of: hit.id).map { (hit.id, ScoredItem(item: $0, score: hit.score)) } }
         }
         /// The search with `excluded` and the filters inside, and with `checksStates` the lifecycle too.
-        func search(excluding excluded: Set<String>, checksStates: Bool) -> [(id: Int64, item: Recommendations.Item)] {
+        func search(excluding excluded: Set<String>, checksStates: Bool) -> [(id: Int64, item: ScoredItem)] {
             let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
             var filter: (@Sendable (Int64) -> Bool)? = nil
             if !checksStates && filters.isEmpty {
@@ -515,14 +448,14 @@ public final class RecommendationService: Sendable {
     }
 
     /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
-    public func similar(item: String, k: Int) -> [Recommendations.Item]? {
+    public func similar(item: String, k: Int) -> [ScoredItem]? {
         let d = deployment
         guard let id = d.id(of: item), let vector = d.vector(of: id) else { return nil }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
-        var answer: [Recommendations.Item] = []
+        var answer: [ScoredItem] = []
         for _ in 0...Self.recheckLimit {
             answer = d.index.search(query, k: k) { [self] other in other != id && isServable(d.itemID(of: other)) }[0]
-                .compactMap { hit in d.itemID(of: hit.id).map { Recommendations.Item(item: $0, score: hit.score) } }
+                .compactMap { hit in d.itemID(of: hit.id).map { ScoredItem(item: $0, score: hit.score) } }
             if unservableCount(answer.map(\.item), excluded: [], user: nil) == 0 { break }
         }
         return answer
@@ -534,11 +467,11 @@ public final class RecommendationService: Sendable {
     /// The ranking of every indexed listing is cached per deployment for `popularTTL` seconds and the
     /// event clock it was computed at, so fallback answers cost a walk down a list rather than a pass
     /// over the index; each answer still checks the lifecycle, exclusions and filters per listing.
-    func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: Filters = Filters()) -> [Recommendations.Item] {
-        var out: [Recommendations.Item] = []
+    func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: RecommendationFilters = RecommendationFilters()) -> [ScoredItem] {
+        var out: [ScoredItem] = []
         for (item, score) in popularRanking(d) where out.count < k {
             guard !excluded.contains(item), isServable(item), passes(item, filters) else { continue }
-            out.append(Recommendations.Item(item: item, score: score))
+            out.append(ScoredItem(item: item, score: score))
         }
         return out
     }
@@ -696,11 +629,11 @@ extension RecommendationService {
             }
             for (r, user) in block.enumerated() {
                 let excluded = excluded(for: user)
-                var top: [Recommendations.Item] = []
+                var top: [ScoredItem] = []
                 if rows[r] != nil && n > 0 {
                     var row = Array(scores[r * n..<(r + 1) * n])
                     if !excluded.isEmpty { for (i, name) in names.enumerated() where excluded.contains(name) { row[i] = -.infinity } }
-                    top = TopK.select(row, k: k).map { Recommendations.Item(item: names[Int($0.index)], score: $0.score) }
+                    top = TopK.select(row, k: k).map { ScoredItem(item: names[Int($0.index)], score: $0.score) }
                 }
                 let fallback = top.isEmpty
                 if fallback { top = popular(deployment, k: k, excluding: excluded) }
@@ -780,5 +713,20 @@ extension RecommendationService {
     private var slotsSnapshot: [(alias: String, deployment: Deployment)] {
         let loaded = slots.withLock { $0 }
         return servedAliases.map { ($0, loaded[$0]!) }
+    }
+}
+
+extension RecommendationFilters {
+    /// Whether a listing with these facts passes; listings whose facts are unknown do not pass a filter
+    /// that asks about them.
+    func accepts(_ facts: RecommendationService.ListingFacts?) -> Bool {
+        if let category, facts?.category != category { return false }
+        if let size, facts?.size != size { return false }
+        if minimumPrice != nil || maximumPrice != nil {
+            guard let price = facts?.price else { return false }
+            if let minimumPrice, price < minimumPrice { return false }
+            if let maximumPrice, price > maximumPrice { return false }
+        }
+        return true
     }
 }

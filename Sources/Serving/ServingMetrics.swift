@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import RummageAPI
 import Synchronization
 import Telemetry
 
@@ -67,7 +68,7 @@ final class ServingMetrics: Sendable {
     let answerCounters: [String: [Counter]]
 
     /// Counts an answer and the listings in it that failed the final lifecycle check.
-    func record(_ answer: RecommendationService.Recommendations, unservable: Int) {
+    func record(_ answer: Recommendations, unservable: Int) {
         let kind = answer.items.isEmpty ? 2 : (answer.fallback ? 1 : 0)
         if let counters = answerCounters[answer.variant] {
             counters[kind].increment()

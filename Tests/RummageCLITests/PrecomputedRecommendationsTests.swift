@@ -1,6 +1,7 @@
 import Events
 import Foundation
 import Registry
+import RummageAPI
 import RummageCore
 import RummageTestSupport
 import Serving
@@ -23,8 +24,8 @@ import Testing
         }
     }
 
-    static func list(_ user: String, _ items: [String], version: Int = 3) -> RecommendationService.Recommendations {
-        RecommendationService.Recommendations(user: user, modelVersion: version, items: items.map { .init(item: $0, score: 0.5) },
+    static func list(_ user: String, _ items: [String], version: Int = 3) -> Recommendations {
+        Recommendations(user: user, modelVersion: version, items: items.map { .init(item: $0, score: 0.5) },
                                               fallback: false, variant: "champion", experiment: nil, rankingID: "batch-\(version)-\(user)")
     }
 
@@ -68,7 +69,7 @@ import Testing
         let lines = try String(contentsOfFile: dir + "/ann.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == known.count)
         for line in lines.prefix(50) {
-            let answer = try JSONDecoder().decode(RecommendationService.Recommendations.self, from: Data(line.utf8))
+            let answer = try JSONDecoder().decode(Recommendations.self, from: Data(line.utf8))
             #expect(answer.items.map(\.item) == deployed.recommend(user: answer.user, k: 10).items.map(\.item))
         }
 

@@ -1,0 +1,165 @@
+/// The answers of Rummage's serving API (openapi.yaml, docs/serving.md), encoded by the server and
+/// decoded by `RummageClient`: one definition of each JSON shape. Foundation only.
+
+/// A listing and its score in an answer.
+public struct ScoredItem: Sendable, Codable, Equatable {
+    public var item: String
+    public var score: Float
+
+    public init(item: String, score: Float) {
+        self.item = item
+        self.score = score
+    }
+}
+
+/// `GET /v1/users/{user}/recommendations`: a user's ranked listings and which deployment ranked them.
+public struct Recommendations: Sendable, Codable, Equatable {
+    public var user: String
+    public var modelVersion: Int
+    public var items: [ScoredItem]
+    /// True when the model could not rank for this user (precomputed or popular listings instead).
+    public var fallback: Bool
+    /// The alias that served this answer (the experiment's variant, or the primary alias).
+    public var variant: String
+    /// The experiment the user is in, if one is running.
+    public var experiment: String?
+    /// Identifies this answer; impressions and the client's later events refer to it.
+    public var rankingID: String
+
+    public init(user: String, modelVersion: Int, items: [ScoredItem], fallback: Bool, variant: String, experiment: String?,
+                rankingID: String) {
+        self.user = user
+        self.modelVersion = modelVersion
+        self.items = items
+        self.fallback = fallback
+        self.variant = variant
+        self.experiment = experiment
+        self.rankingID = rankingID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user, items, fallback, variant, experiment
+        case modelVersion = "model_version"
+        case rankingID = "ranking_id"
+    }
+}
+
+/// `GET /v1/items/{item}/similar`.
+public struct SimilarItems: Sendable, Codable, Equatable {
+    public var item: String
+    public var modelVersion: Int
+    public var items: [ScoredItem]
+
+    public init(item: String, modelVersion: Int, items: [ScoredItem]) {
+        self.item = item
+        self.modelVersion = modelVersion
+        self.items = items
+    }
+
+    enum CodingKeys: String, CodingKey { case item, items, modelVersion = "model_version" }
+}
+
+/// `GET /readyz`: what the server serves.
+public struct Readiness: Sendable, Codable, Equatable {
+    public struct Variant: Sendable, Codable, Equatable {
+        public var alias: String
+        public var modelVersion: Int
+
+        public init(alias: String, modelVersion: Int) {
+            self.alias = alias
+            self.modelVersion = modelVersion
+        }
+
+        enum CodingKeys: String, CodingKey { case alias, modelVersion = "model_version" }
+    }
+
+    public var status: String
+    public var model: String
+    public var modelVersion: Int
+    public var indexed: Int
+    /// `user-tower` or `embedding+recent` (openapi.yaml).
+    public var userQuery: String
+    public var experiment: String?
+    public var variants: [Variant]
+
+    public init(status: String, model: String, modelVersion: Int, indexed: Int, userQuery: String, experiment: String?,
+                variants: [Variant]) {
+        self.status = status
+        self.model = model
+        self.modelVersion = modelVersion
+        self.indexed = indexed
+        self.userQuery = userQuery
+        self.experiment = experiment
+        self.variants = variants
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, model, indexed, experiment, variants
+        case modelVersion = "model_version", userQuery = "user_query"
+    }
+}
+
+/// `POST /v1/admin/reload`: the slot that was reloaded and its versions before and after.
+public struct Reloaded: Sendable, Codable, Equatable {
+    public var variant: String
+    public var from: Int
+    public var to: Int
+
+    public init(variant: String, from: Int, to: Int) {
+        self.variant = variant
+        self.from = from
+        self.to = to
+    }
+}
+
+/// One event of a batch that was not taken, by its position in the batch.
+public struct Refusal: Sendable, Codable, Equatable {
+    public var index: Int
+    public var error: String
+
+    public init(index: Int, error: String) {
+        self.index = index
+        self.error = error
+    }
+}
+
+/// `POST /v1/events`, `PUT` and `PATCH /v1/items/{item}`: what was appended (200), partly refused (207)
+/// or all refused (422).
+public struct IngestReply: Sendable, Codable, Equatable {
+    public var appended: Int
+    public var duplicates: Int
+    public var refused: [Refusal]
+
+    public init(appended: Int, duplicates: Int, refused: [Refusal]) {
+        self.appended = appended
+        self.duplicates = duplicates
+        self.refused = refused
+    }
+}
+
+/// `POST /v1/events` on a server that publishes to a queue (202).
+public struct Published: Sendable, Codable, Equatable {
+    public var published: Int
+    public var queue: String
+    public var refused: [Refusal]
+
+    public init(published: Int, queue: String, refused: [Refusal]) {
+        self.published = published
+        self.queue = queue
+        self.refused = refused
+    }
+}
+
+/// Every error answer: `{"error": message}`.
+public struct ErrorReply: Sendable, Codable, Equatable {
+    public var error: String
+
+    public init(error: String) { self.error = error }
+}
+
+/// `GET /healthz`.
+public struct Health: Sendable, Codable, Equatable {
+    public var status: String
+
+    public init(status: String) { self.status = status }
+}
