@@ -1,11 +1,12 @@
 // swift-tools-version: 6.0
 // Rummage: a recommendation platform for marketplaces of one-off listings.
-// Layers (every arrow points down; see docs/architecture.md):
-//   5 executables  rummage
-//   4 assembly     Serving · RummageCLI
-//   3 models       Baselines · MatrixFactorization · TwoTower
-//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageClient · Telemetry
+// Layers (every arrow points down; the table in docs/architecture.md is checked by scripts/check-layers):
+//   6 executables  rummage
+//   5 interface    RummageCLI
+//   4 assembly     Pipeline · Serving · BenchmarkHarness
+//   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location)
+//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim)
 import PackageDescription
 
@@ -41,9 +42,9 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
         .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ"]),
+        // The JSON wire types of the serving API and of events (Foundation only).
         .target(name: "RummageAPI"),
-        .target(name: "RummageClient", dependencies: ["RummageAPI"]),
-        .target(name: "Telemetry", dependencies: ["RummageCore"]),
+        .target(name: "Telemetry"),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
@@ -51,31 +52,42 @@ let package = Package(
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
-        .target(name: "Registry", dependencies: ["RummageCore"]),
+        .target(name: "Registry", dependencies: ["RummageCore", "LinearAlgebra", "Training", "VectorSearch"]),
         .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),
+        // The Swift client for the serving API, for backend teams (Foundation + RummageAPI).
+        .target(name: "RummageClient", dependencies: ["RummageAPI"]),
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        // Every backend a location names: event logs, the online store, precomputed lists.
+        .target(name: "Backends", dependencies: ["Events", "Features", "RummageAPI", "Storage"]),
 
         // Layer 4: assembly.
+        .target(name: "Pipeline",
+                dependencies: ["Baselines", "BuildInfo", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
+                               "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
-                dependencies: ["Datasets", "Events", "Features", "Registry", "Reporting", "RummageAPI", "RummageCore", "Storage", "Telemetry", "Training", "TwoTower",
-                               "VectorSearch",
-                               "LinearAlgebra", "HTTPServer"]),
-        .target(name: "RummageCLI",
-                dependencies: ["RummageCore", "ArgumentParsing", "Datasets", "Evaluation", "Training", "Baselines",
-                               "MatrixFactorization", "TwoTower", "LinearAlgebra", "Events", "Storage", "Features", "Registry", "BuildInfo", "VectorSearch", "Serving", "HTTPServer", "RummageAPI", "RummageClient", "Reporting", "Telemetry"]),
+                dependencies: ["Backends", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
+                               "RummageCore", "Storage", "Telemetry", "Training", "VectorSearch"]),
+        // The load-testing harness (wrk, nginx) behind `rummage bench serve`: not in the product's modules.
+        .target(name: "BenchmarkHarness", dependencies: ["HTTPServer", "RummageClient", "RummageCore"]),
 
-        // Layer 5: executables.
+        // Layer 5: the command line (argument parsing, printing, exit codes).
+        .target(name: "RummageCLI",
+                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Datasets", "Evaluation", "Events", "Features",
+                               "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
+                               "Serving", "Storage", "Telemetry", "Training", "VectorSearch"]),
+
+        // Layer 6: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),
 
         // Tests.
         .target(name: "RummageTestSupport", dependencies: ["RummageCore", "RummageClient", "HTTPServer", "Storage"], path: "Tests/RummageTestSupport"),
         .testTarget(name: "RummageCoreTests", dependencies: ["RummageCore", "RummageTestSupport"]),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "RummageTestSupport"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "ArgumentParsingTests", dependencies: ["ArgumentParsing"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "DatasetsTests",
@@ -97,8 +109,11 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "RummageTestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "ServingTests",
+                    dependencies: ["Serving", "Events", "HTTPServer", "LinearAlgebra", "MatrixFactorization", "Registry", "RummageAPI",
+                                   "RummageClient", "RummageCore", "RummageTestSupport", "Training", "VectorSearch"]),
         .testTarget(name: "RummageCLITests",
-                    dependencies: ["RummageCLI", "ArgumentParsing", "Datasets", "Training", "Events", "Storage", "RummageCore",
+                    dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "Pipeline", "Training", "Events", "Features", "Storage", "RummageCore",
                                    "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
     ]
 )

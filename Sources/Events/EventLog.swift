@@ -58,13 +58,3 @@ extension EventLog {
         try read(timestamps: Int64.min..<Int64.max, types: types, order: order, body)
     }
 }
-
-/// Opens the event log at `location`: a `postgresql://` (or `postgres://`) URI opens a
-/// `PostgreSQLEventLog`, anything else is the path of a `SQLiteEventLog` file.
-public func openEventLog(_ location: String) throws(StorageError) -> any EventLog {
-    if isDatabaseURI(location) { return try PostgreSQLEventLog(conninfo: location) }
-    return try SQLiteEventLog(path: location)
-}
-
-/// Whether an event-log location names a database server rather than a local file.
-public func isDatabaseURI(_ location: String) -> Bool { location.hasPrefix("postgresql://") || location.hasPrefix("postgres://") }

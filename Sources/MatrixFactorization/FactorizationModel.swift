@@ -6,7 +6,7 @@ import Training
 ///
 /// Produced by `ImplicitALS` (no item bias: `itemBias` is all zeros) and `BPR`. Scoring all items is
 /// one `sgemv`; similar items are ranked by cosine between item factors.
-public struct FactorizationModel: SimilarItemsRecommender, PersistentRecommender {
+public struct FactorizationModel: SimilarItemsRecommender, PersistentRecommender, EmbeddingModel {
     public static let artifactKind = "matrix-factorization"
 
     /// Which trainer made it: `ials` or `bpr`.
@@ -20,6 +20,8 @@ public struct FactorizationModel: SimilarItemsRecommender, PersistentRecommender
     /// `1 / ‖y_i‖` (0 for a zero vector), for cosine similarity.
     private let inverseItemNorms: [Float]
 
+    public var userEmbeddings: Matrix { userFactors }
+    public var itemEmbeddings: Matrix { itemFactors }
     public var userCount: Int { userFactors.rows }
     public var itemCount: Int { itemFactors.rows }
     public var factors: Int { itemFactors.columns }

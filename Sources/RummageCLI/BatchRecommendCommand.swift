@@ -1,5 +1,7 @@
 import ArgumentParsing
+import Backends
 import Foundation
+import Pipeline
 import Registry
 import RummageAPI
 import RummageCore
@@ -86,7 +88,8 @@ struct BatchRecommendCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
-        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log)
+        let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
+                                                loadModel: ModelCatalog.load)
         let list: [String]
         if users == "all" {
             list = service.knownUsers
@@ -125,7 +128,7 @@ struct BatchRecommendCommand: Command {
         try file?.flush()
         let elapsed = clock.elapsedSeconds
         let targets = [out, storeLocation].compactMap { $0 }.joined(separator: " and ")
-        console.result("wrote \(written) users' top \(k) to \(targets) in \(seconds(elapsed)) "
+        console.result("wrote \(written) users' top \(k) to \(targets) in \(formattedSeconds(elapsed)) "
             + "(\(Int(Double(written) / max(elapsed, 1e-9))) users/s; \(fallbacks) fallbacks; shard \(shard.index)/\(shard.count); "
             + "\(approximate ? "ann" : "exact"))")
     }

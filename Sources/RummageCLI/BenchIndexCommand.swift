@@ -88,7 +88,7 @@ struct BenchIndexCommand: Command {
             let end = min(n, start + 10_000)
             index.add(ids: Array(ids[start..<end]), vectors: Matrix(rows: end - start, columns: d,
                                                                      storage: Array(base.storage[start * d..<end * d])))
-            console.progress("bench index: \(end) of \(n) vectors added in \(seconds(clock.elapsedSeconds))")
+            console.progress("bench index: \(end) of \(n) vectors added in \(formattedSeconds(clock.elapsedSeconds))")
         }
         console.result("  build: \(String(format: "%.1f", clock.elapsedSeconds)) s for \(n) vectors (1 thread)")
         for ef in efs {

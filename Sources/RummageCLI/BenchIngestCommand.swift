@@ -3,6 +3,7 @@ import Datasets
 import Events
 import Features
 import Foundation
+import Pipeline
 import RummageCore
 
 /// `rummage bench ingest`: throughput of the event log and the online feature store.

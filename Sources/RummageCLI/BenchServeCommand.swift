@@ -1,9 +1,12 @@
 import ArgumentParsing
+import Backends
+import BenchmarkHarness
 import Datasets
 import Dispatch
 import Events
 import Foundation
 import HTTPServer
+import Pipeline
 import Registry
 import RummageClient
 import RummageCore
@@ -79,27 +82,23 @@ struct BenchServeCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
-        for tool in ["wrk", "nginx"] where Self.which(tool) == nil {
+        for tool in ["wrk", "nginx"] where Wrk.which(tool) == nil {
             throw UsageError("\(tool) is not on PATH: install it (apt-get install wrk nginx-light), or run Benchmarks/serve.sh")
         }
         try prepare(console)
         let registry = ModelRegistry(root: dir + "/registry")
         try registry.setAlias(Self.model, "champion", to: 1)
         let loading = Stopwatch()
-        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite")
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
+                                                log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.load)
         let token = UUID().uuidString
-        let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: token)
-        var configuration = HTTPServer.Configuration()
-        configuration.threads = serverThreads
-        let server = HTTPServer(router: router, configuration: configuration)
-        try server.start()
+        let server = try ServerApplication(service: service, options: serverOptions(adminToken: token))
         defer { server.stop() }
         let indexed = service.status.indexed
-        console.progress("bench serve: v1 loaded in \(seconds(loading.elapsedSeconds)), \(indexed) listings indexed, port \(server.port)")
+        console.progress("bench serve: v1 loaded in \(formattedSeconds(loading.elapsedSeconds)), \(indexed) listings indexed, port \(server.port)")
 
         let script = dir + "/recommendations.lua"
-        try TextFile.write(Array(Self.luaScript(users: service.knownUsers, k: k).utf8), to: script)
+        try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k).utf8), to: script)
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
         console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
@@ -109,8 +108,8 @@ struct BenchServeCommand: Command {
             + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
 
         // Warm up, then measure Rummage and nginx with the same wrk load.
-        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
-        let ours = try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        let ours = try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         console.result("  rummage  GET recommendations k=\(k): \(ours.summary)")
         var sharedFigures: [String: Any] = [:]
         if let onlineStore {
@@ -122,8 +121,8 @@ struct BenchServeCommand: Command {
         }
         let nginx = try NginxCeiling(directory: dir + "/nginx")
         defer { nginx.stop() }
-        _ = try Self.wrk(wrkArguments + ["-d2s", "http://127.0.0.1:\(nginx.port)/"])
-        let ceiling = try Self.wrk(wrkArguments + ["-d\(duration)s", "http://127.0.0.1:\(nginx.port)/"])
+        _ = try Wrk.run(wrkArguments + ["-d2s", "http://127.0.0.1:\(nginx.port)/"])
+        let ceiling = try Wrk.run(wrkArguments + ["-d\(duration)s", "http://127.0.0.1:\(nginx.port)/"])
         nginx.stop()
         console.result("  nginx    return 200:                \(ceiling.summary)")
         let ratio = ours.requestsPerSecond / ceiling.requestsPerSecond
@@ -163,36 +162,39 @@ struct BenchServeCommand: Command {
         let log = try openEventLog(dir + "/events.sqlite")
         try store.states.rebuild(from: log)
         try store.features.rebuild(from: log)
-        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
-                                                listingStates: store.states, featureStore: store.features)
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
+                                                loadModel: ModelCatalog.load, listingStates: store.states, featureStore: store.features)
         let server = try warmServer(service, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
-        return try Self.wrk(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        return try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
     }
 
     /// A second server on loopback for `service`, warmed up by a 2 s wrk run.
-    private func warmServer(_ service: RecommendationService, script: String, wrkArguments: [String]) throws -> HTTPServer {
-        let router = Router()
-        ServingRoutes.install(service, on: router)
-        var configuration = HTTPServer.Configuration()
-        configuration.threads = serverThreads
-        let server = HTTPServer(router: router, configuration: configuration)
-        try server.start()
-        _ = try Self.wrk(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+    private func warmServer(_ service: RecommendationService, script: String, wrkArguments: [String]) throws -> ServerApplication {
+        let server = try ServerApplication(service: service, options: serverOptions())
+        _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         return server
+    }
+
+    /// Every measured server: `serverThreads` workers, no alias polling (swaps are triggered by reload).
+    private func serverOptions(adminToken: String? = nil) -> ServerApplication.Options {
+        var options = ServerApplication.Options()
+        options.http.threads = serverThreads
+        options.adminToken = adminToken
+        return options
     }
 
     /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a
     /// second server on the same version and log with per-request metrics off, alternating.
     private func metricsCost(registry: ModelRegistry, measuredPort: UInt16, script: String, wrkArguments: [String]) throws
         -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
-        let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion", logPath: dir + "/events.sqlite",
-                                             measuresRequests: false)
+        let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
+                                             log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.load, measuresRequests: false)
         let server = try warmServer(bare, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
         var on: [Double] = [], off: [Double] = []
         func measure(_ port: UInt16) throws -> Double {
-            try Self.wrk(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"]).requestsPerSecond
+            try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"]).requestsPerSecond
         }
         for round in 0..<metricsRounds {
             if round % 2 == 0 {
@@ -228,7 +230,7 @@ struct BenchServeCommand: Command {
                 }
             }
         }
-        let load = try Self.wrk(wrkArguments + ["-d\(swapDuration)s", "-s", script, "http://127.0.0.1:\(port)/"])
+        let load = try Wrk.run(wrkArguments + ["-d\(swapDuration)s", "-s", script, "http://127.0.0.1:\(port)/"])
         swapper.wait()
         try registry.setAlias(Self.model, "champion", to: 1)
         let count = swapped.withLock { $0 }
@@ -267,131 +269,7 @@ struct BenchServeCommand: Command {
                 gate: GatePolicy(), alias: alias)
             _ = try Pipeline(config: config, progress: { console.progress($0) }).run()
         }
-        try TextFile.write(Array("prepared in \(seconds(clock.elapsedSeconds))\n".utf8), to: marker)
-        console.progress("bench serve: prepared in \(seconds(clock.elapsedSeconds))")
-    }
-
-    /// A wrk script asking each user's recommendations in turn.
-    static func luaScript(users: [String], k: Int) -> String {
-        let list = users.map { "\"\(RummageClient.percentEncoded($0))\"" }.joined(separator: ",")
-        return """
-            local users = {\(list)}
-            local i = 0
-            request = function()
-              i = i + 1
-              return wrk.format("GET", "/v1/users/" .. users[(i % #users) + 1] .. "/recommendations?k=\(k)")
-            end
-            """
-    }
-
-    static func which(_ tool: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
-        for directory in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"] {
-            let candidate = directory + "/" + tool
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-
-    static func wrk(_ arguments: [String]) throws -> WrkResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: which("wrk")!)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw UsageError("wrk failed: \(text)") }
-        return try WrkResult(parsing: text)
-    }
-}
-
-/// The figures of one wrk run with `--latency`.
-struct WrkResult {
-    var requests = 0
-    var requestsPerSecond = 0.0
-    var p50Milliseconds = 0.0
-    var p99Milliseconds = 0.0
-    var non2xx = 0
-    var socketErrors = 0
-
-    init(parsing text: String) throws {
-        func milliseconds(_ value: Substring) -> Double? {
-            for (unit, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where value.hasSuffix(unit) {
-                return Double(value.dropLast(unit.count)).map { $0 * scale }
-            }
-            return nil
-        }
-        var sawRate = false
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            guard let first = words.first else { continue }
-            switch first {
-            case "50%": p50Milliseconds = words.count > 1 ? milliseconds(words[1]) ?? 0 : 0
-            case "99%": p99Milliseconds = words.count > 1 ? milliseconds(words[1]) ?? 0 : 0
-            case "Requests/sec:":
-                requestsPerSecond = words.count > 1 ? Double(words[1]) ?? 0 : 0
-                sawRate = true
-            case "Non-2xx": non2xx = Int(words.last ?? "") ?? 0
-            case "Socket":
-                socketErrors = words.compactMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }.reduce(0, +)
-            default:
-                if words.count > 2, words[1] == "requests", words[2] == "in" { requests = Int(first) ?? 0 }
-            }
-        }
-        guard sawRate else { throw UsageError("could not read wrk's output: \(text)") }
-    }
-
-    var summary: String {
-        "\(Int(requestsPerSecond)) req/s, p50 \(String(format: "%.2f", p50Milliseconds)) ms, p99 \(String(format: "%.2f", p99Milliseconds)) ms, "
-            + "\(requests) requests, \(non2xx) non-2xx, \(socketErrors) socket errors"
-    }
-}
-
-/// nginx answering `return 200` on a free loopback port, from its own prefix directory; for the ceiling.
-final class NginxCeiling {
-    let port: UInt16
-    private let process = Process()
-
-    init(directory relative: String) throws {
-        let directory = URL(fileURLWithPath: relative).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
-        port = try HTTPServer.freeLoopbackPort()
-        let config = """
-            worker_processes auto;
-            daemon off;
-            pid \(directory)/nginx.pid;
-            error_log \(directory)/logs/error.log;
-            events { worker_connections 4096; }
-            http {
-              access_log off;
-              client_body_temp_path \(directory)/body;
-              proxy_temp_path \(directory)/proxy;
-              fastcgi_temp_path \(directory)/fastcgi;
-              uwsgi_temp_path \(directory)/uwsgi;
-              scgi_temp_path \(directory)/scgi;
-              server { listen 127.0.0.1:\(port); location / { return 200 "ok\\n"; } }
-            }
-            """
-        try TextFile.write(Array(config.utf8), to: directory + "/nginx.conf")
-        process.executableURL = URL(fileURLWithPath: BenchServeCommand.which("nginx")!)
-        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]
-        try process.run()
-        // Wait until it answers.
-        let client = RummageClient(port: port, timeout: 1)
-        for _ in 0..<100 {
-            if (try? client.request("GET", "/"))?.status == 200 { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        stop()
-        throw UsageError("nginx did not start on port \(port); see \(directory)/logs/error.log")
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        try TextFile.write(Array("prepared in \(formattedSeconds(clock.elapsedSeconds))\n".utf8), to: marker)
+        console.progress("bench serve: prepared in \(formattedSeconds(clock.elapsedSeconds))")
     }
 }

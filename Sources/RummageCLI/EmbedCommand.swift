@@ -1,10 +1,9 @@
 import ArgumentParsing
 import Datasets
 import LinearAlgebra
-import MatrixFactorization
+import Pipeline
 import RummageCore
 import Training
-import TwoTower
 
 /// `rummage embed`: writes user or item embeddings of a saved model, in batch.
 struct EmbedCommand: Command {
@@ -50,21 +49,21 @@ struct EmbedCommand: Command {
         let model = try ModelCatalog.load(path: modelPath)
         let set: EmbeddingSet
         if let listings {
-            guard let twoTower = model as? TwoTowerModel else {
-                throw UsageError("--listings needs a two-tower model (this is '\(type(of: model).artifactKind)')")
+            guard let contentModel = model as? any ContentEmbeddingModel else {
+                throw UsageError("--listings needs a model that embeds content, e.g. two-tower (this is '\(type(of: model).artifactKind)')")
             }
             let file = try ListingsFile.read(path: listings)
             set = EmbeddingSet(entity: entity, ids: file.ids.ids.map(\.value),
-                               vectors: twoTower.embedNewItems(fieldNames: ListingsFile.featureNames, content: file.content))
+                               vectors: contentModel.embedNewItems(fieldNames: ListingsFile.featureNames, content: file.content))
         } else {
-            guard let vectors = ModelCatalog.vectors(of: model, entity: entity) else {
+            guard let embedding = model as? any EmbeddingModel else {
                 throw DataError(.invalidArgument, "artifact holds a '\(type(of: model).artifactKind)', not a model with embeddings",
                                 path: modelPath)
             }
-            set = Self.indexed(entity, vectors)
+            set = Self.indexed(entity, entity == "items" ? embedding.itemEmbeddings : embedding.userEmbeddings)
         }
         try set.save(to: path)
-        console.progress("wrote \(set.ids.count) \(entity) embeddings of width \(set.vectors.columns) to \(path) in \(seconds(clock.elapsedSeconds))")
+        console.progress("wrote \(set.ids.count) \(entity) embeddings of width \(set.vectors.columns) to \(path) in \(formattedSeconds(clock.elapsedSeconds))")
     }
 
     static func indexed(_ entity: String, _ vectors: Matrix) -> EmbeddingSet {

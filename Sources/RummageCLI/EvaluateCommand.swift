@@ -2,6 +2,7 @@ import ArgumentParsing
 import Datasets
 import Evaluation
 import Foundation
+import Pipeline
 import RummageCore
 import Training
 
@@ -38,13 +39,13 @@ struct EvaluateCommand: Command {
         let split = try dataset.load()
         let train = split.train
         console.progress("loaded \(split.name): \(train.userCount) users, \(train.itemCount) items, "
-            + "\(train.interactionCount) training interactions in \(seconds(loading.elapsedSeconds))")
+            + "\(train.interactionCount) training interactions in \(formattedSeconds(loading.elapsedSeconds))")
 
         let training = Stopwatch()
         let recommender = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split,
                                                  threads: threads, progress: { console.progress($0) })
         let trainSeconds = training.elapsedSeconds
-        console.progress("trained \(model) in \(seconds(trainSeconds))")
+        console.progress("trained \(model) in \(formattedSeconds(trainSeconds))")
 
         let evaluating = Stopwatch()
         let report: MetricReport
@@ -55,7 +56,7 @@ struct EvaluateCommand: Command {
             report = protocolSpec.evaluate(threads: threads) { user, scores in recommender.scoreAll(for: user, into: scores) }
         }
         let evalSeconds = evaluating.elapsedSeconds
-        console.progress("evaluated \(report.userCount) users (\(split.evaluation.name)) in \(seconds(evalSeconds))")
+        console.progress("evaluated \(report.userCount) users (\(split.evaluation.name)) in \(formattedSeconds(evalSeconds))")
 
         console.result("\(model) on \(split.name): \(report)")
         if json {

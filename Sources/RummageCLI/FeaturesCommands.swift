@@ -1,8 +1,10 @@
 import ArgumentParsing
+import Backends
 import Datasets
 import Events
 import Features
 import Foundation
+import Pipeline
 import RummageCore
 
 /// Where feature commands read events from: a generated marketplace or an event log.
@@ -125,7 +127,7 @@ struct FeaturesCheckCommand: Command {
                 local.apply(Array(arrival[start..<min(start + 10_000, arrival.count)]))
             }
             store = local
-            console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(seconds(clock.elapsedSeconds))")
+            console.progress("replayed \(arrival.count) events (\(outOfOrder) arrived before an earlier-stamped one) into the online store in \(formattedSeconds(clock.elapsedSeconds))")
         }
         let report = try FeatureConsistency.check(online: store, events: before, at: time)
         console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
@@ -191,6 +193,6 @@ struct FeaturesTrainingSetCommand: Command {
             try file.write(line + "}")
         }
         try file.flush()
-        console.progress("wrote \(file.lines) examples with \(features.definitions.count) point-in-time features each to \(out) in \(seconds(clock.elapsedSeconds))")
+        console.progress("wrote \(file.lines) examples with \(features.definitions.count) point-in-time features each to \(out) in \(formattedSeconds(clock.elapsedSeconds))")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Datasets
 import Events
+import Pipeline
 import RummageCore
 
 /// `rummage generate`: writes a seeded synthetic marketplace.
@@ -47,8 +48,8 @@ struct GenerateCommand: Command {
         let generated = clock.elapsedSeconds
         try marketplace.write(to: directory)
         console.progress("wrote \(marketplace.users.count) users, \(marketplace.listings.count) listings and "
-            + "\(marketplace.events.count) events to \(directory) in \(seconds(clock.elapsedSeconds)) "
-            + "(simulation \(seconds(generated)))")
+            + "\(marketplace.events.count) events to \(directory) in \(formattedSeconds(clock.elapsedSeconds)) "
+            + "(simulation \(formattedSeconds(generated)))")
         if jsonl {
             var out = LineWriter(path: directory + "/events.jsonl")
             try MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { (event) throws(DataError) in
@@ -60,9 +61,3 @@ struct GenerateCommand: Command {
     }
 }
 
-/// Seconds with two decimals, e.g. `1.23 s`.
-func seconds(_ value: Double) -> String {
-    let hundredths = Int((value * 100).rounded())
-    let fraction = hundredths % 100
-    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) s"
-}

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Backends
 import Events
 import Foundation
 import RummageCore
@@ -163,7 +164,7 @@ struct IngestCommand: Command {
         }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
-            + "in \(seconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
+            + "in \(formattedSeconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
         if json {
             console.progress(summary)
             let object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,

@@ -1,30 +1,23 @@
 import ArgumentParsing
+import Backends
 import Events
 import Features
 import Foundation
 import RummageCore
 import Storage
 
-/// The shared online store (`--online-store redis://…`): listing states and online features that every
-/// `rummage serve` replica and ingester reads and writes.
-struct OnlineStore {
+extension OnlineStore {
     static let option = OptionSpec.value(
         "online-store", "URL",
         help: "Shared online store for listing states and features, redis://HOST:PORT[/DB] (default: in this process's memory).")
 
-    let states: RedisListingStates
-    let features: RedisFeatureStore
-
-    init(url: String, features: FeatureSet = .marketplace) throws {
-        let redis: RedisPool
-        do { redis = try RedisPool(url: url) } catch { throw UsageError("--online-store: \(error.message)") }
-        states = RedisListingStates(redis: redis)
-        self.features = RedisFeatureStore(redis: redis, features: features)
-    }
-
     /// The store named by `--online-store`, if any.
     static func from(_ arguments: ParsedArguments) throws -> OnlineStore? {
-        try arguments.string("online-store").map { try OnlineStore(url: $0) }
+        do {
+            return try arguments.string("online-store").map { url throws(StorageError) in try OnlineStore(url: url) }
+        } catch {
+            throw UsageError("--online-store: \(error.message)")
+        }
     }
 }
 
@@ -71,8 +64,8 @@ struct OnlineRebuildCommand: Command {
                 console.progress("features: \(applied) events applied")
             }
         }
-        let summary = "rebuilt \(store.states.redis.url) from \(log): \(listings) listing states in \(seconds(statesSeconds)), "
-            + "features of \(events) events in \(seconds(clock.elapsedSeconds - statesSeconds))"
+        let summary = "rebuilt \(store.states.redis.url) from \(log): \(listings) listing states in \(formattedSeconds(statesSeconds)), "
+            + "features of \(events) events in \(formattedSeconds(clock.elapsedSeconds - statesSeconds))"
         if json {
             console.progress(summary)
             console.result(try jsonObjectLine(["listings": listings, "events": events, "states_seconds": statesSeconds,

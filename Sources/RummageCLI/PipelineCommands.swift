@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Foundation
+import Pipeline
 import Registry
 import RummageCore
 import Training
@@ -99,7 +100,7 @@ struct PipelineReproduceCommand: Command {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         config.registry = scratch
         let again = try Pipeline(config: config, progress: { console.progress($0) }).run()
-        let identical = again.modelSHA256 == manifest.artifacts["model.rmg"]
+        let identical = again.modelSHA256 == manifest.artifacts[ServingBundle.File.model.rawValue]
         let worst = manifest.metrics.map { abs((again.manifest.metrics[$0.key] ?? .infinity) - $0.value) }.max() ?? 0
         let sameData = again.manifest.dataFingerprint == manifest.dataFingerprint
         let reproduced = sameData && (identical || worst <= tolerance)
@@ -333,7 +334,7 @@ struct GateCommand: Command {
         do {
             let paths = try registry.verify(model, c)
             policy = try PipelineConfig.load(path: configPath ?? (paths["pipeline.json"] ?? "")).gate
-            guard let modelPath = paths["model.rmg"] else { throw RegistryError("version \(c) has no model.rmg") }
+            guard let modelPath = paths[ServingBundle.File.model.rawValue] else { throw RegistryError("version \(c) has no model.rmg") }
             let loaded = try ModelCatalog.load(path: modelPath)
             loads = (true, "checksums match; model.rmg loads")
             let users = (0..<min(300, loaded.userCount)).map { UserIndex(Int32($0)) }

@@ -78,7 +78,7 @@ struct PublishCommand: Command {
         }
         try send()
         let summary = "read \(lines) lines: \(published) events published to \(queue) in \(messages) messages, \(refused) refused, "
-            + "in \(seconds(clock.elapsedSeconds)) (\(Int(Double(published) / max(clock.elapsedSeconds, 1e-9))) events/s)"
+            + "in \(formattedSeconds(clock.elapsedSeconds)) (\(Int(Double(published) / max(clock.elapsedSeconds, 1e-9))) events/s)"
         if json {
             console.progress(summary)
             console.result(try jsonObjectLine(["lines": lines, "published": published, "messages": messages, "refused": refused,

@@ -1,8 +1,9 @@
 import ArgumentParsing
-import Dispatch
+import Backends
 import Events
 import Foundation
 import HTTPServer
+import Pipeline
 import Registry
 import RummageCore
 import Serving
@@ -102,48 +103,21 @@ struct ServeCommand: Command {
         let directory = (log as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
-        let service = try RecommendationService(registry: registry, model: model, reference: alias, logPath: log, experiment: experiment,
+        let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
+                                                loadModel: ModelCatalog.load, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features,
                                                 precomputed: precomputed)
-        let router = Router()
-        let publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
-        ServingRoutes.install(service, on: router, adminToken: adminToken, logger: logger, publisher: publisher)
-        let server = HTTPServer(router: router, configuration: configuration)
-        try server.start()
+        var options = ServerApplication.Options()
+        options.http = configuration
+        options.adminToken = adminToken
+        options.pollSeconds = poll
+        options.followsLog = onlineStore != nil
+        options.publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
+        let application = try ServerApplication(service: service, options: options, logger: logger)
         let served = service.servedVersions.map { "\($0.alias) v\($0.version)" }.joined(separator: ", ")
-        logger.info("serving", ["model": model, "versions": served, "indexed": service.status.indexed, "port": Int(server.port),
+        logger.info("serving", ["model": model, "versions": served, "indexed": service.status.indexed, "port": Int(application.port),
                                 "user_query": service.userQuery, "load_seconds": clock.elapsedSeconds])
-        console.result("listening on 127.0.0.1:\(server.port)")
-        // Follow the aliases: load a moved-to version in the background and swap it in.
-        let timer = DispatchSource.makeTimerSource(queue: .global())
-        // Always resumed (a suspended source must not be released); with --poll 0 it never fires.
-        timer.schedule(deadline: poll > 0 ? .now() + .seconds(poll) : .distantFuture,
-                       repeating: poll > 0 ? .seconds(poll) : .never)
-        timer.setEventHandler {
-            for (alias, version) in service.servedVersions {
-                guard let target = try? service.registry.resolve(service.modelName, alias), target != version else { continue }
-                do {
-                    let (_, from, to) = try service.reload(to: alias)
-                    logger.info("hot swap", ["alias": alias, "from": from, "to": to])
-                } catch {
-                    logger.error("hot swap refused", ["alias": alias, "target": target, "serving": version, "error": "\(error)"])
-                }
-            }
-        }
-        timer.resume()
-        // Replicas follow the shared log: listings other processes created join this index within 250 ms.
-        let follower = DispatchSource.makeTimerSource(queue: .global())
-        follower.schedule(deadline: .now(), repeating: onlineStore == nil ? .never : .milliseconds(250))
-        follower.setEventHandler {
-            do { try service.followLog() } catch { logger.error("following the log failed", ["error": "\(error)"]) }
-        }
-        follower.resume()
-        StopSignal().wait()
-        logger.info("stopping: draining in-flight requests")
-        timer.cancel()
-        follower.cancel()
-        server.stop()
-        service.flushImpressions()
-        logger.info("stopped")
+        console.result("listening on 127.0.0.1:\(application.port)")
+        application.run(until: StopSignal().wait)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Datasets
+import Pipeline
 import RummageCore
 import Training
 
@@ -36,6 +37,6 @@ struct TrainCommand: Command {
             preconditionFailure("\(model) is listed as persistent but is not")
         }
         try persistent.save(to: path)
-        console.result("trained \(model) on \(split.name) in \(seconds(clock.elapsedSeconds)); saved to \(path)")
+        console.result("trained \(model) on \(split.name) in \(formattedSeconds(clock.elapsedSeconds)); saved to \(path)")
     }
 }

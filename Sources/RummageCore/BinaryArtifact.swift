@@ -122,6 +122,16 @@ public struct ArtifactReader {
         return T(littleEndian: bytes[range].withUnsafeBytes { $0.loadUnaligned(as: T.self) })
     }
 
+    /// A stored element count, refused unless the bytes left could hold that many elements of at least
+    /// `minimumBytes` each: a hostile or corrupt count (2^63 nodes) is an error, never an allocation.
+    public mutating func count(ofElementsOfAtLeast minimumBytes: Int, what: String) throws(DataError) -> Int {
+        let n = try integer(UInt64.self)
+        guard n <= UInt64((end - offset) / max(1, minimumBytes)) else {
+            throw DataError(.corrupt, "implausible count of \(n) \(what) (\(end - offset) bytes left)", path: path)
+        }
+        return Int(n)
+    }
+
     public mutating func double() throws(DataError) -> Double { Double(bitPattern: try integer(UInt64.self)) }
 
     public mutating func string() throws(DataError) -> String {

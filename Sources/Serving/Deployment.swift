@@ -1,17 +1,22 @@
-import Datasets
 import Events
 import Features
-import Foundation
 import LinearAlgebra
 import Registry
 import RummageCore
 import Synchronization
 import Training
-import TwoTower
 import VectorSearch
 
-/// One loaded model version: its embeddings, its index (checked to be built from the same model), and
-/// the listings created since, embedded by this model's item tower. Replaced whole on a hot swap.
+/// Turns a version's model artifact into the loaded model; the caller knows the model kinds (the CLI
+/// passes the model catalogue's loader), serving only uses the capabilities it finds.
+public typealias ModelLoader = @Sendable (_ path: String) throws -> any Recommender
+
+/// One loaded model version: its embeddings, its index (a checked `ServingBundle`), the capabilities its
+/// model has, and the listings created since, embedded from their content. Replaced whole on a hot swap.
+///
+/// Indexed ids are rows of the item embeddings; listings created after training get ids from
+/// `itemIDs.count` on. Only `EventIntake`, `DeploymentSlots` (preparing) and the eligibility
+/// check's caller change the index; reads never do.
 final class Deployment: Sendable {
     struct NewListings {
         var next: Int64
@@ -27,13 +32,15 @@ final class Deployment: Sendable {
     let itemIDs: [String]
     let itemOfID: [String: Int64]
     let itemVectors: Matrix
-    let index: HNSWIndex
-    let twoTower: TwoTowerModel?
-    /// For a two-tower model whose user tower reads online features (`features=true`): how feature values
-    /// become its bags. Nil otherwise.
-    let userFeatureTokens: FeatureTokens?
+    let index: any VectorIndex
+    /// The model's cold-start capability: listings it never saw are embedded from their content. Nil:
+    /// such listings are not indexed by this version.
+    let contentModel: (any ContentEmbeddingModel)?
+    /// The model's request-time user side, when it reads online features (with how feature values become
+    /// its bags). Nil: the stored user rows, moved towards recent listings (`OnlineSignals.query`).
+    let userModel: (model: any RequestTimeUserModel, tokens: FeatureTokens)?
     /// Served-score drift against this version's own answers when it was brought up to date, and catalog
-    /// coverage. Set once, by `RecommendationService.prepare`.
+    /// coverage. Set once, by `DeploymentSlots` when it prepares the version.
     private let qualityReference = AtomicLazyReference<ServingQuality>()
     var quality: ServingQuality? { qualityReference.load() }
 
@@ -44,37 +51,37 @@ final class Deployment: Sendable {
     let newestListingTime = Atomic<Int64>(Int64.min)
     private let newListings: Mutex<NewListings>
 
-    /// Loads version `reference` of `model`, verifying every artifact's checksum and the index's stamp.
-    init(registry: ModelRegistry, model: String, reference: String) throws {
-        let version = try registry.resolve(model, reference)
-        let paths = try registry.verify(model, version)
-        let manifest = try registry.manifest(model, version)
-        guard let modelPath = paths["model.rmg"], let indexPath = paths["index.rmg"], let itemsPath = paths["item_embeddings.rmg"],
-              let usersPath = paths["user_embeddings.rmg"] else {
-            throw ServingError("\(model) v\(version) lacks model.rmg, index.rmg or embeddings: re-run its pipeline")
+    /// Loads version `reference` of `model` (`ServingBundle.load`: checksums and cross-checks), and its
+    /// model through `loadModel`.
+    convenience init(registry: ModelRegistry, model: String, reference: String, loadModel: ModelLoader) throws {
+        let bundle = try ServingBundle.load(registry: registry, model: model, reference: reference)
+        let loaded: any Recommender
+        do { loaded = try loadModel(bundle.modelPath) } catch { throw ServingError("\(model) v\(bundle.version): \(error)") }
+        try self.init(bundle: bundle, model: loaded)
+    }
+
+    init(bundle: ServingBundle, model: any Recommender) throws {
+        version = bundle.version
+        manifest = bundle.manifest
+        users = Dictionary(uniqueKeysWithValues: bundle.users.ids.enumerated().map { ($1, $0) })
+        userVectors = bundle.users.vectors
+        itemIDs = bundle.items.ids
+        itemOfID = Dictionary(uniqueKeysWithValues: bundle.items.ids.enumerated().map { ($1, Int64($0)) })
+        itemVectors = bundle.items.vectors
+        index = bundle.index
+        let width = bundle.index.dimension
+        if let embedding = model as? any EmbeddingModel, embedding.itemEmbeddings.columns != width {
+            throw ServingError("\(bundle.model) v\(version): the model's vectors are \(embedding.itemEmbeddings.columns) wide, the index's \(width)")
         }
-        let (index, stamp) = try HNSWIndex.load(from: indexPath)
-        guard stamp == "model.rmg sha256 \(manifest.artifacts["model.rmg"] ?? "")" else {
-            throw ServingError("\(indexPath) was built from another model (\(stamp)); refusing to serve it")
-        }
-        let items = try EmbeddingSet.load(from: itemsPath), users = try EmbeddingSet.load(from: usersPath)
-        self.version = version
-        self.manifest = manifest
-        self.users = Dictionary(uniqueKeysWithValues: users.ids.enumerated().map { ($1, $0) })
-        userVectors = users.vectors
-        itemIDs = items.ids
-        itemOfID = Dictionary(uniqueKeysWithValues: items.ids.enumerated().map { ($1, Int64($0)) })
-        itemVectors = items.vectors
-        self.index = index
-        let twoTower = manifest.kind == "two-tower" ? try TwoTowerModel.load(from: modelPath) : nil
-        self.twoTower = twoTower
-        if let fields = twoTower?.userDynamicFields, !fields.isEmpty {
-            userFeatureTokens = FeatureTokens(items: IDMap(items.ids.map { ItemID($0) }),
-                                              categories: IDMap(fields.first { !$0.vocabulary.isEmpty }?.vocabulary ?? []))
+        contentModel = model as? any ContentEmbeddingModel
+        if let tower = model as? any RequestTimeUserModel, !tower.userDynamicFields.isEmpty {
+            let fields = tower.userDynamicFields
+            userModel = (tower, FeatureTokens(items: IDMap(bundle.items.ids.map { ItemID($0) }),
+                                              categories: IDMap(fields.first { !$0.vocabulary.isEmpty }?.vocabulary ?? [])))
         } else {
-            userFeatureTokens = nil
+            userModel = nil
         }
-        newListings = Mutex(NewListings(next: Int64(items.ids.count)))
+        newListings = Mutex(NewListings(next: Int64(bundle.items.ids.count)))
     }
 
     /// Notes that a listing created at `time` is in the index (for the staleness gauge).
@@ -97,12 +104,16 @@ final class Deployment: Sendable {
         Int(id) < itemIDs.count ? Array(itemVectors.row(Int(id))) : newListings.withLock { $0.vectors[id] }
     }
 
-    /// Embeds a listing the model never saw from its content (two-tower only) and adds it to the index.
+    /// The indexed listings with their index ids.
+    var indexedListings: [(id: Int64, item: String)] { index.allIDs.compactMap { id in itemID(of: id).map { (id, $0) } } }
+
+    /// Embeds a listing the model never saw from its content (models with `ContentEmbeddingModel` only)
+    /// and adds it to the index.
     func addNewListing(_ event: Event) {
-        guard let twoTower, let item = event.item?.value, id(of: item) == nil else { return }
-        let names = ListingsFile.featureNames
+        guard let contentModel, let item = event.item?.value, id(of: item) == nil else { return }
+        let names = contentModel.contentFieldNames
         let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
-        let vector = Array(twoTower.embedNewItems(fieldNames: names, content: content).row(0))
+        let vector = Array(contentModel.embedNewItems(fieldNames: names, content: content).row(0))
         let id = newListings.withLock { s -> Int64 in
             let id = s.next
             s.next += 1

@@ -1,5 +1,4 @@
 import Foundation
-import RummageCore
 import Synchronization
 
 /// Structured logs: one JSON object per line (`ts` in ISO 8601 UTC with milliseconds, `level`, `msg`,
@@ -30,9 +29,9 @@ public final class JSONLogger: Sendable {
 
     public func log(_ level: Level, _ message: String, _ fields: [String: any Sendable] = [:]) {
         guard level >= minimumLevel else { return }
-        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(JSONText.quoted(message))"
+        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(Self.quoted(message))"
         for key in fields.keys.sorted() {
-            line += ",\(JSONText.quoted(key)):\(Self.value(fields[key]!))"
+            line += ",\(Self.quoted(key)):\(Self.value(fields[key]!))"
         }
         line += "}\n"
         lock.withLock { _ in write(line) }
@@ -47,11 +46,21 @@ public final class JSONLogger: Sendable {
         case let b as Bool: b ? "true" : "false"
         case let i as Int: String(i)
         case let i as Int64: String(i)
-        case let d as Double: d.isFinite ? JSONText.number(d) : "null"
-        case let f as Float: f.isFinite ? JSONText.number(Double(f)) : "null"
-        default: JSONText.quoted(String(describing: value))
+        case let d as Double: d.isFinite ? number(d) : "null"
+        case let f as Float: f.isFinite ? number(Double(f)) : "null"
+        default: quoted(String(describing: value))
         }
     }
+
+    /// A JSON string literal (log lines are not a hot path: Foundation's encoder escapes).
+    static func quoted(_ text: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+
+    /// Integral values without a fraction, others in Swift's shortest round-trip form.
+    static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)" }
 
     static func timestamp() -> String {
         var now = timespec()

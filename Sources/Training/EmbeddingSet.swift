@@ -30,8 +30,7 @@ public struct EmbeddingSet: Sendable, Equatable {
     public static func load(from path: String) throws(DataError) -> EmbeddingSet {
         var reader = try ArtifactReader(path: path, expectedKind: artifactKind)
         let entity = try reader.string()
-        let count = try reader.integer(UInt64.self)
-        guard count <= UInt64(Int32.max) else { throw DataError(.corrupt, "implausible id count \(count)", path: path) }
+        let count = try reader.count(ofElementsOfAtLeast: 4, what: "ids")  // a length prefix each, at least
         var ids: [String] = []
         for _ in 0..<count { ids.append(try reader.string()) }
         let vectors = try reader.floats(rank: 2)

@@ -33,3 +33,32 @@ extension PersistentRecommender {
         return model
     }
 }
+
+/// A model that scores by the inner product of a user vector and an item vector: what retrieval indexes
+/// (the item rows) and queries (the user rows). Serving and the pipeline reach embeddings through this
+/// capability, never through a concrete model type.
+public protocol EmbeddingModel: Recommender {
+    /// One row per user the model was trained with.
+    var userEmbeddings: Matrix { get }
+    /// One row per item the model was trained with.
+    var itemEmbeddings: Matrix { get }
+}
+
+/// A model that embeds listings it was never trained on from their content (cold start).
+public protocol ContentEmbeddingModel: EmbeddingModel {
+    /// The content fields the model reads; others are ignored.
+    var contentFieldNames: [String] { get }
+    /// Vectors for listings the model has never seen: `content[e][f]` are entity `e`'s value names for
+    /// field `fieldNames[f]`. Values outside the model's vocabularies are ignored.
+    func embedNewItems(fieldNames: [String], content: [[[String]]]) -> Matrix
+}
+
+/// A model whose user side runs at request time on the user's current online features.
+public protocol RequestTimeUserModel: EmbeddingModel {
+    /// The online features the user side reads (empty: it reads none, and the stored rows are final),
+    /// with the id vocabulary of each, in the order `embedUser` takes their bags.
+    var userDynamicFields: [(name: String, vocabulary: [String])] { get }
+    /// The user's vector now: `user` is the model's index for a user it was trained on (nil for a new
+    /// one), `dynamicBags` the current bags of `userDynamicFields`.
+    func embedUser(_ user: Int?, dynamicBags: [[Int32]]) -> [Float]
+}

@@ -4,7 +4,7 @@ import Training
 
 /// A trained two-tower retrieval model: L2-normalised user and item embeddings whose dot product is the
 /// score, plus the towers themselves so that new users and listings can be embedded from content.
-public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @unchecked Sendable {
+public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, ContentEmbeddingModel, RequestTimeUserModel, @unchecked Sendable {
     // @unchecked because: the towers hold reference-typed parameters, which are never mutated after
     // training (only `Tower.apply` reads them), so sharing the model between threads is safe.
     public static let artifactKind = "two-tower"
@@ -81,6 +81,9 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, @un
         // Entity indices are placeholders: every id is replaced by the unknown id.
         return itemTower.apply(input.bags(for: content.indices.map { Int32($0) }) { _ in false })
     }
+
+    /// The item tower's content fields.
+    public var contentFieldNames: [String] { itemInput.features.fields.map(\.name) }
 
     /// The user tower's time-varying fields (empty unless trained with `features=true`): their names and
     /// id vocabularies, in the order `embedUser` takes their bags.

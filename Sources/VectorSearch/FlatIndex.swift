@@ -24,6 +24,8 @@ public final class FlatIndex: VectorIndex {
 
     public func contains(_ id: Int64) -> Bool { storage.withLock { $0.slotOfID[id] != nil } }
 
+    public var allIDs: [Int64] { storage.withLock { $0.ids } }
+
     public func add(ids: [Int64], vectors: Matrix) {
         precondition(vectors.rows == ids.count && vectors.columns == dimension)
         let d = dimension

@@ -42,10 +42,11 @@ extension HNSWIndex {
         c.m = Int(try r.integer(UInt32.self)); c.efConstruction = Int(try r.integer(UInt32.self))
         c.efSearch = Int(try r.integer(UInt32.self)); c.rebuildFraction = try r.double(); c.seed = try r.integer(UInt64.self)
         guard d > 0, c.m >= 2, c.efConstruction >= 1 else { throw DataError(.corrupt, "implausible index header", path: path) }
-        let n = Int(try r.integer(UInt64.self))
+        let n = try r.count(ofElementsOfAtLeast: 9, what: "nodes")  // an id and a deleted flag each, at least
         var g = Graph(dimension: d, m: c.m, seed: c.seed)
         var ids: [(id: Int64, deleted: Bool)] = []
         for _ in 0..<n { ids.append((try r.integer(Int64.self), try r.integer(UInt8.self) == 1)) }
+        guard Set(ids.map(\.id)).count == n else { throw DataError(.corrupt, "duplicate ids among the \(n) nodes", path: path) }
         let vectors = try r.floats(rank: 2)
         guard vectors.shape == [n, d] else { throw DataError(.corrupt, "vectors of shape \(vectors.shape), expected [\(n), \(d)]", path: path) }
         for node in 0..<n {

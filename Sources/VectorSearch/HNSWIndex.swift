@@ -67,11 +67,8 @@ public final class HNSWIndex: VectorIndex {
         self.graph = graph
     }
 
-    /// Calls `body` with the searchable ids (in insertion order).
-    public func withAllIDs<R>(_ body: ([Int64]) -> R) -> R {
-        let ids = graph.read { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } }
-        return body(ids)
-    }
+    /// The searchable ids, in insertion order.
+    public var allIDs: [Int64] { graph.read { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } } }
 
     /// The stored vector of a searchable id.
     public func vector(of id: Int64) -> [Float]? {

@@ -31,6 +31,8 @@ public protocol VectorIndex: AnyObject, Sendable {
     func remove(ids: [Int64])
     func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [[SearchHit]]
     func contains(_ id: Int64) -> Bool
+    /// Every searchable id.
+    var allIDs: [Int64] { get }
 }
 
 /// An error from building, saving or loading an index.

@@ -1,3 +1,4 @@
+import Backends
 import Events
 import Foundation
 import Registry

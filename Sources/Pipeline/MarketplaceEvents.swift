@@ -6,8 +6,8 @@ import RummageCore
 /// join time, `listing_created` (seller, price, content) at each listing's creation, and the
 /// interactions of `events.csv` (ids `e<line>`; a purchase sells its listing), merged in time order
 /// (at equal times: users, then listings, then interactions).
-enum MarketplaceEvents {
-    static func forEach(_ data: MarketplaceData, _ body: (Event) throws -> Void) rethrows {
+public enum MarketplaceEvents {
+    public static func forEach(_ data: MarketplaceData, _ body: (Event) throws -> Void) rethrows {
         let listings = data.listings
         let userOrder = data.userIDs.ids.indices.sorted { (data.userJoinedAt[$0], $0) < (data.userJoinedAt[$1], $1) }
         let listingOrder = listings.ids.ids.indices.sorted { (listings.createdAt[$0], $0) < (listings.createdAt[$1], $1) }

@@ -8,10 +8,10 @@ import TwoTower
 /// the user's recent items and category affinity, and the listing's popularity windows. Training rows
 /// are computed point-in-time at each training pair's first interaction (only events strictly before
 /// it); serving rows at the split time, as the online store holds them then.
-enum MarketplaceDynamicFeatures {
-    static let featureNames = ["user_recent_items", "user_category_affinity_30d", "item_engagements_7d", "item_views_1d"]
+public enum MarketplaceDynamicFeatures {
+    public static let featureNames = ["user_recent_items", "user_category_affinity_30d", "item_engagements_7d", "item_views_1d"]
 
-    static func build(split: Split, data: MarketplaceData, splitTime: Int64) -> DynamicFeatures {
+    public static func build(split: Split, data: MarketplaceData, splitTime: Int64) -> DynamicFeatures {
         let train = split.train
         let features = FeatureSet(FeatureSet.marketplace.definitions.filter { featureNames.contains($0.name) })
         var events: [Event] = []

@@ -34,10 +34,6 @@ extension PrecomputedRecommendationStore {
 }
 
 /// Opens the store at `location`: `redis://…` (namespace `model`) or the path of a SQLite file.
-public func openPrecomputedRecommendations(_ location: String, model: String, ttl: Int) throws(StorageError) -> any PrecomputedRecommendationStore {
-    if location.hasPrefix("redis://") { return RedisPrecomputedRecommendations(redis: try RedisPool(url: location), model: model, ttl: ttl) }
-    return try SQLitePrecomputedRecommendations(path: location, ttl: ttl)
-}
 
 /// The embedded store: one SQLite table of (user, list, expires_at); the writer's `ttl` sets the expiry.
 public final class SQLitePrecomputedRecommendations: PrecomputedRecommendationStore {

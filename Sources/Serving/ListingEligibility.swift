@@ -1,0 +1,163 @@
+import Events
+import RummageAPI
+import RummageCore
+import Storage
+import Synchronization
+
+/// The one owner of "what may be served to whom": never a listing that is not active (sold, reserved,
+/// deleted, draft, hidden), never a user's own listing, never one they bought, and under query filters
+/// only listings whose facts pass them.
+///
+/// Two views of listing states: this replica's (`local`, read inside searches, kept current by ingests,
+/// by the log follower and by what each check learns) and, with replicas, the shared store (the
+/// authority, read once per answer by `check`). Without a shared store the local view is the
+/// authority. A check returns verdicts and the listings it learned are no longer servable; it never
+/// changes an index (the caller drops those listings from the served indexes).
+///
+/// Locks: `purchases` and `facts` are leaves (never held while taking another lock), as is the local
+/// states' own lock.
+final class ListingEligibility: Sendable {
+    /// Why a listing may not be served to a user (or that it may).
+    enum Verdict: Sendable, Equatable {
+        case servable
+        /// Sold, reserved, deleted or never published.
+        case notActive
+        /// The user's own listing.
+        case ownListing
+        /// Excluded for this request (bought, or named by the caller).
+        case excluded
+    }
+
+    /// The rule, in one place. A listing whose state is unknown (a listing of the training data that no
+    /// event has touched) counts as active.
+    static func verdict(item: String, state: ListingState?, seller: UserID?, user: String?, excluded: Set<String>) -> Verdict {
+        if let state, state != .active { return .notActive }
+        if let user, seller?.value == user { return .ownListing }
+        if excluded.contains(item) { return .excluded }
+        return .servable
+    }
+
+    /// Listing content the query filters read (from `listing_created`, prices kept current).
+    struct ListingFacts: Sendable {
+        var category: String?
+        var size: String?
+        var price: Double?
+    }
+
+    /// This process's view of every listing's state.
+    let local: InMemoryListingStates
+    /// The states every replica shares (`RedisListingStates`); nil: the embedded default.
+    let shared: (any ListingStateStore)?
+    /// Where states are read when the shared store fails (the source of truth).
+    private let log: any EventLog
+    private let metrics: ServingMetrics
+    /// Per user, listings bought (never recommended again).
+    private let purchases = Mutex<[String: Set<String>]>([:])
+    private let facts = Mutex<[String: ListingFacts]>([:])
+
+    init(local: InMemoryListingStates, shared: (any ListingStateStore)?, log: any EventLog, metrics: ServingMetrics) {
+        self.local = local
+        self.shared = shared
+        self.log = log
+        self.metrics = metrics
+    }
+
+    /// Whether this replica may serve `item` to anyone (its local view; answers are then `check`ed).
+    func isServable(_ item: String?) -> Bool {
+        guard let item else { return false }
+        return Self.verdict(item: item, state: local.state(of: ItemID(item)), seller: nil, user: nil, excluded: []) == .servable
+    }
+
+    /// The user's own listings and purchases, as this replica knows them: never recommended to them.
+    /// With shared states, an own listing created through another replica is caught by the answer's
+    /// check (which reads each listing's seller with its state) and then known here.
+    func excluded(for user: String) -> Set<String> {
+        Set(local.listings(of: UserID(user)).map(\.value)).union(purchases.withLock { $0[user] ?? [] })
+    }
+
+    /// Whether `item` passes the query filters; listings whose facts are unknown do not pass a filter that
+    /// asks about them.
+    func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
+        filters.isEmpty || filters.accepts(facts.withLock { $0[item] })
+    }
+
+    /// Remembers what the rule and the filters need from an event: purchases, listing facts, prices.
+    func remember(_ event: Event) {
+        guard let item = event.item?.value else { return }
+        switch event.type {
+        case .purchase:
+            if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
+        case .listingCreated:
+            facts.withLock { $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price) }
+        case .priceChanged:
+            facts.withLock { $0[item, default: ListingFacts()].price = event.price }
+        default:
+            break
+        }
+    }
+
+    /// With shared states: records in the local view what this replica's own ingest changed (the shared
+    /// store was written by the ingestor).
+    func recordIngested(_ outcome: EventIngestor.Outcome, events: [Event]) {
+        guard shared != nil else { return }
+        let sellers = Dictionary(events.compactMap { e in e.type == .listingCreated ? e.item.flatMap { i in e.user.map { (i, $0) } } : nil },
+                                 uniquingKeysWith: { first, _ in first })
+        local.record(ListingLifecycle(states: outcome.states, sellers: sellers), items: Set(outcome.states.keys))
+    }
+
+    /// What a check found: each listing's authoritative state and seller, and the listings it learned
+    /// are no longer servable (to be dropped from every served index by the caller).
+    struct Check: Sendable {
+        var entries: [(state: ListingState?, seller: UserID?)]
+        var becameUnservable: [ItemID]
+
+        /// The verdict for each listing checked, for `user` with `excluded`.
+        func verdicts(_ items: [String], user: String?, excluded: Set<String>) -> [Verdict] {
+            zip(items, entries).map { item, entry in
+                ListingEligibility.verdict(item: item, state: entry.state, seller: entry.seller, user: user, excluded: excluded)
+            }
+        }
+    }
+
+    /// The authoritative state and seller of each of `items`: the shared store's (or, should it fail, the
+    /// event log's; if that fails too, none of them is servable) with replicas, else this process's. What
+    /// the shared states teach is recorded in the local view.
+    func check(_ items: [String]) -> Check {
+        let ids = items.map { ItemID($0) }
+        guard let shared else { return Check(entries: local.entries(of: ids), becameUnservable: []) }
+        let truth: ListingLifecycle
+        do {
+            truth = try shared.lifecycle(of: Set(ids))
+        } catch {
+            metrics.onlineStoreFallbacks.labels("listing_states").increment()
+            guard let fromLog = try? log.lifecycle(of: ids) else {
+                return Check(entries: ids.map { _ in (.deleted, nil) }, becameUnservable: [])
+            }
+            truth = fromLog
+        }
+        let known = local.entries(of: ids)
+        let changed = Set(zip(ids, known).filter { item, known in
+            truth.state(of: item) != known.state || (truth.sellers[item] != nil && known.seller == nil)
+        }.map(\.0))
+        var gone: [ItemID] = []
+        if !changed.isEmpty {
+            local.record(truth, items: changed)
+            gone = changed.filter { truth.state(of: $0).map { $0 != .active } ?? false }
+        }
+        return Check(entries: ids.map { (truth.state(of: $0), truth.sellers[$0]) }, becameUnservable: gone)
+    }
+}
+
+extension RecommendationFilters {
+    /// Whether a listing with these facts passes; unknown facts do not pass a filter that asks about them.
+    func accepts(_ facts: ListingEligibility.ListingFacts?) -> Bool {
+        if let category, facts?.category != category { return false }
+        if let size, facts?.size != size { return false }
+        if minimumPrice != nil || maximumPrice != nil {
+            guard let price = facts?.price else { return false }
+            if let minimumPrice, price < minimumPrice { return false }
+            if let maximumPrice, price > maximumPrice { return false }
+        }
+        return true
+    }
+}

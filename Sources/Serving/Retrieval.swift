@@ -1,0 +1,148 @@
+import Events
+import Foundation
+import LinearAlgebra
+import RummageAPI
+import RummageCore
+import Synchronization
+import VectorSearch
+
+/// The searches behind an answer: a user's personalised top k, listings like a listing, and the popular
+/// fallback, each ending in `ListingEligibility`'s check of the answer.
+///
+/// The index holds only servable listings (an event that makes a listing unservable removes it before
+/// the event is acknowledged), so the lifecycle is checked on the answer rather than on every node a
+/// search visits; should an answer hold a listing that is no longer servable (a sale racing the request,
+/// or one made through another replica), the search runs again with the lifecycle check inside, at most
+/// `recheckLimit` times. Exclusions and query filters are always applied inside the search, so they
+/// never cost result slots.
+///
+/// Locks: `popularCache` is a leaf; the slots' lock is taken only to list deployments.
+final class Retrieval: Sendable {
+    let eligibility: ListingEligibility
+    let signals: OnlineSignals
+    private let slots: DeploymentSlots
+    /// Per deployment: the popular ranking, when (wall clock) and at which event time it was computed.
+    private let popularCache = Mutex<[ObjectIdentifier: (computedAt: Double, eventTime: Int64, ranking: [(String, Float)])]>([:])
+
+    /// How many times an answer that failed its final check is computed again.
+    static let recheckLimit = 3
+    /// How long (wall-clock seconds) a popular ranking is reused at the same event time.
+    static let popularTTL = 5.0
+
+    init(eligibility: ListingEligibility, signals: OnlineSignals, slots: DeploymentSlots) {
+        self.eligibility = eligibility
+        self.signals = signals
+        self.slots = slots
+    }
+
+    /// The eligibility check of `items`; the listings it learned are unservable leave every served index.
+    func check(_ items: [String]) -> ListingEligibility.Check {
+        let check = eligibility.check(items)
+        if !check.becameUnservable.isEmpty {
+            for d in slots.deployments { d.index.remove(ids: check.becameUnservable.compactMap { d.id(of: $0.value) }) }
+        }
+        return check
+    }
+
+    /// How many of `items` may not be served to `user` (their own listings, `excluded`) or to anyone (not
+    /// active); one store read for all.
+    func unservableCount(_ items: [String], excluded: Set<String>, user: String?) -> Int {
+        guard !items.isEmpty else { return 0 }
+        return check(items).verdicts(items, user: user, excluded: excluded).filter { $0 != .servable }.count
+    }
+
+    /// The personalised top `k` of deployment `d`; empty when the user has no query or nothing passes.
+    /// Also returns how many listings of the answer fail the final check (0 unless something is broken:
+    /// the `rummage_recs_unservable_served_total` metric).
+    func personalised(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: RecommendationFilters)
+        -> (hits: [(id: Int64, item: ScoredItem)], unservable: Int) {
+        guard let vector = signals.query(d, user: user) else { return ([], 0) }
+        let query = Matrix(rows: 1, columns: vector.count, storage: vector)
+        let eligibility = self.eligibility
+        /// The search with `excluded` and the filters inside, and with `checksStates` the lifecycle too.
+        func search(excluding excluded: Set<String>, checksStates: Bool) -> [(id: Int64, item: ScoredItem)] {
+            let excludedIDs = Set(excluded.compactMap { d.id(of: $0) })
+            var filter: (@Sendable (Int64) -> Bool)? = nil
+            if !checksStates && filters.isEmpty {
+                if !excludedIDs.isEmpty { filter = { !excludedIDs.contains($0) } }
+            } else {
+                filter = { id in
+                    guard !excludedIDs.contains(id), let item = d.itemID(of: id) else { return false }
+                    return (!checksStates || eligibility.isServable(item)) && eligibility.passes(item, filters)
+                }
+            }
+            return d.index.search(query, k: k, filter: filter)[0].compactMap { hit in
+                d.itemID(of: hit.id).map { (hit.id, ScoredItem(item: $0, score: hit.score)) }
+            }
+        }
+        var found = search(excluding: excluded, checksStates: false)
+        var unservable = unservableCount(found.map(\.item.item), excluded: excluded, user: user)
+        // The check taught this replica what it missed (a sale through another replica, the user's own
+        // listing): search again, a bounded number of times, with the lifecycle check inside.
+        for _ in 0..<Self.recheckLimit where unservable > 0 {
+            let now = excluded.union(eligibility.excluded(for: user))
+            found = search(excluding: now, checksStates: true)
+            unservable = unservableCount(found.map(\.item.item), excluded: now, user: user)
+        }
+        return (found, unservable)
+    }
+
+    /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
+    func similar(_ d: Deployment, item: String, k: Int) -> [ScoredItem]? {
+        guard let id = d.id(of: item), let vector = d.vector(of: id) else { return nil }
+        let query = Matrix(rows: 1, columns: vector.count, storage: vector)
+        let eligibility = self.eligibility
+        var answer: [ScoredItem] = []
+        for _ in 0...Self.recheckLimit {
+            answer = d.index.search(query, k: k) { other in other != id && eligibility.isServable(d.itemID(of: other)) }[0]
+                .compactMap { hit in d.itemID(of: hit.id).map { ScoredItem(item: $0, score: hit.score) } }
+            if unservableCount(answer.map(\.item), excluded: [], user: nil) == 0 { break }
+        }
+        return answer
+    }
+
+    /// The popular fallback for `user`, checked like any answer (recomputed while the check finds
+    /// something it may not serve). Returns the listings and how many of them still fail the check.
+    func popularChecked(_ d: Deployment, user: String, k: Int, excluded: Set<String>, filters: RecommendationFilters)
+        -> (items: [ScoredItem], unservable: Int) {
+        var items = popular(d, k: k, excluding: excluded, filters: filters)
+        var unservable = unservableCount(items.map(\.item), excluded: excluded, user: user)
+        for _ in 0..<Self.recheckLimit where unservable > 0 {
+            let now = excluded.union(eligibility.excluded(for: user))
+            items = popular(d, k: k, excluding: now, filters: filters)
+            unservable = unservableCount(items.map(\.item), excluded: now, user: user)
+        }
+        return (items, unservable)
+    }
+
+    /// The most engaged-with servable listings over the 7 days before the latest event (event time, so
+    /// a replayed log gives the same answer), then by id.
+    ///
+    /// The ranking of every indexed listing is cached per deployment for `popularTTL` seconds and the
+    /// event clock it was computed at, so fallback answers cost a walk down a list rather than a pass
+    /// over the index; each answer still checks the lifecycle, exclusions and filters per listing.
+    func popular(_ d: Deployment, k: Int, excluding excluded: Set<String>, filters: RecommendationFilters = RecommendationFilters())
+        -> [ScoredItem] {
+        var out: [ScoredItem] = []
+        for (item, score) in popularRanking(d) where out.count < k {
+            guard !excluded.contains(item), eligibility.isServable(item), eligibility.passes(item, filters) else { continue }
+            out.append(ScoredItem(item: item, score: score))
+        }
+        return out
+    }
+
+    private func popularRanking(_ d: Deployment) -> [(String, Float)] {
+        let latest = signals.eventTime, now = Date().timeIntervalSince1970, key = ObjectIdentifier(d)
+        if let cached = popularCache.withLock({ $0[key] }), cached.eventTime == latest, now - cached.computedAt < Self.popularTTL {
+            return cached.ranking
+        }
+        let live = d.indexedListings.map(\.item).filter { eligibility.isServable($0) }
+        let ranking = zip(live, signals.engagements(of: live, at: latest)).sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+        let served = Set(slots.deployments.map(ObjectIdentifier.init))
+        popularCache.withLock { cache in
+            cache = cache.filter { served.contains($0.key) }
+            cache[key] = (now, latest, ranking)
+        }
+        return ranking
+    }
+}

@@ -1,0 +1,89 @@
+import Dispatch
+import Foundation
+import HTTPServer
+import Telemetry
+
+/// A running server: the HTTP API over a `RecommendationService`, the alias poller (a moved alias is
+/// loaded in the background and hot-swapped in), the shared-log follower (with replicas, every 250 ms),
+/// and a graceful stop. `rummage serve` and `rummage bench serve` both run servers through it.
+///
+/// `stop` drains: no new connections, in-flight requests finish, timers are cancelled, impressions are
+/// flushed to the log.
+public final class ServerApplication {
+    /// What a server is started with, besides the service.
+    public struct Options: Sendable {
+        public var http = HTTPServer.Configuration()
+        /// Bearer token for `/v1/admin/…`; nil disables those endpoints.
+        public var adminToken: String?
+        /// Check the served aliases this often (seconds) and hot-swap those that moved; 0 never.
+        public var pollSeconds = 0
+        /// Follow the shared log every 250 ms (replicas with shared states).
+        public var followsLog = false
+        /// With a publisher, `POST /v1/events` publishes to RabbitMQ instead of ingesting (202).
+        public var publisher: EventPublisher?
+
+        public init() {}
+    }
+
+    public let service: RecommendationService
+    private let server: HTTPServer
+    private let logger: JSONLogger
+    // Always resumed (a suspended source must not be released); a timer that must not fire is scheduled
+    // at the distant future.
+    private let poller: any DispatchSourceTimer
+    private let follower: any DispatchSourceTimer
+
+    /// Starts serving on 127.0.0.1 (`options.http.port`, 0 picks a free one).
+    public init(service: RecommendationService, options: Options, logger: JSONLogger = JSONLogger()) throws {
+        self.service = service
+        self.logger = logger
+        let router = Router()
+        ServingRoutes.install(service, on: router, adminToken: options.adminToken, logger: logger, publisher: options.publisher)
+        server = HTTPServer(router: router, configuration: options.http)
+        try server.start()
+        let poll = options.pollSeconds
+        poller = DispatchSource.makeTimerSource(queue: .global())
+        poller.schedule(deadline: poll > 0 ? .now() + .seconds(poll) : .distantFuture, repeating: poll > 0 ? .seconds(poll) : .never)
+        poller.setEventHandler { Self.followAliases(service, logger: logger) }
+        poller.resume()
+        follower = DispatchSource.makeTimerSource(queue: .global())
+        follower.schedule(deadline: .now(), repeating: options.followsLog ? .milliseconds(250) : .never)
+        follower.setEventHandler {
+            do { try service.followLog() } catch { logger.error("following the log failed", ["error": "\(error)"]) }
+        }
+        follower.resume()
+    }
+
+    /// The port it listens on.
+    public var port: UInt16 { server.port }
+
+    /// Loads each served alias that moved in the registry and swaps it in; a refused version is logged
+    /// and the current one keeps serving.
+    static func followAliases(_ service: RecommendationService, logger: JSONLogger) {
+        for (alias, version) in service.servedVersions {
+            guard let target = try? service.registry.resolve(service.modelName, alias), target != version else { continue }
+            do {
+                let (_, from, to) = try service.reload(to: alias)
+                logger.info("hot swap", ["alias": alias, "from": from, "to": to])
+            } catch {
+                logger.error("hot swap refused", ["alias": alias, "target": target, "serving": version, "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Blocks in `wait` (e.g. until SIGTERM or SIGINT), then stops gracefully.
+    public func run(until wait: () -> Void) {
+        wait()
+        logger.info("stopping: draining in-flight requests")
+        stop()
+        logger.info("stopped")
+    }
+
+    /// Stops the timers and the server (in-flight requests finish) and flushes impressions.
+    public func stop() {
+        poller.cancel()
+        follower.cancel()
+        server.stop()
+        service.flushImpressions()
+    }
+}
