@@ -14,7 +14,7 @@ import Synchronization
 final class EventIntake: Sendable {
     let ingestor: EventIngestor
     private let eligibility: ListingEligibility
-    private let retrieval: Retrieval
+    private let signals: OnlineSignals
     private let slots: DeploymentSlots
     private let metrics: ServingMetrics
     /// Every `listing_created` event: a deployment whose model never saw the listing embeds it from them.
@@ -25,11 +25,11 @@ final class EventIntake: Sendable {
 
     /// `listingEvents`: the listing events replayed at start, in log order; `position`: the log's last
     /// sequence then.
-    init(ingestor: EventIngestor, listingEvents: [Event], position: Int64, eligibility: ListingEligibility, retrieval: Retrieval,
+    init(ingestor: EventIngestor, listingEvents: [Event], position: Int64, eligibility: ListingEligibility, signals: OnlineSignals,
          slots: DeploymentSlots, metrics: ServingMetrics) {
         self.ingestor = ingestor
         self.eligibility = eligibility
-        self.retrieval = retrieval
+        self.signals = signals
         self.slots = slots
         self.metrics = metrics
         followed = Mutex(position)
@@ -56,7 +56,7 @@ final class EventIntake: Sendable {
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
         metrics.record(accepted: accepted, refused: refused.count, variantOf: variantOf)
-        _ = retrieval.signals.read { () throws(StorageError) in try retrieval.signals.store.apply(accepted) }
+        _ = signals.read { () throws(StorageError) in try signals.store.apply(accepted) }
         apply(accepted)
         return outcome
     }
@@ -87,10 +87,15 @@ final class EventIntake: Sendable {
     /// `rummage ingest` consumers) appended since the last call, up to `limit` events. Their listings'
     /// states are read from the shared store (the authority), then new listings are embedded and
     /// indexed, relisted ones indexed again and unservable ones dropped, as for this replica's own
-    /// ingests. Returns the number of events read (0 without shared states).
+    /// ingests; listings the answers' checks learned are no longer servable leave the indexes too.
+    /// Returns the number of events read (0 without shared states).
     func followLog(limit: Int) throws -> Int {
         guard eligibility.shared != nil else { return 0 }
         return try followed.withLock { position throws -> Int in
+            let learned = eligibility.takeLearned()
+            if !learned.isEmpty {
+                for d in slots.deployments { d.index.remove(ids: learned.compactMap { d.id(of: $0.value) }) }
+            }
             let found = try ingestor.log.events(after: position, limit: limit)
             guard let last = found.last?.sequence else { return 0 }
             let events = found.map(\.event)
@@ -99,7 +104,7 @@ final class EventIntake: Sendable {
                 event.type != .listingCreated || event.item.map { eligibility.local.state(of: $0) == nil } ?? false
             }
             let touched = Set(events.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap { $0.item?.value })
-            _ = retrieval.check(Array(touched))
+            _ = eligibility.check(Array(touched))
             apply(fresh)
             position = last
             return found.count

@@ -11,11 +11,12 @@ import Synchronization
 /// Two views of listing states: this replica's (`local`, read inside searches, kept current by ingests,
 /// by the log follower and by what each check learns) and, with replicas, the shared store (the
 /// authority, read once per answer by `check`). Without a shared store the local view is the
-/// authority. A check returns verdicts and the listings it learned are no longer servable; it never
-/// changes an index (the caller drops those listings from the served indexes).
+/// authority. A check returns verdicts and records what it learned in the local view; it never changes
+/// an index: listings it learned are no longer servable wait in `learned` until `EventIntake` (the write
+/// path) drops them from the served indexes.
 ///
-/// Locks: `purchases` and `facts` are leaves (never held while taking another lock), as is the local
-/// states' own lock.
+/// Locks: `purchases`, `facts` and `learned` are leaves (never held while taking another lock), as is
+/// the local states' own lock.
 final class ListingEligibility: Sendable {
     /// Why a listing may not be served to a user (or that it may).
     enum Verdict: Sendable, Equatable {
@@ -54,6 +55,8 @@ final class ListingEligibility: Sendable {
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
     private let facts = Mutex<[String: ListingFacts]>([:])
+    /// Listings a check found no longer servable that the indexes may still hold.
+    private let learned = Mutex<Set<ItemID>>([])
 
     init(local: InMemoryListingStates, shared: (any ListingStateStore)?, log: any EventLog, metrics: ServingMetrics) {
         self.local = local
@@ -105,11 +108,9 @@ final class ListingEligibility: Sendable {
         local.record(ListingLifecycle(states: outcome.states, sellers: sellers), items: Set(outcome.states.keys))
     }
 
-    /// What a check found: each listing's authoritative state and seller, and the listings it learned
-    /// are no longer servable (to be dropped from every served index by the caller).
+    /// What a check found: each listing's authoritative state and seller.
     struct Check: Sendable {
         var entries: [(state: ListingState?, seller: UserID?)]
-        var becameUnservable: [ItemID]
 
         /// The verdict for each listing checked, for `user` with `excluded`.
         func verdicts(_ items: [String], user: String?, excluded: Set<String>) -> [Verdict] {
@@ -121,17 +122,18 @@ final class ListingEligibility: Sendable {
 
     /// The authoritative state and seller of each of `items`: the shared store's (or, should it fail, the
     /// event log's; if that fails too, none of them is servable) with replicas, else this process's. What
-    /// the shared states teach is recorded in the local view.
+    /// the shared states teach is recorded in the local view, and listings found no longer servable are
+    /// kept for `takeLearned`.
     func check(_ items: [String]) -> Check {
         let ids = items.map { ItemID($0) }
-        guard let shared else { return Check(entries: local.entries(of: ids), becameUnservable: []) }
+        guard let shared else { return Check(entries: local.entries(of: ids)) }
         let truth: ListingLifecycle
         do {
             truth = try shared.lifecycle(of: Set(ids))
         } catch {
             metrics.onlineStoreFallbacks.labels("listing_states").increment()
             guard let fromLog = try? log.lifecycle(of: ids) else {
-                return Check(entries: ids.map { _ in (.deleted, nil) }, becameUnservable: [])
+                return Check(entries: ids.map { _ in (.deleted, nil) })
             }
             truth = fromLog
         }
@@ -139,13 +141,17 @@ final class ListingEligibility: Sendable {
         let changed = Set(zip(ids, known).filter { item, known in
             truth.state(of: item) != known.state || (truth.sellers[item] != nil && known.seller == nil)
         }.map(\.0))
-        var gone: [ItemID] = []
         if !changed.isEmpty {
             local.record(truth, items: changed)
-            gone = changed.filter { truth.state(of: $0).map { $0 != .active } ?? false }
+            let gone = changed.filter { truth.state(of: $0).map { $0 != .active } ?? false }
+            if !gone.isEmpty { learned.withLock { $0.formUnion(gone) } }
         }
-        return Check(entries: ids.map { (truth.state(of: $0), truth.sellers[$0]) }, becameUnservable: gone)
+        return Check(entries: ids.map { (truth.state(of: $0), truth.sellers[$0]) })
     }
+
+    /// The listings checks found no longer servable since the last call (the write path drops them from
+    /// the indexes).
+    func takeLearned() -> Set<ItemID> { learned.withLock { learned in defer { learned = [] }; return learned } }
 }
 
 extension RecommendationFilters {

@@ -10,7 +10,7 @@ extension RecommendationService {
         if eligibility.shared != nil {
             // Brings this replica's view of every indexed listing up to date with the shared states first.
             let indexed = deployment.indexedListings.map(\.item)
-            for start in stride(from: 0, to: indexed.count, by: 10_000) { _ = retrieval.check(Array(indexed[start..<min(indexed.count, start + 10_000)])) }
+            for start in stride(from: 0, to: indexed.count, by: 10_000) { _ = eligibility.check(Array(indexed[start..<min(indexed.count, start + 10_000)])) }
         }
         let live = deployment.indexedListings.filter { eligibility.isServable($0.item) }
         let d = deployment.userVectors.columns

@@ -18,7 +18,7 @@ import Synchronization
 /// | `Deployment` | one checked version (`ServingBundle`): embeddings, index, model capabilities |
 /// | `OnlineSignals` | request-time queries and engagement from the online feature store |
 /// | `Retrieval` | personalised, similar and popular searches, each answer checked |
-/// | `EventIntake` | events into the log, the features and every served index; following the shared log |
+/// | `EventIntake` | events into the log, the features and every served index (the only writer of indexes besides preparing a version); following the shared log |
 /// | `ImpressionLog`, `ServingMetrics` | exposure logging and metrics |
 ///
 /// Never served: listings that are not active (sold, reserved, deleted, draft, hidden), the user's own
@@ -30,7 +30,7 @@ import Synchronization
 /// 1. `EventIntake.followed` (one batch of the shared log at a time)
 /// 2. `DeploymentSlots.reloading` (one hot swap at a time)
 /// 3. `DeploymentSlots.slots` (the alias → deployment map: read or assign only)
-/// 4. leaves: `ListingEligibility` (purchases, facts, the local states' lock), `Retrieval.popularCache`,
+/// 4. leaves: `ListingEligibility` (purchases, facts, learned, the local states' lock), `Retrieval.popularCache`,
 ///    `EventIntake.newListingEvents`, `Deployment.newListings`, each index's own lock,
 ///    `RecommendationService.rankingVariants`, `ImpressionLog`'s buffer.
 ///
@@ -106,7 +106,7 @@ public final class RecommendationService: Sendable {
         retrieval = Retrieval(eligibility: eligibility, signals: signals, slots: slots)
         let ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
         intake = EventIntake(ingestor: ingestor, listingEvents: listingEvents, position: position, eligibility: eligibility,
-                             retrieval: retrieval, slots: slots, metrics: metrics)
+                             signals: signals, slots: slots, metrics: metrics)
         impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
         for d in slots.deployments { prepare(d) }
         registerCollectedMetrics()
@@ -200,7 +200,7 @@ public final class RecommendationService: Sendable {
         }
         guard var list = stored else { return nil }
         let candidates = list.items.filter { !excluded.contains($0.item) && eligibility.isServable($0.item) && eligibility.passes($0.item, filters) }
-        let verdicts = retrieval.check(candidates.map(\.item)).verdicts(candidates.map(\.item), user: user, excluded: excluded)
+        let verdicts = eligibility.check(candidates.map(\.item)).verdicts(candidates.map(\.item), user: user, excluded: excluded)
         list.items = Array(zip(candidates, verdicts).filter { $0.1 == .servable }.map(\.0).prefix(k))
         return list.items.isEmpty ? nil : list
     }

@@ -14,7 +14,7 @@ import VectorSearch
 /// search visits; should an answer hold a listing that is no longer servable (a sale racing the request,
 /// or one made through another replica), the search runs again with the lifecycle check inside, at most
 /// `recheckLimit` times. Exclusions and query filters are always applied inside the search, so they
-/// never cost result slots.
+/// never cost result slots. Searches never change an index.
 ///
 /// Locks: `popularCache` is a leaf; the slots' lock is taken only to list deployments.
 final class Retrieval: Sendable {
@@ -35,20 +35,11 @@ final class Retrieval: Sendable {
         self.slots = slots
     }
 
-    /// The eligibility check of `items`; the listings it learned are unservable leave every served index.
-    func check(_ items: [String]) -> ListingEligibility.Check {
-        let check = eligibility.check(items)
-        if !check.becameUnservable.isEmpty {
-            for d in slots.deployments { d.index.remove(ids: check.becameUnservable.compactMap { d.id(of: $0.value) }) }
-        }
-        return check
-    }
-
     /// How many of `items` may not be served to `user` (their own listings, `excluded`) or to anyone (not
     /// active); one store read for all.
     func unservableCount(_ items: [String], excluded: Set<String>, user: String?) -> Int {
         guard !items.isEmpty else { return 0 }
-        return check(items).verdicts(items, user: user, excluded: excluded).filter { $0 != .servable }.count
+        return eligibility.check(items).verdicts(items, user: user, excluded: excluded).filter { $0 != .servable }.count
     }
 
     /// The personalised top `k` of deployment `d`; empty when the user has no query or nothing passes.
