@@ -91,25 +91,14 @@ struct PipelineReproduceCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: json)
-        let version = try registry.resolve(model, reference)
-        let manifest = try registry.manifest(model, version)
-        let paths = try registry.verify(model, version)
-        guard let configPath = paths["pipeline.json"] else { throw RegistryError("version \(version) has no pipeline.json to re-run") }
-        var config = try PipelineConfig.load(path: configPath)
-        let scratch = NSTemporaryDirectory() + "rummage-reproduce-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        config.registry = scratch
-        let again = try Pipeline(config: config, progress: { console.progress($0) }).run()
-        let identical = again.modelSHA256 == manifest.artifacts[ServingBundle.File.model.rawValue]
-        let worst = manifest.metrics.map { abs((again.manifest.metrics[$0.key] ?? .infinity) - $0.value) }.max() ?? 0
-        let sameData = again.manifest.dataFingerprint == manifest.dataFingerprint
-        let reproduced = sameData && (identical || worst <= tolerance)
-        console.progress("data fingerprint \(sameData ? "matches" : "DIFFERS"); model.rmg \(identical ? "bit-identical" : "differs"); "
-            + "largest metric difference \(String(format: "%.6f", worst))")
-        console.result(try jsonObjectLine(["model": model, "version": version, "reproduced": reproduced, "bit_identical": identical,
-                                      "data_fingerprint_matches": sameData, "max_metric_difference": worst,
-                                      "threads": manifest.threads]))
-        if !reproduced { throw ReproductionFailure() }
+        let r = try Pipeline.reproduce(registry: registry, model: model, reference: reference, tolerance: tolerance,
+                                       progress: { console.progress($0) })
+        console.progress("data fingerprint \(r.sameData ? "matches" : "DIFFERS"); model.rmg \(r.bitIdentical ? "bit-identical" : "differs"); "
+            + "largest metric difference \(String(format: "%.6f", r.worstMetricDifference))")
+        console.result(try jsonObjectLine(["model": model, "version": r.version, "reproduced": r.reproduced, "bit_identical": r.bitIdentical,
+                                           "data_fingerprint_matches": r.sameData, "max_metric_difference": r.worstMetricDifference,
+                                           "threads": r.threads]))
+        if !r.reproduced { throw ReproductionFailure() }
     }
 }
 
@@ -322,28 +311,8 @@ struct GateCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
-        let c = try registry.resolve(model, candidate)
-        let candidateManifest = try registry.manifest(model, c)
-        let b = try? registry.resolve(model, baseline)
-        let baselineMetrics = try b.map { version throws(RegistryError) in
-            (name: "\(model) v\(version) (\(baseline))", metrics: try registry.manifest(model, version).metrics)
-        }
-        var loads: (passed: Bool, detail: String)
-        var latency = Double.infinity
-        var policy = GatePolicy()
-        do {
-            let paths = try registry.verify(model, c)
-            policy = try PipelineConfig.load(path: configPath ?? (paths["pipeline.json"] ?? "")).gate
-            guard let modelPath = paths[ServingBundle.File.model.rawValue] else { throw RegistryError("version \(c) has no model.rmg") }
-            let loaded = try ModelCatalog.load(path: modelPath)
-            loads = (true, "checksums match; model.rmg loads")
-            let users = (0..<min(300, loaded.userCount)).map { UserIndex(Int32($0)) }
-            latency = Pipeline.scoringLatencyP99(loaded, users: users)
-        } catch {
-            loads = (false, "\(error)")
-        }
-        let report = GateReport.evaluate(policy: policy, candidate: "\(model) v\(c)", metrics: candidateManifest.metrics,
-                                         baseline: baselineMetrics, latencyP99Milliseconds: latency, loadsAndAnswers: loads)
+        let report = try Pipeline.gateRegistered(registry: registry, model: model, candidate: candidate, baseline: baseline,
+                                                 configPath: configPath)
         console.result(json ? String(decoding: report.json, as: UTF8.self) : report.markdown)
         if !report.blessed { throw GateRefusal() }
     }
