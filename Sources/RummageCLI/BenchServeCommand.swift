@@ -273,3 +273,5 @@ struct BenchServeCommand: Command {
         console.progress("bench serve: prepared in \(formattedSeconds(clock.elapsedSeconds))")
     }
 }
+
+extension BenchmarkError: UserFacingError {}

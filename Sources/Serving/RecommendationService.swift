@@ -25,14 +25,8 @@ import Synchronization
 /// listings, and listings the user already bought. Users the model does not know get their precomputed
 /// list, if any, then popular recent listings, marked as a fallback.
 ///
-/// Lock order (a lock may be taken while holding only those above it; every other lock in Serving is a
-/// leaf, held without calling out):
-/// 1. `EventIntake.followed` (one batch of the shared log at a time)
-/// 2. `DeploymentSlots.reloading` (one hot swap at a time)
-/// 3. `DeploymentSlots.slots` (the alias → deployment map: read or assign only)
-/// 4. leaves: `ListingEligibility` (purchases, facts, learned, the local states' lock), `Retrieval.popularCache`,
-///    `EventIntake.newListingEvents`, `Deployment.newListings`, each index's own lock,
-///    `RecommendationService.rankingVariants`, `ImpressionLog`'s buffer.
+/// Locks: the order is written once, in docs/architecture.md ("Serving: parts and lock order"): the
+/// log follower, then a hot swap, then the slots' map; every other lock in Serving is a leaf.
 ///
 /// Experiments: with an `Experiment`, each variant's alias is loaded as its own deployment, each user is
 /// served by the variant the split assigns them, every answer names its variant and ranking id, and its
