@@ -1,4 +1,5 @@
 import Events
+import Foundation
 import Features
 import Storage
 
@@ -19,6 +20,10 @@ public func openEventLog(_ location: String) throws(StorageError) -> any EventLo
     if isDatabaseURI(location) { return try PostgreSQLEventLog(conninfo: location) }
     return try SQLiteEventLog(path: location)
 }
+
+/// Whether the event log at `location` exists: a database URI is taken to (the server answers for it), a
+/// file must be there.
+public func eventLogExists(_ location: String) -> Bool { isDatabaseURI(location) || FileManager.default.fileExists(atPath: location) }
 
 /// Whether an event-log location names a database server rather than a local file.
 public func isDatabaseURI(_ location: String) -> Bool { location.hasPrefix("postgresql://") || location.hasPrefix("postgres://") }

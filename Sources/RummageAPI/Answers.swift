@@ -12,6 +12,16 @@ public struct ScoredItem: Sendable, Codable, Equatable {
     }
 }
 
+/// Why an answer is a fallback rather than the model's personalised ranking, and what was served instead.
+public enum FallbackReason: String, Sendable, Codable, CaseIterable {
+    /// The model cannot rank the user in real time; their list from `batch-recommend` was served.
+    case precomputed
+    /// No personal data (a user the model never saw, with no online signal): popular listings.
+    case popularUnknownUser = "popular_unknown_user"
+    /// The model ranked, but no listing it found may be served under the request's filters: popular listings.
+    case popularNoCandidates = "popular_no_candidates"
+}
+
 /// `GET /v1/users/{user}/recommendations`: a user's ranked listings and which deployment ranked them.
 public struct Recommendations: Sendable, Codable, Equatable {
     public var user: String
@@ -25,9 +35,11 @@ public struct Recommendations: Sendable, Codable, Equatable {
     public var experiment: String?
     /// Identifies this answer; impressions and the client's later events refer to it.
     public var rankingID: String
+    /// With `fallback`: why, and what was served instead.
+    public var reason: FallbackReason?
 
     public init(user: String, modelVersion: Int, items: [ScoredItem], fallback: Bool, variant: String, experiment: String?,
-                rankingID: String) {
+                rankingID: String, reason: FallbackReason? = nil) {
         self.user = user
         self.modelVersion = modelVersion
         self.items = items
@@ -35,10 +47,11 @@ public struct Recommendations: Sendable, Codable, Equatable {
         self.variant = variant
         self.experiment = experiment
         self.rankingID = rankingID
+        self.reason = reason
     }
 
     enum CodingKeys: String, CodingKey {
-        case user, items, fallback, variant, experiment
+        case user, items, fallback, variant, experiment, reason
         case modelVersion = "model_version"
         case rankingID = "ranking_id"
     }

@@ -29,7 +29,7 @@ struct BatchRecommendCommand: Command {
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("alias", "V", help: "Alias or version.", default: "champion"),
-            .value("log", "PATH", help: "Event log (SQLite).", default: ".rummage/events.sqlite"),
+            .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("users", "all|FILE", help: "'all' (every user the model knows) or a file with one user id per line.", default: "all"),
             .value("k", "N", help: "Recommendations per user.", default: "100"),
             .value("out", "FILE", help: "JSON-lines file to write."),
@@ -58,6 +58,7 @@ struct BatchRecommendCommand: Command {
         model = try arguments.requiredString("model")
         alias = try arguments.requiredString("alias")
         log = try arguments.requiredString("log")
+        guard eventLogExists(log) else { throw DataError(.fileNotFound, "no such event log", path: log) }
         users = try arguments.requiredString("users")
         k = try arguments.requiredInt("k", in: 1...10_000)
         out = arguments.string("out")

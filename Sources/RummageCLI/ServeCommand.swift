@@ -18,8 +18,11 @@ struct ServeCommand: Command {
         discussion: """
         Loads the version the alias points at (its model, user and item embeddings and HNSW index, which
         must have been built from the same model), the event log (replayed into the online feature store
-        and the listing lifecycle), and answers on 127.0.0.1: recommendations, similar listings, event
-        intake, listing create and state change, healthz, readyz, metrics (API: docs/serving.md).
+        and the listing lifecycle; a missing --log is refused unless --create-log), and answers on
+        127.0.0.1: recommendations, similar listings, event intake, listing create and state change,
+        healthz, readyz, metrics (API: docs/serving.md). Only listings whose listing_created the log holds
+        and whose state is active are ever served; a user without personal data gets the listings most
+        engaged with over the last 7 days of the log, with "fallback": true and a "reason".
         SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish. It logs JSON
         lines on stderr (start, hot swaps, failed requests with their request id, stop); metrics are at
         /metrics (docs/monitoring.md).
@@ -39,7 +42,8 @@ struct ServeCommand: Command {
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("alias", "V", help: "Alias or version to serve.", default: "champion"),
-            .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .flag("create-log", help: "Start an empty event log when the --log file does not exist (default: refuse a missing log)."),
             .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
@@ -71,6 +75,9 @@ struct ServeCommand: Command {
         model = try arguments.requiredString("model")
         alias = try arguments.requiredString("alias")
         log = try arguments.requiredString("log")
+        guard eventLogExists(log) || arguments.flag("create-log") else {
+            throw DataError(.fileNotFound, "no such event log (pass --create-log to start an empty one)", path: log)
+        }
         var c = HTTPServer.Configuration()
         c.port = UInt16(try arguments.requiredInt("port", in: 0...65_535))
         c.threads = try arguments.requiredInt("threads", in: 1...256)

@@ -4,9 +4,9 @@ import RummageCore
 import Storage
 import Synchronization
 
-/// The one owner of "what may be served to whom": never a listing that is not active (sold, reserved,
-/// deleted, draft, hidden), never a user's own listing, never one they bought, and under query filters
-/// only listings whose facts pass them.
+/// The one owner of "what may be served to whom": only listings whose `listing_created` is known (in the
+/// log, or the shared states) and whose state is active; never a user's own listing, never one they
+/// bought; and under query filters only listings whose facts pass them.
 ///
 /// Two views of listing states: this replica's (`local`, read inside searches, kept current by ingests,
 /// by the log follower and by what each check learns) and, with replicas, the shared store (the
@@ -21,6 +21,8 @@ final class ListingEligibility: Sendable {
     /// Why a listing may not be served to a user (or that it may).
     enum Verdict: Sendable, Equatable {
         case servable
+        /// No `listing_created` is known: a sale could not be recorded for it, so it is never served.
+        case unknownListing
         /// Sold, reserved, deleted or never published.
         case notActive
         /// The user's own listing.
@@ -29,10 +31,10 @@ final class ListingEligibility: Sendable {
         case excluded
     }
 
-    /// The rule, in one place. A listing whose state is unknown (a listing of the training data that no
-    /// event has touched) counts as active.
+    /// The rule, in one place.
     static func verdict(item: String, state: ListingState?, seller: UserID?, user: String?, excluded: Set<String>) -> Verdict {
-        if let state, state != .active { return .notActive }
+        guard let state else { return .unknownListing }
+        if state != .active { return .notActive }
         if let user, seller?.value == user { return .ownListing }
         if excluded.contains(item) { return .excluded }
         return .servable
@@ -43,6 +45,8 @@ final class ListingEligibility: Sendable {
         var category: String?
         var size: String?
         var price: Double?
+        /// When the listing was created (event time).
+        var createdAt: Int64?
     }
 
     /// This process's view of every listing's state.
@@ -84,6 +88,11 @@ final class ListingEligibility: Sendable {
         filters.isEmpty || filters.accepts(facts.withLock { $0[item] })
     }
 
+    /// Each listing's creation time (`Int64.min` when unknown).
+    func creationTimes(of items: [String]) -> [Int64] {
+        facts.withLock { facts in items.map { facts[$0]?.createdAt ?? Int64.min } }
+    }
+
     /// Remembers what the rule and the filters need from an event: purchases, listing facts, prices.
     func remember(_ event: Event) {
         guard let item = event.item?.value else { return }
@@ -91,7 +100,10 @@ final class ListingEligibility: Sendable {
         case .purchase:
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated:
-            facts.withLock { $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price) }
+            facts.withLock {
+                $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price,
+                                        createdAt: event.timestamp)
+            }
         case .priceChanged:
             facts.withLock { $0[item, default: ListingFacts()].price = event.price }
         default:

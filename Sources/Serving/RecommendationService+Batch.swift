@@ -51,7 +51,8 @@ extension RecommendationService {
                 let fallback = top.isEmpty
                 if fallback { top = retrieval.popular(deployment, k: k, excluding: excluded) }
                 try body(Recommendations(user: user, modelVersion: deployment.version, items: top, fallback: fallback,
-                                         variant: primaryAlias, experiment: nil, rankingID: "batch-\(deployment.version)-\(user)"))
+                                         variant: primaryAlias, experiment: nil, rankingID: "batch-\(deployment.version)-\(user)",
+                                         reason: fallback ? (rows[r] == nil ? .popularUnknownUser : .popularNoCandidates) : nil))
             }
         }
     }

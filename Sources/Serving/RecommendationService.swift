@@ -116,7 +116,7 @@ public final class RecommendationService: Sendable {
             let sample = stride(from: 0, to: users.count, by: max(1, users.count / 500)).map { users[$0] }
             let scores = sample.flatMap { user in
                 retrieval.personalised(deployment, user: user, excluded: eligibility.excluded(for: user), k: 20,
-                                       filters: RecommendationFilters()).hits.map(\.item.score)
+                                       filters: RecommendationFilters()).hits?.map(\.item.score) ?? []
             }
             return ServingQuality(baselineScores: scores.isEmpty ? [0] : scores, capacity: deployment.itemIDs.count + 65_536)
         }
@@ -158,17 +158,21 @@ public final class RecommendationService: Sendable {
         let variant = experiment?.variant(for: user) ?? primaryAlias
         let d = slots.deployment(variant)
         let excluded = eligibility.excluded(for: user)
-        var (hits, unservable) = retrieval.personalised(d, user: user, excluded: excluded, k: k, filters: filters)
+        let (found, checkFailures) = retrieval.personalised(d, user: user, excluded: excluded, k: k, filters: filters)
+        let hits = found ?? []
+        var unservable = checkFailures
         var answer = Recommendations(user: user, modelVersion: d.version, items: hits.map(\.item), fallback: false, variant: variant,
                                      experiment: experiment?.name, rankingID: UUID().uuidString)
         if answer.items.isEmpty, let stored = precomputedList(user: user, k: k, excluding: excluded, filters: filters) {
             answer.items = stored.items
             answer.modelVersion = stored.modelVersion
             answer.fallback = true
+            answer.reason = .precomputed
         }
         if answer.items.isEmpty {
             (answer.items, unservable) = retrieval.popularChecked(d, user: user, k: k, excluded: excluded, filters: filters)
             answer.fallback = true
+            answer.reason = found == nil ? .popularUnknownUser : .popularNoCandidates
         } else if measuresRequests {
             d.quality?.record(hits.map(\.id), scores: hits.map(\.item.score))
         }

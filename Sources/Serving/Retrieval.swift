@@ -42,12 +42,12 @@ final class Retrieval: Sendable {
         return eligibility.check(items).verdicts(items, user: user, excluded: excluded).filter { $0 != .servable }.count
     }
 
-    /// The personalised top `k` of deployment `d`; empty when the user has no query or nothing passes.
-    /// Also returns how many listings of the answer fail the final check (0 unless something is broken:
-    /// the `rummage_recs_unservable_served_total` metric).
+    /// The personalised top `k` of deployment `d`: nil when the user has no query (no personal data),
+    /// empty when nothing passes. Also returns how many listings of the answer fail the final check (0
+    /// unless something is broken: the `rummage_recs_unservable_served_total` metric).
     func personalised(_ d: Deployment, user: String, excluded: Set<String>, k: Int, filters: RecommendationFilters)
-        -> (hits: [(id: Int64, item: ScoredItem)], unservable: Int) {
-        guard let vector = signals.query(d, user: user) else { return ([], 0) }
+        -> (hits: [(id: Int64, item: ScoredItem)]?, unservable: Int) {
+        guard let vector = signals.query(d, user: user) else { return (nil, 0) }
         let query = Matrix(rows: 1, columns: vector.count, storage: vector)
         let eligibility = self.eligibility
         /// The search with `excluded` and the filters inside, and with `checksStates` the lifecycle too.
@@ -107,7 +107,7 @@ final class Retrieval: Sendable {
     }
 
     /// The most engaged-with servable listings over the 7 days before the latest event (event time, so
-    /// a replayed log gives the same answer), then by id.
+    /// a replayed log gives the same answer), then the newest, then by id.
     ///
     /// The ranking of every indexed listing is cached per deployment for `popularTTL` seconds and the
     /// event clock it was computed at, so fallback answers cost a walk down a list rather than a pass
@@ -128,7 +128,9 @@ final class Retrieval: Sendable {
             return cached.ranking
         }
         let live = d.indexedListings.map(\.item).filter { eligibility.isServable($0) }
-        let ranking = zip(live, signals.engagements(of: live, at: latest)).sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+        let created = eligibility.creationTimes(of: live)
+        let ranking = zip(zip(live, signals.engagements(of: live, at: latest)), created)
+            .sorted { a, b in (a.0.1, a.1, b.0.0) > (b.0.1, b.1, a.0.0) }.map(\.0)
         let served = Set(slots.deployments.map(ObjectIdentifier.init))
         popularCache.withLock { cache in
             cache = cache.filter { served.contains($0.key) }

@@ -39,6 +39,10 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
             (["evaluate", "--dataset", "lightgcn:/no/such/dir", "--model", "toppop"], "rummage evaluate: error: /no/such/dir: no such directory"),
             (["evaluate", "--dataset", "lightgcn:/x", "--model", "nope"], "rummage evaluate: error: unknown model 'nope'"),
             (["generate", "--out", "/tmp/x", "--users", "1"], "rummage generate: error: option '--users' must be in 2"),
+            (["serve", "--model", "m", "--log", "/no/such/events.sqlite"],
+             "rummage serve: error: /no/such/events.sqlite: no such event log (pass --create-log to start an empty one)"),
+            (["batch-recommend", "--model", "m", "--log", "/no/such/events.sqlite"],
+             "rummage batch-recommend: error: /no/such/events.sqlite: no such event log"),
         ]
         for (arguments, prefix) in cases {
             let output = CommandOutput.capturing()

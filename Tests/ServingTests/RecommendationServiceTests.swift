@@ -37,14 +37,14 @@ import Testing
             Event(id: "s\(i)", type: .listingSold, timestamp: Self.now + 1, item: ItemID(item)),
         ] })
         for user in f.userIDs { #expect(Set(served(user)).isDisjoint(with: top.prefix(3)), "\(user)") }
-        // The user's own listing and what they bought.
-        let next = served("u2", k: 2)
-        _ = try service.ingest([
-            Event(id: "own", type: .listingCreated, timestamp: Self.now, user: "u2", item: ItemID(next[0])),
-            Event(id: "bought-c", type: .listingCreated, timestamp: Self.now, user: "seller9", item: ItemID(next[1])),
-            Event(id: "bought", type: .purchase, timestamp: Self.now + 2, user: "u2", item: ItemID(next[1])),
-        ])
-        #expect(Set(served("u2", k: 50)).isDisjoint(with: next))
+        // The user's own listings (listing i was listed by user i mod 40) are served to others, never to them.
+        let own = Set(f.itemIDs.enumerated().filter { $0.offset % BundleFixture.users == 2 }.map(\.element))
+        #expect(f.userIDs.filter { $0 != "u2" }.contains { !Set(served($0)).isDisjoint(with: own) })
+        #expect(Set(served("u2", k: 100)).isDisjoint(with: own))
+        // What they bought.
+        let bought = served("u2", k: 1)[0]
+        _ = try service.ingest([Event(id: "bought", type: .purchase, timestamp: Self.now + 2, user: "u2", item: ItemID(bought))])
+        #expect(!served("u2", k: 100).contains(bought))
         #expect(service.metricsExposition.contains("rummage_recs_unservable_served_total 0"))
     }
 

@@ -73,11 +73,18 @@ struct BundleFixture {
         return try registry.register(manifest, artifacts: files).version
     }
 
-    /// The service over the registry's `champion`, with an empty event log.
-    func service() throws -> RecommendationService {
-        try RecommendationService(registry: registry, model: Self.model, reference: "champion",
-                                  log: try SQLiteEventLog(path: dir + "/events.sqlite"),
-                                  loadModel: { try FactorizationModel.load(from: $0) })
+    /// The service over the registry's `champion`, with an event log in which every listing of the
+    /// fixture was created at `createdAt` (listing `i` by user `i` modulo the user count) and nothing
+    /// else happened.
+    func service(createdAt: Int64 = 1_774_000_000) throws -> RecommendationService {
+        let log = try SQLiteEventLog(path: dir + "/events.sqlite")
+        if try log.count() == 0 {
+            _ = try EventIngestor(log: log).ingest(itemIDs.enumerated().map { i, item in
+                Event(id: "created-\(item)", type: .listingCreated, timestamp: createdAt, user: UserID(userIDs[i % Self.users]), item: ItemID(item))
+            })
+        }
+        return try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
+                                         loadModel: { try FactorizationModel.load(from: $0) })
     }
 }
 
