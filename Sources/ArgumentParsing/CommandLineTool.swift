@@ -43,7 +43,7 @@ public final class CommandOutput: Sendable {
 /// A program with subcommands (`rummage generate …`): `--help` everywhere, one-line errors, exit codes.
 ///
 /// Exit codes: 0 success; 2 usage error or `UserFacingError` (bad input data, missing file);
-/// 1 any other failure. Errors print as one line on stderr: `rummage evaluate: <what is wrong>`.
+/// an `ExitCodeError`'s own code; 1 any other failure. Errors print as one line on stderr: `rummage evaluate: <what is wrong>`.
 public struct CommandLineTool: Sendable {
     public var name: String
     public var abstract: String
@@ -96,6 +96,8 @@ public struct CommandLineTool: Sendable {
             return fail(label, error, code: 2, hint: true, output)
         } catch let error as any UserFacingError {
             return fail(label, error, code: 2, output)
+        } catch let error as any ExitCodeError {
+            return fail(label, error, code: error.exitCode, output)
         } catch {
             return fail(label, error, code: 1, output)
         }

@@ -56,3 +56,9 @@ public struct UsageError: Error, CustomStringConvertible, Sendable {
 /// An error whose description is already a complete one-line message for a person (bad input data,
 /// a missing file). The tool prints it as is and exits with code 2, like a usage error.
 public protocol UserFacingError: Error, CustomStringConvertible {}
+
+/// An outcome a command reports with an exit code of its own (e.g. 3: registered but not blessed), as
+/// one line on stderr.
+public protocol ExitCodeError: Error, CustomStringConvertible {
+    var exitCode: Int32 { get }
+}

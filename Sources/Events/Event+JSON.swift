@@ -43,7 +43,9 @@ extension Event {
             throw EventError(.invalidField, "event '\(id)': timestamp \(timestamp) is before 2000-01-01")
         }
         guard timestamp <= now + maxFutureSkew else {
-            throw EventError(.futureTimestamp, "event '\(id)': timestamp \(timestamp) is \(timestamp - now) s in the future")
+            // Unix milliseconds read as seconds land tens of thousands of years ahead.
+            let hint = timestamp > 100_000_000_000 ? " (milliseconds? timestamps are Unix seconds: divide by 1000)" : ""
+            throw EventError(.futureTimestamp, "event '\(id)': timestamp \(timestamp) is \(timestamp - now) s in the future\(hint)")
         }
         func require(_ present: Bool, _ field: String) throws(EventError) {
             if !present { throw EventError(.missingField, "event '\(id)': \(type.rawValue) needs '\(field)'") }

@@ -18,6 +18,10 @@ struct PipelineRunCommand: Command {
         registered whether or not the gate blesses it; only a blessed one moves the alias (default champion).
         With --json the last line of stdout is a JSON object: model, registry, version, blessed, metrics,
         artifact_sha256 (of model.rmg), data_fingerprint.
+
+        Exit codes (for schedulers such as a systemd timer or an Airflow task): 0 blessed and promoted;
+        3 registered but not blessed (the alias stays); 2 bad usage or bad input (config, data); 1 any
+        other failure.
         """,
         options: [
             .value("config", "FILE", help: "Pipeline configuration (JSON).", required: true),
@@ -39,6 +43,11 @@ struct PipelineRunCommand: Command {
         let console = Console(output: output, quiet: quiet)
         let result = try Pipeline(config: config, progress: { console.progress($0) }).run()
         try PipelineRunCommand.print(result, json: json, console: console)
+        if !result.gate.blessed {
+            let gate = ModelRegistry(root: result.registry).versionDirectory(result.manifest.model, result.manifest.version) + "/gate.md"
+            throw NotBlessed(message: "\(result.manifest.model) v\(result.manifest.version) registered but not blessed; "
+                                      + "\(config.alias ?? "champion") did not move (see \(gate))")
+        }
     }
 
     static func print(_ result: PipelineResult, json asJSON: Bool, console: Console) throws {
@@ -100,6 +109,13 @@ struct PipelineReproduceCommand: Command {
                                            "threads": r.threads]))
         if !r.reproduced { throw ReproductionFailure() }
     }
+}
+
+/// A pipeline run that registered its version without the gate's blessing: exit code 3.
+struct NotBlessed: ExitCodeError {
+    var message: String
+    var exitCode: Int32 { 3 }
+    var description: String { message }
 }
 
 struct ReproductionFailure: Error, CustomStringConvertible {

@@ -51,4 +51,12 @@ import Testing
         #expect(error?.code == code, "\(json): \(error.map(String.init(describing:)) ?? "accepted")")
         #expect(error.map { !$0.message.isEmpty && !$0.message.contains("\n") } ?? false)
     }
+
+    @Test func millisecondTimestampsAreRefusedWithAHint() {
+        let error = refusal(#"{"event_id":"e","type":"view","timestamp":1767225000000,"user":"u","item":"i"}"#)
+        #expect(error?.code == .futureTimestamp)
+        #expect(error?.message.hasSuffix("(milliseconds? timestamps are Unix seconds: divide by 1000)") == true, "\(String(describing: error))")
+        // An ordinary skewed clock gets no such hint.
+        #expect(refusal(#"{"event_id":"e","type":"view","timestamp":1799999999,"user":"u","item":"i"}"#)?.message.contains("milliseconds") == false)
+    }
 }
