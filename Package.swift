@@ -6,7 +6,7 @@
 //   4 assembly     Pipeline · Serving · BenchmarkHarness
 //   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location)
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
-//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Telemetry
+//   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim)
 import PackageDescription
 
@@ -44,11 +44,13 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ"]),
         // The JSON wire types of the serving API and of events (Foundation only).
         .target(name: "RummageAPI"),
+        // A marketplace's declared catalogue: typed listing and user fields, derived fields, tokens (Foundation only).
+        .target(name: "Catalogue"),
         .target(name: "Telemetry"),
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
-        .target(name: "Datasets", dependencies: ["RummageCore", "Evaluation"]),
+        .target(name: "Datasets", dependencies: ["Catalogue", "RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageAPITests", dependencies: ["RummageAPI"]),
+        .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "Datasets", "RummageTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "VectorSearchTests",

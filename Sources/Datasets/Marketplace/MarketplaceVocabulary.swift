@@ -84,7 +84,10 @@ public enum MarketplaceVocabulary {
     static let tierBasePrice = [12.0, 25.0, 60.0, 250.0]
 
     /// Price band of a price: 0 under 15, 1 under 40, 2 under 120, 3 from 120.
-    public static func priceBand(_ price: Double) -> Int { price < 15 ? 0 : price < 40 ? 1 : price < 120 ? 2 : 3 }
+    public static func priceBand(_ price: Double) -> Int { priceBandBoundaries.filter { price >= $0 }.count }
+
+    /// The lower bounds of price bands 1, 2 and 3 (band 0 is below 15).
+    public static let priceBandBoundaries: [Double] = [15, 40, 120]
 
     /// Event kinds in funnel order.
     public static let eventKinds = ["view", "like", "save", "add_to_bag", "purchase"]

@@ -1,3 +1,4 @@
+import Catalogue
 import Evaluation
 import RummageCore
 
@@ -154,7 +155,8 @@ public struct MarketplaceData: Sendable {
 /// A `listings.csv` file (see docs/data-format.md): ids, creation times and the content features the
 /// models read. Also used to embed new listings from content alone.
 public struct ListingsFile: Sendable {
-    public static let featureNames = ["category", "brand", "size", "condition", "colour", "style", "price_band", "title"]
+    /// The content fields: the model inputs of the generator's schema (`CatalogueSchema.secondhandFashion`).
+    public static let featureNames = CatalogueSchema.secondhandFashion.listingInputs
 
     public var ids: IDMap<ItemID>
     public var createdAt: [Int64]
@@ -184,9 +186,13 @@ public struct ListingsFile: Sendable {
             createdAt.append(Int64(t))
             sellers.append(UserID(fields.string(1)))
             prices.append(price)
-            content.append([[fields.string(3)], [fields.string(4)], [fields.string(5)], [fields.string(6)],
-                            [fields.string(7)], [fields.string(9)], ["\(MarketplaceVocabulary.priceBand(price))"],
-                            fields.string(10).split(separator: " ").map(String.init)])
+            let attributes = ["category": fields.string(3), "brand": fields.string(4), "size": fields.string(5),
+                              "condition": fields.string(6), "colour": fields.string(7), "style": fields.string(9), "title": fields.string(10)]
+            do throws(SchemaError) {
+                content.append(try CatalogueSchema.secondhandFashion.listingTokens(attributes: attributes, price: price))
+            } catch {
+                throw file.error(line: line, error.description)
+            }
         }
         let features = CategoricalFeatures(entityCount: content.count, fields: featureNames.enumerated().map { f, name in
             CategoricalFeatures.Field(name: name, entityValues: content.map { $0[f] })
