@@ -50,11 +50,11 @@ let package = Package(
 
         // Layer 2: domain.
         .target(name: "Evaluation", dependencies: ["RummageCore", "LinearAlgebra"]),
-        .target(name: "Datasets", dependencies: ["Catalogue", "RummageCore", "Evaluation"]),
+        .target(name: "Datasets", dependencies: ["Catalogue", "Events", "RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
-        .target(name: "Events", dependencies: ["RummageAPI", "RummageCore", "Storage"]),
+        .target(name: "Events", dependencies: ["Catalogue", "RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
-        .target(name: "Registry", dependencies: ["RummageCore", "LinearAlgebra", "Training", "VectorSearch"]),
+        .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Training", "VectorSearch"]),
         .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),
         // The Swift client for the serving API, for backend teams (Foundation + RummageAPI).
@@ -69,17 +69,17 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Pipeline",
-                dependencies: ["Baselines", "BuildInfo", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
+                dependencies: ["Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
                                "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
-                dependencies: ["Backends", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
+                dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
                                "RummageCore", "Storage", "Telemetry", "Training", "VectorSearch"]),
         // The load-testing harness (wrk, nginx) behind `rummage bench serve`: not in the product's modules.
         .target(name: "BenchmarkHarness", dependencies: ["HTTPServer", "RummageClient", "RummageCore"]),
 
         // Layer 5: the command line (argument parsing, printing, exit codes).
         .target(name: "RummageCLI",
-                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Datasets", "Evaluation", "Events", "Features",
+                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
                                "Serving", "Storage", "Telemetry", "Training", "VectorSearch"]),
 

@@ -1,3 +1,4 @@
+import Catalogue
 import RummageCore
 import Storage
 
@@ -39,12 +40,31 @@ public final class EventIngestor: Sendable {
     public let log: any EventLog
     /// The listing states validated against and kept current.
     public let states: any ListingStateStore
+    /// When set, the attributes of `listing_created`, `user_created` and `user_attributes_changed` events
+    /// must follow this catalogue; events that break it are refused with the field and the reason.
+    public let schema: CatalogueSchema?
 
     /// Ingests into `log`, validating against and updating `states` (by default an in-memory lifecycle
-    /// rebuilt from the log's listing events and purchases).
-    public init(log: any EventLog, states: (any ListingStateStore)? = nil) throws(StorageError) {
+    /// rebuilt from the log's listing events and purchases) and, with a `schema`, the catalogue.
+    public init(log: any EventLog, states: (any ListingStateStore)? = nil, schema: CatalogueSchema? = nil) throws(StorageError) {
         self.log = log
+        self.schema = schema
         if let states { self.states = states } else { self.states = try InMemoryListingStates(replaying: log) }
+    }
+
+    /// Checks an event's attributes against the schema (creating and changing events only).
+    func checkSchema(_ event: Event) throws(EventError) {
+        guard let schema else { return }
+        do throws(SchemaError) {
+            switch event.type {
+            case .listingCreated: try schema.validate(listingAttributes: event.attributes, price: event.price)
+            case .userCreated: try schema.validate(userAttributes: event.attributes, complete: true)
+            case .userAttributesChanged: try schema.validate(userAttributes: event.attributes, complete: false)
+            default: return
+            }
+        } catch {
+            throw EventError(.invalidField, "event '\(event.id)': attribute \(error)")
+        }
     }
 
     /// Validates the batch against the states of the listings it touches, appends the valid events
@@ -76,6 +96,7 @@ public final class EventIngestor: Sendable {
                 continue
             }
             do throws(EventError) {
+                try checkSchema(event)
                 try next.apply(event)
                 accepted.append(event)
             } catch {

@@ -1,3 +1,4 @@
+import Catalogue
 import Datasets
 import Events
 import RummageCore
@@ -7,7 +8,11 @@ import RummageCore
 /// interactions of `events.csv` (ids `e<line>`; a purchase sells its listing), merged in time order
 /// (at equal times: users, then listings, then interactions).
 public enum MarketplaceEvents {
-    public static func forEach(_ data: MarketplaceData, _ body: (Event) throws -> Void) rethrows {
+    /// `schema`: the catalogue the data follows; its derived fields (the price band) are not sent, as a
+    /// client would not send them.
+    public static func forEach(_ data: MarketplaceData, schema: CatalogueSchema = .secondhandFashion,
+                               _ body: (Event) throws -> Void) rethrows {
+        let derived = Set(schema.listing.filter { $0.from != nil }.map(\.name))
         let listings = data.listings
         let userOrder = data.userIDs.ids.indices.sorted { (data.userJoinedAt[$0], $0) < (data.userJoinedAt[$1], $1) }
         let listingOrder = listings.ids.ids.indices.sorted { (listings.createdAt[$0], $0) < (listings.createdAt[$1], $1) }
@@ -22,8 +27,8 @@ public enum MarketplaceEvents {
         }
         func listingEvent(_ i: Int) -> Event {
             var attributes: [String: String] = [:]
-            for (f, name) in ListingsFile.featureNames.enumerated() {
-                attributes[name] = listings.content[i][f].joined(separator: " ")
+            for (f, field) in listings.features.fields.enumerated() where !derived.contains(field.name) {
+                attributes[field.name] = listings.content[i][f].joined(separator: " ")
             }
             return Event(id: "cl\(i)", type: .listingCreated, timestamp: listings.createdAt[i], user: listings.sellers[i],
                          item: listings.ids.ids[i], price: listings.prices[i], attributes: attributes)

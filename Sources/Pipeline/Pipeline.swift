@@ -1,4 +1,6 @@
+import Backends
 import BuildInfo
+import Catalogue
 import Datasets
 import Evaluation
 import Features
@@ -20,10 +22,11 @@ public struct PipelineResult: Sendable {
 /// The training pipeline as named steps, each a function with typed inputs and outputs:
 ///
 /// ```
-/// snapshot → train → evaluate → index → gate → register → promote
+/// snapshot → train → evaluate → (refit) → index → gate → register → promote
 /// ```
 ///
-/// `snapshot` fixes the data and its fingerprint; `train` reads the model kind's settings and trains
+/// `snapshot` fixes the data (generated, files, or the event log as of a time) and its fingerprint; a
+/// refit trains the registered model on everything up to as-of with the same settings; `train` reads the model kind's settings and trains
 /// (point-in-time features are built there, by the kind that reads them); `evaluate` runs the split's
 /// own protocol; `index` saves the model and writes the serving bundle (`ServingBundle`: embeddings and
 /// an HNSW index over the live listings, stamped with the model's SHA-256), with the gate's own checks;
@@ -40,9 +43,14 @@ public struct Pipeline: Sendable {
 
     /// The data a run trains and evaluates on, and its fingerprint.
     public struct Snapshot: Sendable {
-        public var dataset: DatasetSpec
+        /// What the data is: `synthetic:DIR`, or `log:URI as of T`.
+        public var description: String
         public var split: Split
         public var fingerprint: String
+        /// The catalogue schema the data was read with.
+        public var schema: CatalogueSchema
+        /// For an event log: its last sequence number when read.
+        public var logSequence: Int64?
     }
 
     /// A trained model that saves and has embeddings, with what produced it.
@@ -76,9 +84,20 @@ public struct Pipeline: Sendable {
 
     // MARK: Steps
 
-    /// Generates the configured marketplace (deterministic by seed) or opens the configured dataset, and
-    /// fingerprints it.
+    /// Generates the configured marketplace (deterministic by seed), opens the configured dataset, or
+    /// reads the marketplace's event log as of a time (`EventLogSplit`), and fingerprints the data.
     public static func snapshot(_ data: PipelineConfig.DataSource, progress: @Sendable (String) -> Void) throws -> Snapshot {
+        if let location = data.log {
+            guard eventLogExists(location) else { throw DataError(.fileNotFound, "no such event log", path: location) }
+            let schema = try data.schema.map { path throws(SchemaError) in try CatalogueSchema.load(path: path) } ?? .secondhandFashion
+            let log = try openEventLog(location)
+            let read = try EventLogSplit.load(log: log, location: location, schema: schema, asOf: data.asOf, windowDays: data.windowDays)
+            progress("pipeline: \(location) as of \(read.asOf) (sequence \(read.lastSequence)), schema \(schema.name); "
+                     + "data fingerprint \(read.fingerprint.prefix(16))…"
+                     + (read.unknownListingInteractions > 0 ? "; \(read.unknownListingInteractions) interactions with unknown listings skipped" : ""))
+            return Snapshot(description: "log:\(location) as of \(read.asOf)", split: read.split, fingerprint: read.fingerprint,
+                            schema: schema, logSequence: read.lastSequence)
+        }
         let directory: String
         if let g = data.generate {
             progress("pipeline: generating the marketplace in \(g.out)")
@@ -89,14 +108,24 @@ public struct Pipeline: Sendable {
         } else {
             let spec = try DatasetSpec(parsing: data.dataset!)
             guard case .synthetic(let dir) = spec else {
-                throw DataError(.invalidArgument, "pipelines take synthetic:DIR data, not '\(spec)'")
+                throw DataError(.invalidArgument, "pipelines take synthetic:DIR data or an event log, not '\(spec)'")
             }
             directory = dir
         }
         let dataset = DatasetSpec.synthetic(directory: directory)
         let fingerprint = try fingerprint(directory: directory)
         progress("pipeline: data fingerprint \(fingerprint.prefix(16))…")
-        return Snapshot(dataset: dataset, split: try dataset.load(), fingerprint: fingerprint)
+        return Snapshot(description: "\(dataset)", split: try dataset.load(), fingerprint: fingerprint, schema: .secondhandFashion,
+                        logSequence: nil)
+    }
+
+    /// The snapshot with every interaction up to its as-of in training and nothing held out: what a refit
+    /// trains on (its candidates are the listings still for sale).
+    public static func refitSnapshot(_ snapshot: Snapshot) -> Snapshot {
+        guard let data = snapshot.split.marketplace?.data else { return snapshot }
+        var refit = snapshot
+        refit.split = SyntheticSplit.split(data, trainFraction: 1, slices: snapshot.schema.slices, source: snapshot.description)
+        return refit
     }
 
     /// Trains `spec.kind` with its settings (and `seed`) on the snapshot's training part.
@@ -133,14 +162,16 @@ public struct Pipeline: Sendable {
     /// scoring latency), and writes the serving bundle: the embeddings and the ANN index over the
     /// listings still for sale, stamped with the model artifact's SHA-256, whose recall against exact
     /// search it measures.
-    public static func index(_ trained: TrainedModel, snapshot: Snapshot, evaluation: Evaluation, staging: String,
+    /// `snapshot` is what `trained` was trained on (its listings still for sale are indexed); `users` are
+    /// the users the checks sample.
+    public static func index(_ trained: TrainedModel, snapshot: Snapshot, users sampleUsers: [UserIndex], staging: String,
                              progress: @Sendable (String) -> Void) throws -> Artifacts {
         let model = trained.model
         let modelPath = staging + "/" + ServingBundle.File.model.rawValue
         try model.save(to: modelPath)
         let modelSHA = try SHA256Hasher.hex(ofFile: modelPath)
-        let loads = loadsAndAnswers(model, path: modelPath, users: evaluation.protocolUsers)
-        let latency = scoringLatencyP99(model, users: evaluation.protocolUsers)
+        let loads = loadsAndAnswers(model, path: modelPath, users: sampleUsers)
+        let latency = scoringLatencyP99(model, users: sampleUsers)
         let clock = Stopwatch()
         let itemVectors = model.itemEmbeddings, userVectors = model.userEmbeddings
         let marketplace = snapshot.split.marketplace?.data
@@ -148,17 +179,20 @@ public struct Pipeline: Sendable {
                                  vectors: itemVectors)
         let users = EmbeddingSet(entity: "users", ids: marketplace?.userIDs.ids.map(\.value) ?? (0..<userVectors.rows).map(String.init),
                                  vectors: userVectors)
-        let live = (0..<itemVectors.rows).filter { evaluation.eligible?[$0] ?? true }
+        var eligible: [Bool]? = nil
+        if case .fullRanking(let protocolRun) = snapshot.split.evaluation { eligible = protocolRun.eligible }
+        let live = (0..<itemVectors.rows).filter { eligible?[$0] ?? true }
         let d = itemVectors.columns
         let liveIDs = live.map { Int64($0) }
         let liveVectors = Matrix(rows: live.count, columns: d, storage: live.flatMap { itemVectors.row($0) })
         let index = HNSWIndex(dimension: d)
         index.add(ids: liveIDs, vectors: liveVectors)
-        var files = try ServingBundle.write(users: users, items: items, index: index, modelSHA256: modelSHA, to: staging)
+        var files = try ServingBundle.write(users: users, items: items, index: index, modelSHA256: modelSHA, schema: snapshot.schema,
+                                            to: staging)
         files[ServingBundle.File.model.rawValue] = modelPath
         let exact = FlatIndex(dimension: d)
         exact.add(ids: liveIDs, vectors: liveVectors)
-        let sample = evaluation.protocolUsers.prefix(500).map(\.int)
+        let sample = sampleUsers.prefix(500).map(\.int)
         let queries = Matrix(rows: sample.count, columns: userVectors.columns, storage: sample.flatMap { userVectors.row($0) })
         let recall = Self.recall(index.search(queries, k: 20, filter: nil), exact.search(queries, k: 20, filter: nil))
         progress("pipeline: HNSW index over \(live.count) live listings in \(formattedSeconds(clock.elapsedSeconds)); "
@@ -180,7 +214,8 @@ public struct Pipeline: Sendable {
     }
 
     /// Registers the version: its artifacts, the gate's report, the configuration, the training history
-    /// and its HTML report (against the champion it was gated against).
+    /// and its HTML report (against the champion it was gated against). `snapshot` is the evaluated data
+    /// (what the manifest describes), `trained` the model registered.
     public static func register(_ config: PipelineConfig, snapshot: Snapshot, trained: TrainedModel, metrics: [String: Double],
                                 artifacts: Artifacts, gate: GateReport, registry: ModelRegistry, staging: String) throws -> Manifest {
         let alias = config.alias ?? "champion"
@@ -195,11 +230,12 @@ public struct Pipeline: Sendable {
         let configuration = trained.parameters.resolved
         let manifest = Manifest(
             model: config.model, version: 0, kind: trained.kind, configuration: configuration, seed: trained.seed, threads: trained.threads,
-            dataFingerprint: snapshot.fingerprint, data: "\(snapshot.dataset) (\(snapshot.split.name))",
+            dataFingerprint: snapshot.fingerprint,
+            data: "\(snapshot.description) (\(snapshot.split.name))\(config.data.refits ? "; refit on all of it" : "")",
             featureSetVersion: configuration["features"] == "true" ? FeatureSet.marketplace.version : nil,
             codeVersion: BuildInfo.codeVersion, toolchain: BuildInfo.toolchain, hardware: BuildInfo.hardware,
             metrics: metrics, artifacts: [:], createdAt: ISO8601DateFormatter().string(from: Date()), parent: champion,
-            blessed: gate.blessed, gateReport: "gate.md")
+            blessed: gate.blessed, gateReport: "gate.md").withData(schemaVersion: snapshot.schema.version, logSequence: snapshot.logSequence)
         var numbered = manifest
         numbered.version = (registry.versions(config.model).last ?? 0) + 1
         let championManifest = try champion.map { version throws(RegistryError) in try registry.manifest(config.model, version) }
@@ -229,14 +265,22 @@ public struct Pipeline: Sendable {
         let staging = NSTemporaryDirectory() + "rummage-pipeline-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        let artifacts = try Self.index(trained, snapshot: snapshot, evaluation: evaluation, staging: staging, progress: progress)
+        // The registered model: the evaluated one, or the same settings refit on everything up to as-of.
+        var served = (snapshot: snapshot, trained: trained)
+        if config.data.refits {
+            let refit = Self.refitSnapshot(snapshot)
+            progress("pipeline: refit on every interaction up to as-of (\(refit.split.train.interactionCount) pairs)")
+            served = (refit, try Self.train(config.train, on: refit, progress: progress))
+        }
+        let artifacts = try Self.index(served.trained, snapshot: served.snapshot, users: evaluation.protocolUsers, staging: staging,
+                                       progress: progress)
         var metrics = evaluation.metrics
         metrics["index_recall@20"] = artifacts.indexRecall
         let gate = try Self.gate(config, metrics: metrics, artifacts: artifacts, registry: registry)
         progress("pipeline: gate \(gate.blessed ? "blessed" : "NOT blessed") (\(gate.checks.filter(\.passed).count)/\(gate.checks.count) checks pass)")
         let champion = registry.aliases(config.model)[alias]
-        let stored = try Self.register(config, snapshot: snapshot, trained: trained, metrics: metrics, artifacts: artifacts, gate: gate,
-                                       registry: registry, staging: staging)
+        let stored = try Self.register(config, snapshot: snapshot, trained: served.trained, metrics: metrics, artifacts: artifacts,
+                                       gate: gate, registry: registry, staging: staging)
         progress("pipeline: registered \(config.model) v\(stored.version) in \(config.registry)")
         if try Self.promote(stored, alias: alias, registry: registry) {
             progress("pipeline: \(alias) → v\(stored.version)")

@@ -25,13 +25,39 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public struct DataSource: Codable, Sendable, Equatable {
         /// Generate a marketplace into `generate.out` first (deterministic by seed)…
         public var generate: GenerateSpec?
-        /// …or use existing data: `synthetic:DIR`.
+        /// …or use existing data: `synthetic:DIR`…
         public var dataset: String?
+        /// …or the marketplace's own event log: a SQLite file or a `postgresql://` URI.
+        public var log: String?
+        /// With `log`: the data as of this Unix time (inclusive; default: the latest event).
+        public var asOf: Int64?
+        /// With `log`: only interactions of this many days before `as_of` (default: all).
+        public var windowDays: Int?
+        /// With `log`: the catalogue schema file (default: the generator's secondhand-fashion schema).
+        public var schema: String?
+        /// After evaluation, train the registered model on everything up to as-of with the same settings
+        /// (default: true for `log` data, false for generated and `synthetic:` data, whose registered
+        /// model stays the evaluated one).
+        public var refit: Bool?
 
-        public init(generate: GenerateSpec? = nil, dataset: String? = nil) {
+        public init(generate: GenerateSpec? = nil, dataset: String? = nil, log: String? = nil, asOf: Int64? = nil,
+                    windowDays: Int? = nil, schema: String? = nil, refit: Bool? = nil) {
             self.generate = generate
             self.dataset = dataset
+            self.log = log
+            self.asOf = asOf
+            self.windowDays = windowDays
+            self.schema = schema
+            self.refit = refit
         }
+
+        enum CodingKeys: String, CodingKey {
+            case generate, dataset, log, schema, refit
+            case asOf = "as_of", windowDays = "window_days"
+        }
+
+        /// Whether the registered model is refit on everything up to as-of.
+        public var refits: Bool { refit ?? (log != nil) }
     }
 
     public struct GenerateSpec: Codable, Sendable, Equatable {
@@ -72,9 +98,15 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(.fileNotFound, "cannot read", path: path) }
         do {
             let config = try JSONDecoder().decode(PipelineConfig.self, from: data)
-            guard (config.data.generate == nil) != (config.data.dataset == nil) else {
-                throw DataError(.malformedLine, "'data' needs exactly one of 'generate' and 'dataset'", path: path)
+            let data = config.data
+            guard [data.generate != nil, data.dataset != nil, data.log != nil].filter({ $0 }).count == 1 else {
+                throw DataError(.malformedLine, "'data' needs exactly one of 'generate', 'dataset' and 'log'", path: path)
             }
+            if data.log == nil, let key = [("as_of", data.asOf != nil), ("window_days", data.windowDays != nil),
+                                           ("schema", data.schema != nil)].first(where: \.1)?.0 {
+                throw DataError(.malformedLine, "'data.\(key)' goes with 'data.log'", path: path)
+            }
+            if let days = data.windowDays, days < 1 { throw DataError(.malformedLine, "'data.window_days' must be at least 1", path: path) }
             guard ModelCatalog.persistentNames.contains(config.train.kind) else {
                 throw DataError(.malformedLine, "'train.kind' must be one of \(ModelCatalog.persistentNames.joined(separator: ", "))", path: path)
             }

@@ -16,6 +16,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// What the data was (dataset spec) and how it was split.
     public var data: String
     public var featureSetVersion: String?
+    /// The catalogue schema's version (`CatalogueSchema.version`) the data was read with.
+    public var schemaVersion: String?
+    /// For data read from an event log: its last sequence number then (what a retraining resumes from).
+    public var logSequence: Int64?
     public var codeVersion: String
     public var toolchain: String
     public var hardware: String
@@ -55,10 +59,18 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.gateReport = gateReport
     }
 
+    /// Fills in where the data came from: the schema it was read with and, for an event log, its position.
+    public func withData(schemaVersion: String?, logSequence: Int64?) -> Manifest {
+        var manifest = self
+        manifest.schemaVersion = schemaVersion
+        manifest.logSequence = logSequence
+        return manifest
+    }
+
     enum CodingKeys: String, CodingKey {
         case model, version, kind, configuration, seed, threads, data, toolchain, hardware, metrics, artifacts, parent, blessed
         case dataFingerprint = "data_fingerprint", featureSetVersion = "feature_set_version", codeVersion = "code_version"
-        case createdAt = "created_at", gateReport = "gate_report"
+        case createdAt = "created_at", gateReport = "gate_report", schemaVersion = "schema_version", logSequence = "log_sequence"
     }
 
     /// Pretty, key-sorted JSON (stable bytes for equal manifests).

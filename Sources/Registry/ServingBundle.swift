@@ -1,3 +1,4 @@
+import Catalogue
 import Foundation
 import LinearAlgebra
 import RummageCore
@@ -14,6 +15,8 @@ import VectorSearch
 /// item_embeddings.rmg   EmbeddingSet "items": one vector per listing the model was trained with
 /// index.rmg             HNSW index over the live listings' rows of item_embeddings (ids are row numbers),
 ///                       stamped "model.rmg sha256 <hex>" with the model file it was built from
+/// schema.json           optional: the catalogue schema the data was read with; listings created after
+///                       training are embedded from its tokens, as in training
 /// ```
 ///
 /// `load` verifies every checksum (the registry's `verify`), then the parts against each other: the
@@ -29,6 +32,9 @@ public struct ServingBundle: Sendable {
         case index = "index.rmg"
     }
 
+    /// The catalogue schema's file (optional in a version).
+    public static let schemaFile = "schema.json"
+
     /// The stamp an index built from the model file with this SHA-256 carries.
     public static func indexStamp(modelSHA256: String) -> String { "\(File.model.rawValue) sha256 \(modelSHA256)" }
 
@@ -40,17 +46,24 @@ public struct ServingBundle: Sendable {
     public let users: EmbeddingSet
     public let items: EmbeddingSet
     public let index: HNSWIndex
+    /// The catalogue schema, when the version carries one.
+    public let schema: CatalogueSchema?
 
     /// Writes the embedding and index files of a bundle into `directory` (the pipeline's staging area)
     /// and returns them by registry file name, ready for `ModelRegistry.register`. The index's ids are
     /// row numbers of `items`.
     public static func write(users: EmbeddingSet, items: EmbeddingSet, index: HNSWIndex, modelSHA256: String,
-                             to directory: String) throws(DataError) -> [String: String] {
+                             schema: CatalogueSchema? = nil, to directory: String) throws(DataError) -> [String: String] {
         func path(_ file: File) -> String { directory + "/" + file.rawValue }
         try users.save(to: path(.userEmbeddings))
         try items.save(to: path(.itemEmbeddings))
         try index.save(to: path(.index), stamp: indexStamp(modelSHA256: modelSHA256))
-        return Dictionary(uniqueKeysWithValues: [File.userEmbeddings, .itemEmbeddings, .index].map { ($0.rawValue, path($0)) })
+        var files = Dictionary(uniqueKeysWithValues: [File.userEmbeddings, .itemEmbeddings, .index].map { ($0.rawValue, path($0)) })
+        if let schema {
+            try TextFile.write(Array(schema.json), to: directory + "/" + schemaFile)
+            files[schemaFile] = directory + "/" + schemaFile
+        }
+        return files
     }
 
     /// Loads version `reference` (a number or an alias) of `model` and checks its parts against each other.
@@ -69,16 +82,17 @@ public struct ServingBundle: Sendable {
             throw ServingBundleError("\(name) lacks \(missing.map(\.rawValue).joined(separator: ", ")): re-run its pipeline")
         }
         func path(_ file: File) -> String { paths[file.rawValue]! }
-        let users: EmbeddingSet, items: EmbeddingSet, index: HNSWIndex, stamp: String
+        let users: EmbeddingSet, items: EmbeddingSet, index: HNSWIndex, stamp: String, schema: CatalogueSchema?
         do {
             users = try EmbeddingSet.load(from: path(.userEmbeddings))
             items = try EmbeddingSet.load(from: path(.itemEmbeddings))
             (index, stamp) = try HNSWIndex.load(from: path(.index))
+            schema = try paths[schemaFile].map { path throws(SchemaError) in try CatalogueSchema.load(path: path) }
         } catch {
             throw ServingBundleError("\(name): \(error)")
         }
         let bundle = ServingBundle(model: model, version: version, manifest: manifest, modelPath: path(.model), users: users,
-                                   items: items, index: index)
+                                   items: items, index: index, schema: schema)
         try bundle.check(stamp: stamp)
         return bundle
     }

@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Backends
+import Catalogue
 import Events
 import Foundation
 import RummageCore
@@ -32,6 +33,7 @@ struct IngestCommand: Command {
             .value("idle-exit", "SECONDS", help: "With --from amqp://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
             .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
+            .value("schema", "FILE", help: "Catalogue schema (JSON, docs/bring-your-own-data.md): refuse listing and user events whose attributes break it."),
             .flag("atomic", help: "Refuse a whole batch when any of its lines is refused."),
             .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
             .flag("ack", help: "Print 'ack LINE APPENDED DUPLICATES' on stdout after each durable batch."),
@@ -51,6 +53,7 @@ struct IngestCommand: Command {
     let onlineStore: OnlineStore?
     let queueName: String
     let idleExit: Int
+    let schema: CatalogueSchema?
     /// With a queue: a batch is flushed (and its messages acknowledged) once no message came for this long.
     static let quietFlushMilliseconds = 100
 
@@ -66,6 +69,11 @@ struct IngestCommand: Command {
         onlineStore = try OnlineStore.from(arguments)
         queueName = try arguments.requiredString("queue")
         idleExit = try arguments.requiredInt("idle-exit", in: 0...86_400 * 365)
+        do {
+            schema = try arguments.string("schema").map { path throws(SchemaError) in try CatalogueSchema.load(path: path) }
+        } catch {
+            throw UsageError("--schema: \(error.description)")
+        }
     }
 
     func run(output: CommandOutput) throws {
@@ -83,7 +91,7 @@ struct IngestCommand: Command {
         }
         let directory = (logPath as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(logPath) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let ingestor = try EventIngestor(log: openEventLog(logPath), states: onlineStore?.states)
+        let ingestor = try EventIngestor(log: openEventLog(logPath), states: onlineStore?.states, schema: schema)
         let clock = Stopwatch()
         var totals = EventIngestor.Outcome()
         var lines = 0, refused = 0

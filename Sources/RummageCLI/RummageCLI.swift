@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Catalogue
 import Foundation
 import RummageCore
 import Synchronization
@@ -24,6 +25,7 @@ public enum RummageCLI {
 }
 
 extension DataError: UserFacingError {}
+extension SchemaError: UserFacingError {}
 extension TrainingError: UserFacingError {}
 
 /// One JSON object on one line with sorted keys (slashes escaped only when asked, as Foundation does).

@@ -1,3 +1,4 @@
+import Catalogue
 import Events
 import Features
 import LinearAlgebra
@@ -39,6 +40,10 @@ final class Deployment: Sendable {
     /// The model's request-time user side, when it reads online features (with how feature values become
     /// its bags). Nil: the stored user rows, moved towards recent listings (`OnlineSignals.query`).
     let userModel: (model: any RequestTimeUserModel, tokens: FeatureTokens)?
+    /// The catalogue schema the version's data was read with: new listings' content tokens come from it,
+    /// as in training (derived fields such as a price band computed from the price). Nil for versions
+    /// without one: attributes are split on spaces.
+    let schema: CatalogueSchema?
     /// Served-score drift against this version's own answers when it was brought up to date, and catalog
     /// coverage. Set once, by `DeploymentSlots` when it prepares the version.
     private let qualityReference = AtomicLazyReference<ServingQuality>()
@@ -74,6 +79,7 @@ final class Deployment: Sendable {
             throw ServingError("\(bundle.model) v\(version): the model's vectors are \(embedding.itemEmbeddings.columns) wide, the index's \(width)")
         }
         contentModel = model as? any ContentEmbeddingModel
+        schema = bundle.schema
         if let tower = model as? any RequestTimeUserModel, !tower.userDynamicFields.isEmpty {
             let fields = tower.userDynamicFields
             userModel = (tower, FeatureTokens(items: IDMap(bundle.items.ids.map { ItemID($0) }),
@@ -112,7 +118,13 @@ final class Deployment: Sendable {
     func addNewListing(_ event: Event) {
         guard let contentModel, let item = event.item?.value, id(of: item) == nil else { return }
         let names = contentModel.contentFieldNames
-        let content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
+        let content: [[[String]]]
+        if let schema, let tokens = try? schema.listingTokens(attributes: event.attributes, price: event.price) {
+            let byField = Dictionary(uniqueKeysWithValues: zip(schema.listingInputs, tokens))
+            content = [names.map { byField[$0] ?? [] }]
+        } else {
+            content = [names.map { name in (event.attributes[name] ?? "").split(separator: " ").map(String.init) }]
+        }
         let vector = Array(contentModel.embedNewItems(fieldNames: names, content: content).row(0))
         let id = newListings.withLock { s -> Int64 in
             let id = s.next

@@ -137,8 +137,9 @@ import VectorSearch
         #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == service.knownUsers.count)
     }
 
-    /// A like moves the user's query at request time: after liking three listings of one category,
-    /// more of that category is recommended; a user the model never saw is served from their likes.
+    /// A like moves the user's query at request time: after a user with no engagement yet (views only, so
+    /// the likes are all their recent listings) likes three listings of one category (the rarest in their
+    /// answer), more of that category is recommended; a user the model never saw is served from their likes.
     @Test func likesChangeTheNextAnswer() throws {
         let (router, _) = try deploy()
         let listings = try String(contentsOfFile: dir + "/data/listings.csv", encoding: .utf8).split(separator: "\n").dropFirst()
@@ -146,16 +147,23 @@ import VectorSearch
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
             return (String(f[0]), String(f[3]))
         })
-        let before = items(try get(router, "/v1/users/u30/recommendations?k=20"))
-        let target = "bags"
-        let liked = Array(category.filter { $0.value == target }.keys.sorted().prefix(3))
+        var kinds: [String: Set<String>] = [:]
+        for line in try String(contentsOfFile: dir + "/data/events.csv", encoding: .utf8).split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",")
+            kinds[String(f[2]), default: []].insert(String(f[4]))
+        }
+        let user = try #require(kinds.filter { $0.value == ["view"] }.keys.sorted { ($0.count, $0) < ($1.count, $1) }.first)
+        let before = items(try get(router, "/v1/users/\(user)/recommendations?k=20"))
+        let shown = Dictionary(before.compactMap { category[$0] }.map { ($0, 1) }, uniquingKeysWith: +)
+        let target = try #require(shown.min { ($0.value, $0.key) < ($1.value, $1.key) }?.key)
+        let liked = Array(category.filter { $0.value == target && !before.contains($0.key) }.keys.sorted().prefix(3))
         for (n, item) in liked.enumerated() {
-            let like = #"{"event_id":"like-\#(n)","type":"like","timestamp":\#(1_775_000_000 + n),"user":"u30","item":"\#(item)"}"#
+            let like = #"{"event_id":"like-\#(n)","type":"like","timestamp":\#(1_775_000_000 + n),"user":"\#(user)","item":"\#(item)"}"#
             #expect(send(router, "POST", "/v1/events", like).status == 200)
         }
-        let after = items(try get(router, "/v1/users/u30/recommendations?k=20"))
+        let after = items(try get(router, "/v1/users/\(user)/recommendations?k=20"))
         #expect(after != before)
-        #expect(after.filter { category[$0] == target }.count > before.filter { category[$0] == target }.count)
+        #expect(after.filter { category[$0] == target }.count > before.filter { category[$0] == target }.count, "\(user), \(target)")
         let newcomer = #"{"event_id":"like-new","type":"like","timestamp":1775000100,"user":"newcomer","item":"\#(liked[0])"}"#
         #expect(send(router, "POST", "/v1/events", newcomer).status == 200)
         let served = try get(router, "/v1/users/newcomer/recommendations?k=10")

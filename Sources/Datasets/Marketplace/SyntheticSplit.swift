@@ -17,11 +17,19 @@ import RummageCore
 ///   (users without training interactions); `category=…` and `price_band=…` for each value.
 public enum SyntheticSplit {
     public static func load(directory: String, trainFraction: Double = 0.9) throws(DataError) -> Split {
-        precondition(trainFraction > 0 && trainFraction < 1)
         let data = try MarketplaceData.load(directory: directory)
+        guard !data.timestamps.isEmpty else { throw DataError(.malformedLine, "has no events", path: directory + "/events.csv") }
+        return split(data, trainFraction: trainFraction, slices: CatalogueSchema.secondhandFashion.slices, source: "synthetic")
+    }
+
+    /// The temporal split of a marketplace's interactions (at least one), with slices for each value of
+    /// the `slices` listing fields. `source` names the data in the split's name. A `trainFraction` of 1
+    /// trains on every interaction (a refit) and holds nothing out; candidates are then the listings
+    /// still for sale.
+    public static func split(_ data: MarketplaceData, trainFraction: Double = 0.9, slices sliceFields: [String], source: String) -> Split {
+        precondition(trainFraction > 0 && trainFraction <= 1 && !data.timestamps.isEmpty)
         let n = data.timestamps.count
-        guard n > 0 else { throw DataError(.malformedLine, "has no events", path: directory + "/events.csv") }
-        let splitTime = data.timestamps.sorted()[min(n - 1, Int(Double(n) * trainFraction))]
+        let splitTime = trainFraction == 1 ? data.timestamps.max()! + 1 : data.timestamps.sorted()[min(n - 1, Int(Double(n) * trainFraction))]
 
         var soldBeforeSplit = [Bool](repeating: false, count: data.itemIDs.count)
         var trainUsers: [Int32] = [], trainItems: [Int32] = [], trainWeights: [Float] = []
@@ -48,7 +56,7 @@ public enum SyntheticSplit {
         var slices: [FullRankingProtocol.Slice] = [.init("cold", items: cold), .init("warm", items: cold.map { !$0 }),
                                                    .init("cold-only", items: cold, ranking: .withinSlice),
                                                    .init("new-users", items: everyItem, users: newUsers)]
-        for name in ["category", "price_band"] {
+        for name in sliceFields {
             guard let field = data.itemFeatures.fields.first(where: { $0.name == name }) else { continue }
             for (v, value) in field.vocabulary.enumerated() {
                 let members = (0..<train.itemCount).map { field.values.columns(of: $0).contains(Int32(v)) }
@@ -58,7 +66,7 @@ public enum SyntheticSplit {
         let evaluation = FullRankingProtocol(heldOut: heldOut, excluded: train.byUser,
                                              eligible: soldBeforeSplit.map { !$0 }, cutoffs: [10, 20], slices: slices)
         let percent = Int((trainFraction * 100).rounded())
-        var split = Split(name: "synthetic (temporal split at \(percent)% of events)", train: train,
+        var split = Split(name: "\(source) (temporal split at \(percent)% of events)", train: train,
                           evaluation: .fullRanking(evaluation), userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
         split.marketplace = (data, splitTime)
         return split
@@ -86,19 +94,22 @@ public struct MarketplaceData: Sendable {
     /// kinds; errors name the file and line.
     public static func load(directory: String) throws(DataError) -> MarketplaceData {
         let usersFile = try TextFile(path: DataDirectory.find(["users.csv"], in: directory))
-        var userIDs = IDMap<UserID>()
-        var joinedAt: [Int64] = []
-        var profile: [[String]] = []  // per user: top, waist, shoe size, seller flag
+        var seen = Set<UserID>()
+        var rows: [(id: UserID, joinedAt: Int64, profile: [String])] = []  // profile: top, waist, shoe size, seller flag
         try records(usersFile, header: Marketplace.usersHeader) { (line, fields) throws(DataError) in
             let id = UserID(fields.string(0))
-            guard userIDs.index(of: id) == nil else { throw usersFile.error(line: line, "duplicate user_id '\(id)'") }
-            userIDs.insert(id)
+            guard seen.insert(id).inserted else { throw usersFile.error(line: line, "duplicate user_id '\(id)'") }
             guard let joined = fields.int(1) else {
                 throw usersFile.error(line: line, "joined_at is not a Unix time: '\(fields.string(1))'")
             }
-            joinedAt.append(Int64(joined))
-            profile.append([fields.string(2), fields.string(3), fields.string(4), fields.string(5)])
+            rows.append((id, Int64(joined), [fields.string(2), fields.string(3), fields.string(4), fields.string(5)]))
         }
+        // Users are indexed in the order they joined (file order among equal times), the order a log
+        // replays them in, so a split from the ingested events indexes them alike (`EventLogSplit`).
+        rows = rows.indices.sorted { (rows[$0].joinedAt, $0) < (rows[$1].joinedAt, $1) }.map { rows[$0] }
+        var userIDs = IDMap<UserID>()
+        for row in rows { userIDs.insert(row.id) }
+        let joinedAt = rows.map(\.joinedAt), profile = rows.map(\.profile)
         let listings = try ListingsFile.read(path: DataDirectory.find(["listings.csv"], in: directory))
         let itemIDs = listings.ids
         let userFieldNames = ["top_size", "waist_size", "shoe_size", "is_seller"]
