@@ -4,7 +4,7 @@
 //   6 executables  rummage
 //   5 interface    RummageCLI
 //   4 assembly     Pipeline · Serving · BenchmarkHarness
-//   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location)
+//   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim)
@@ -64,6 +64,8 @@ let package = Package(
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        // Generated users played against a live server through the HTTP API (rummage simulate).
+        .target(name: "Simulation", dependencies: ["Datasets", "RummageAPI", "RummageClient", "RummageCore"]),
         // Every backend a location names: event logs, the online store, precomputed lists.
         .target(name: "Backends", dependencies: ["Events", "Features", "RummageAPI", "Storage"]),
 
@@ -79,7 +81,7 @@ let package = Package(
 
         // Layer 5: the command line (argument parsing, printing, exit codes).
         .target(name: "RummageCLI",
-                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features",
+                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Features",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
                                "Serving", "Storage", "Telemetry", "Training", "VectorSearch"]),
 
@@ -116,7 +118,7 @@ let package = Package(
                     dependencies: ["Serving", "Events", "HTTPServer", "LinearAlgebra", "MatrixFactorization", "Registry", "RummageAPI",
                                    "RummageClient", "RummageCore", "RummageTestSupport", "Training", "VectorSearch"]),
         .testTarget(name: "RummageCLITests",
-                    dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "Pipeline", "Training", "Events", "Features", "Storage", "RummageCore",
+                    dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "Pipeline", "Simulation", "Training", "Events", "Features", "Storage", "RummageCore",
                                    "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
     ]
 )

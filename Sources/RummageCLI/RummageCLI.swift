@@ -16,7 +16,8 @@ public enum RummageCLI {
                    RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
                    RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
                    GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
-                   BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self])
+                   BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
+                   SimulateCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {

@@ -211,23 +211,34 @@ public struct MarketplaceGenerator: Sendable {
         return nil
     }
 
-    private func sizeMatches(_ user: Marketplace.User, _ listing: Marketplace.Listing) -> Bool {
+    private func sizeMatches(_ user: Marketplace.User, _ listing: Marketplace.Listing) -> Bool { user.fits(listing) }
+
+    private func engagementProbability(_ user: Marketplace.User, _ listing: Marketplace.Listing) -> Double {
+        user.likeProbability(of: listing)
+    }
+}
+
+extension Marketplace.User {
+    /// Whether the listing is in the user's size (one-size listings fit everyone).
+    public func fits(_ listing: Marketplace.Listing) -> Bool {
         switch MarketplaceVocabulary.categories[listing.category].sizeSystem {
-        case .letter: listing.size == user.topSize
-        case .waist: listing.size == user.waistSize
-        case .shoe: listing.size == user.shoeSize
+        case .letter: listing.size == topSize
+        case .waist: listing.size == waistSize
+        case .shoe: listing.size == shoeSize
         case .oneSize: true
         }
     }
 
-    /// Probability of a like for this user and listing: a logistic function of how well they match.
-    private func engagementProbability(_ user: Marketplace.User, _ listing: Marketplace.Listing) -> Double {
-        let style = listing.style == user.styles[0] ? 1.0 : listing.style == user.styles[1] ? 0.55 : 0
-        let size = sizeMatches(user, listing) ? 1.0 : 0
+    /// The ground truth of the generated marketplace: the probability that this user likes the listing
+    /// once shown it, a logistic function of how well they match (style, size, price tier, brand,
+    /// category). The generator draws its events from it; `rummage simulate` plays users by it.
+    public func likeProbability(of listing: Marketplace.Listing) -> Double {
+        let style = listing.style == styles[0] ? 1.0 : listing.style == styles[1] ? 0.55 : 0
+        let size = fits(listing) ? 1.0 : 0
         let band = MarketplaceVocabulary.priceBand(listing.price)
-        let price = 1 - Double(abs(band - user.priceTier)) / 3
-        let brand = user.brands.contains(listing.brand) ? 1.0 : 0
-        let category = user.favouriteCategories.firstIndex(of: listing.category).map { user.categoryWeights[$0] } ?? 0
+        let price = 1 - Double(abs(band - priceTier)) / 3
+        let brand = brands.contains(listing.brand) ? 1.0 : 0
+        let category = favouriteCategories.firstIndex(of: listing.category).map { categoryWeights[$0] } ?? 0
         let logit = -4.2 + 2.2 * style + 1.3 * size + 1.4 * price + 1.0 * brand + 1.5 * category
         return 1 / (1 + exp(-logit))
     }

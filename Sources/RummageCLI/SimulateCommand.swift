@@ -1,0 +1,91 @@
+import ArgumentParsing
+import Datasets
+import Foundation
+import RummageClient
+import RummageCore
+import Simulation
+
+/// `rummage simulate`: the generated marketplace's users, played against a live server.
+struct SimulateCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "simulate",
+        abstract: "Play a generated marketplace's users against a live server and report online CTR and purchases.",
+        discussion: """
+        Rebuilds the marketplace that `rummage generate` wrote into --data (from its manifest.json: the
+        users' latent tastes are the ground truth), then runs --sessions sessions for each of --users users
+        drawn by activity: ask GET /v1/users/{user}/recommendations, examine the answer top-down, and
+        view, like, save, bag and buy by the user's tastes, each action posted to /v1/events with the
+        answer's ranking_id and position. Every --new-listing-every sessions a seller lists a new item
+        (PUT /v1/items/{item}). Reports, per served variant: answers, fallbacks, listings shown, views, CTR
+        (views per listing shown), purchases and purchase rate, and the sold listings served after the
+        simulator's purchase was acknowledged (must be 0). Deterministic by --seed given the same answers.
+        """,
+        options: [
+            .value("url", "URL", help: "The server, http://HOST:PORT.", required: true),
+            .value("data", "DIR", help: "The generated marketplace the server's data came from.", required: true),
+            .value("users", "N", help: "Users taking part.", default: "200"),
+            .value("sessions", "N", help: "Sessions per user.", default: "3"),
+            .value("k", "N", help: "Recommendations asked per session.", default: "10"),
+            .value("new-listing-every", "N", help: "A seller lists an item every N sessions (0: never).", default: "10"),
+            .value("minutes", "M", help: "Stop after this much wall-clock time, even if sessions remain.", default: "10"),
+            .value("seed", "S", help: "Seed of every draw.", default: "1"),
+            .value("actions", "FILE", help: "Write one line per action (asks, listings, events) to this file."),
+            .flag("json", help: "Print the report as one JSON object on the last line of stdout."),
+        ])
+
+    let host: String, port: UInt16
+    let data: String
+    let settings: TrafficSimulator.Configuration
+    let actionsPath: String?
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        let url = try arguments.requiredString("url")
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
+              let port = components.port, (1...65_535).contains(port) else {
+            throw UsageError("--url must be http://HOST:PORT, got '\(url)'")
+        }
+        self.host = host
+        self.port = UInt16(port)
+        data = try arguments.requiredString("data")
+        var c = TrafficSimulator.Configuration()
+        c.users = try arguments.requiredInt("users", in: 1...10_000_000)
+        c.sessions = try arguments.requiredInt("sessions", in: 1...1_000_000)
+        c.k = try arguments.requiredInt("k", in: 1...1_000)
+        c.newListingEvery = try arguments.requiredInt("new-listing-every", in: 0...1_000_000)
+        c.timeLimitSeconds = Double(try arguments.requiredInt("minutes", in: 1...10_000)) * 60
+        c.seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
+        settings = c
+        actionsPath = arguments.string("actions")
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        let marketplace = MarketplaceGenerator(try .load(manifestIn: data)).generate()
+        let client = RummageClient(host: host, port: port, timeout: 30)
+        var actions: [String] = []
+        let report = try TrafficSimulator(marketplace: marketplace, configuration: settings)
+            .run(client, log: { if actionsPath != nil { actions.append($0) } })
+        if let actionsPath { try TextFile.write(Array((actions.joined(separator: "\n") + "\n").utf8), to: actionsPath) }
+        console.result("simulated \(report.sessions) sessions of \(settings.users) users in \(formattedSeconds(report.seconds))"
+                       + "\(report.cutShort ? " (stopped by --minutes)" : ""); \(report.listingsCreated) listings created")
+        console.result("variant          answers  fallback   shown   views    CTR  purchases  purchase rate")
+        for (name, v) in report.variants.sorted(by: { $0.key < $1.key }) {
+            console.result(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                           + String(format: " %7d %9d %7d %7d %6.3f %10d %14.4f", v.requests, v.fallbacks, v.shown, v.views,
+                                    v.clickThroughRate, v.purchases, v.purchaseRate))
+        }
+        console.result("sold listings served after their sale: \(report.soldListingsServed); purchases refused: \(report.purchasesRefused)")
+        if json {
+            var variants: [String: Any] = [:]
+            for (name, v) in report.variants {
+                variants[name] = ["answers": v.requests, "fallbacks": v.fallbacks, "shown": v.shown, "views": v.views, "likes": v.likes,
+                                  "bags": v.bags, "purchases": v.purchases, "ctr": v.clickThroughRate, "purchase_rate": v.purchaseRate]
+            }
+            console.result(try jsonObjectLine(["sessions": report.sessions, "seconds": report.seconds, "cut_short": report.cutShort,
+                                               "listings_created": report.listingsCreated, "sold_listings_served": report.soldListingsServed,
+                                               "purchases_refused": report.purchasesRefused, "variants": variants]))
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Datasets
+import Foundation
+import RummageAPI
+import RummageClient
+import RummageCore
+
+/// Plays a generated marketplace's users against a live Rummage server through its HTTP API: the
+/// ground truth for online measurements. Each session asks for a user's recommendations, then the user
+/// examines the answer top-down (position bias), views, likes, saves, bags and buys by their latent
+/// tastes (`Marketplace.User.likeProbability`, the generator's own model); sellers list new items. Every
+/// action is an event posted to the server, tied to the answer by `ranking_id` and `position`, so it
+/// flows into the event log like production traffic.
+///
+/// Deterministic by seed given the same answers: every draw comes from one seeded generator, in order.
+public struct TrafficSimulator: Sendable {
+    public struct Configuration: Sendable {
+        /// Users taking part (drawn from the marketplace's, weighted by activity).
+        public var users = 200
+        /// Sessions each user runs.
+        public var sessions = 3
+        /// Recommendations asked per session.
+        public var k = 10
+        /// A seller lists a new item every this many sessions (0: never).
+        public var newListingEvery = 10
+        public var seed: UInt64 = 1
+        /// Stop early (and say so) after this many wall-clock seconds.
+        public var timeLimitSeconds = 600.0
+
+        public init() {}
+    }
+
+    /// What happened, per served variant.
+    public struct VariantReport: Sendable, Codable, Equatable {
+        public var requests = 0
+        public var fallbacks = 0
+        /// Listings shown (answer slots).
+        public var shown = 0
+        public var views = 0
+        public var likes = 0
+        public var bags = 0
+        public var purchases = 0
+        /// Views per listing shown.
+        public var clickThroughRate: Double { shown == 0 ? 0 : Double(views) / Double(shown) }
+        /// Purchases per listing shown.
+        public var purchaseRate: Double { shown == 0 ? 0 : Double(purchases) / Double(shown) }
+
+        enum CodingKeys: String, CodingKey { case requests, fallbacks, shown, views, likes, bags, purchases }
+    }
+
+    public struct Report: Sendable {
+        public var variants: [String: VariantReport] = [:]
+        /// Listings served after the simulator's purchase of them was acknowledged: must be 0.
+        public var soldListingsServed = 0
+        public var listingsCreated = 0
+        /// Purchases the server refused (the listing was no longer for sale).
+        public var purchasesRefused = 0
+        public var sessions = 0
+        /// True when the time limit stopped the run before every session ran.
+        public var cutShort = false
+        public var seconds = 0.0
+    }
+
+    public let marketplace: Marketplace
+    public let configuration: Configuration
+
+    public init(marketplace: Marketplace, configuration: Configuration) {
+        self.marketplace = marketplace
+        self.configuration = configuration
+    }
+
+    /// Chance that the user looks at the listing in this slot of the answer (0-based).
+    static func examined(position: Int) -> Double { 0.9 * pow(0.85, Double(position)) }
+
+    /// Runs every session against `client`. `log` receives one line per action (for the record).
+    public func run(_ client: RummageClient, now: () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                    log: (String) -> Void = { _ in }) throws(RummageClientError) -> Report {
+        var rng = SeededGenerator(seed: configuration.seed)
+        var report = Report()
+        let clock = Stopwatch()
+        let m = marketplace
+        // Listings the simulator knows: the generated ones and those its sellers create.
+        var listings = Dictionary(uniqueKeysWithValues: m.listings.enumerated().map { ("l\($0.offset)", $0.element) })
+        var sold = Set<String>()
+        let activity = m.users.map(\.activity)
+        let total = activity.reduce(0, +)
+        func draw(_ weights: [Double], _ total: Double) -> Int {
+            var x = rng.nextDouble() * total
+            for (i, w) in weights.enumerated() { x -= w; if x < 0 { return i } }
+            return weights.count - 1
+        }
+        let players = (0..<configuration.users).map { _ in draw(activity, total) }
+        let sellers = m.users.indices.filter { m.users[$0].isSeller }
+        var eventNumber = 0
+        func nextID() -> String { eventNumber += 1; return "sim\(configuration.seed)-\(eventNumber)" }
+        sessions: for _ in 0..<configuration.sessions {
+            for u in players {
+                if clock.elapsedSeconds > configuration.timeLimitSeconds { report.cutShort = true; break sessions }
+                report.sessions += 1
+                if configuration.newListingEvery > 0, report.sessions % configuration.newListingEvery == 0, !sellers.isEmpty {
+                    // A seller lists an item like one of the catalogue's.
+                    let seller = sellers[rng.nextInt(below: sellers.count)]
+                    var listing = m.listings[rng.nextInt(below: m.listings.count)]
+                    listing.seller = Int32(seller)
+                    let item = "sim\(configuration.seed)-l\(report.listingsCreated)"
+                    let v = MarketplaceVocabulary.self
+                    let attributes = ["category": v.categories[listing.category].name, "brand": v.brands[listing.brand].name,
+                                      "size": listing.sizeName, "condition": v.conditions[listing.condition], "colour": v.colours[listing.colour],
+                                      "style": v.styles[listing.style], "title": listing.title]
+                    let reply = try client.createListing(item: item, seller: "u\(seller)", price: listing.price, attributes: attributes)
+                    if reply.appended == 1 {
+                        listings[item] = listing
+                        report.listingsCreated += 1
+                        log("list \(item) by u\(seller)")
+                    }
+                }
+                let user = m.users[u], userID = "u\(u)"
+                let answer = try client.recommendations(user: userID, k: configuration.k)
+                var variant = report.variants[answer.variant] ?? VariantReport()
+                variant.requests += 1
+                if answer.fallback { variant.fallbacks += 1 }
+                variant.shown += answer.items.count
+                report.soldListingsServed += answer.items.filter { sold.contains($0.item) }.count
+                log("ask \(userID) \(answer.variant) v\(answer.modelVersion) \(answer.items.map(\.item).joined(separator: ","))")
+                var events: [EventPayload] = []
+                var purchased: [String] = []
+                let time = now()
+                func event(_ type: String, _ item: String, _ position: Int) {
+                    events.append(EventPayload(id: nextID(), type: type, timestamp: time, user: userID, item: item, surface: "home",
+                                               rankingID: answer.rankingID, position: position))
+                }
+                for (position, scored) in answer.items.enumerated() {
+                    guard rng.nextDouble() < Self.examined(position: position), let listing = listings[scored.item] else { continue }
+                    // A listing that matches the user's tastes draws the click: P(view | examined) = √p, and
+                    // P(like | view) = √p, so a like follows an examined listing with the generator's p.
+                    let p = user.likeProbability(of: listing), attraction = p.squareRoot()
+                    guard rng.nextDouble() < attraction else { continue }
+                    event("view", scored.item, position)
+                    variant.views += 1
+                    var engaged = false
+                    if rng.nextDouble() < attraction { event("like", scored.item, position); variant.likes += 1; engaged = true }
+                    if rng.nextDouble() < 0.6 * attraction { event("save", scored.item, position); engaged = true }
+                    guard engaged, rng.nextDouble() < 0.35 * p * (user.fits(listing) ? 1 : 0.2) else { continue }
+                    event("add_to_bag", scored.item, position)
+                    variant.bags += 1
+                    if rng.nextDouble() < 0.5 { event("purchase", scored.item, position); purchased.append(scored.item) }
+                }
+                if !events.isEmpty {
+                    let reply = try client.send(events: events)
+                    let refused = Set(reply.refused.map(\.index))
+                    for (index, e) in events.enumerated() where e.type == "purchase" {
+                        if refused.contains(index) {
+                            report.purchasesRefused += 1
+                        } else if let item = e.item {
+                            sold.insert(item)
+                            variant.purchases += 1
+                        }
+                    }
+                    log("act \(userID) \(events.map { "\($0.type):\($0.item ?? "")" }.joined(separator: " "))")
+                }
+                report.variants[answer.variant] = variant
+            }
+        }
+        report.seconds = clock.elapsedSeconds
+        return report
+    }
+}
+
+extension MarketplaceGenerator.Configuration {
+    /// The configuration a generated marketplace's `manifest.json` records (what `rummage generate` wrote).
+    public static func load(manifestIn directory: String) throws(DataError) -> Self {
+        let path = directory + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw DataError(.fileNotFound, "no generator manifest (this directory was not written by rummage generate)", path: path)
+        }
+        func int(_ key: String) throws(DataError) -> Int {
+            guard let value = json[key] as? Int else { throw DataError(.malformedLine, "manifest lacks '\(key)'", path: path) }
+            return value
+        }
+        return Self(users: try int("users"), listings: try int("listings"), events: try int("events"), days: try int("days"),
+                    seed: UInt64(try int("seed")), startTime: Int64(try int("start_time")))
+    }
+}
