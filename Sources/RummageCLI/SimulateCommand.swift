@@ -29,6 +29,7 @@ struct SimulateCommand: Command {
             .value("new-listing-every", "N", help: "A seller lists an item every N sessions (0: never).", default: "10"),
             .value("minutes", "M", help: "Stop after this much wall-clock time, even if sessions remain.", default: "10"),
             .value("seed", "S", help: "Seed of every draw.", default: "1"),
+            .value("run-id", "ID", help: "Prefix of the ids of the events and listings this run creates (default: a random one, unique per run)."),
             .value("actions", "FILE", help: "Write one line per action (asks, listings, events) to this file."),
             .flag("json", help: "Print the report as one JSON object on the last line of stdout."),
         ])
@@ -55,6 +56,8 @@ struct SimulateCommand: Command {
         c.newListingEvery = try arguments.requiredInt("new-listing-every", in: 0...1_000_000)
         c.timeLimitSeconds = Double(try arguments.requiredInt("minutes", in: 1...10_000)) * 60
         c.seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
+        c.runID = arguments.string("run-id") ?? "sim-" + UUID().uuidString.prefix(8).lowercased()
+        guard !c.runID.isEmpty, c.runID.utf8.count <= 64 else { throw UsageError("--run-id must be 1 to 64 bytes") }
         settings = c
         actionsPath = arguments.string("actions")
         json = arguments.flag("json")

@@ -25,6 +25,9 @@ public struct TrafficSimulator: Sendable {
         public var seed: UInt64 = 1
         /// Stop early (and say so) after this many wall-clock seconds.
         public var timeLimitSeconds = 600.0
+        /// Prefix of the event and listing ids this run creates: unique per run, so that runs with the same
+        /// seed against the same log never collide (their events would be duplicates).
+        public var runID = "sim"
 
         public init() {}
     }
@@ -91,7 +94,7 @@ public struct TrafficSimulator: Sendable {
         let players = (0..<configuration.users).map { _ in draw(activity, total) }
         let sellers = m.users.indices.filter { m.users[$0].isSeller }
         var eventNumber = 0
-        func nextID() -> String { eventNumber += 1; return "sim\(configuration.seed)-\(eventNumber)" }
+        func nextID() -> String { eventNumber += 1; return "\(configuration.runID)-\(eventNumber)" }
         sessions: for _ in 0..<configuration.sessions {
             for u in players {
                 if clock.elapsedSeconds > configuration.timeLimitSeconds { report.cutShort = true; break sessions }
@@ -101,7 +104,7 @@ public struct TrafficSimulator: Sendable {
                     let seller = sellers[rng.nextInt(below: sellers.count)]
                     var listing = m.listings[rng.nextInt(below: m.listings.count)]
                     listing.seller = Int32(seller)
-                    let item = "sim\(configuration.seed)-l\(report.listingsCreated)"
+                    let item = "\(configuration.runID)-l\(report.listingsCreated)"
                     let v = MarketplaceVocabulary.self
                     let attributes = ["category": v.categories[listing.category].name, "brand": v.brands[listing.brand].name,
                                       "size": listing.sizeName, "condition": v.conditions[listing.condition], "colour": v.colours[listing.colour],

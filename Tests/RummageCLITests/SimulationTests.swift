@@ -42,6 +42,7 @@ import Testing
         settings.users = 150
         settings.sessions = 2
         settings.seed = 11
+        settings.runID = "test"
         var reports: [TrafficSimulator.Report] = []
         for name in ["a.sqlite", "b.sqlite"] {
             let (server, _, log) = try server(logName: name)
