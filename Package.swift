@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "RummageTestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "ServingTests",
-                    dependencies: ["Serving", "Events", "HTTPServer", "LinearAlgebra", "MatrixFactorization", "Registry", "RummageAPI",
+                    dependencies: ["Serving", "Catalogue", "Events", "HTTPServer", "LinearAlgebra", "MatrixFactorization", "Registry", "RummageAPI",
                                    "RummageClient", "RummageCore", "RummageTestSupport", "Training", "VectorSearch"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "Pipeline", "Simulation", "Training", "Events", "Features", "Storage", "RummageCore",

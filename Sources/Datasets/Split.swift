@@ -1,4 +1,6 @@
+import Catalogue
 import Evaluation
+import Events
 import Foundation
 import RummageCore
 
@@ -35,8 +37,11 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     case lightGCN(directory: String)
     /// What `rummage generate` wrote (temporal split, full ranking over unsold listings).
     case synthetic(directory: String)
+    /// A marketplace's event log (a SQLite file or a `postgresql://` URI) as of its latest event, read
+    /// through the generator's catalogue schema (`EventLogSplit`; pipelines take other schemas and times).
+    case eventLog(location: String)
 
-    public static let kinds = ["ncf-ml1m", "lightgcn", "synthetic"]
+    public static let kinds = ["ncf-ml1m", "lightgcn", "synthetic", "log"]
 
     /// Parses `KIND:DIRECTORY`.
     public init(parsing text: String) throws(DataError) {
@@ -49,6 +54,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         case "ncf-ml1m": self = .ncfMovieLens(directory: directory)
         case "lightgcn": self = .lightGCN(directory: directory)
         case "synthetic": self = .synthetic(directory: directory)
+        case "log": self = .eventLog(location: directory)
         default:
             throw DataError(.invalidArgument, "unknown dataset kind '\(kind)'; kinds: \(Self.kinds.joined(separator: ", "))")
         }
@@ -59,15 +65,23 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         case .ncfMovieLens(let d): "ncf-ml1m:\(d)"
         case .lightGCN(let d): "lightgcn:\(d)"
         case .synthetic(let d): "synthetic:\(d)"
+        case .eventLog(let location): "log:\(location)"
         }
     }
 
-    /// Loads the split with its protocol.
-    public func load() throws(DataError) -> Split {
+    /// Loads the split with its protocol; an event log is opened with `openLog` (the backends' opener,
+    /// which this layer does not know).
+    public func load(openLog: (String) throws -> any EventLog = { throw DataError(.invalidArgument, "log datasets need an event-log opener", path: $0) })
+        throws -> Split {
         switch self {
-        case .ncfMovieLens(let d): try NCFSplit.load(directory: d)
-        case .lightGCN(let d): try LightGCNSplit.load(directory: d)
-        case .synthetic(let d): try SyntheticSplit.load(directory: d)
+        case .ncfMovieLens(let d): return try NCFSplit.load(directory: d)
+        case .lightGCN(let d): return try LightGCNSplit.load(directory: d)
+        case .synthetic(let d): return try SyntheticSplit.load(directory: d)
+        case .eventLog(let location):
+            guard FileManager.default.fileExists(atPath: location) || location.contains("://") else {
+                throw DataError(.fileNotFound, "no such event log", path: location)
+            }
+            return try EventLogSplit.load(log: try openLog(location), location: location, schema: .secondhandFashion).split
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Backends
 import Datasets
 import Evaluation
 import Foundation
@@ -28,7 +29,7 @@ struct ExportCommand: Command {
     }
 
     func run(output: CommandOutput) throws {
-        let split = try dataset.load()
+        let split = try dataset.load(openLog: { try openEventLog($0) })
         let test: SparseRows
         switch split.evaluation {
         case .fullRanking(let p): test = p.heldOut

@@ -14,7 +14,7 @@ struct ModelRun: Sendable {
     /// The shared options; `modelHelp` describes which models the command takes.
     static func options(modelHelp: String) -> [OptionSpec] {
         [
-            .value("dataset", "SPEC", help: "Dataset as KIND:DIR.", required: true),
+            .value("dataset", "SPEC", help: "Dataset as KIND:DIR (ncf-ml1m, lightgcn, synthetic) or log:PATH|URI (an event log).", required: true),
             .value("model", "NAME", help: modelHelp, required: true),
             .repeated("set", "KEY=VALUE", help: "Model setting, e.g. seed=7."),
             .value("threads", "N", help: "Worker threads.", default: String(Parallel.defaultThreadCount)),

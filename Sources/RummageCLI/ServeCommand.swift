@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Catalogue
 import Backends
 import Events
 import Foundation
@@ -43,6 +44,7 @@ struct ServeCommand: Command {
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("alias", "V", help: "Alias or version to serve.", default: "champion"),
             .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .value("schema", "FILE", help: "Catalogue schema: refuse listing and user events whose attributes break it (422)."),
             .flag("create-log", help: "Start an empty event log when the --log file does not exist (default: refuse a missing log)."),
             .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
@@ -69,6 +71,7 @@ struct ServeCommand: Command {
     let publishURL: String?
     let precomputed: (any PrecomputedRecommendationStore)?
     let queue: String
+    let schema: CatalogueSchema?
 
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
@@ -92,6 +95,7 @@ struct ServeCommand: Command {
         default: throw UsageError("--experiment and --split go together")
         }
         onlineStore = try OnlineStore.from(arguments)
+        schema = try arguments.string("schema").map { path throws(SchemaError) in try CatalogueSchema.load(path: path) }
         publishURL = arguments.string("publish-events")
         queue = try arguments.requiredString("queue")
         let name = model
@@ -113,7 +117,7 @@ struct ServeCommand: Command {
         let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
                                                 loadModel: ModelCatalog.load, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features,
-                                                precomputed: precomputed)
+                                                precomputed: precomputed, schema: schema)
         var options = ServerApplication.Options()
         options.http = configuration
         options.adminToken = adminToken

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Backends
 import Datasets
 import Pipeline
 import RummageCore
@@ -29,7 +30,7 @@ struct TrainCommand: Command {
     func run(output: CommandOutput) throws {
         let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
         let console = Console(output: output, quiet: modelRun.quiet)
-        let split = try dataset.load()
+        let split = try dataset.load(openLog: { try openEventLog($0) })
         let clock = Stopwatch()
         let trained = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split, threads: threads,
                                              progress: { console.progress($0) })

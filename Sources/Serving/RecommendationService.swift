@@ -1,4 +1,5 @@
 import Backends
+import Catalogue
 import Events
 import Features
 import Foundation
@@ -60,11 +61,12 @@ public final class RecommendationService: Sendable {
     /// `experiment` too (models through `loadModel`), and the event log, replaying it into the lifecycle
     /// and the online feature store. With `listingStates` (shared by replicas), ingests record states
     /// there and every answer is checked against it; with `featureStore` (shared), features are read and
-    /// updated there instead of replayed into memory.
+    /// updated there instead of replayed into memory. With `schema`, listing and user events whose
+    /// attributes break the catalogue are refused (422 with the field and the reason).
     public init(registry: ModelRegistry, model: String, reference: String, log: any EventLog, loadModel: @escaping ModelLoader,
                 experiment: Experiment? = nil, listingStates: (any ListingStateStore)? = nil,
                 featureStore: (any OnlineFeatureStore)? = nil, precomputed: (any PrecomputedRecommendationStore)? = nil,
-                measuresRequests: Bool = true) throws {
+                schema: CatalogueSchema? = nil, measuresRequests: Bool = true) throws {
         self.registry = registry
         self.loadModel = loadModel
         self.precomputed = precomputed
@@ -98,7 +100,7 @@ public final class RecommendationService: Sendable {
         eligibility = ListingEligibility(local: localStates, shared: listingStates, log: log, metrics: metrics)
         signals = OnlineSignals(store: featureStore ?? local!, metrics: metrics)
         retrieval = Retrieval(eligibility: eligibility, signals: signals, slots: slots)
-        let ingestor = try EventIngestor(log: log, states: listingStates ?? localStates)
+        let ingestor = try EventIngestor(log: log, states: listingStates ?? localStates, schema: schema)
         intake = EventIntake(ingestor: ingestor, listingEvents: listingEvents, position: position, eligibility: eligibility,
                              signals: signals, slots: slots, metrics: metrics)
         impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)

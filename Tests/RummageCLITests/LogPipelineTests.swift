@@ -40,6 +40,11 @@ import Testing
         let b = try #require((fromLog["metrics"] as? [String: Any])?["recall@20"] as? Double)
         print("log pipeline: recall@20 from the generated files \(a), from the ingested log \(b)")
         #expect(abs(a - b) <= 0.002, "files \(a), log \(b)")
+        // The same split through `--dataset log:` (evaluate, as any dataset spec).
+        let evaluated = rummage("evaluate", "--dataset", "log:\(log)", "--model", "toppop", "--json", "--quiet")
+        let synthetic = rummage("evaluate", "--dataset", "synthetic:\(data)", "--model", "toppop", "--json", "--quiet")
+        #expect(evaluated.code == 0, "\(evaluated.err)")
+        #expect(try lastJSONLine(evaluated.out)["recall@20"] as? Double == (try lastJSONLine(synthetic.out)["recall@20"] as? Double))
         // Where the data ended and how it was read.
         let registry = ModelRegistry(root: dir + "/registry")
         let manifest = try registry.manifest("mp", 2)

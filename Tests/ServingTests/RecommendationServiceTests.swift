@@ -1,6 +1,8 @@
+import Catalogue
 import Events
 import Foundation
 import HTTPServer
+import MatrixFactorization
 import RummageAPI
 import RummageCore
 import RummageTestSupport
@@ -68,5 +70,23 @@ import Testing
         let state = send("PATCH", "/v1/items/free", #"{"state":"teleported"}"#)
         #expect(state.status == 400 && state.body.contains("'state' must be one of"), "\(state.body)")
         #expect(send("PATCH", "/v1/items/free", #"{"state":"sold"}"#).status == 200)
+    }
+
+    @Test func aServiceWithASchemaRefusesListingsThatBreakIt() throws {
+        let schema = try CatalogueSchema(json: Data(#"{"name": "shop", "listing": [{"name": "category", "type": "categorical", "required": true}, {"name": "grams", "type": "numeric"}]}"#.utf8))
+        let strict = try RecommendationService(registry: f.registry, model: BundleFixture.model, reference: "champion",
+                                               log: try SQLiteEventLog(path: f.dir + "/strict.sqlite"),
+                                               loadModel: { try FactorizationModel.load(from: $0) }, schema: schema)
+        let router = Router()
+        ServingRoutes.install(strict, on: router, clock: { Self.now })
+        func put(_ body: String) -> (status: Int, body: String) {
+            let answer = router.handle(HTTPRequest(method: "PUT", path: "/v1/items/x1", body: Array(body.utf8)))
+            return (answer.status, String(decoding: answer.body, as: UTF8.self))
+        }
+        let heavy = put(#"{"seller":"s1","attributes":{"category":"rings","grams":"heavy"}}"#)
+        #expect(heavy.status == 422 && heavy.body.contains("attribute 'grams' must be a number, got 'heavy'"), "\(heavy.body)")
+        let missing = put(#"{"seller":"s1","attributes":{"grams":"12"}}"#)
+        #expect(missing.status == 422 && missing.body.contains("'category' is required"), "\(missing.body)")
+        #expect(put(#"{"seller":"s1","attributes":{"category":"rings","grams":"12"}}"#).status == 200)
     }
 }
