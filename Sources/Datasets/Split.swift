@@ -70,9 +70,10 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Loads the split with its protocol; an event log is opened with `openLog` (the backends' opener,
-    /// which this layer does not know).
-    public func load(openLog: (String) throws -> any EventLog = { throw DataError(.invalidArgument, "log datasets need an event-log opener", path: $0) })
-        throws -> Split {
+    /// which this layer does not know) and read as of `asOf` (default: its latest event), with only the
+    /// interactions of the last `windowDays` days when given.
+    public func load(openLog: (String) throws -> any EventLog = { throw DataError(.invalidArgument, "log datasets need an event-log opener", path: $0) },
+                     asOf: Int64? = nil, windowDays: Int? = nil) throws -> Split {
         switch self {
         case .ncfMovieLens(let d): return try NCFSplit.load(directory: d)
         case .lightGCN(let d): return try LightGCNSplit.load(directory: d)
@@ -81,7 +82,8 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
             guard FileManager.default.fileExists(atPath: location) || location.contains("://") else {
                 throw DataError(.fileNotFound, "no such event log", path: location)
             }
-            return try EventLogSplit.load(log: try openLog(location), location: location, schema: .secondhandFashion).split
+            return try EventLogSplit.load(log: try openLog(location), location: location, schema: .secondhandFashion, asOf: asOf,
+                                          windowDays: windowDays).split
         }
     }
 }

@@ -37,7 +37,7 @@ struct EvaluateCommand: Command {
         let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
         let console = Console(output: output, quiet: modelRun.quiet)
         let loading = Stopwatch()
-        let split = try dataset.load(openLog: { try openEventLog($0) })
+        let split = try modelRun.split()
         let train = split.train
         console.progress("loaded \(split.name): \(train.userCount) users, \(train.itemCount) items, "
             + "\(train.interactionCount) training interactions in \(formattedSeconds(loading.elapsedSeconds))")

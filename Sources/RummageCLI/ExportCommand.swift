@@ -16,7 +16,7 @@ struct ExportCommand: Command {
         Candidate restrictions (listings sold before the split) are not representable in this format.
         """,
         options: [
-            .value("dataset", "SPEC", help: "Dataset as KIND:DIR.", required: true),
+            .value("dataset", "SPEC", help: "Dataset as KIND:DIR or log:PATH|URI.", required: true),
             .value("out", "DIR", help: "Directory to write into (created if missing).", required: true),
         ])
 

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Backends
 import Datasets
 import RummageCore
 
@@ -10,6 +11,9 @@ struct ModelRun: Sendable {
     let settings: [(key: String, value: String)]
     let threads: Int
     let quiet: Bool
+    /// With a `log:` dataset: the data as of this time, and only the interactions of this many days.
+    let asOf: Int64?
+    let windowDays: Int?
 
     /// The shared options; `modelHelp` describes which models the command takes.
     static func options(modelHelp: String) -> [OptionSpec] {
@@ -19,6 +23,8 @@ struct ModelRun: Sendable {
             .repeated("set", "KEY=VALUE", help: "Model setting, e.g. seed=7."),
             .value("threads", "N", help: "Worker threads.", default: String(Parallel.defaultThreadCount)),
             .flag("quiet", help: "No progress on stderr."),
+            .value("as-of", "UNIX", help: "With a log: dataset: the data as of this Unix time (default: the latest event)."),
+            .value("window-days", "N", help: "With a log: dataset: only the interactions of the last N days before as-of."),
         ]
     }
 
@@ -30,5 +36,15 @@ struct ModelRun: Sendable {
         settings = try arguments.keyValues("set")
         threads = try arguments.requiredInt("threads", in: 1...1024)
         quiet = arguments.flag("quiet")
+        asOf = try arguments.int("as-of", in: 946_684_800...Int(Int32.max) * 4).map(Int64.init)
+        windowDays = try arguments.int("window-days", in: 1...100_000)
+        if case .eventLog = dataset {} else if asOf != nil || windowDays != nil {
+            throw UsageError("--as-of and --window-days go with a log: dataset")
+        }
+    }
+
+    /// The split: files read by their loader, an event log opened through the backends.
+    func split() throws -> Split {
+        try dataset.load(openLog: { try openEventLog($0) }, asOf: asOf, windowDays: windowDays)
     }
 }

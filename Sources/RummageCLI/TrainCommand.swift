@@ -30,7 +30,7 @@ struct TrainCommand: Command {
     func run(output: CommandOutput) throws {
         let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
         let console = Console(output: output, quiet: modelRun.quiet)
-        let split = try dataset.load(openLog: { try openEventLog($0) })
+        let split = try modelRun.split()
         let clock = Stopwatch()
         let trained = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split, threads: threads,
                                              progress: { console.progress($0) })

@@ -45,6 +45,12 @@ import Testing
         let synthetic = rummage("evaluate", "--dataset", "synthetic:\(data)", "--model", "toppop", "--json", "--quiet")
         #expect(evaluated.code == 0, "\(evaluated.err)")
         #expect(try lastJSONLine(evaluated.out)["recall@20"] as? Double == (try lastJSONLine(synthetic.out)["recall@20"] as? Double))
+        // As of an earlier time, fewer interactions; the flag needs a log dataset.
+        let early = rummage("evaluate", "--dataset", "log:\(log)", "--model", "toppop", "--as-of", "1769000000", "--window-days", "10",
+                            "--json", "--quiet")
+        #expect(early.code == 0, "\(early.err)")
+        #expect(try lastJSONLine(early.out)["recall@20"] as? Double != (try lastJSONLine(evaluated.out)["recall@20"] as? Double))
+        #expect(rummage("evaluate", "--dataset", "synthetic:\(data)", "--model", "toppop", "--as-of", "1769000000").code == 2)
         // Where the data ended and how it was read.
         let registry = ModelRegistry(root: dir + "/registry")
         let manifest = try registry.manifest("mp", 2)
