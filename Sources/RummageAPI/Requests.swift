@@ -2,19 +2,33 @@
 /// by the server into these typed values (never untyped dictionaries). Decoding errors are
 /// `PayloadError`s that name the field.
 
-/// Optional query filters for recommendations: only listings of this category and size, and within this
-/// price range (`category`, `size`, `min_price`, `max_price`).
+/// Optional query filters for recommendations: only listings whose attributes match exactly (any
+/// categorical field of the marketplace's catalogue: `category=jeans`, `device=phone`) and whose price is
+/// in range. On the wire: `category` and `size` as their own parameters, any other attribute in
+/// `where=NAME:VALUE,NAME:VALUE`, and `min_price`, `max_price`.
 public struct RecommendationFilters: Sendable, Equatable {
-    public var category: String?
-    public var size: String?
+    /// Listing attributes that must match exactly.
+    public var attributes: [String: String]
     public var minimumPrice: Double?
     public var maximumPrice: Double?
 
-    public init(category: String? = nil, size: String? = nil, minimumPrice: Double? = nil, maximumPrice: Double? = nil) {
-        self.category = category
-        self.size = size
+    public init(category: String? = nil, size: String? = nil, minimumPrice: Double? = nil, maximumPrice: Double? = nil,
+                attributes: [String: String] = [:]) {
+        self.attributes = attributes
         self.minimumPrice = minimumPrice
         self.maximumPrice = maximumPrice
+        if let category { self.attributes["category"] = category }
+        if let size { self.attributes["size"] = size }
+    }
+
+    public var category: String? {
+        get { attributes["category"] }
+        set { attributes["category"] = newValue }
+    }
+
+    public var size: String? {
+        get { attributes["size"] }
+        set { attributes["size"] = newValue }
     }
 
     public var isEmpty: Bool { self == RecommendationFilters() }
@@ -24,9 +38,23 @@ public struct RecommendationFilters: Sendable, Equatable {
         var query: [(String, String)] = []
         if let category { query.append(("category", category)) }
         if let size { query.append(("size", size)) }
+        let others = attributes.filter { $0.key != "category" && $0.key != "size" }.sorted { $0.key < $1.key }
+        if !others.isEmpty { query.append(("where", others.map { "\($0.key):\($0.value)" }.joined(separator: ","))) }
         if let minimumPrice { query.append(("min_price", String(minimumPrice))) }
         if let maximumPrice { query.append(("max_price", String(maximumPrice))) }
         return query
+    }
+
+    /// Parses a `where` parameter: `NAME:VALUE` pairs separated by commas.
+    public static func attributes(where text: String) throws(PayloadError) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex, pair.index(after: colon) != pair.endIndex else {
+                throw PayloadError(.invalidField, "'where' must be NAME:VALUE pairs separated by commas, got '\(pair)'")
+            }
+            out[String(pair[..<colon])] = String(pair[pair.index(after: colon)...])
+        }
+        return out
     }
 }
 

@@ -42,8 +42,9 @@ final class ListingEligibility: Sendable {
 
     /// Listing content the query filters read (from `listing_created`, prices kept current).
     struct ListingFacts: Sendable {
-        var category: String?
-        var size: String?
+        /// Attributes filters can match: short, single-word values (categorical fields; titles and
+        /// descriptions are not kept).
+        var attributes: [String: String] = [:]
         var price: Double?
         /// When the listing was created (event time).
         var createdAt: Int64?
@@ -100,10 +101,8 @@ final class ListingEligibility: Sendable {
         case .purchase:
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated:
-            facts.withLock {
-                $0[item] = ListingFacts(category: event.attributes["category"], size: event.attributes["size"], price: event.price,
-                                        createdAt: event.timestamp)
-            }
+            let filterable = event.attributes.filter { $0.value.utf8.count <= 64 && !$0.value.contains(" ") }
+            facts.withLock { $0[item] = ListingFacts(attributes: filterable, price: event.price, createdAt: event.timestamp) }
         case .priceChanged:
             facts.withLock { $0[item, default: ListingFacts()].price = event.price }
         default:
@@ -169,8 +168,7 @@ final class ListingEligibility: Sendable {
 extension RecommendationFilters {
     /// Whether a listing with these facts passes; unknown facts do not pass a filter that asks about them.
     func accepts(_ facts: ListingEligibility.ListingFacts?) -> Bool {
-        if let category, facts?.category != category { return false }
-        if let size, facts?.size != size { return false }
+        for (name, value) in attributes where facts?.attributes[name] != value { return false }
         if minimumPrice != nil || maximumPrice != nil {
             guard let price = facts?.price else { return false }
             if let minimumPrice, price < minimumPrice { return false }

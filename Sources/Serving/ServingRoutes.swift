@@ -7,7 +7,7 @@ import RummageCore
 import Telemetry
 
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
-/// `GET /v1/users/{user}/recommendations?k=&category=&size=&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
+/// `GET /v1/users/{user}/recommendations?k=&category=&size=&where=NAME:VALUE,…&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
 /// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
 /// `GET /readyz`, `GET /metrics`, and `POST /v1/admin/reload` (bearer token).
 public enum ServingRoutes {
@@ -63,8 +63,15 @@ public enum ServingRoutes {
                 guard let value = Double(text), value >= 0 else { throw HTTPError(400, "\(name) must be a non-negative number") }
                 return value
             }
+            var attributes: [String: String] = [:]
+            if let text = request.query("where") {
+                do throws(PayloadError) { attributes = try RecommendationFilters.attributes(where: text) } catch {
+                    throw HTTPError(400, error.message)
+                }
+            }
             let filters = RecommendationFilters(category: request.query("category"), size: request.query("size"),
-                                                        minimumPrice: try price("min_price"), maximumPrice: try price("max_price"))
+                                                minimumPrice: try price("min_price"), maximumPrice: try price("max_price"),
+                                                attributes: attributes)
             return .json(service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters))
         }
         route("GET", "/v1/items/{item}/similar", "similar") { request in

@@ -87,6 +87,13 @@ import Testing
         }
         print("electronics: \(matching) of \(served) recommendations are of the user's favourite device")
         #expect(Double(matching) / Double(served) > 0.4)
+        // Any attribute of the catalogue filters answers (no field name is special to serving).
+        let other = Self.devices.first { $0 != favourite["user0"] }!
+        let filtered = try client.recommendations(user: "user0", k: 10, filters: .init(attributes: ["device": other, "grade": "A"]))
+        #expect(!filtered.fallback && filtered.items.count == 10)
+        #expect(filtered.items.allSatisfy { device[$0.item] == other }, "\(filtered.items.map { device[$0.item] ?? "?" })")
+        let malformed = try client.request("GET", "/v1/users/user0/recommendations?where=device")
+        #expect(malformed.status == 400 && malformed.text.contains("'where' must be NAME:VALUE pairs"), "\(malformed.text)")
         // A listing created now is embedded from its content through the schema (the price tier derived
         // from the price) and is found among listings like one of its kind.
         let created = try client.createListing(item: "new-phone", seller: "user1", price: 300,
