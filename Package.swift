@@ -67,7 +67,7 @@ let package = Package(
         // Generated users played against a live server through the HTTP API (rummage simulate).
         .target(name: "Simulation", dependencies: ["Datasets", "RummageAPI", "RummageClient", "RummageCore"]),
         // Every backend a location names: event logs, the online store, precomputed lists.
-        .target(name: "Backends", dependencies: ["Events", "Features", "RummageAPI", "Storage"]),
+        .target(name: "Backends", dependencies: ["Events", "Features", "RummageAPI", "RummageCore", "Storage"]),
 
         // Layer 4: assembly.
         .target(name: "Pipeline",

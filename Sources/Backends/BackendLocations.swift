@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import RummageCore
 import Features
 import Storage
 
@@ -19,6 +20,13 @@ import Storage
 public func openEventLog(_ location: String) throws(StorageError) -> any EventLog {
     if isDatabaseURI(location) { return try PostgreSQLEventLog(conninfo: location) }
     return try SQLiteEventLog(path: location)
+}
+
+/// The event log at `location`, which must exist (a missing file is never created here): for every
+/// command that reads a log.
+public func openExistingEventLog(_ location: String) throws -> any EventLog {
+    guard eventLogExists(location) else { throw DataError(.fileNotFound, "no such event log", path: location) }
+    return try openEventLog(location)
 }
 
 /// Whether the event log at `location` exists: a database URI is taken to (the server answers for it), a

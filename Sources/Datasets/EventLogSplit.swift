@@ -35,14 +35,19 @@ public enum EventLogSplit {
     public static func load(log: any EventLog, location: String, schema: CatalogueSchema, asOf requested: Int64? = nil,
                             windowDays: Int? = nil, trainFraction: Double = 0.9) throws(DataError) -> Snapshot {
         var events: [Event] = []
+        var first = Int64.max, latest = Int64.min
         let lastSequence: Int64
         do {
             lastSequence = try log.lastSequence()
-            try log.readAll(order: .appended, types: nil) { events.append($0) }
+            try log.readAll(order: .appended, types: nil) { event in
+                events.append(event)
+                first = min(first, event.timestamp)
+                latest = max(latest, event.timestamp)
+            }
         } catch {
             throw DataError(.unreadable, "cannot read the event log: \(error)", path: location)
         }
-        guard let first = events.map(\.timestamp).min(), let latest = events.map(\.timestamp).max() else {
+        guard !events.isEmpty else {
             throw DataError(.invalidArgument, "the event log is empty: ingest events first", path: location)
         }
         let asOf = requested ?? latest

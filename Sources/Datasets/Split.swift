@@ -70,7 +70,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Loads the split with its protocol; an event log is opened with `openLog` (the backends' opener,
-    /// which this layer does not know) and read as of `asOf` (default: its latest event), with only the
+    /// which this layer does not know; it refuses a log that does not exist) and read as of `asOf` (default: its latest event), with only the
     /// interactions of the last `windowDays` days when given.
     public func load(openLog: (String) throws -> any EventLog = { throw DataError(.invalidArgument, "log datasets need an event-log opener", path: $0) },
                      asOf: Int64? = nil, windowDays: Int? = nil) throws -> Split {
@@ -79,9 +79,6 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         case .lightGCN(let d): return try LightGCNSplit.load(directory: d)
         case .synthetic(let d): return try SyntheticSplit.load(directory: d)
         case .eventLog(let location):
-            guard FileManager.default.fileExists(atPath: location) || location.contains("://") else {
-                throw DataError(.fileNotFound, "no such event log", path: location)
-            }
             return try EventLogSplit.load(log: try openLog(location), location: location, schema: .secondhandFashion, asOf: asOf,
                                           windowDays: windowDays).split
         }

@@ -21,10 +21,14 @@ public protocol ModelKind: Sendable {
     static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender
     /// Loads what `train` saved (kinds with an artifact kind).
     static func load(path: String) throws -> any PersistentRecommender
+    /// Whether serving needs the loaded model (it embeds new listings from content, or runs a user side at
+    /// request time); otherwise a version of this kind serves from its embeddings alone.
+    static var servingUsesModel: Bool { get }
 }
 
 extension ModelKind {
     public static var artifactKind: String? { nil }
+    public static var servingUsesModel: Bool { false }
     public static func load(path: String) throws -> any PersistentRecommender {
         throw DataError(.invalidArgument, "\(name) models are not saved", path: path)
     }
@@ -53,6 +57,16 @@ public enum ModelCatalog {
             throw DataError(.invalidArgument, "artifact holds a '\(artifact)', not a model", path: path)
         }
         return try kind.load(path: path)
+    }
+
+    /// What serving loads of a version's model artifact: the model when its kind serves through it, nil
+    /// when the version serves from its embeddings alone (`Serving.ModelLoader`).
+    public static func loadForServing(path: String) throws -> (any Recommender)? {
+        let artifact = try ArtifactReader(path: path).kind
+        guard let kind = kinds.first(where: { $0.artifactKind == artifact }) else {
+            throw DataError(.invalidArgument, "artifact holds a '\(artifact)', not a model", path: path)
+        }
+        return kind.servingUsesModel ? try kind.load(path: path) : nil
     }
 
     /// Trains model `name` on the split's training part. Settings every model reads: `seed` (default 42).
@@ -158,6 +172,7 @@ struct BPRKind: ModelKind {
 
 struct TwoTowerKind: ModelKind {
     static let name = "two-tower"
+    static let servingUsesModel = true
     static let artifactKind: String? = TwoTowerModel.artifactKind
     static func load(path: String) throws -> any PersistentRecommender { try TwoTowerModel.load(from: path) }
     static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender {

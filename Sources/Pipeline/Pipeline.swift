@@ -63,12 +63,10 @@ public struct Pipeline: Sendable {
         public var history: TrainingHistory
     }
 
-    /// Offline metrics on the split's protocol, and the users and listings it evaluated on.
+    /// Offline metrics on the split's protocol, and the users it evaluated.
     public struct Evaluation: Sendable {
         public var metrics: [String: Double]
         public var protocolUsers: [UserIndex]
-        /// Per listing: whether it was still for sale when the evaluation starts (nil: all).
-        public var eligible: [Bool]?
     }
 
     /// The staged artifacts of a version (file name → path), and what the gate and the report need.
@@ -88,9 +86,8 @@ public struct Pipeline: Sendable {
     /// reads the marketplace's event log as of a time (`EventLogSplit`), and fingerprints the data.
     public static func snapshot(_ data: PipelineConfig.DataSource, progress: @Sendable (String) -> Void) throws -> Snapshot {
         if let location = data.log {
-            guard eventLogExists(location) else { throw DataError(.fileNotFound, "no such event log", path: location) }
             let schema = try data.schema.map { path throws(SchemaError) in try CatalogueSchema.load(path: path) } ?? .secondhandFashion
-            let log = try openEventLog(location)
+            let log = try openExistingEventLog(location)
             let read = try EventLogSplit.load(log: log, location: location, schema: schema, asOf: data.asOf, windowDays: data.windowDays)
             progress("pipeline: \(location) as of \(read.asOf) (sequence \(read.lastSequence)), schema \(schema.name); "
                      + "data fingerprint \(read.fingerprint.prefix(16))…"
@@ -155,15 +152,14 @@ public struct Pipeline: Sendable {
         var metrics: [String: Double] = [:]
         for name in report.names { metrics[name] = report[name] }
         progress("pipeline: evaluated \(report.userCount) users: recall@20 \(String(format: "%.4f", metrics["recall@20"] ?? 0))")
-        return Evaluation(metrics: metrics, protocolUsers: protocolRun.testUsers, eligible: protocolRun.eligible)
+        return Evaluation(metrics: metrics, protocolUsers: protocolRun.testUsers)
     }
 
     /// Saves the model into `staging` with the gate's own checks (the saved artifact loads and answers;
     /// scoring latency), and writes the serving bundle: the embeddings and the ANN index over the
     /// listings still for sale, stamped with the model artifact's SHA-256, whose recall against exact
-    /// search it measures.
-    /// `snapshot` is what `trained` was trained on (its listings still for sale are indexed); `users` are
-    /// the users the checks sample.
+    /// search it measures. `snapshot` is what `trained` was trained on (its listings still for sale are
+    /// indexed); `users` are the users the checks sample.
     public static func index(_ trained: TrainedModel, snapshot: Snapshot, users sampleUsers: [UserIndex], staging: String,
                              progress: @Sendable (String) -> Void) throws -> Artifacts {
         let model = trained.model

@@ -90,7 +90,7 @@ struct BatchRecommendCommand: Command {
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
         let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
-                                                loadModel: ModelCatalog.load)
+                                                loadModel: ModelCatalog.loadForServing)
         let list: [String]
         if users == "all" {
             list = service.knownUsers

@@ -90,7 +90,7 @@ struct BenchServeCommand: Command {
         try registry.setAlias(Self.model, "champion", to: 1)
         let loading = Stopwatch()
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
-                                                log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.load)
+                                                log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing)
         let token = UUID().uuidString
         let server = try ServerApplication(service: service, options: serverOptions(adminToken: token))
         defer { server.stop() }
@@ -163,7 +163,7 @@ struct BenchServeCommand: Command {
         try store.states.rebuild(from: log)
         try store.features.rebuild(from: log)
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
-                                                loadModel: ModelCatalog.load, listingStates: store.states, featureStore: store.features)
+                                                loadModel: ModelCatalog.loadForServing, listingStates: store.states, featureStore: store.features)
         let server = try warmServer(service, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
         return try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
@@ -189,7 +189,7 @@ struct BenchServeCommand: Command {
     private func metricsCost(registry: ModelRegistry, measuredPort: UInt16, script: String, wrkArguments: [String]) throws
         -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
         let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
-                                             log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.load, measuresRequests: false)
+                                             log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing, measuresRequests: false)
         let server = try warmServer(bare, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
         var on: [Double] = [], off: [Double] = []

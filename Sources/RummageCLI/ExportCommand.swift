@@ -29,7 +29,7 @@ struct ExportCommand: Command {
     }
 
     func run(output: CommandOutput) throws {
-        let split = try dataset.load(openLog: { try openEventLog($0) })
+        let split = try dataset.load(openLog: openExistingEventLog)
         let test: SparseRows
         switch split.evaluation {
         case .fullRanking(let p): test = p.heldOut

@@ -45,6 +45,6 @@ struct ModelRun: Sendable {
 
     /// The split: files read by their loader, an event log opened through the backends.
     func split() throws -> Split {
-        try dataset.load(openLog: { try openEventLog($0) }, asOf: asOf, windowDays: windowDays)
+        try dataset.load(openLog: openExistingEventLog, asOf: asOf, windowDays: windowDays)
     }
 }

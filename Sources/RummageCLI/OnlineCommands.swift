@@ -52,8 +52,7 @@ struct OnlineRebuildCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
-        guard eventLogExists(log) else { throw DataError(.fileNotFound, "no such event log", path: log) }
-        let eventLog = try openEventLog(log)
+        let eventLog = try openExistingEventLog(log)
         let clock = Stopwatch()
         let listings = try store.states.rebuild(from: eventLog) { console.progress("listing states: \($0) written") }
         let statesSeconds = clock.elapsedSeconds

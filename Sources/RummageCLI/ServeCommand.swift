@@ -115,7 +115,7 @@ struct ServeCommand: Command {
         if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
         let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
-                                                loadModel: ModelCatalog.load, experiment: experiment,
+                                                loadModel: ModelCatalog.loadForServing, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features,
                                                 precomputed: precomputed, schema: schema)
         var options = ServerApplication.Options()

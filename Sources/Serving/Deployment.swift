@@ -8,9 +8,10 @@ import Synchronization
 import Training
 import VectorSearch
 
-/// Turns a version's model artifact into the loaded model; the caller knows the model kinds (the CLI
-/// passes the model catalogue's loader), serving only uses the capabilities it finds.
-public typealias ModelLoader = @Sendable (_ path: String) throws -> any Recommender
+/// Turns a version's model artifact into the loaded model, or nil when the version serves from its
+/// embeddings alone; the caller knows the model kinds (the CLI passes the model catalogue's
+/// `loadForServing`), serving only uses the capabilities it finds.
+public typealias ModelLoader = @Sendable (_ path: String) throws -> (any Recommender)?
 
 /// One loaded model version: its embeddings, its index (a checked `ServingBundle`), the capabilities its
 /// model has, and the listings created since, embedded from their content. Replaced whole on a hot swap.
@@ -60,12 +61,12 @@ final class Deployment: Sendable {
     /// model through `loadModel`.
     convenience init(registry: ModelRegistry, model: String, reference: String, loadModel: ModelLoader) throws {
         let bundle = try ServingBundle.load(registry: registry, model: model, reference: reference)
-        let loaded: any Recommender
+        let loaded: (any Recommender)?
         do { loaded = try loadModel(bundle.modelPath) } catch { throw ServingError("\(model) v\(bundle.version): \(error)") }
         try self.init(bundle: bundle, model: loaded)
     }
 
-    init(bundle: ServingBundle, model: any Recommender) throws {
+    init(bundle: ServingBundle, model: (any Recommender)?) throws {
         version = bundle.version
         manifest = bundle.manifest
         users = Dictionary(uniqueKeysWithValues: bundle.users.ids.enumerated().map { ($1, $0) })

@@ -66,16 +66,27 @@ final class Retrieval: Sendable {
                 d.itemID(of: hit.id).map { (hit.id, ScoredItem(item: $0, score: hit.score)) }
             }
         }
-        var found = search(excluding: excluded, checksStates: false)
-        var unservable = unservableCount(found.map(\.item.item), excluded: excluded, user: user)
-        // The check taught this replica what it missed (a sale through another replica, the user's own
-        // listing): search again, a bounded number of times, with the lifecycle check inside.
-        for _ in 0..<Self.recheckLimit where unservable > 0 {
-            let now = excluded.union(eligibility.excluded(for: user))
-            found = search(excluding: now, checksStates: true)
-            unservable = unservableCount(found.map(\.item.item), excluded: now, user: user)
+        let (found, unservable) = checked(user: user, excluded: excluded, items: { $0.map(\.item.item) }) {
+            search(excluding: $0, checksStates: $1)
         }
         return (found, unservable)
+    }
+
+    /// Computes an answer with `answer(excluded, checksStates)` and checks it; while the check finds
+    /// listings that may not be served (it taught this replica what it missed: a sale through another
+    /// replica, the user's own listing), computes it again, at most `recheckLimit` times, excluding what
+    /// is now known of the user and with `checksStates` (searches then check the lifecycle inside).
+    /// Returns the answer and how many of its listings still fail the check.
+    private func checked<Answer>(user: String, excluded: Set<String>, items: (Answer) -> [String],
+                                 _ answer: (_ excluding: Set<String>, _ checksStates: Bool) -> Answer) -> (Answer, Int) {
+        var result = answer(excluded, false)
+        var unservable = unservableCount(items(result), excluded: excluded, user: user)
+        for _ in 0..<Self.recheckLimit where unservable > 0 {
+            let now = excluded.union(eligibility.excluded(for: user))
+            result = answer(now, true)
+            unservable = unservableCount(items(result), excluded: now, user: user)
+        }
+        return (result, unservable)
     }
 
     /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
@@ -96,14 +107,9 @@ final class Retrieval: Sendable {
     /// something it may not serve). Returns the listings and how many of them still fail the check.
     func popularChecked(_ d: Deployment, user: String, k: Int, excluded: Set<String>, filters: RecommendationFilters)
         -> (items: [ScoredItem], unservable: Int) {
-        var items = popular(d, k: k, excluding: excluded, filters: filters)
-        var unservable = unservableCount(items.map(\.item), excluded: excluded, user: user)
-        for _ in 0..<Self.recheckLimit where unservable > 0 {
-            let now = excluded.union(eligibility.excluded(for: user))
-            items = popular(d, k: k, excluding: now, filters: filters)
-            unservable = unservableCount(items.map(\.item), excluded: now, user: user)
+        checked(user: user, excluded: excluded, items: { $0.map(\.item) }) { excluding, _ in
+            popular(d, k: k, excluding: excluding, filters: filters)
         }
-        return (items, unservable)
     }
 
     /// The most engaged-with servable listings over the 7 days before the latest event (event time, so

@@ -84,14 +84,8 @@ public struct TrafficSimulator: Sendable {
         // Listings the simulator knows: the generated ones and those its sellers create.
         var listings = Dictionary(uniqueKeysWithValues: m.listings.enumerated().map { ("l\($0.offset)", $0.element) })
         var sold = Set<String>()
-        let activity = m.users.map(\.activity)
-        let total = activity.reduce(0, +)
-        func draw(_ weights: [Double], _ total: Double) -> Int {
-            var x = rng.nextDouble() * total
-            for (i, w) in weights.enumerated() { x -= w; if x < 0 { return i } }
-            return weights.count - 1
-        }
-        let players = (0..<configuration.users).map { _ in draw(activity, total) }
+        let activity = CumulativeWeights(m.users.map(\.activity))
+        let players = (0..<configuration.users).map { _ in activity.sample(&rng) }
         let sellers = m.users.indices.filter { m.users[$0].isSeller }
         var eventNumber = 0
         func nextID() -> String { eventNumber += 1; return "\(configuration.runID)-\(eventNumber)" }

@@ -68,7 +68,7 @@ import Testing
         #expect(metrics.keys.contains("recall@20[device=phone]") && metrics.keys.contains("recall@20[price_tier=2]"))
 
         let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "gadgets", reference: "champion",
-                                                log: try openEventLog(log), loadModel: ModelCatalog.load)
+                                                log: try openEventLog(log), loadModel: ModelCatalog.loadForServing)
         let server = try ServerApplication(service: service, options: ServerApplication.Options())
         defer { server.stop() }
         let client = RummageClient(port: server.port)

@@ -8,7 +8,7 @@ extension RecommendationService {
     /// loaded through the model catalogue.
     convenience init(registry: ModelRegistry, model: String, reference: String, logPath: String, experiment: Experiment? = nil,
                      precomputed: (any PrecomputedRecommendationStore)? = nil) throws {
-        try self.init(registry: registry, model: model, reference: reference, log: try openEventLog(logPath), loadModel: ModelCatalog.load,
+        try self.init(registry: registry, model: model, reference: reference, log: try openEventLog(logPath), loadModel: ModelCatalog.loadForServing,
                       experiment: experiment, precomputed: precomputed)
     }
 }

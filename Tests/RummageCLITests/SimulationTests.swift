@@ -22,7 +22,7 @@ import Testing
         try? FileManager.default.removeItem(atPath: log)
         try FileManager.default.copyItem(atPath: dir + "/events.sqlite", toPath: log)
         let service = try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp", reference: "champion",
-                                                log: try openEventLog(log), loadModel: ModelCatalog.load)
+                                                log: try openEventLog(log), loadModel: ModelCatalog.loadForServing)
         return (try ServerApplication(service: service, options: ServerApplication.Options()), service, log)
     }
 

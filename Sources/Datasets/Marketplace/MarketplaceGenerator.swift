@@ -256,13 +256,14 @@ func sample(_ weights: [Double], _ rng: inout SeededGenerator) -> Int {
 }
 
 /// Weighted sampling from a long list by binary search over cumulative weights.
-struct CumulativeWeights {
+public struct CumulativeWeights: Sendable {
     private let cumulative: [Double]
-    init(_ weights: [Double]) {
+    public init(_ weights: [Double]) {
         var running = 0.0
         cumulative = weights.map { running += $0; return running }
     }
-    func sample(_ rng: inout SeededGenerator) -> Int {
+    /// Index `i` with probability `weights[i] / sum`.
+    public func sample(_ rng: inout SeededGenerator) -> Int {
         let x = rng.nextDouble() * cumulative[cumulative.count - 1]
         var lo = 0, hi = cumulative.count - 1
         while lo < hi {
