@@ -42,12 +42,35 @@ final class ListingEligibility: Sendable {
 
     /// Listing content the query filters read (from `listing_created`, prices kept current).
     struct ListingFacts: Sendable {
-        /// Attributes filters can match: short, single-word values (categorical fields; titles and
-        /// descriptions are not kept).
-        var attributes: [String: String] = [:]
+        /// The listing's filterable attributes (short, single-word values: categorical fields; titles and
+        /// descriptions are not kept) as ids of `FactTable.pairIDs`: a few bytes each, not a dictionary
+        /// per listing.
+        var pairs: [Int32] = []
         var price: Double?
         /// When the listing was created (event time).
         var createdAt: Int64?
+    }
+
+    /// Every listing's facts, and the ids of the distinct attribute name-value pairs they hold.
+    struct FactTable: Sendable {
+        var pairIDs: [String: Int32] = [:]
+        var listings: [String: ListingFacts] = [:]
+
+        static func key(_ name: String, _ value: String) -> String { name + "\u{1F}" + value }
+
+        /// Whether `item`'s facts pass the filters; unknown facts do not pass a filter that asks about them.
+        func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
+            let facts = listings[item]
+            for (name, value) in filters.attributes {
+                guard let id = pairIDs[Self.key(name, value)], facts?.pairs.contains(id) == true else { return false }
+            }
+            if filters.minimumPrice != nil || filters.maximumPrice != nil {
+                guard let price = facts?.price else { return false }
+                if let minimumPrice = filters.minimumPrice, price < minimumPrice { return false }
+                if let maximumPrice = filters.maximumPrice, price > maximumPrice { return false }
+            }
+            return true
+        }
     }
 
     /// This process's view of every listing's state.
@@ -59,7 +82,7 @@ final class ListingEligibility: Sendable {
     private let metrics: ServingMetrics
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
-    private let facts = Mutex<[String: ListingFacts]>([:])
+    private let facts = Mutex(FactTable())
     /// Listings a check found no longer servable that the indexes may still hold.
     private let learned = Mutex<Set<ItemID>>([])
 
@@ -86,12 +109,12 @@ final class ListingEligibility: Sendable {
     /// Whether `item` passes the query filters; listings whose facts are unknown do not pass a filter that
     /// asks about them.
     func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
-        filters.isEmpty || filters.accepts(facts.withLock { $0[item] })
+        filters.isEmpty || facts.withLock { $0.passes(item, filters) }
     }
 
     /// Each listing's creation time (`Int64.min` when unknown).
     func creationTimes(of items: [String]) -> [Int64] {
-        facts.withLock { facts in items.map { facts[$0]?.createdAt ?? Int64.min } }
+        facts.withLock { table in items.map { table.listings[$0]?.createdAt ?? Int64.min } }
     }
 
     /// Remembers what the rule and the filters need from an event: purchases, listing facts, prices.
@@ -102,9 +125,18 @@ final class ListingEligibility: Sendable {
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated:
             let filterable = event.attributes.filter { $0.value.utf8.count <= 64 && !$0.value.contains(" ") }
-            facts.withLock { $0[item] = ListingFacts(attributes: filterable, price: event.price, createdAt: event.timestamp) }
+            facts.withLock { table in
+                let pairs = filterable.map { name, value -> Int32 in
+                    let key = FactTable.key(name, value)
+                    if let id = table.pairIDs[key] { return id }
+                    let id = Int32(table.pairIDs.count)
+                    table.pairIDs[key] = id
+                    return id
+                }
+                table.listings[item] = ListingFacts(pairs: pairs, price: event.price, createdAt: event.timestamp)
+            }
         case .priceChanged:
-            facts.withLock { $0[item, default: ListingFacts()].price = event.price }
+            facts.withLock { $0.listings[item, default: ListingFacts()].price = event.price }
         default:
             break
         }
@@ -163,17 +195,4 @@ final class ListingEligibility: Sendable {
     /// The listings checks found no longer servable since the last call (the write path drops them from
     /// the indexes).
     func takeLearned() -> Set<ItemID> { learned.withLock { learned in defer { learned = [] }; return learned } }
-}
-
-extension RecommendationFilters {
-    /// Whether a listing with these facts passes; unknown facts do not pass a filter that asks about them.
-    func accepts(_ facts: ListingEligibility.ListingFacts?) -> Bool {
-        for (name, value) in attributes where facts?.attributes[name] != value { return false }
-        if minimumPrice != nil || maximumPrice != nil {
-            guard let price = facts?.price else { return false }
-            if let minimumPrice, price < minimumPrice { return false }
-            if let maximumPrice, price > maximumPrice { return false }
-        }
-        return true
-    }
 }
