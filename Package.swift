@@ -31,6 +31,7 @@ let package = Package(
                        providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "CRabbitMQ", path: "Sources/CRabbitMQ", linkerSettings: [.linkedLibrary("rabbitmq")]),
+        .target(name: "CVectorKernels", path: "Sources/CVectorKernels"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
@@ -55,7 +56,7 @@ let package = Package(
         .target(name: "Events", dependencies: ["Catalogue", "RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
         .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Training", "VectorSearch"]),
-        .target(name: "VectorSearch", dependencies: ["RummageCore", "LinearAlgebra"]),
+        .target(name: "VectorSearch", dependencies: ["CVectorKernels", "RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),
         // The Swift client for the serving API, for backend teams (Foundation + RummageAPI).
         .target(name: "RummageClient", dependencies: ["RummageAPI"]),

@@ -73,8 +73,9 @@ public struct Pipeline: Sendable {
     public struct Artifacts: Sendable {
         public var files: [String: String]
         public var modelSHA256: String
-        /// The index's recall@20 against exact search, as a metric the gate can hold.
-        public var indexRecall: Double
+        /// The search width the index serves with, chosen for the gate's recall target, and the recall it
+        /// measured there (metrics `index_recall@20`, `index_recall@20[filtered]`, `index_search_width`).
+        public var indexCalibration: SearchWidthCalibration
         public var loadsAndAnswers: (passed: Bool, detail: String)
         public var latencyP99Milliseconds: Double
         public var index: HNSWIndex
@@ -157,11 +158,13 @@ public struct Pipeline: Sendable {
 
     /// Saves the model into `staging` with the gate's own checks (the saved artifact loads and answers;
     /// scoring latency), and writes the serving bundle: the embeddings and the ANN index over the
-    /// listings still for sale, stamped with the model artifact's SHA-256, whose recall against exact
-    /// search it measures. `snapshot` is what `trained` was trained on (its listings still for sale are
-    /// indexed); `users` are the users the checks sample.
-    public static func index(_ trained: TrainedModel, snapshot: Snapshot, users sampleUsers: [UserIndex], staging: String,
-                             progress: @Sendable (String) -> Void) throws -> Artifacts {
+    /// listings still for sale, stamped with the model artifact's SHA-256. The index serves with the
+    /// smallest search width whose recall@20 against exact search reaches `recallTarget` for the model's
+    /// own users (up to 500 of `users`), unfiltered and averaged over the split's listing slices as
+    /// filters (categories, new listings). `snapshot` is what `trained` was trained on (its listings still
+    /// for sale are indexed); `users` are the users the checks sample.
+    public static func index(_ trained: TrainedModel, snapshot: Snapshot, users sampleUsers: [UserIndex], recallTarget: Double,
+                             staging: String, progress: @Sendable (String) -> Void) throws -> Artifacts {
         let model = trained.model
         let modelPath = staging + "/" + ServingBundle.File.model.rawValue
         try model.save(to: modelPath)
@@ -176,25 +179,31 @@ public struct Pipeline: Sendable {
         let users = EmbeddingSet(entity: "users", ids: marketplace?.userIDs.ids.map(\.value) ?? (0..<userVectors.rows).map(String.init),
                                  vectors: userVectors)
         var eligible: [Bool]? = nil
-        if case .fullRanking(let protocolRun) = snapshot.split.evaluation { eligible = protocolRun.eligible }
+        var filters: [@Sendable (Int64) -> Bool] = []
+        if case .fullRanking(let protocolRun) = snapshot.split.evaluation {
+            eligible = protocolRun.eligible
+            // Listing slices (a category, new listings) as serving's filters would ask for them.
+            for slice in protocolRun.slices where slice.users == nil && slice.items.contains(false) {
+                let members = slice.items
+                filters.append { members[Int($0)] }
+            }
+        }
         let live = (0..<itemVectors.rows).filter { eligible?[$0] ?? true }
         let d = itemVectors.columns
-        let liveIDs = live.map { Int64($0) }
-        let liveVectors = Matrix(rows: live.count, columns: d, storage: live.flatMap { itemVectors.row($0) })
-        let index = HNSWIndex(dimension: d)
-        index.add(ids: liveIDs, vectors: liveVectors)
+        var configuration = HNSWIndex.Configuration()
+        configuration.buildThreads = trained.threads
+        let built = HNSWIndex(dimension: d, configuration: configuration)
+        built.add(ids: live.map { Int64($0) }, vectors: Matrix(rows: live.count, columns: d, storage: live.flatMap { itemVectors.row($0) }))
+        let sample = sampleUsers.prefix(500).map(\.int)
+        let queries = Matrix(rows: sample.count, columns: userVectors.columns, storage: sample.flatMap { userVectors.row($0) })
+        let calibration = built.calibrateSearchWidth(queries: queries, k: 20, target: recallTarget, filters: filters, threads: trained.threads)
+        let index = built.withSearchWidth(calibration.searchWidth)
         var files = try ServingBundle.write(users: users, items: items, index: index, modelSHA256: modelSHA, schema: snapshot.schema,
                                             to: staging)
         files[ServingBundle.File.model.rawValue] = modelPath
-        let exact = FlatIndex(dimension: d)
-        exact.add(ids: liveIDs, vectors: liveVectors)
-        let sample = sampleUsers.prefix(500).map(\.int)
-        let queries = Matrix(rows: sample.count, columns: userVectors.columns, storage: sample.flatMap { userVectors.row($0) })
-        let recall = Self.recall(index.search(queries, k: 20, filter: nil), exact.search(queries, k: 20, filter: nil))
-        progress("pipeline: HNSW index over \(live.count) live listings in \(formattedSeconds(clock.elapsedSeconds)); "
-                 + "recall@20 against exact search \(String(format: "%.4f", recall))")
-        return Artifacts(files: files, modelSHA256: modelSHA, indexRecall: recall, loadsAndAnswers: loads, latencyP99Milliseconds: latency,
-                         index: index)
+        progress("pipeline: HNSW index over \(live.count) live listings in \(formattedSeconds(clock.elapsedSeconds)); \(calibration.summary)")
+        return Artifacts(files: files, modelSHA256: modelSHA, indexCalibration: calibration, loadsAndAnswers: loads,
+                         latencyP99Milliseconds: latency, index: index)
     }
 
     /// The gate: the candidate's metrics against the policy and the current holder of `alias`.
@@ -268,10 +277,10 @@ public struct Pipeline: Sendable {
             progress("pipeline: refit on every interaction up to as-of (\(refit.split.train.interactionCount) pairs)")
             served = (refit, try Self.train(config.train, on: refit, progress: progress))
         }
-        let artifacts = try Self.index(served.trained, snapshot: served.snapshot, users: evaluation.protocolUsers, staging: staging,
-                                       progress: progress)
+        let artifacts = try Self.index(served.trained, snapshot: served.snapshot, users: evaluation.protocolUsers,
+                                       recallTarget: config.gate.indexRecallTarget, staging: staging, progress: progress)
         var metrics = evaluation.metrics
-        metrics["index_recall@20"] = artifacts.indexRecall
+        metrics.merge(artifacts.indexCalibration.metrics) { $1 }
         let gate = try Self.gate(config, metrics: metrics, artifacts: artifacts, registry: registry)
         progress("pipeline: gate \(gate.blessed ? "blessed" : "NOT blessed") (\(gate.checks.filter(\.passed).count)/\(gate.checks.count) checks pass)")
         let champion = registry.aliases(config.model)[alias]
@@ -330,15 +339,5 @@ extension Pipeline {
         guard !times.isEmpty else { return 0 }
         times.sort()
         return times[min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
-    }
-
-    /// Share of the exact top-k ids that the approximate search found.
-    static func recall(_ approximate: [[SearchHit]], _ exact: [[SearchHit]]) -> Double {
-        var found = 0, total = 0
-        for (a, e) in zip(approximate, exact) {
-            found += Set(a.map(\.id)).intersection(e.map(\.id)).count
-            total += e.count
-        }
-        return total == 0 ? 1 : Double(found) / Double(total)
     }
 }

@@ -23,16 +23,36 @@ public struct GatePolicy: Codable, Sendable, Equatable {
     public var relative: [String: Relative]
     /// p99 of scoring one user against the whole catalogue, in milliseconds; nil: not checked.
     public var latencyP99Milliseconds: Double?
+    /// The recall@20 against exact search that the ANN index must reach for the model's own users at the
+    /// search width it serves with, unfiltered and filtered (`index_recall_target`, default 0.95). The
+    /// index step chooses that width; the gate refuses a version whose index could not reach it.
+    public var indexRecallTarget: Double
 
-    public init(absolute: [String: Double] = [:], relative: [String: Relative] = [:], latencyP99Milliseconds: Double? = nil) {
+    public static let defaultIndexRecallTarget = 0.95
+
+    public init(absolute: [String: Double] = [:], relative: [String: Relative] = [:], latencyP99Milliseconds: Double? = nil,
+                indexRecallTarget: Double = Self.defaultIndexRecallTarget) {
         self.absolute = absolute
         self.relative = relative
         self.latencyP99Milliseconds = latencyP99Milliseconds
+        self.indexRecallTarget = indexRecallTarget
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        absolute = try c.decodeIfPresent([String: Double].self, forKey: .absolute) ?? [:]
+        relative = try c.decodeIfPresent([String: Relative].self, forKey: .relative) ?? [:]
+        latencyP99Milliseconds = try c.decodeIfPresent(Double.self, forKey: .latencyP99Milliseconds)
+        indexRecallTarget = try c.decodeIfPresent(Double.self, forKey: .indexRecallTarget) ?? Self.defaultIndexRecallTarget
+        guard indexRecallTarget > 0 && indexRecallTarget <= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .indexRecallTarget, in: c, debugDescription: "index_recall_target must be in (0, 1]")
+        }
     }
 
     enum CodingKeys: String, CodingKey {
         case absolute, relative
         case latencyP99Milliseconds = "latency_p99_ms"
+        case indexRecallTarget = "index_recall_target"
     }
 }
 
@@ -54,7 +74,8 @@ public struct GateReport: Codable, Sendable, Equatable {
     public static func evaluate(policy: GatePolicy, candidate: String, metrics: [String: Double],
                                 baseline: (name: String, metrics: [String: Double])?, latencyP99Milliseconds: Double,
                                 loadsAndAnswers: (passed: Bool, detail: String)) -> GateReport {
-        var checks: [Check] = [Check(name: "artifact loads and answers", passed: loadsAndAnswers.passed, detail: loadsAndAnswers.detail)]
+        var checks: [Check] = [Check(name: "artifact loads and answers", passed: loadsAndAnswers.passed, detail: loadsAndAnswers.detail),
+                               indexRecallCheck(target: policy.indexRecallTarget, metrics: metrics)]
         for (metric, floor) in policy.absolute.sorted(by: { $0.key < $1.key }) {
             guard let value = metrics[metric] else {
                 checks.append(Check(name: "\(metric) ≥ \(floor)", passed: false, detail: "the candidate has no metric '\(metric)'"))
@@ -81,6 +102,19 @@ public struct GateReport: Codable, Sendable, Equatable {
                                 detail: "p99 \(format(latencyP99Milliseconds)) ms"))
         }
         return GateReport(candidate: candidate, baseline: baseline?.name, checks: checks)
+    }
+
+    /// The index's recall@20 at its serving width (`index_recall@20` and, when measured,
+    /// `index_recall@20[filtered]`) against the policy's target.
+    static func indexRecallCheck(target: Double, metrics: [String: Double]) -> Check {
+        let name = "index recall@20 ≥ \(target) at its search width"
+        guard let recall = metrics["index_recall@20"] else {
+            return Check(name: name, passed: false, detail: "the candidate has no metric 'index_recall@20'")
+        }
+        let filtered = metrics["index_recall@20[filtered]"]
+        let width = metrics["index_search_width"].map { " at search width \(Int($0))" } ?? ""
+        return Check(name: name, passed: recall >= target && (filtered ?? 1) >= target,
+                     detail: "recall \(format(recall))" + (filtered.map { ", filtered \(format($0))" } ?? "") + width)
     }
 
     public var markdown: String {

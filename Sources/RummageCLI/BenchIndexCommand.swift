@@ -1,7 +1,9 @@
 import ArgumentParsing
 import Foundation
 import LinearAlgebra
+import Registry
 import RummageCore
+import Training
 import VectorSearch
 
 /// `rummage bench index`: HNSW build time, recall@k against exact search and queries per second.
@@ -10,8 +12,9 @@ struct BenchIndexCommand: Command {
         name: "bench index",
         abstract: "Benchmark the HNSW index: build time, recall@k against exact search, and QPS.",
         discussion: """
-        Makes `--n` clustered unit vectors (like item embeddings) and `--queries` queries, builds the HNSW
-        index, and for each `--ef` measures recall@k against the exact FlatIndex and queries per second
+        Makes `--n` clustered unit vectors (like item embeddings) and `--queries` queries, or with `--real
+        VERSION_DIR` takes a registered version's item embeddings as the base and `--queries` of its user
+        embeddings (evenly spaced) as queries; builds the HNSW index, and for each `--ef` measures recall@k against the exact FlatIndex and queries per second
         with `--threads` concurrent searchers (median of 3 passes after a warm-up pass). `--write DIR` also stores the vectors and queries as raw
         float32 files (base.f32, queries.f32) so a peer (faiss-cpu) can run on the same data.
         """,
@@ -23,12 +26,14 @@ struct BenchIndexCommand: Command {
             .value("m", "M", help: "HNSW neighbours per node.", default: "16"),
             .value("ef-construction", "E", help: "HNSW beam width while building.", default: "200"),
             .value("ef", "E,E,...", help: "Search beam widths to measure.", default: "32,64,128"),
-            .value("threads", "N", help: "Concurrent searchers.", default: "2"),
+            .value("threads", "N", help: "Concurrent searchers, and threads that build the index.", default: "2"),
             .value("write", "DIR", help: "Also write base.f32 and queries.f32 here."),
+            .value("real", "VERSION_DIR", help: "Use this registered version's item and user embeddings instead of generated vectors."),
         ])
 
     let n: Int, d: Int, queries: Int, k: Int, m: Int, efConstruction: Int, efs: [Int], threads: Int
     let write: String?
+    let real: String?
 
     init(_ arguments: ParsedArguments) throws {
         n = try arguments.requiredInt("n", in: 100...100_000_000)
@@ -42,6 +47,18 @@ struct BenchIndexCommand: Command {
         efs = list
         threads = try arguments.requiredInt("threads", in: 1...256)
         write = arguments.string("write")
+        real = arguments.string("real")
+    }
+
+    /// A version's item embeddings (all of them) and `count` of its user embeddings, evenly spaced.
+    static func realVectors(versionDirectory: String, queries count: Int) throws -> (base: Matrix, queries: Matrix) {
+        let items = try EmbeddingSet.load(from: versionDirectory + "/" + ServingBundle.File.itemEmbeddings.rawValue).vectors
+        let users = try EmbeddingSet.load(from: versionDirectory + "/" + ServingBundle.File.userEmbeddings.rawValue).vectors
+        guard items.columns == users.columns, users.rows > 0 else {
+            throw UsageError("\(versionDirectory): item and user embeddings differ in width, or there are no users")
+        }
+        let picked = (0..<min(count, users.rows)).map { $0 * users.rows / min(count, users.rows) }
+        return (items, Matrix(rows: picked.count, columns: users.columns, storage: picked.flatMap { users.row($0) }))
     }
 
     /// Unit vectors around `clusters` random centres.
@@ -67,14 +84,16 @@ struct BenchIndexCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
-        let base = Self.vectors(n, d: d, seed: 2), probe = Self.vectors(queries, d: d, seed: 3)
+        let (base, probe) = try real.map { try Self.realVectors(versionDirectory: $0, queries: self.queries) }
+            ?? (Self.vectors(self.n, d: self.d, seed: 2), Self.vectors(self.queries, d: self.d, seed: 3))
+        let (n, d, queries) = (base.rows, base.columns, probe.rows)
         if let write {
             try FileManager.default.createDirectory(atPath: write, withIntermediateDirectories: true)
             try base.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/base.f32") }
             try probe.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/queries.f32") }
         }
         let ids = (0..<n).map { Int64($0) }
-        console.result("$ rummage bench index --n \(n) --d \(d) --queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
+        console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ") + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
             + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads)")
         let exact = FlatIndex(dimension: d)
         exact.add(ids: ids, vectors: base)
@@ -82,15 +101,12 @@ struct BenchIndexCommand: Command {
         var configuration = HNSWIndex.Configuration()
         configuration.m = m
         configuration.efConstruction = efConstruction
+        configuration.buildThreads = threads
         let clock = Stopwatch()
         let index = HNSWIndex(dimension: d, configuration: configuration)
-        for start in stride(from: 0, to: n, by: 10_000) {
-            let end = min(n, start + 10_000)
-            index.add(ids: Array(ids[start..<end]), vectors: Matrix(rows: end - start, columns: d,
-                                                                     storage: Array(base.storage[start * d..<end * d])))
-            console.progress("bench index: \(end) of \(n) vectors added in \(formattedSeconds(clock.elapsedSeconds))")
-        }
-        console.result("  build: \(String(format: "%.1f", clock.elapsedSeconds)) s for \(n) vectors (1 thread)")
+        console.progress("bench index: building over \(n) vectors with \(threads) threads")
+        index.add(ids: ids, vectors: base)
+        console.result("  build: \(String(format: "%.1f", clock.elapsedSeconds)) s for \(n) vectors (\(threads) threads, \(HNSWIndex.kernel) kernel)")
         for ef in efs {
             let searcher = index.withSearchWidth(ef)
             let chunk = (queries + threads - 1) / threads

@@ -34,7 +34,8 @@ final class Deployment: Sendable {
     let itemIDs: [String]
     let itemOfID: [String: Int64]
     let itemVectors: Matrix
-    let index: any VectorIndex
+    /// The version's index, searching with the width its version chose for the gate's recall target.
+    let index: HNSWIndex
     /// The model's cold-start capability: listings it never saw are embedded from their content. Nil:
     /// such listings are not indexed by this version.
     let contentModel: (any ContentEmbeddingModel)?

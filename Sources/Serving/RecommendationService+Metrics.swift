@@ -21,6 +21,21 @@ extension RecommendationService {
                 return ([slot.alias], newest == Int64.min || latest == Int64.min ? 0 : Double(max(0, latest - newest)))
             }
         }
+        r.collected("rummage_index_search_width", "The beam width each served alias's index searches with (chosen at build for the recall target).",
+                    labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.configuration.efSearch)) } ?? []
+        }
+        r.collected("rummage_index_recall",
+                    "Recall@20 against exact search of each served alias's index at its search width for the model's users: measured when "
+                        + "the version was built (unfiltered, and the mean over listing filters), and when it was loaded here.",
+                    labels: ["alias", "measured", "filtered"]) { [weak self] in
+            self?.slotsSnapshot.flatMap { slot in
+                let built = [("false", "index_recall@20"), ("true", "index_recall@20[filtered]")].compactMap { filtered, metric in
+                    slot.deployment.manifest.metrics[metric].map { ([slot.alias, "build", filtered], $0) }
+                }
+                return built + (slot.deployment.quality?.indexRecall.map { [([slot.alias, "load", "false"], $0)] } ?? [])
+            } ?? []
+        }
         r.collected("rummage_model_info", "The model version each alias serves (value 1), with its provenance.",
                     labels: ["model", "alias", "version", "kind", "created_at", "data_fingerprint", "code_version"]) { [weak self] in
             guard let self else { return [] }

@@ -3,6 +3,7 @@ import Catalogue
 import Events
 import Features
 import Foundation
+import LinearAlgebra
 import Registry
 import RummageAPI
 import RummageCore
@@ -110,7 +111,8 @@ public final class RecommendationService: Sendable {
 
     /// Brings a freshly loaded deployment up to date (`EventIntake.prepare`) and, once, takes its drift
     /// baseline: what it answers now, through the serving path, for up to 500 of its users spread over
-    /// its user table.
+    /// its user table; and the index's recall@20 against exact search for those users' stored vectors,
+    /// at the width it serves with, over the listings it holds now.
     private func prepare(_ deployment: Deployment) {
         intake.prepare(deployment)
         deployment.setQuality {
@@ -120,7 +122,20 @@ public final class RecommendationService: Sendable {
                 retrieval.personalised(deployment, user: user, excluded: eligibility.excluded(for: user), k: 20,
                                        filters: RecommendationFilters()).hits?.map(\.item.score) ?? []
             }
-            return ServingQuality(baselineScores: scores.isEmpty ? [0] : scores, capacity: deployment.itemIDs.count + 65_536)
+            let queries = Matrix(rows: sample.count, columns: deployment.userVectors.columns,
+                                 storage: sample.flatMap { deployment.userVectors.row(deployment.users[$0]!) })
+            return ServingQuality(baselineScores: scores.isEmpty ? [0] : scores, capacity: deployment.itemIDs.count + 65_536,
+                                  indexRecall: sample.isEmpty ? nil : deployment.index.measuredRecall(queries: queries, k: 20))
+        }
+    }
+
+    /// Each served alias's index: the width it searches with, the recall@20 its version measured when it
+    /// was built (`index_recall@20`), and the recall@20 measured when it was loaded here, over the
+    /// listings it held then (nil before that or without users).
+    public var servedIndexes: [(alias: String, searchWidth: Int, builtRecall: Double?, loadedRecall: Double?)] {
+        slots.all.map { slot in
+            (slot.alias, slot.deployment.index.configuration.efSearch, slot.deployment.manifest.metrics["index_recall@20"],
+             slot.deployment.quality?.indexRecall)
         }
     }
 

@@ -101,9 +101,13 @@ final class ServingQuality: Sendable {
     private let baseline: [Double]
     private let served: AtomicBitSet
 
+    /// The index's recall@20 against exact search for the baseline's users when the deployment loaded.
+    let indexRecall: Double?
+
     /// `baselineScores`: the deployment's own scores at load time (at least one).
     /// `capacity`: ids below it are tracked for coverage (a deployment's trained listings plus headroom).
-    init(baselineScores: [Float], capacity: Int) {
+    init(baselineScores: [Float], capacity: Int, indexRecall: Double?) {
+        self.indexRecall = indexRecall
         served = AtomicBitSet(capacity: capacity)
         let sorted = baselineScores.map(Double.init).sorted()
         var cuts: [Double] = []

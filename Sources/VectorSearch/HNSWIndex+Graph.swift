@@ -1,3 +1,4 @@
+import CVectorKernels
 import RummageCore
 import Synchronization
 
@@ -76,16 +77,40 @@ struct Graph {
     }
 
     func withView<R>(_ body: (GraphView) -> R) -> R {
+        baseLinks.withUnsafeBufferPointer { b in
+            upperLinks.withUnsafeBufferPointer { u in view(baseLinks: b, upperLinks: u, body) }
+        }
+    }
+
+    /// A view for reading and a writer for the link lists, for linking in parallel: each thread may
+    /// write only lists no other thread reads or writes.
+    mutating func withMutableLinks<R>(_ body: (GraphView, LinkWriter) -> R) -> R {
+        let (baseStride, upperStride) = (baseStride, upperStride)
+        var base = baseLinks, upper = upperLinks
+        baseLinks = []
+        upperLinks = []
+        defer {
+            baseLinks = base
+            upperLinks = upper
+        }
+        return base.withUnsafeMutableBufferPointer { b in
+            upper.withUnsafeMutableBufferPointer { u in
+                view(baseLinks: UnsafeBufferPointer(b), upperLinks: UnsafeBufferPointer(u)) { view in
+                    body(view, LinkWriter(baseLinks: b, upperLinks: u, baseStride: baseStride, upperStride: upperStride, view: view))
+                }
+            }
+        }
+    }
+
+    private func view<R>(baseLinks b: UnsafeBufferPointer<Int32>, upperLinks u: UnsafeBufferPointer<Int32>, _ body: (GraphView) -> R) -> R {
         vectors.withUnsafeBufferPointer { v in
-            baseLinks.withUnsafeBufferPointer { b in
-                upperLinks.withUnsafeBufferPointer { u in
-                    upperStart.withUnsafeBufferPointer { s in
-                        deleted.withUnsafeBufferPointer { del in
-                            ids.withUnsafeBufferPointer { i in
-                                body(GraphView(vectors: v, baseLinks: b, upperLinks: u, upperStart: s, deleted: del, ids: i,
-                                               dimension: dimension, baseStride: baseStride, upperStride: upperStride,
-                                               deletedCount: deletedCount, entry: entry, maxLevel: maxLevel))
-                            }
+            upperStart.withUnsafeBufferPointer { s in
+                deleted.withUnsafeBufferPointer { del in
+                    ids.withUnsafeBufferPointer { i in
+                        levels.withUnsafeBufferPointer { lv in
+                            body(GraphView(vectors: v, baseLinks: b, upperLinks: u, upperStart: s, deleted: del, ids: i, levels: lv,
+                                           dimension: dimension, m: m, baseStride: baseStride, upperStride: upperStride,
+                                           deletedCount: deletedCount, entry: entry, maxLevel: maxLevel))
                         }
                     }
                 }
@@ -94,15 +119,35 @@ struct Graph {
     }
 }
 
-/// Read-only pointers into a `Graph`, valid inside `Graph.withView`.
-struct GraphView {
+/// Writes link lists through pointers into a `Graph`, valid inside `Graph.withMutableLinks`.
+struct LinkWriter: @unchecked Sendable {
+    // @unchecked because: callers write disjoint lists from different threads (see withMutableLinks).
+    let baseLinks: UnsafeMutableBufferPointer<Int32>
+    let upperLinks: UnsafeMutableBufferPointer<Int32>
+    let baseStride: Int, upperStride: Int
+    let view: GraphView
+
+    func set(_ node: Int32, _ level: Int, _ links: [Int32]) {
+        precondition(links.count < (level == 0 ? baseStride : upperStride))
+        let start = level == 0 ? baseLinks.baseAddress! + Int(node) * baseStride
+            : upperLinks.baseAddress! + Int(view.upperStart[Int(node)]) + (level - 1) * upperStride
+        start.pointee = Int32(links.count)
+        for (i, link) in links.enumerated() { start[1 + i] = link }
+    }
+}
+
+/// Read-only pointers into a `Graph`, valid inside `Graph.withView`; shared by concurrent searches and
+/// by the threads that link a batch.
+struct GraphView: @unchecked Sendable {
+    // @unchecked because: the pointers are only read, and only while the graph's lock is held.
     let vectors: UnsafeBufferPointer<Float>
     let baseLinks: UnsafeBufferPointer<Int32>
     let upperLinks: UnsafeBufferPointer<Int32>
     let upperStart: UnsafeBufferPointer<Int32>
     let deleted: UnsafeBufferPointer<Bool>
     let ids: UnsafeBufferPointer<Int64>
-    let dimension: Int, baseStride: Int, upperStride: Int, deletedCount: Int
+    let levels: UnsafeBufferPointer<UInt8>
+    let dimension: Int, m: Int, baseStride: Int, upperStride: Int, deletedCount: Int
     let entry: Int32, maxLevel: Int
 
     var count: Int { ids.count }
@@ -112,6 +157,19 @@ struct GraphView {
 
     @inline(__always)
     func score(_ query: UnsafePointer<Float>, _ node: Int32) -> Float { dot(query, vector(node), dimension) }
+
+    /// The scores of `nodes` into the first `nodes.count` slots of `scores`.
+    @inline(__always)
+    func scores(_ query: UnsafePointer<Float>, _ nodes: UnsafeBufferPointer<Int32>, into scores: UnsafeMutableBufferPointer<Float>) {
+        guard !nodes.isEmpty else { return }
+        rummage_dot_nodes(query, vectors.baseAddress!, dimension, nodes.baseAddress!, nodes.count, scores.baseAddress!)
+    }
+
+    /// Hints that `node`'s layer-0 links will be read soon (a search reads them when it expands the node).
+    @inline(__always)
+    func prefetchLinks(_ node: Int32) {
+        rummage_prefetch(baseLinks.baseAddress! + Int(node) * baseStride, baseStride * MemoryLayout<Int32>.size)
+    }
 
     @inline(__always)
     func links(_ node: Int32, _ level: Int) -> UnsafeBufferPointer<Int32> {
@@ -212,11 +270,33 @@ final class SearchScratch: @unchecked Sendable {
     private var generation: UInt16 = 0
     var candidates = UnsafeMutableBufferPointer<ScoredNode>.allocate(capacity: 256)
     var results = UnsafeMutableBufferPointer<ScoredNode>.allocate(capacity: 256)
+    private var nodeBuffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 0)
+    private var scoreBuffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
 
     deinit {
         marks.deallocate()
         candidates.deallocate()
         results.deallocate()
+        nodeBuffer.deallocate()
+        scoreBuffer.deallocate()
+    }
+
+    /// Room for `count` nodes (one neighbour list), reused by every call.
+    func nodes(count: Int) -> UnsafeMutableBufferPointer<Int32> {
+        if nodeBuffer.count < count {
+            nodeBuffer.deallocate()
+            nodeBuffer = .allocate(capacity: count)
+        }
+        return UnsafeMutableBufferPointer(rebasing: nodeBuffer[0..<count])
+    }
+
+    /// Room for `count` scores, reused by every call.
+    func scores(count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if scoreBuffer.count < count {
+            scoreBuffer.deallocate()
+            scoreBuffer = .allocate(capacity: max(count, 64))
+        }
+        return UnsafeMutableBufferPointer(rebasing: scoreBuffer[0..<count])
     }
 
     func startVisit(count: Int) -> VisitedMarks {

@@ -1,18 +1,24 @@
+import CVectorKernels
 import Foundation
 import LinearAlgebra
 import RummageCore
 import Synchronization
 
 /// Approximate maximum-inner-product search on a hierarchical navigable small-world graph (Malkov &
-/// Yashunin 2018; the structure of hnswlib), written here so that adds, removes and filters are live.
+/// Yashunin 2018; the structure of hnswlib and faiss), written here so that adds, removes and filters
+/// are live.
 ///
+/// - Building: `add` links its vectors highest layer first and in a seeded random order within a layer
+///   (as faiss's `hnsw_add_vertices`), so the graph does not depend on how the caller ordered them, in
+///   batches whose members search the graph in parallel (`Configuration.buildThreads`). Batch
+///   boundaries depend only on counts, so the graph is the same for every thread count.
 /// - Removal is a tombstone: the node stays in the graph for navigation and is never returned; when
 ///   tombstones pass `rebuildFraction` of the nodes the graph is rebuilt from the live vectors.
 ///   Re-adding an id tombstones its old node and inserts a new one.
 /// - Filters are applied during the search: rejected nodes are traversed but not returned, and the beam
 ///   widens (up to the whole graph) until `k` accepted hits are found or nothing is left to visit.
-/// - Deterministic for a given seed and order of adds. A reader-writer lock guards the graph: searches
-///   run concurrently, adds and removes one at a time.
+/// - Deterministic for a given seed and sequence of `add` and `remove` calls. A reader-writer lock
+///   guards the graph: searches run concurrently, adds and removes one at a time.
 ///
 /// Short names inside (as in hnswlib): `M` neighbours per node and layer (2M on layer 0), `ef` beam width.
 public final class HNSWIndex: VectorIndex {
@@ -26,6 +32,9 @@ public final class HNSWIndex: VectorIndex {
         /// Rebuild once this fraction of nodes are tombstones.
         public var rebuildFraction = 0.3
         public var seed: UInt64 = 42
+        /// Threads that link a batch of added vectors (the graph is the same for any count). Not saved
+        /// with the index.
+        public var buildThreads = 1
 
         public init() {}
     }
@@ -34,12 +43,15 @@ public final class HNSWIndex: VectorIndex {
     public let configuration: Configuration
     /// Reusable per-search memory (visited marks, heaps): one per concurrent search, as hnswlib's
     /// VisitedListPool.
-    private let scratchPool = SearchScratchPool()
+    let scratchPool = SearchScratchPool()
     private let graph: ReadWriteLock<Graph>
     public var isExact: Bool { false }
 
+    /// The inner-product kernel this machine uses ("avx2+fma" or "baseline"), for benchmark reports.
+    public static var kernel: String { String(cString: rummage_kernel_name()) }
+
     public init(dimension: Int, configuration: Configuration = .init()) {
-        precondition(dimension > 0 && configuration.m >= 2 && configuration.efConstruction >= 1)
+        precondition(dimension > 0 && configuration.m >= 2 && configuration.efConstruction >= 1 && configuration.buildThreads >= 1)
         self.dimension = dimension
         self.configuration = configuration
         graph = ReadWriteLock(Graph(dimension: dimension, m: configuration.m, seed: configuration.seed))
@@ -53,8 +65,8 @@ public final class HNSWIndex: VectorIndex {
 
     func withGraph<R>(_ body: (Graph) -> R) -> R { graph.read { body($0) } }
 
-    /// A view of this index that searches with beam width `ef` (sharing the graph; for benchmarks and
-    /// callers that trade recall for speed per request).
+    /// A view of this index that searches with beam width `ef` (sharing the graph; for benchmarks,
+    /// for choosing the width that meets a recall target, and for callers that trade recall for speed).
     public func withSearchWidth(_ ef: Int) -> HNSWIndex {
         var c = configuration
         c.efSearch = ef
@@ -81,13 +93,17 @@ public final class HNSWIndex: VectorIndex {
 
     public func contains(_ id: Int64) -> Bool { graph.read { $0.nodeOfID[id] != nil } }
 
+    /// Adds or replaces (the last row wins when an id repeats).
     public func add(ids: [Int64], vectors: Matrix) {
         precondition(vectors.rows == ids.count && vectors.columns == dimension)
         graph.write { g in
-            for (r, id) in ids.enumerated() {
-                if let old = g.nodeOfID[id] { g.tombstone(old) }
-                insert(&g, id: id, vector: Array(vectors.row(r)))
-            }
+            var lastRow: [Int64: Int] = [:]
+            for (r, id) in ids.enumerated() { lastRow[id] = r }
+            let rows = ids.indices.filter { lastRow[ids[$0]] == $0 }
+            for r in rows { if let old = g.nodeOfID[ids[r]] { g.tombstone(old) } }
+            let first = Int32(g.ids.count)
+            for (r, level) in insertionOrder(rows, &g) { _ = g.append(id: ids[r], vector: Array(vectors.row(r)), level: level) }
+            link(&g, nodes: first..<Int32(g.ids.count))
             rebuildIfNeeded(&g)
         }
     }
@@ -114,13 +130,26 @@ public final class HNSWIndex: VectorIndex {
 
     // MARK: Graph operations (called with the lock held)
 
+    /// Each of `rows` with a level drawn in row order, ordered highest level first and in a seeded random
+    /// order within a level.
+    private func insertionOrder(_ rows: [Int], _ g: inout Graph) -> [(row: Int, level: Int)] {
+        let levels = rows.map { _ in randomLevel(&g) }
+        var order = Array(rows.indices)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, g.rng.nextInt(below: i + 1)) }
+        var byLevel = [[Int]](repeating: [], count: (levels.max() ?? 0) + 1)
+        for i in order { byLevel[levels[i]].append(i) }
+        return byLevel.reversed().flatMap { $0.map { (rows[$0], levels[$0]) } }
+    }
+
     private func rebuildIfNeeded(_ g: inout Graph) {
         guard g.deletedCount > 0, Double(g.deletedCount) > configuration.rebuildFraction * Double(g.ids.count) else { return }
         let d = dimension
         var fresh = Graph(dimension: d, m: configuration.m, seed: configuration.seed)
-        for node in 0..<g.ids.count where !g.deleted[node] {
-            insert(&fresh, id: g.ids[node], vector: Array(g.vectors[node * d..<(node + 1) * d]))
+        let live = (0..<g.ids.count).filter { !g.deleted[$0] }
+        for (node, level) in insertionOrder(live, &fresh) {
+            _ = fresh.append(id: g.ids[node], vector: Array(g.vectors[node * d..<(node + 1) * d]), level: level)
         }
+        link(&fresh, nodes: 0..<Int32(fresh.ids.count))
         g = fresh
     }
 
@@ -129,121 +158,11 @@ public final class HNSWIndex: VectorIndex {
         return min(16, Int(-log(max(1e-12, 1 - g.rng.nextDouble())) * mL))
     }
 
-    private func maxNeighbours(_ level: Int) -> Int { level == 0 ? 2 * configuration.m : configuration.m }
-
-    private func insert(_ g: inout Graph, id: Int64, vector: [Float]) {
-        let level = randomLevel(&g)
-        let node = g.append(id: id, vector: vector, level: level)
-        guard g.entry >= 0 else {
-            g.entry = node
-            g.maxLevel = level
-            return
-        }
-        let scratch = scratchPool.take()
-        defer { scratchPool.give(scratch) }
-        var current = g.entry
-        for l in stride(from: g.maxLevel, to: level, by: -1) {
-            current = g.withView { view in vector.withUnsafeBufferPointer { greedy(view, query: $0.baseAddress!, from: current, level: l) } }
-        }
-        for l in stride(from: min(level, g.maxLevel), through: 0, by: -1) {
-            let entry = current
-            let (candidates, selected) = g.withView { view in
-                vector.withUnsafeBufferPointer { q in
-                    let found = searchLayer(view, scratch, query: q.baseAddress!, entry: entry, ef: configuration.efConstruction, level: l,
-                                            accept: nil)
-                    return (found, selectNeighbours(view, base: q.baseAddress!, candidates: found, max: configuration.m))
-                }
-            }
-            g.setLinks(node, l, selected)
-            for neighbour in selected {
-                var links = g.links(neighbour, l)
-                links.append(node)
-                if links.count > maxNeighbours(l) {
-                    links = g.withView { view in
-                        let base = view.vector(neighbour)
-                        let scored = links.map { ScoredNode(score: dot(base, view.vector($0), dimension), node: $0) }
-                            .sorted { $0.isBetter(than: $1) }
-                        return selectNeighbours(view, base: base, candidates: scored, max: maxNeighbours(l))
-                    }
-                }
-                g.setLinks(neighbour, l, links)
-            }
-            if let best = candidates.first { current = best.node }
-        }
-        if level > g.maxLevel {
-            g.maxLevel = level
-            g.entry = node
-        }
-    }
-
-    /// hnswlib's neighbour heuristic: take candidates best first, keeping one only if it is closer to
-    /// the base than to every neighbour already kept (spreads links across directions).
-    private func selectNeighbours(_ view: GraphView, base: UnsafePointer<Float>, candidates: [ScoredNode], max: Int) -> [Int32] {
-        var kept: [Int32] = []
-        for candidate in candidates where kept.count < max {
-            let c = view.vector(candidate.node)
-            if kept.allSatisfy({ dot(c, view.vector($0), dimension) < candidate.score }) { kept.append(candidate.node) }
-        }
-        // Fill up with the best remaining candidates so that small graphs stay connected.
-        for candidate in candidates where kept.count < max && !kept.contains(candidate.node) { kept.append(candidate.node) }
-        return kept
-    }
-
-    private func greedy(_ view: GraphView, query: UnsafePointer<Float>, from start: Int32, level: Int) -> Int32 {
-        var current = start
-        var best = view.score(query, current)
-        var improved = true
-        while improved {
-            improved = false
-            for n in view.links(current, level) {
-                let s = view.score(query, n)
-                if s > best || (s == best && n < current) {
-                    best = s
-                    current = n
-                    improved = true
-                }
-            }
-        }
-        return current
-    }
-
-    /// Beam search on one layer: the `ef` best `accept`ed nodes found, best first. Rejected nodes
-    /// (tombstones, filtered ids) are still explored, so they route without taking result slots.
-    private func searchLayer(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, entry: Int32, ef: Int,
-                             level: Int, accept: ((Int32) -> Bool)?) -> [ScoredNode] {
-        let visited = scratch.startVisit(count: view.count)
-        var candidates = NodeHeap(storage: scratch.candidates, worstFirst: false)
-        var results = NodeHeap(storage: scratch.results, worstFirst: true)
-        defer {
-            scratch.candidates = candidates.storage
-            scratch.results = results.storage
-        }
-        _ = visited.visit(entry)
-        let first = ScoredNode(score: view.score(query, entry), node: entry)
-        candidates.push(first)
-        if accept?(entry) ?? true { results.push(first) }
-        while let best = candidates.pop() {
-            if results.count >= ef, best.score < results.top.score { break }
-            for n in view.links(best.node, level) where visited.visit(n) {
-                let s = view.score(query, n)
-                if results.count < ef || s > results.top.score {
-                    let scored = ScoredNode(score: s, node: n)
-                    candidates.push(scored)
-                    if accept?(n) ?? true {
-                        results.push(scored)
-                        if results.count > ef { _ = results.pop() }
-                    }
-                }
-            }
-        }
-        return results.sortedBestFirst()
-    }
-
     private func search(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, k: Int,
                         filter: (@Sendable (Int64) -> Bool)?) -> [SearchHit] {
         guard view.entry >= 0, view.count > view.deletedCount else { return [] }
         var current = view.entry
-        for l in stride(from: view.maxLevel, to: 0, by: -1) { current = greedy(view, query: query, from: current, level: l) }
+        for l in stride(from: view.maxLevel, to: 0, by: -1) { current = greedy(view, scratch, query: query, from: current, level: l) }
         var ef = max(configuration.efSearch, k)
         let accept: ((Int32) -> Bool)?
         switch (filter, view.deletedCount > 0) {
@@ -259,4 +178,64 @@ public final class HNSWIndex: VectorIndex {
             ef = min(view.count, ef * 4)
         }
     }
+
+    /// Greedy descent on one layer: the node reached by always moving to the best neighbour.
+    func greedy(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, from start: Int32, level: Int) -> Int32 {
+        var current = start
+        var best = view.score(query, current)
+        var improved = true
+        while improved {
+            improved = false
+            let links = view.links(current, level)
+            let scores = scratch.scores(count: links.count)
+            view.scores(query, links, into: scores)
+            for (n, s) in zip(links, scores) where s > best || (s == best && n < current) {
+                best = s
+                current = n
+                improved = true
+            }
+        }
+        return current
+    }
+
+    /// Beam search on one layer: the `ef` best `accept`ed nodes found, best first. Rejected nodes
+    /// (tombstones, filtered ids) are still explored, so they route without taking result slots.
+    func searchLayer(_ view: GraphView, _ scratch: SearchScratch, query: UnsafePointer<Float>, entry: Int32, ef: Int,
+                     level: Int, accept: ((Int32) -> Bool)?) -> [ScoredNode] {
+        let visited = scratch.startVisit(count: view.count)
+        var candidates = NodeHeap(storage: scratch.candidates, worstFirst: false)
+        var results = NodeHeap(storage: scratch.results, worstFirst: true)
+        defer {
+            scratch.candidates = candidates.storage
+            scratch.results = results.storage
+        }
+        _ = visited.visit(entry)
+        let first = ScoredNode(score: view.score(query, entry), node: entry)
+        candidates.push(first)
+        if accept?(entry) ?? true { results.push(first) }
+        let fresh = scratch.nodes(count: 2 * view.m)
+        let scores = scratch.scores(count: 2 * view.m)
+        while let best = candidates.pop() {
+            if results.count >= ef, best.score < results.top.score { break }
+            // The unvisited neighbours first, then their scores in one pass that prefetches ahead.
+            var unvisited = 0
+            for n in view.links(best.node, level) where visited.visit(n) {
+                fresh[unvisited] = n
+                unvisited += 1
+            }
+            let batch = UnsafeBufferPointer(rebasing: fresh[0..<unvisited])
+            view.scores(query, batch, into: scores)
+            for (n, s) in zip(batch, scores) where results.count < ef || s > results.top.score {
+                let scored = ScoredNode(score: s, node: n)
+                if level == 0 { view.prefetchLinks(n) }
+                candidates.push(scored)
+                if accept?(n) ?? true {
+                    results.push(scored)
+                    if results.count > ef { _ = results.pop() }
+                }
+            }
+        }
+        return results.sortedBestFirst()
+    }
 }
+

@@ -1,3 +1,4 @@
+import CVectorKernels
 import LinearAlgebra
 import RummageCore
 
@@ -42,29 +43,9 @@ public struct VectorSearchError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Dot product of two `d`-float vectors, eight lanes at a time (plain multiply and add: see
-/// swift-notes on `addProduct`).
+/// Dot product of two `d`-float vectors (the C kernel: AVX2 + FMA where the CPU has them).
 @inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    var i = 0
-    while i + 16 <= d {
-        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc1 += UnsafeRawPointer(a + i + 8).loadUnaligned(as: SIMD8<Float>.self)
-            * UnsafeRawPointer(b + i + 8).loadUnaligned(as: SIMD8<Float>.self)
-        i += 16
-    }
-    while i + 8 <= d {
-        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var s = (acc0 + acc1).sum()
-    while i < d {
-        s += a[i] * b[i]
-        i += 1
-    }
-    return s
-}
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float { rummage_dot(a, b, d) }
 
 extension VectorIndex {
     /// Top-`k` answers of up to `sampleSize` rows of `queries`, spread evenly over them: their scores, and

@@ -75,9 +75,12 @@ import Testing
                             latencyP99Milliseconds: 10)
     let champion = (name: "m v1", metrics: ["recall@20": 0.20, "recall@20[cold]": 0.10, "latency": 5.0])
 
+    /// An index that met the default recall target.
+    let index = ["index_recall@20": 0.96, "index_recall@20[filtered]": 0.97, "index_search_width": 120.0]
+
     func gate(_ metrics: [String: Double], baseline: Bool = true, p99: Double = 1) -> GateReport {
-        GateReport.evaluate(policy: policy, candidate: "m v2", metrics: metrics, baseline: baseline ? champion : nil,
-                            latencyP99Milliseconds: p99, loadsAndAnswers: (true, "ok"))
+        GateReport.evaluate(policy: policy, candidate: "m v2", metrics: metrics.merging(index) { new, _ in new },
+                            baseline: baseline ? champion : nil, latencyP99Milliseconds: p99, loadsAndAnswers: (true, "ok"))
     }
 
     @Test func withinToleranceIsBlessed() {
@@ -97,5 +100,24 @@ import Testing
         #expect(gate(["recall@20": 0.06], baseline: false).blessed)  // no baseline: relative checks pass
         #expect(!gate(["recall@20": 0.2, "recall@20[cold]": 0.1, "latency": 5], p99: 11).blessed)
         #expect(!gate(["recall@20": 0.2, "latency": 5]).blessed)  // a gated slice is missing
+    }
+
+    /// [11/19]: an index that cannot reach the recall target at its search width, unfiltered or filtered,
+    /// is refused; the target defaults to 0.95 and is read from `index_recall_target`.
+    @Test func indexBelowTheRecallTargetIsRefused() throws {
+        let good = ["recall@20": 0.2, "recall@20[cold]": 0.1, "latency": 5.0]
+        let passing = gate(good).checks.first { $0.name.hasPrefix("index recall@20") }
+        #expect(passing?.passed == true && passing?.detail == "recall 0.9600, filtered 0.9700 at search width 120")
+        for failing in [["index_recall@20": 0.94], ["index_recall@20[filtered]": 0.93]] {
+            let report = gate(good.merging(failing) { $1 })
+            #expect(!report.blessed && report.checks.filter { !$0.passed }.map(\.name) == ["index recall@20 ≥ 0.95 at its search width"])
+        }
+        let noIndex = GateReport.evaluate(policy: policy, candidate: "m v2", metrics: good, baseline: nil, latencyP99Milliseconds: 1,
+                                          loadsAndAnswers: (true, "ok"))
+        #expect(!noIndex.blessed)
+        let decoded = try JSONDecoder().decode(GatePolicy.self, from: Data(#"{"absolute": {}, "index_recall_target": 0.99}"#.utf8))
+        #expect(decoded.indexRecallTarget == 0.99 && decoded.relative.isEmpty)
+        #expect(try JSONDecoder().decode(GatePolicy.self, from: Data("{}".utf8)).indexRecallTarget == 0.95)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(GatePolicy.self, from: Data(#"{"index_recall_target": 1.5}"#.utf8)) }
     }
 }

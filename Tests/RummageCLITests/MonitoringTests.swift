@@ -69,6 +69,7 @@ import Testing
         let documented = ["rummage_http_request_duration_seconds", "rummage_http_requests_total", "rummage_recs_answers_total",
                           "rummage_recs_unservable_served_total", "rummage_recs_score_psi", "rummage_recs_scores_observed_total",
                           "rummage_recs_catalog_coverage_ratio", "rummage_index_listings", "rummage_index_newest_listing_age_seconds",
+                          "rummage_index_search_width", "rummage_index_recall",
                           "rummage_model_info", "rummage_model_version", "rummage_model_reloads_total", "rummage_events_ingested_total",
                           "rummage_events_refused_total", "rummage_events_ingest_lag_seconds", "rummage_features_freshness_seconds",
                           "rummage_exposure_events_total"]

@@ -49,25 +49,81 @@ import VectorSearch
         }
     }
 
-    /// Issue [6/8]: recall@20 ≥ 0.95 against the exact index, also after live removes and with a filter.
-    @Test func hnswRecallAtTwentyAgainstTheExactIndex() {
+    /// Issues [6/8] and [11/19]: the index chooses the search width that reaches recall@20 0.96 on 500
+    /// sample queries (unfiltered and filtered); at that width queries it was not chosen on reach 0.95,
+    /// also after live removes and with a filter.
+    @Test func hnswRecallAtTwentyAtTheCalibratedWidth() {
         let d = 32, n = 5_000
         let data = Self.vectors(n, d: d, seed: 3), queries = Self.vectors(200, d: d, seed: 4)
         let ids = (0..<n).map { Int64($0) }
         let hnsw = HNSWIndex(dimension: d), oracle = FlatIndex(dimension: d)
         hnsw.add(ids: ids, vectors: data)
         oracle.add(ids: ids, vectors: data)
-        #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
+        let filter: @Sendable (Int64) -> Bool = { $0 % 3 != 0 }
+        let calibration = hnsw.calibrateSearchWidth(queries: Self.vectors(500, d: d, seed: 13), k: 20, target: 0.96, filters: [filter])
+        #expect(calibration.met && calibration.recall >= 0.96 && calibration.filteredRecall! >= 0.96)
+        let served = hnsw.withSearchWidth(calibration.searchWidth)
+        #expect(Self.recall(served, oracle, queries, k: 20) >= 0.95)
         // Remove a fifth (sold listings) and filter out every third id (e.g. another category).
         let removed = ids.filter { $0 % 5 == 0 }
         hnsw.remove(ids: removed)
         oracle.remove(ids: removed)
-        let filter: @Sendable (Int64) -> Bool = { $0 % 3 != 0 }
-        #expect(Self.recall(hnsw, oracle, queries, k: 20, filter: filter) >= 0.95)
-        for hits in hnsw.search(queries, k: 20, filter: filter) {
+        #expect(Self.recall(served, oracle, queries, k: 20, filter: filter) >= 0.95)
+        for hits in served.search(queries, k: 20, filter: filter) {
             #expect(hits.count == 20)
             #expect(hits.allSatisfy { $0.id % 5 != 0 && $0.id % 3 != 0 })
         }
+        // A width that cannot grow far enough does not meet the target, and says so.
+        let capped = hnsw.calibrateSearchWidth(queries: queries, k: 20, target: 1, maxWidth: 20)
+        #expect(!capped.met && capped.searchWidth == 20 && capped.summary.hasSuffix("NOT MET"))
+    }
+
+    /// The cause of [11/19]: the graph depended on the order of adds. A catalogue added grouped by
+    /// cluster (as a category or a seller's listings arrive together) and queries that mix several
+    /// clusters (users' tastes, away from any one listing), as with real two-tower embeddings. Adding in
+    /// the caller's order, and filling link lists back up with pruned candidates, gave recall@20 0.83 at
+    /// ef 64 and 0.92 at ef 128 here; linking highest layer first in a seeded random order within a layer
+    /// (as faiss does) gives 0.93 and 0.99.
+    @Test func recallHoldsWhenAddedInClusterOrderWithQueriesBetweenClusters() {
+        let d = 32, n = 20_000, clusters = 200
+        var rng = SeededGenerator(seed: 1)
+        func unit(_ v: [Float]) -> [Float] {
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / norm }
+        }
+        let centres = (0..<clusters).map { _ in (0..<d).map { _ in Float(rng.nextGaussian()) } }
+        var rows = (0..<n).map { _ in
+            let c = rng.nextInt(below: clusters)
+            return (cluster: c, vector: unit((0..<d).map { centres[c][$0] + 0.3 * Float(rng.nextGaussian()) }))
+        }
+        let queries = Matrix(rows: 300, columns: d, storage: (0..<300).flatMap { _ in
+            let mix = (0..<3).map { _ in rng.nextInt(below: clusters) }
+            return unit((0..<d).map { f in mix.reduce(Float(rng.nextGaussian())) { $0 + centres[$1][f] } })
+        })
+        rows = rows.enumerated().sorted { ($0.element.cluster, $0.offset) < ($1.element.cluster, $1.offset) }.map(\.element)
+        let ids = (0..<n).map { Int64($0) }, vectors = Matrix(rows: n, columns: d, storage: rows.flatMap(\.vector))
+        let hnsw = HNSWIndex(dimension: d), oracle = FlatIndex(dimension: d)
+        hnsw.add(ids: ids, vectors: vectors)
+        oracle.add(ids: ids, vectors: vectors)
+        #expect(Self.recall(hnsw.withSearchWidth(64), oracle, queries, k: 20) >= 0.9)
+        #expect(Self.recall(hnsw.withSearchWidth(128), oracle, queries, k: 20) >= 0.97)
+    }
+
+    /// Linking a batch on several threads gives the very same graph as on one.
+    @Test func buildThreadsDoNotChangeTheGraph() throws {
+        let d = 16
+        let data = Self.vectors(4_000, d: d, seed: 15), queries = Self.vectors(50, d: d, seed: 16)
+        var configuration = HNSWIndex.Configuration()
+        configuration.buildThreads = 2
+        let one = HNSWIndex(dimension: d), two = HNSWIndex(dimension: d, configuration: configuration)
+        for index in [one, two] { index.add(ids: (0..<4_000).map { Int64($0) }, vectors: data) }
+        #expect(one.search(queries, k: 20, filter: nil) == two.search(queries, k: 20, filter: nil))
+        let directory = NSTemporaryDirectory() + "rummage-hnsw-threads-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try one.save(to: directory + "/one.rmg", stamp: "s")
+        try two.save(to: directory + "/two.rmg", stamp: "s")
+        #expect(FileManager.default.contents(atPath: directory + "/one.rmg") == FileManager.default.contents(atPath: directory + "/two.rmg"))
     }
 
     @Test(arguments: Kind.allCases)

@@ -1,0 +1,133 @@
+import LinearAlgebra
+import RummageCore
+
+/// The search width an index serves with, chosen to meet a recall target: recall@k against exact search
+/// over the index's live vectors, for sample queries (a model's own users), unfiltered and averaged over
+/// filters (e.g. one per category), measured at that width.
+public struct SearchWidthCalibration: Sendable, Equatable {
+    /// The recall@k the width had to reach, unfiltered and filtered.
+    public var target: Double
+    public var k: Int
+    /// The chosen beam width (`HNSWIndex.Configuration.efSearch`); the widest tried when none met the target.
+    public var searchWidth: Int
+    /// Recall@k at `searchWidth` over the sample queries, unfiltered.
+    public var recall: Double
+    /// Mean recall@k at `searchWidth` over the filters (nil without filters).
+    public var filteredRecall: Double?
+    public var queries: Int
+    public var filters: Int
+
+    /// True when the width meets the target unfiltered and filtered.
+    public var met: Bool { recall >= target && (filteredRecall ?? 1) >= target }
+
+    public init(target: Double, k: Int, searchWidth: Int, recall: Double, filteredRecall: Double?, queries: Int, filters: Int) {
+        self.target = target
+        self.k = k
+        self.searchWidth = searchWidth
+        self.recall = recall
+        self.filteredRecall = filteredRecall
+        self.queries = queries
+        self.filters = filters
+    }
+
+    /// As version metrics: `index_recall@K`, `index_recall@K[filtered]` (with filters) and `index_search_width`.
+    public var metrics: [String: Double] {
+        var metrics = ["index_recall@\(k)": recall, "index_search_width": Double(searchWidth)]
+        metrics["index_recall@\(k)[filtered]"] = filteredRecall
+        return metrics
+    }
+
+    /// One line for logs: "recall@20 0.9612 (filtered 0.9701 over 14 filters) at search width 144, target 0.95, 500 queries".
+    public var summary: String {
+        "recall@\(k) \(format(recall))"
+            + (filteredRecall.map { " (filtered \(format($0)) over \(filters) filters)" } ?? "")
+            + " at search width \(searchWidth), target \(format(target)) on \(queries) queries" + (met ? "" : ": NOT MET")
+    }
+
+    private func format(_ x: Double) -> String { String(format: "%.4f", x) }
+}
+
+extension HNSWIndex {
+    /// Chooses the smallest search width in `k...maxWidth` (to within 1/32 of it) whose recall@k against
+    /// exact search over the live vectors reaches `target` on `queries`, unfiltered and as the mean over
+    /// `filters` (each searched with the first `queriesPerFilter` queries). Recall grows with the width:
+    /// doubling from `k` to the first width that meets the target unfiltered, bisection below it, then
+    /// the filtered mean at that width (filtered searches cost more, so they run once unless the width
+    /// must grow for them). Searches with `threads` threads. When `maxWidth` does not meet the target,
+    /// returns it with `met` false.
+    public func calibrateSearchWidth(queries: Matrix, k: Int = 20, target: Double = 0.95, filters: [@Sendable (Int64) -> Bool] = [],
+                                     queriesPerFilter: Int = 100, maxWidth: Int = 4096, threads: Int = 1) -> SearchWidthCalibration {
+        precondition(queries.columns == dimension && k > 0 && maxWidth >= k && threads > 0)
+        let exact = exactCopy()
+        let filterQueries = Matrix(rows: min(queriesPerFilter, queries.rows), columns: dimension,
+                                   storage: Array(queries.storage.prefix(min(queriesPerFilter, queries.rows) * dimension)))
+        let truth = exact.search(queries, k: k, filter: nil)
+        let filteredTruth = filters.map { exact.search(filterQueries, k: k, filter: $0) }
+        func unfiltered(_ width: Int) -> Double {
+            Self.recall(Self.search(withSearchWidth(width), queries, k: k, filter: nil, threads: threads), truth)
+        }
+        func filtered(_ width: Int) -> Double? {
+            guard !filters.isEmpty else { return nil }
+            let index = withSearchWidth(width)
+            let recalls = zip(filters, filteredTruth).map { filter, truth in
+                Self.recall(Self.search(index, filterQueries, k: k, filter: filter, threads: threads), truth)
+            }
+            return recalls.reduce(0, +) / Double(recalls.count)
+        }
+        /// The smallest width in `low + 1...maxWidth` (`low` known to fail) meeting `meets`, doubling from
+        /// `first`, then bisecting; or `maxWidth` when none does.
+        func smallest(from first: Int, above low: Int, _ meets: (Int) -> Bool) -> Int {
+            var low = low, high = first
+            while !meets(high) {
+                guard high < maxWidth else { return maxWidth }
+                (low, high) = (high, min(maxWidth, 2 * high))
+            }
+            while high - low > max(1, high / 32) {
+                let middle = (low + high) / 2
+                if meets(middle) { high = middle } else { low = middle }
+            }
+            return high
+        }
+        var width = smallest(from: k, above: k - 1) { unfiltered($0) >= target }
+        var filteredRecall = filtered(width)
+        if let f = filteredRecall, f < target, width < maxWidth {
+            width = smallest(from: min(maxWidth, 2 * width), above: width) { (filtered($0) ?? 1) >= target && unfiltered($0) >= target }
+            filteredRecall = filtered(width)
+        }
+        return SearchWidthCalibration(target: target, k: k, searchWidth: width, recall: unfiltered(width), filteredRecall: filteredRecall,
+                                      queries: queries.rows, filters: filters.count)
+    }
+
+    /// Recall@k at this index's own search width against exact search over its live vectors, for
+    /// `queries` (searched with `threads` threads): what a caller is served now.
+    public func measuredRecall(queries: Matrix, k: Int = 20, threads: Int = 1) -> Double {
+        Self.recall(Self.search(self, queries, k: k, filter: nil, threads: threads), exactCopy().search(queries, k: k, filter: nil))
+    }
+
+    /// An exact index over this one's live vectors: the oracle recall is measured against.
+    private func exactCopy() -> FlatIndex {
+        let ids = allIDs
+        let exact = FlatIndex(dimension: dimension)
+        exact.add(ids: ids, vectors: Matrix(rows: ids.count, columns: dimension, storage: ids.flatMap { vector(of: $0)! }))
+        return exact
+    }
+
+    /// Recall of `found` against `truth`: the share of the true hits found (rows with no true hit skipped).
+    public static func recall(_ found: [[SearchHit]], _ truth: [[SearchHit]]) -> Double {
+        var hits = 0, total = 0
+        for (f, t) in zip(found, truth) {
+            hits += Set(f.map(\.id)).intersection(t.map(\.id)).count
+            total += t.count
+        }
+        return total == 0 ? 1 : Double(hits) / Double(total)
+    }
+
+    /// `index.search` over row chunks of `queries` from `threads` threads, in row order.
+    static func search(_ index: HNSWIndex, _ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?, threads: Int) -> [[SearchHit]] {
+        let d = queries.columns
+        return Parallel.mapChunks(count: queries.rows, chunkSize: max(1, (queries.rows + 4 * threads - 1) / (4 * threads)), threads: threads) { rows in
+            index.search(Matrix(rows: rows.count, columns: d, storage: Array(queries.storage[rows.lowerBound * d..<rows.upperBound * d])),
+                         k: k, filter: filter)
+        }.flatMap { $0 }
+    }
+}
