@@ -1,5 +1,5 @@
 """Peer for `Benchmarks/vector_search.sh`: faiss-cpu HNSW on the vectors `rummage bench index --write DIR`
-stored (base.f32, queries.f32; unit vectors, inner product). Reports build time, and recall@k against
+stored (base.f32, queries.f32, their width in `dimension`; inner product). Reports build time, and recall@k against
 exact search with QPS at each efSearch, with the given threads. Not part of Rummage's runtime.
 """
 import argparse
@@ -11,7 +11,6 @@ import numpy as np
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", required=True)
-    parser.add_argument("--d", type=int, default=64)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=200)
@@ -21,12 +20,13 @@ def main():
 
     import faiss
     faiss.omp_set_num_threads(args.threads)
-    base = np.fromfile(f"{args.dir}/base.f32", dtype=np.float32).reshape(-1, args.d)
-    queries = np.fromfile(f"{args.dir}/queries.f32", dtype=np.float32).reshape(-1, args.d)
-    exact = faiss.IndexFlatIP(args.d)
+    d = int(open(f"{args.dir}/dimension").read())
+    base = np.fromfile(f"{args.dir}/base.f32", dtype=np.float32).reshape(-1, d)
+    queries = np.fromfile(f"{args.dir}/queries.f32", dtype=np.float32).reshape(-1, d)
+    exact = faiss.IndexFlatIP(d)
     exact.add(base)
     _, truth = exact.search(queries, args.k)
-    index = faiss.IndexHNSWFlat(args.d, args.m, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWFlat(d, args.m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = args.ef_construction
     start = time.perf_counter()
     index.add(base)

@@ -104,17 +104,23 @@ public struct GateReport: Codable, Sendable, Equatable {
         return GateReport(candidate: candidate, baseline: baseline?.name, checks: checks)
     }
 
-    /// The index's recall@20 at its serving width (`index_recall@20` and, when measured,
-    /// `index_recall@20[filtered]`) against the policy's target.
-    static func indexRecallCheck(target: Double, metrics: [String: Double]) -> Check {
+    /// The index's recall@20 at its serving width against the policy's target: the lower ends of the 95 %
+    /// confidence intervals (`index_recall@20_lower`, and `index_recall@20[filtered]_lower` when filters
+    /// were measured), or the plain measurements for versions that recorded only those.
+    public static func indexRecallCheck(target: Double, metrics: [String: Double]) -> Check {
         let name = "index recall@20 ≥ \(target) at its search width"
-        guard let recall = metrics["index_recall@20"] else {
+        func measured(_ metric: String) -> (value: Double, text: String)? {
+            guard let mean = metrics[metric] else { return nil }
+            guard let lower = metrics[metric + "_lower"] else { return (mean, format(mean)) }
+            return (lower, "\(format(mean)) (≥ \(format(lower)) at 95 %)")
+        }
+        guard let recall = measured("index_recall@20") else {
             return Check(name: name, passed: false, detail: "the candidate has no metric 'index_recall@20'")
         }
-        let filtered = metrics["index_recall@20[filtered]"]
+        let filtered = measured("index_recall@20[filtered]")
         let width = metrics["index_search_width"].map { " at search width \(Int($0))" } ?? ""
-        return Check(name: name, passed: recall >= target && (filtered ?? 1) >= target,
-                     detail: "recall \(format(recall))" + (filtered.map { ", filtered \(format($0))" } ?? "") + width)
+        return Check(name: name, passed: recall.value >= target && (filtered?.value ?? 1) >= target,
+                     detail: "recall \(recall.text)" + (filtered.map { ", filtered \($0.text)" } ?? "") + width)
     }
 
     public var markdown: String {

@@ -16,7 +16,7 @@ struct BenchIndexCommand: Command {
         VERSION_DIR` takes a registered version's item embeddings as the base and `--queries` of its user
         embeddings (evenly spaced) as queries; builds the HNSW index, and for each `--ef` measures recall@k against the exact FlatIndex and queries per second
         with `--threads` concurrent searchers (median of 3 passes after a warm-up pass). `--write DIR` also stores the vectors and queries as raw
-        float32 files (base.f32, queries.f32) so a peer (faiss-cpu) can run on the same data.
+        float32 files (base.f32, queries.f32, and their width in `dimension`) so a peer (faiss-cpu) can run on the same data.
         """,
         options: [
             .value("n", "N", help: "Indexed vectors.", default: "100000"),
@@ -91,6 +91,7 @@ struct BenchIndexCommand: Command {
             try FileManager.default.createDirectory(atPath: write, withIntermediateDirectories: true)
             try base.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/base.f32") }
             try probe.storage.withUnsafeBytes { try TextFile.write(Array($0), to: write + "/queries.f32") }
+            try TextFile.write(Array("\(base.columns)\n".utf8), to: write + "/dimension")
         }
         let ids = (0..<n).map { Int64($0) }
         console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ") + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "

@@ -29,11 +29,13 @@ extension RecommendationService {
                     "Recall@20 against exact search of each served alias's index at its search width for the model's users: measured when "
                         + "the version was built (unfiltered, and the mean over listing filters), and when it was loaded here.",
                     labels: ["alias", "measured", "filtered"]) { [weak self] in
-            self?.slotsSnapshot.flatMap { slot in
-                let built = [("false", "index_recall@20"), ("true", "index_recall@20[filtered]")].compactMap { filtered, metric in
-                    slot.deployment.manifest.metrics[metric].map { ([slot.alias, "build", filtered], $0) }
-                }
-                return built + (slot.deployment.quality?.indexRecall.map { [([slot.alias, "load", "false"], $0)] } ?? [])
+            self?.slotsSnapshot.flatMap { slot -> [([String], Double)] in
+                let metrics = slot.deployment.manifest.metrics
+                var values: [([String], Double)] = []
+                if let recall = metrics["index_recall@20"] { values.append(([slot.alias, "build", "false"], recall)) }
+                if let recall = metrics["index_recall@20[filtered]"] { values.append(([slot.alias, "build", "true"], recall)) }
+                if let recall = slot.deployment.quality?.indexRecall { values.append(([slot.alias, "load", "false"], recall.mean)) }
+                return values
             } ?? []
         }
         r.collected("rummage_model_info", "The model version each alias serves (value 1), with its provenance.",

@@ -135,7 +135,7 @@ public final class RecommendationService: Sendable {
     public var servedIndexes: [(alias: String, searchWidth: Int, builtRecall: Double?, loadedRecall: Double?)] {
         slots.all.map { slot in
             (slot.alias, slot.deployment.index.configuration.efSearch, slot.deployment.manifest.metrics["index_recall@20"],
-             slot.deployment.quality?.indexRecall)
+             slot.deployment.quality?.indexRecall?.mean)
         }
     }
 

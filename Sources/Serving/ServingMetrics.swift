@@ -3,6 +3,7 @@ import Foundation
 import RummageAPI
 import Synchronization
 import Telemetry
+import VectorSearch
 
 /// Every metric the server exports (docs/monitoring.md describes each, monitoring/alerts.yml alerts on
 /// them). Hot-path updates are atomic adds on children looked up once; sizes, ages and ratios are
@@ -102,11 +103,11 @@ final class ServingQuality: Sendable {
     private let served: AtomicBitSet
 
     /// The index's recall@20 against exact search for the baseline's users when the deployment loaded.
-    let indexRecall: Double?
+    let indexRecall: RecallEstimate?
 
     /// `baselineScores`: the deployment's own scores at load time (at least one).
     /// `capacity`: ids below it are tracked for coverage (a deployment's trained listings plus headroom).
-    init(baselineScores: [Float], capacity: Int, indexRecall: Double?) {
+    init(baselineScores: [Float], capacity: Int, indexRecall: RecallEstimate?) {
         self.indexRecall = indexRecall
         served = AtomicBitSet(capacity: capacity)
         let sorted = baselineScores.map(Double.init).sorted()
