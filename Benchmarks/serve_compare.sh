@@ -7,6 +7,8 @@
 #   REF     the commit to compare with (default 678f65c, the last commit before the [9/19] redesign)
 #   ROUNDS  pairs of runs (default 5)
 #   DURATION (environment) seconds of each measured wrk run (default 10)
+#   BEFORE_DIR (environment) when set, the other commit's binary prepares and serves its own catalogue
+#     there (its own versions and index, as it shipped) instead of this tree's .rummage/bench-serve
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Benchmarks/common.sh
@@ -30,12 +32,20 @@ fi
 before=$src/.build/release/rummage
 options=(--hot-swaps 0 --metrics-rounds 0 --json "$@")
 "$after" bench serve "${options[@]}" --duration 1 >/dev/null   # prepares the catalogue once
+before_options=()
+if [ -n "${BEFORE_DIR:-}" ]; then
+  before_options=(--dir "$BEFORE_DIR")
+  "$before" bench serve --hot-swaps 0 --metrics-rounds 0 --json "${before_options[@]}" --duration 1 >/dev/null
+fi
 options+=(--duration "${DURATION:-10}")
 results=()
 for round in $(seq 1 "$rounds"); do
   for side in before after; do
-    binary=$before; [ "$side" = after ] && binary=$after
-    line=$("$binary" bench serve "${options[@]}" | tail -n 1)
+    if [ "$side" = after ]; then
+      line=$("$after" bench serve "${options[@]}" | tail -n 1)
+    else
+      line=$("$before" bench serve "${options[@]}" "${before_options[@]}" | tail -n 1)
+    fi
     echo "round $round $side: $line"
     results+=("$side $line")
   done
@@ -48,10 +58,12 @@ for line in sys.stdin:
     runs[side].append(json.loads(text))
 med = {side: {k: statistics.median(r[k] for r in rows) for k in ("rps", "p99_ms", "nginx_rps")} for side, rows in runs.items()}
 for side in ("before", "after"):
-    print("%-6s median %8.0f req/s  p99 %.2f ms  (nginx %8.0f req/s)  req/s of each run: %s" % (
-        side, med[side]["rps"], med[side]["p99_ms"], med[side]["nginx_rps"], ", ".join("%.0f" % r["rps"] for r in runs[side])))
+    width = runs[side][0].get("search_width")
+    served = "  served recall@20 %.4f at search width %d" % (runs[side][0]["served_recall"], width) if width else ""
+    print("%-6s median %8.0f req/s  p99 %.2f ms  (nginx %8.0f req/s)  req/s of each run: %s%s" % (
+        side, med[side]["rps"], med[side]["p99_ms"], med[side]["nginx_rps"], ", ".join("%.0f" % r["rps"] for r in runs[side]), served))
 print("ratio after/before: req/s %.3f; p99 %+.2f ms (p99 of each run before: %s; after: %s)" % (
     med["after"]["rps"] / med["before"]["rps"], med["after"]["p99_ms"] - med["before"]["p99_ms"],
     ", ".join("%.2f" % r["p99_ms"] for r in runs["before"]), ", ".join("%.2f" % r["p99_ms"] for r in runs["after"])))
 '
-echo "command: Benchmarks/serve_compare.sh $ref $rounds $*"
+echo "command: ${BEFORE_DIR:+BEFORE_DIR=$BEFORE_DIR }Benchmarks/serve_compare.sh $ref $rounds $*"

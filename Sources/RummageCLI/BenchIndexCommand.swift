@@ -28,12 +28,14 @@ struct BenchIndexCommand: Command {
             .value("ef", "E,E,...", help: "Search beam widths to measure.", default: "32,64,128"),
             .value("threads", "N", help: "Concurrent searchers, and threads that build the index.", default: "2"),
             .value("write", "DIR", help: "Also write base.f32 and queries.f32 here."),
+            .value("target", "RECALL", help: "Also choose the search width for this recall@k target as the pipeline does (0 skips it).", default: "0.95"),
             .value("real", "VERSION_DIR", help: "Use this registered version's item and user embeddings instead of generated vectors."),
         ])
 
     let n: Int, d: Int, queries: Int, k: Int, m: Int, efConstruction: Int, efs: [Int], threads: Int
     let write: String?
     let real: String?
+    let target: Double
 
     init(_ arguments: ParsedArguments) throws {
         n = try arguments.requiredInt("n", in: 100...100_000_000)
@@ -48,6 +50,10 @@ struct BenchIndexCommand: Command {
         threads = try arguments.requiredInt("threads", in: 1...256)
         write = arguments.string("write")
         real = arguments.string("real")
+        guard let target = Double(try arguments.requiredString("target")), target >= 0 && target <= 1 else {
+            throw UsageError("--target takes a recall between 0 and 1 (0 skips it)")
+        }
+        self.target = target
     }
 
     /// A version's item embeddings (all of them) and `count` of its user embeddings, evenly spaced.
@@ -95,7 +101,7 @@ struct BenchIndexCommand: Command {
         }
         let ids = (0..<n).map { Int64($0) }
         console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ") + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
-            + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads)")
+            + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads) --target \(target)")
         let exact = FlatIndex(dimension: d)
         exact.add(ids: ids, vectors: base)
         let truth = exact.search(probe, k: k, filter: nil)
@@ -108,6 +114,10 @@ struct BenchIndexCommand: Command {
         console.progress("bench index: building over \(n) vectors with \(threads) threads")
         index.add(ids: ids, vectors: base)
         console.result("  build: \(String(format: "%.1f", clock.elapsedSeconds)) s for \(n) vectors (\(threads) threads, \(HNSWIndex.kernel) kernel)")
+        if target > 0 {
+            let calibration = index.calibrateSearchWidth(queries: probe, k: k, target: target, threads: threads)
+            console.result("  chosen for target \(target): \(calibration.summary)")
+        }
         for ef in efs {
             let searcher = index.withSearchWidth(ef)
             let chunk = (queries + threads - 1) / threads

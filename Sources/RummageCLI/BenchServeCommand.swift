@@ -21,11 +21,14 @@ struct BenchServeCommand: Command {
         abstract: "Benchmark the serving API with wrk against nginx, and hot swaps under load.",
         discussion: """
         Prepares (once, kept in --dir) a synthetic marketplace with --listings listings, its event log, and
-        two two-tower versions registered by the pipeline. Serves version 1 on a loopback port and drives
+        two two-tower versions (--epochs epochs) registered by the pipeline, whose index step chooses the
+        search width for recall@20 ≥ 0.95. Serves version 1 on a loopback port and drives
         GET /v1/users/{user}/recommendations?k=K with wrk (cycling through the model's users) for
         --duration seconds; then runs the same wrk load against nginx answering `return 200` on another
         loopback port, as the ceiling of what this machine's HTTP stack can do. Prints requests/s, p50 and
-        p99 latency (wrk's), non-2xx answers and the ratio to nginx. Then a second wrk run of --swap-duration
+        p99 latency (wrk's), non-2xx answers and the ratio to nginx, and beside them the served index's
+        search width and recall@20 against exact search (measured when the version loaded, over the listings
+        it held then). Then a second wrk run of --swap-duration
         seconds during which the champion alias is moved between the two versions --hot-swaps times and the
         server told to reload (POST /v1/admin/reload); every answer must still be 2xx. Between the two, the
         cost of the per-request metrics: --metrics-rounds pairs of adjacent wrk runs against this server and
@@ -40,6 +43,7 @@ struct BenchServeCommand: Command {
             .value("listings", "N", help: "Listings generated (about 9 % end sold, so 110,000 leave 100,000 live in the index).", default: "110000"),
             .value("users", "N", help: "Users.", default: "20000"),
             .value("events", "N", help: "Interaction events to generate.", default: "600000"),
+            .value("epochs", "N", help: "Training epochs of the two versions.", default: "8"),
             .value("dir", "DIR", help: "Where the catalog, log and registry are kept between runs.", default: ".rummage/bench-serve"),
             .value("k", "K", help: "Recommendations per request.", default: "20"),
             .value("duration", "SECONDS", help: "Length of each measured wrk run.", default: "15"),
@@ -54,7 +58,7 @@ struct BenchServeCommand: Command {
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
-    let listings: Int, users: Int, events: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
+    let listings: Int, users: Int, events: Int, epochs: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
     let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int
     let dir: String
     let json: Bool
@@ -64,6 +68,7 @@ struct BenchServeCommand: Command {
         listings = try arguments.requiredInt("listings", in: 1_000...10_000_000)
         users = try arguments.requiredInt("users", in: 100...10_000_000)
         events = try arguments.requiredInt("events", in: 10_000...100_000_000)
+        epochs = try arguments.requiredInt("epochs", in: 1...1_000)
         dir = try arguments.requiredString("dir")
         k = try arguments.requiredInt("k", in: 1...1_000)
         duration = try arguments.requiredInt("duration", in: 1...3_600)
@@ -100,7 +105,7 @@ struct BenchServeCommand: Command {
         let script = dir + "/recommendations.lua"
         try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k).utf8), to: script)
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
-        console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --k \(k) --duration \(duration) "
+        console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --epochs \(epochs) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
             + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration)"
             + (onlineStore.map { " --online-store \($0.states.redis.url)" } ?? ""))
@@ -110,7 +115,11 @@ struct BenchServeCommand: Command {
         // Warm up, then measure Rummage and nginx with the same wrk load.
         _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         let ours = try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
-        console.result("  rummage  GET recommendations k=\(k): \(ours.summary)")
+        let served = service.servedIndexes.first { $0.alias == "champion" }
+        let recallText = served.map { s in
+            "served recall@20 \(s.loadedRecall.map { String(format: "%.4f", $0) } ?? "unmeasured") at search width \(s.searchWidth)"
+        } ?? ""
+        console.result("  rummage  GET recommendations k=\(k): \(ours.summary); \(recallText)")
         var sharedFigures: [String: Any] = [:]
         if let onlineStore {
             let shared = try sharedStoreRun(onlineStore, registry: registry, script: script, wrkArguments: wrkArguments)
@@ -148,7 +157,8 @@ struct BenchServeCommand: Command {
         if json {
             var figures: [String: Any] = ["listings_indexed": indexed, "k": k, "connections": connections, "duration_s": duration,
                                           "rps": ours.requestsPerSecond, "p50_ms": ours.p50Milliseconds, "p99_ms": ours.p99Milliseconds,
-                                          "non_2xx": ours.non2xx, "nginx_rps": ceiling.requestsPerSecond, "ratio_to_nginx": ratio]
+                                          "non_2xx": ours.non2xx, "nginx_rps": ceiling.requestsPerSecond, "ratio_to_nginx": ratio,
+                                          "search_width": served?.searchWidth ?? 0, "served_recall": served?.loadedRecall ?? 0]
             figures.merge(swapFigures) { a, _ in a }
             figures.merge(metricsFigures) { a, _ in a }
             figures.merge(sharedFigures) { a, _ in a }
@@ -243,7 +253,7 @@ struct BenchServeCommand: Command {
     /// Generates the marketplace, ingests its events and registers two versions, unless --dir has them.
     private func prepare(_ console: Console) throws {
         let registry = ModelRegistry(root: dir + "/registry")
-        let marker = dir + "/prepared-\(listings)-\(users)-\(events)"
+        let marker = dir + "/prepared-\(listings)-\(users)-\(events)-\(epochs)-calibrated"
         if FileManager.default.fileExists(atPath: marker), registry.versions(Self.model).count >= 2 { return }
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -265,7 +275,7 @@ struct BenchServeCommand: Command {
         for (seed, alias) in [(UInt64(1), "champion"), (2, "standby")] {
             let config = PipelineConfig(
                 model: Self.model, registry: dir + "/registry", data: .init(dataset: "synthetic:" + data),
-                train: .init(kind: "two-tower", settings: ["content": "true", "id_dropout": "0.5", "epochs": "2"], seed: seed, threads: 2),
+                train: .init(kind: "two-tower", settings: ["content": "true", "id_dropout": "0.5", "epochs": String(epochs)], seed: seed, threads: 2),
                 gate: GatePolicy(), alias: alias)
             _ = try Pipeline(config: config, progress: { console.progress($0) }).run()
         }

@@ -242,8 +242,16 @@ struct NodeHeap {
         return top
     }
 
-    func sortedBestFirst() -> [ScoredNode] {
-        UnsafeBufferPointer(rebasing: storage[0..<count]).sorted { $0.isBetter(than: $1) }
+    /// Empties the heap (worst first) into an array, best first.
+    mutating func drainBestFirst() -> [ScoredNode] {
+        precondition(worstFirst)
+        var sorted = [ScoredNode](repeating: ScoredNode(score: 0, node: 0), count: count)
+        var i = count
+        while let worst = pop() {
+            i -= 1
+            sorted[i] = worst
+        }
+        return sorted
     }
 }
 

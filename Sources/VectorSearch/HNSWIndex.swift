@@ -23,8 +23,11 @@ import Synchronization
 /// Short names inside (as in hnswlib): `M` neighbours per node and layer (2M on layer 0), `ef` beam width.
 public final class HNSWIndex: VectorIndex {
     public struct Configuration: Sendable, Equatable {
-        /// Neighbours per node on upper layers (twice this on layer 0).
-        public var m = 16
+        /// Neighbours per node on upper layers (twice this on layer 0). 24 rather than hnswlib's 16: on a
+        /// two-tower model's embeddings it reaches recall@20 0.95 at width 120 instead of 135, about 10 %
+        /// more queries per second at that recall, for 64 more bytes of links per vector
+        /// (`rummage bench index --real VERSION --m 16|24|32`).
+        public var m = 24
         /// Beam width while inserting.
         public var efConstruction = 200
         /// Beam width while searching (at least k).
@@ -235,7 +238,7 @@ public final class HNSWIndex: VectorIndex {
                 }
             }
         }
-        return results.sortedBestFirst()
+        return results.drainBestFirst()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Registry
 import RummageTestSupport
 import Serving
 import Testing
@@ -74,6 +75,16 @@ import Testing
                           "rummage_events_refused_total", "rummage_events_ingest_lag_seconds", "rummage_features_freshness_seconds",
                           "rummage_exposure_events_total"]
         for name in documented { #expect(text.contains("# TYPE \(name) "), "\(name) is exported") }
+        // [11/19]: the index serves with the width its version chose, and its recall is exported as measured
+        // at build (from the manifest) and when this replica loaded the version.
+        let metrics = try ModelRegistry(root: s.dir + "/registry").manifest("mp", 1).metrics
+        let width = try #require(metrics["index_search_width"])
+        #expect(service.servedIndexes.map(\.searchWidth) == [Int(width)])
+        #expect(Self.value(text, #"rummage_index_search_width{alias="champion"}"#) == width)
+        #expect(Self.value(text, #"rummage_index_recall{alias="champion",measured="build",filtered="true"}"#)
+                == metrics["index_recall@20[filtered]"])
+        let loaded = try #require(Self.value(text, #"rummage_index_recall{alias="champion",measured="load",filtered="false"}"#))
+        #expect(loaded >= 0.9 && loaded == service.servedIndexes.first?.loadedRecall)
         #expect(text.contains("rummage_exposure_events_total{surface=\"home\",variant=\"champion\",type=\"like\"} 1"))
         #expect(text.contains("rummage_recs_answers_total{variant=\"champion\",kind=\"fallback\"} 1"))
         #expect(text.contains("rummage_recs_unservable_served_total 0"))
@@ -83,5 +94,10 @@ import Testing
         #expect(page.contains("requests/s") && page.contains("unservable served (ever)<b>0</b>") && page.contains("<h2>Alerts</h2>"))
         let docs = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/monitoring.md"), encoding: .utf8)
         for name in documented { #expect(docs.contains("`\(name)`"), "docs/monitoring.md describes \(name)") }
+    }
+
+    /// The value of the series `series` (name and labels exactly as exported) in an exposition.
+    static func value(_ exposition: String, _ series: String) -> Double? {
+        exposition.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
     }
 }
