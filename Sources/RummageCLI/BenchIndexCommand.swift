@@ -14,16 +14,19 @@ struct BenchIndexCommand: Command {
         discussion: """
         Makes `--n` clustered unit vectors (like item embeddings) and `--queries` queries, or with `--real
         VERSION_DIR` takes a registered version's item embeddings as the base and `--queries` of its user
-        embeddings (evenly spaced) as queries; builds the HNSW index, and for each `--ef` measures recall@k against the exact FlatIndex and queries per second
-        with `--threads` concurrent searchers (median of 3 passes after a warm-up pass). `--write DIR` also stores the vectors and queries as raw
-        float32 files (base.f32, queries.f32, and their width in `dimension`) so a peer (faiss-cpu) can run on the same data.
+        embeddings (evenly spaced) as queries. Builds the HNSW index on `--threads` threads, prints the
+        search width the pipeline would choose for `--target` on these queries, and for each `--ef`
+        measures recall@k against the exact FlatIndex and queries per second with `--threads` concurrent
+        searchers (median of 3 passes after a warm-up pass). `--write DIR` also stores the vectors and
+        queries as raw float32 files (base.f32, queries.f32, and their width in `dimension`) so a peer
+        (faiss-cpu) can run on the same data.
         """,
         options: [
             .value("n", "N", help: "Indexed vectors.", default: "100000"),
             .value("d", "D", help: "Dimension.", default: "64"),
             .value("queries", "Q", help: "Queries.", default: "2000"),
             .value("k", "K", help: "Neighbours per query.", default: "20"),
-            .value("m", "M", help: "HNSW neighbours per node.", default: "16"),
+            .value("m", "M", help: "HNSW neighbours per node (16 as in hnswlib and faiss; the pipeline's index uses 24).", default: "16"),
             .value("ef-construction", "E", help: "HNSW beam width while building.", default: "200"),
             .value("ef", "E,E,...", help: "Search beam widths to measure.", default: "32,64,128"),
             .value("threads", "N", help: "Concurrent searchers, and threads that build the index.", default: "2"),
@@ -100,7 +103,8 @@ struct BenchIndexCommand: Command {
             try TextFile.write(Array("\(base.columns)\n".utf8), to: write + "/dimension")
         }
         let ids = (0..<n).map { Int64($0) }
-        console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ") + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
+        console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ")
+            + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
             + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads) --target \(target)")
         let exact = FlatIndex(dimension: d)
         exact.add(ids: ids, vectors: base)
