@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rummage's HNSW index side by side with faiss-cpu's IndexHNSWFlat, in one run on the same vectors with
 # the same M, efConstruction and efSearch values and 2 threads for building and for searching. Prints
-# build time, recall@20 against exact search and QPS for both, then the comparison: recall at ef 64, the
-# best QPS each side reaches at recall@20 >= 0.95 (a fine ef grid keeps that fair) and their ratio, and
-# the ratio of build times. faiss-cpu goes into a virtualenv outside the repository ($RUMMAGE_FAISS_VENV,
+# build time, recall@20 against exact search and QPS for both, then the comparison (Benchmarks/compare_ann.py):
+# recall at ef 64, each side's QPS at recall@20 = 0.95 interpolated between the widths around it and their
+# ratio, the best measured QPS at recall >= 0.95, and the ratio of build times. The VM is noisy: run it a
+# few times and read the spread. faiss-cpu goes into a virtualenv outside the repository ($RUMMAGE_FAISS_VENV,
 # default ~/.cache/rummage-faiss-venv).
 #
 # Usage:
