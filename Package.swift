@@ -106,7 +106,7 @@ let package = Package(
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageAPITests", dependencies: ["RummageAPI"]),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "Datasets", "RummageTestSupport"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "Storage", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "RummageAPI", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Events", "Storage", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "VectorSearchTests",
                     dependencies: ["VectorSearch", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),

@@ -71,6 +71,15 @@ static enum MHD_Result send_static(struct MHD_Connection *c, unsigned int status
     return ret;
 }
 
+// Leaves the path and the query arguments as sent: the Swift side percent-decodes each path segment and
+// each query value exactly once. (MHD's default decodes them first, so a router that decodes its segments
+// turned "%2541" into "A".)
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection, char *s) {
+    (void)cls;
+    (void)connection;
+    return strlen(s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size, void **state) {
     (void)version;
@@ -155,6 +164,7 @@ cmhd_server *cmhd_start(uint16_t port, unsigned int threads, size_t max_body, un
         { MHD_OPTION_CONNECTION_LIMIT, 10000, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_seconds, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
     pthread_mutex_init(&server->lock, NULL);

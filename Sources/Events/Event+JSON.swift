@@ -26,16 +26,14 @@ extension Event {
 
     /// Checks the fields each type needs: interactions a user and an item, impressions also
     /// `ranking_id` and `position`, listing events an item (`listing_created` a seller), user events a
-    /// user; ids non-empty and at most 256 bytes; prices finite and non-negative; the timestamp not
+    /// user; ids canonical (`CanonicalID`: 1 to 256 bytes, no control characters, NFC); prices finite and non-negative; the timestamp not
     /// before 2000 nor more than `maxFutureSkew` seconds after `now`.
     public func validate(now: Int64, maxFutureSkew: Int64 = Event.defaultMaxFutureSkew) throws(EventError) {
         func checkID(_ value: String?, _ name: String) throws(EventError) {
-            guard let value else { return }
-            guard !value.isEmpty, value.utf8.count <= 256 else {
-                throw EventError(.invalidField, "event '\(id)': '\(name)' must be 1 to 256 bytes")
-            }
+            guard let value, let problem = CanonicalID.problem(with: value) else { return }
+            throw EventError(.invalidField, "event '\(id)': '\(name)' \(problem)")
         }
-        guard !id.isEmpty, id.utf8.count <= 256 else { throw EventError(.invalidField, "'event_id' must be 1 to 256 bytes") }
+        if let problem = CanonicalID.problem(with: id) { throw EventError(.invalidField, "'event_id' \(problem)") }
         try checkID(user?.value, "user")
         try checkID(item?.value, "item")
         try checkID(rankingID, "ranking_id")

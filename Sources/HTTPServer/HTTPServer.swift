@@ -21,9 +21,10 @@ public struct HTTPRequest {
         return cmhd_header(connection, name).map { String(cString: $0) }
     }
 
+    /// A query argument's value, percent-decoded once (the server hands arguments over as sent).
     public func query(_ name: String) -> String? {
         guard let connection else { return queryItems[name] }
-        return cmhd_query(connection, name).map { String(cString: $0) }
+        return cmhd_query(connection, name).map { String(cString: $0) }.map { $0.removingPercentEncoding ?? $0 }
     }
 
     /// For tests and in-process calls: `path` may carry a query string (`/a?k=5`).

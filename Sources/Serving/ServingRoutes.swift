@@ -72,10 +72,10 @@ public enum ServingRoutes {
             let filters = RecommendationFilters(category: request.query("category"), size: request.query("size"),
                                                 minimumPrice: try price("min_price"), maximumPrice: try price("max_price"),
                                                 attributes: attributes)
-            return .json(service.recommend(user: request.parameters["user"] ?? "", k: k, filters: filters))
+            return .json(service.recommend(user: try Self.pathID(request, "user"), k: k, filters: filters))
         }
         route("GET", "/v1/items/{item}/similar", "similar") { request in
-            let item = request.parameters["item"] ?? ""
+            let item = try Self.pathID(request, "item")
             guard let items = service.similar(item: item, k: try Self.k(request)) else {
                 throw HTTPError(404, "unknown item '\(item)'")
             }
@@ -94,14 +94,14 @@ public enum ServingRoutes {
             return .json(reply, status: events.refused.isEmpty ? 202 : (events.parsed.isEmpty ? 422 : 207))
         }
         route("PUT", "/v1/items/{item}", "listing_create") { request in
-            let item = request.parameters["item"] ?? ""
+            let item = try Self.pathID(request, "item")
             let listing = try Self.decode(ListingPayload.self, request.body)
             let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(listing.seller),
                               item: ItemID(item), price: listing.price, attributes: listing.attributes)
             return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
         }
         route("PATCH", "/v1/items/{item}", "listing_state") { request in
-            let item = request.parameters["item"] ?? ""
+            let item = try Self.pathID(request, "item")
             let type = Self.eventType(of: try Self.decode(StateChangePayload.self, request.body).state)
             let event = Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item))
             return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
@@ -133,6 +133,13 @@ public enum ServingRoutes {
             throw HTTPError(400, error.message)
         }
         return event
+    }
+
+    /// The path parameter `name` when it is a canonical id (`CanonicalID`), or 400 saying why not.
+    static func pathID(_ request: HTTPRequest, _ name: String) throws -> String {
+        let value = request.parameters[name] ?? ""
+        if let problem = CanonicalID.problem(with: value) { throw HTTPError(400, "'\(name)' \(problem)") }
+        return value
     }
 
     /// The body decoded as `T`, or 400 naming the field.

@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import RummageAPI
 import RummageCore
 import Testing
 
@@ -50,6 +51,23 @@ import Testing
         let error = refusal(json)
         #expect(error?.code == code, "\(json): \(error.map(String.init(describing:)) ?? "accepted")")
         #expect(error.map { !$0.message.isEmpty && !$0.message.contains("\n") } ?? false)
+    }
+
+    /// [12/19]: every id is canonical (`CanonicalID`) or the event is refused: a NUL, which SQLite and
+    /// libpq would cut at (an item "l9\u{0}evil" stored as "l9"), another control character, a decomposed
+    /// (NFD) spelling that Swift compares equal to the NFC one while SQL and Redis do not, too long.
+    @Test func idsAreCanonicalOrTheEventIsRefused() throws {
+        func event(id: String = "e-1", user: String = "u1", item: String = "l9") -> Event {
+            Event(id: id, type: .purchase, timestamp: 1_775_000_000, user: UserID(user), item: ItemID(item))
+        }
+        try event(user: "Zoë", item: "l9").validate(now: 1_775_000_000)
+        for bad in [event(item: "l9\u{0}evil"), event(user: "u\u{7}1"), event(item: "Cafe\u{301}"), event(id: "order\u{0}9001"),
+                    event(item: String(repeating: "x", count: 257)), event(id: "")] {
+            #expect(throws: EventError.self) { try bad.validate(now: 1_775_000_000) }
+        }
+        #expect(CanonicalID.problem(with: "Cafe\u{301}") == "must be in Unicode normalisation form C (NFC)")
+        #expect(CanonicalID.problem(with: "l9\u{0}evil") == "must not contain control characters")
+        #expect(CanonicalID.problem(with: "Caf\u{E9}") == nil)
     }
 
     @Test func millisecondTimestampsAreRefusedWithAHint() {

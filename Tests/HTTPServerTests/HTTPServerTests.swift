@@ -40,6 +40,17 @@ import Testing
         #expect(posted.status == 202 && posted.body == #"{"received":7}"#)
     }
 
+    /// [12/19]: a path is percent-decoded exactly once, segment by segment ("%2541" is the id "%41", not
+    /// "A"; "%2F" stays inside its segment), and so is a query value.
+    @Test func pathsAndQueriesAreDecodedExactlyOnce() throws {
+        let s = try server()
+        defer { s.stop() }
+        let twice = HTTPClient.send("GET", "/v1/users/%2541/recommendations?k=%2542", port: s.port)
+        #expect(twice.status == 200 && twice.body == #"{"k":"%42","user":"%41"}"#, "\(twice.body)")
+        let slash = HTTPClient.send("GET", "/v1/users/a%2Fb/recommendations", port: s.port)
+        #expect(slash.status == 200 && slash.body == #"{"k":"20","user":"a/b"}"#, "\(slash.body)")
+    }
+
     @Test func oversizedBodiesAreRefusedWith413() throws {
         let s = try server(maxBody: 1_000)
         defer { s.stop() }

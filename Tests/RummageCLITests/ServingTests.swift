@@ -101,6 +101,15 @@ import VectorSearch
         #expect(fallback["fallback"] as? Bool == true && items(fallback).count == 5)
         #expect(router.handle(HTTPRequest(method: "GET", path: "/v1/users/u1/recommendations?k=0")).status == 400)
         #expect(router.handle(HTTPRequest(method: "GET", path: "/v1/items/nope/similar")).status == 404)
+        // [12/19]: ids in paths are canonical or refused: a NUL (SQLite and libpq would cut "l9\0evil" to
+        // "l9"), a control character, a decomposed (NFD) spelling of an NFC id.
+        for path in ["/v1/users/u1%00evil/recommendations", "/v1/items/l9%00evil/similar", "/v1/items/l%0A9/similar",
+                     "/v1/items/Cafe%CC%81/similar"] {
+            let refused = router.handle(HTTPRequest(method: "GET", path: path))
+            #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("must"), "\(path)")
+        }
+        let patched = send(router, "PATCH", "/v1/items/l9%00evil", #"{"state": "sold"}"#)
+        #expect(patched.status == 400, "\(String(decoding: patched.body, as: UTF8.self))")
         #expect(send(router, "POST", "/v1/events", "not json").status == 400)
         let mixed = send(router, "POST", "/v1/events",
                          #"[{"event_id":"v-1","type":"view","timestamp":1775000000,"user":"u1","item":"l5"},{"type":"view"}]"#)

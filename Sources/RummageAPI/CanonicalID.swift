@@ -1,0 +1,22 @@
+import Foundation
+
+/// The one rule for every id that crosses a boundary (event, user, seller, item and ranking ids, in bodies
+/// and in paths): 1 to 256 bytes of UTF-8, no control characters (U+0000–U+001F, U+007F–U+009F), and
+/// already in Unicode normalisation form C. An id that breaks it is refused, never rewritten, so that an
+/// id has one spelling in memory, SQLite, PostgreSQL and Redis: SQLite and libpq cut strings at NUL, and
+/// Swift compares "é" and "e\u{301}" as equal while SQL and Redis do not.
+public enum CanonicalID {
+    public static let maxBytes = 256
+
+    /// Why `value` is not a canonical id, or nil when it is.
+    public static func problem(with value: String) -> String? {
+        guard !value.isEmpty, value.utf8.count <= maxBytes else { return "must be 1 to \(maxBytes) bytes" }
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            return "must not contain control characters"
+        }
+        guard value.precomposedStringWithCanonicalMapping.utf8.elementsEqual(value.utf8) else {
+            return "must be in Unicode normalisation form C (NFC)"
+        }
+        return nil
+    }
+}
