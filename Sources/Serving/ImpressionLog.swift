@@ -73,7 +73,8 @@ final class ImpressionLog: @unchecked Sendable {
                 let outcome = try ingestor.ingest(batch)
                 let refused = Set(outcome.refused.map(\.index))
                 for (i, event) in batch.enumerated() where !refused.contains(i) {
-                    metrics.exposure.labels(event.surface ?? "recommendations", event.attributes["variant"] ?? "", "impression").increment()
+                    metrics.exposure.labels(metrics.surfaceLabel(event.surface ?? "recommendations"),
+                                            metrics.variantLabel(event.attributes["variant"] ?? ""), "impression").increment()
                 }
                 counts.withLock {
                     $0.written += outcome.appended

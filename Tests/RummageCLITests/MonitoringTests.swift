@@ -64,7 +64,16 @@ import Testing
         _ = try s.get(router, "/v1/users/u12/recommendations?k=10")
         _ = try s.get(router, "/v1/users/nobody/recommendations?k=10")
         _ = s.send(router, "POST", "/v1/events", #"{"event_id":"m-1","type":"like","timestamp":1775000000,"user":"u1","item":"l5","ranking_id":"r1","surface":"home"}"#)
+        // [12/19]: surfaces and variants named by callers cannot grow /metrics: undeclared ones count as `other`.
+        let before = String(decoding: router.handle(HTTPRequest(method: "GET", path: "/metrics")).body, as: UTF8.self)
+        for i in 0..<40 {
+            let event = #"{"event_id":"m-label-\#(i)","type":"like","timestamp":1775000000,"user":"u1","item":"l5","ranking_id":"r1","#
+                + #""surface":"s-\#(i)","attributes":{"variant":"v-\#(i)"}}"#
+            #expect(s.send(router, "POST", "/v1/events", event).status == 200)
+        }
         let text = String(decoding: router.handle(HTTPRequest(method: "GET", path: "/metrics")).body, as: UTF8.self)
+        #expect(text.split(separator: "\n").count <= before.split(separator: "\n").count + 1)
+        #expect(text.contains(#"rummage_exposure_events_total{surface="other",variant="other",type="like"} 40"#) && !text.contains("s-1"))
         let check = try Self.promtool(["check", "metrics"], input: text)
         #expect(check.code == 0 && check.output.isEmpty, "promtool check metrics: \(check.output)")
         let documented = ["rummage_http_request_duration_seconds", "rummage_http_requests_total", "rummage_recs_answers_total",
