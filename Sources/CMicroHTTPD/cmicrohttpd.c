@@ -86,6 +86,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct cmhd_server *server = cls;
     request_state *st = *state;
     if (st == NULL) {
+        // A declared body over the limit is refused before a byte of it is read or buffered.
+        const char *declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (declared) {
+            char *end = NULL;
+            unsigned long long length = strtoull(declared, &end, 10);
+            if (end != declared && length > server->max_body) return send_static(connection, 413, "{\"error\":\"request body too large\"}");
+        }
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
         *state = st;

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HTTPServer
 import RummageTestSupport
 import Synchronization
@@ -54,6 +55,10 @@ import Testing
     @Test func oversizedBodiesAreRefusedWith413() throws {
         let s = try server(maxBody: 1_000)
         defer { s.stop() }
+        // [12/19]: a declared Content-Length over the limit is answered 413 at once, before any body is sent
+        // (it was answered only after the whole body had arrived).
+        let early = try Self.rawExchange(port: s.port, "POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n")
+        #expect(early.hasPrefix("HTTP/1.1 413"), "\(early)")
         #expect(HTTPClient.send("POST", "/v1/events", port: s.port, body: [UInt8](repeating: 65, count: 999)).status == 202)
         let big = HTTPClient.send("POST", "/v1/events", port: s.port, body: [UInt8](repeating: 65, count: 5_000))
         #expect(big.status == 413 && big.body.contains("too large"))
@@ -70,5 +75,27 @@ import Testing
         #expect(statuses.withLock { $0.count == 200 && $0.allSatisfy { $0 == 200 } })
         s.stop()
         #expect(HTTPClient.send("GET", "/v1/users/u1/recommendations", port: port).status == -1)  // nothing listens any more
+    }
+
+    /// Sends `request` on a fresh connection and returns what the server answers within 2 seconds ("" if
+    /// nothing).
+    static func rawExchange(port: UInt16, _ request: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self) : ""
     }
 }
