@@ -11,6 +11,11 @@ public enum CanonicalID {
     /// Why `value` is not a canonical id, or nil when it is.
     public static func problem(with value: String) -> String? {
         guard !value.isEmpty, value.utf8.count <= maxBytes else { return "must be 1 to \(maxBytes) bytes" }
+        // ASCII (nearly every id) is always in NFC: only control characters can be wrong, and checking
+        // the bytes keeps validation off Foundation's normaliser on the ingest path.
+        if value.utf8.allSatisfy({ $0 < 0x80 }) {
+            return value.utf8.contains { $0 < 0x20 || $0 == 0x7F } ? "must not contain control characters" : nil
+        }
         if value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             return "must not contain control characters"
         }
