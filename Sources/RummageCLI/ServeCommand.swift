@@ -50,7 +50,7 @@ struct ServeCommand: Command {
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
             .value("poll", "SECONDS", help: "Check the alias this often and hot-swap when it moved (0: never).", default: "30"),
-            .value("admin-token", "TOKEN", help: "Bearer token for /v1/admin/reload (default: $RUMMAGE_ADMIN_TOKEN; unset disables)."),
+            .value("admin-token-file", "FILE", help: "File holding the bearer token for /v1/admin/reload, at least 16 bytes (default: $RUMMAGE_ADMIN_TOKEN; neither: admin endpoints off). Secrets never go on the command line."),
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
             OnlineStore.option,
@@ -87,7 +87,7 @@ struct ServeCommand: Command {
         c.maxBodyBytes = try arguments.requiredInt("max-body", in: 1...(1 << 30))
         configuration = c
         poll = try arguments.requiredInt("poll", in: 0...86_400)
-        adminToken = arguments.string("admin-token") ?? ProcessInfo.processInfo.environment["RUMMAGE_ADMIN_TOKEN"]
+        adminToken = try Self.adminToken(file: arguments.string("admin-token-file"), environment: ProcessInfo.processInfo.environment)
         switch (arguments.string("experiment"), arguments.string("split")) {
         case (nil, nil): experiment = nil
         case let (name?, split?):
@@ -106,6 +106,24 @@ struct ServeCommand: Command {
         } catch {
             throw UsageError("--precomputed: \(error.message)")
         }
+    }
+
+    /// The admin token from `file` (its content, surrounding whitespace trimmed) or `RUMMAGE_ADMIN_TOKEN`;
+    /// nil when neither is given. An empty or short token is refused: it would let anyone guess their way in.
+    static func adminToken(file: String?, environment: [String: String]) throws -> String? {
+        let token: String?
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else { throw UsageError("--admin-token-file: cannot read \(file)") }
+            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            token = environment["RUMMAGE_ADMIN_TOKEN"]
+        }
+        guard let token else { return nil }
+        guard token.utf8.count >= 16 else {
+            throw UsageError("the admin token (\(file.map { "--admin-token-file \($0)" } ?? "$RUMMAGE_ADMIN_TOKEN")) must be at least 16 bytes; "
+                             + "an empty or short token is refused, not accepted")
+        }
+        return token
     }
 
     func run(output: CommandOutput) throws {

@@ -46,8 +46,10 @@ public enum ServingRoutes {
             }
         }
         route("POST", "/v1/admin/reload", "admin_reload") { request in
-            guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with --admin-token)") }
-            guard request.header("Authorization") == "Bearer \(adminToken)" else { throw HTTPError(401, "missing or wrong bearer token") }
+            guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with an admin token)") }
+            guard Self.constantTimeEqual(request.header("Authorization") ?? "", "Bearer \(adminToken)") else {
+                throw HTTPError(401, "missing or wrong bearer token")
+            }
             let alias = request.body.isEmpty ? "champion" : (try Self.decode(ReloadPayload.self, request.body).alias ?? "champion")
             do {
                 let (slot, from, to) = try service.reload(to: alias)
@@ -133,6 +135,15 @@ public enum ServingRoutes {
             throw HTTPError(400, error.message)
         }
         return event
+    }
+
+    /// Whether `a` and `b` hold the same bytes, in a time that depends only on their lengths (never on
+    /// where they first differ), so a token cannot be guessed byte by byte from response times.
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference: UInt8 = x.count == y.count ? 0 : 1
+        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+        return difference == 0
     }
 
     /// The path parameter `name` when it is a canonical id (`CanonicalID`), or 400 saying why not.
