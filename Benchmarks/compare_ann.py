@@ -32,9 +32,8 @@ def best(rows):
 
 
 ours, theirs = parse(sys.argv[1]), parse(sys.argv[2])
-recall64 = {side: {ef: r for ef, r, _ in rows} .get(64) for side, (_, rows) in (("rummage", ours), ("faiss", theirs))}
-if None not in recall64.values():
-    a, b = recall64["rummage"], recall64["faiss"]
+a, b = ({ef: r for ef, r, _ in rows}.get(64) for _, rows in (ours, theirs))
+if a is not None and b is not None:
     print(f"  recall@20 at ef 64: rummage {a:.4f}, faiss {b:.4f} (difference {a - b:+.4f})")
 x, y = at_target(ours[1]), at_target(theirs[1])
 if x and y:

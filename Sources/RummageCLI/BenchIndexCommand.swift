@@ -124,23 +124,17 @@ struct BenchIndexCommand: Command {
         }
         for ef in efs {
             let searcher = index.withSearchWidth(ef)
-            let chunk = (queries + threads - 1) / threads
             func pass() -> (found: [[SearchHit]], seconds: Double) {
                 let timer = Stopwatch()
-                let found = Parallel.mapChunks(count: queries, chunkSize: chunk, threads: threads) { range in
-                    searcher.search(Matrix(rows: range.count, columns: d,
-                                           storage: Array(probe.storage[range.lowerBound * d..<range.upperBound * d])),
-                                    k: k, filter: nil)
-                }.flatMap { $0 }
+                let found = searcher.search(probe, k: k, filter: nil, threads: threads)
                 return (found, timer.elapsedSeconds)
             }
             _ = pass()  // warm-up
             let runs = (0..<3).map { _ in pass() }
             let found = runs[0].found
             let elapsed = runs.map(\.seconds).sorted()[1]  // median of 3
-            var hits = 0
-            for (f, t) in zip(found, truth) { hits += Set(f.map(\.id)).intersection(t.map(\.id)).count }
-            console.result("  ef \(ef): recall@\(k) \(String(format: "%.4f", Double(hits) / Double(queries * k)))  "
+            let recall = RecallEstimate(perQuery: HNSWIndex.recalls(found, truth)).mean
+            console.result("  ef \(ef): recall@\(k) \(String(format: "%.4f", recall))  "
                 + "\(Int(Double(queries) / elapsed)) QPS with \(threads) threads (median of 3 after a warm-up)")
         }
     }

@@ -32,9 +32,6 @@ final class ServingMetrics: Sendable {
     /// Surfaces that may appear as label values; any other surface an event names is counted as `other`.
     /// The service's own (`recommendations`, `similar`), the common feeds, and `unknown` for none.
     static let declaredSurfaces: Set<String> = ["recommendations", "similar", "home", "search", "feed", "new_in", "unknown"]
-    /// The served aliases: the only variant label values besides `other`.
-    let variants: Set<String>
-
     /// A caller-supplied surface as a label value: itself when declared, else `other` (so no request can
     /// add series to /metrics).
     func surfaceLabel(_ surface: String?) -> String {
@@ -43,11 +40,10 @@ final class ServingMetrics: Sendable {
     }
 
     /// A caller-supplied variant as a label value: itself when it is a served alias, else `other`.
-    func variantLabel(_ variant: String) -> String { variants.contains(variant) ? variant : "other" }
+    func variantLabel(_ variant: String) -> String { answerCounters[variant] != nil ? variant : "other" }
 
     /// `variants`: the served aliases, whose answer counters are looked up without a lock.
     init(variants: [String]) {
-        self.variants = Set(variants)
         requestDuration = registry.histogram("rummage_http_request_duration_seconds", "Time to answer a request, by endpoint.",
                                              labels: ["endpoint"], bounds: Histogram.latencySeconds)
         requests = registry.counter("rummage_http_requests_total", "Requests answered, by endpoint and status class (2xx, 4xx, 5xx).",
@@ -91,7 +87,7 @@ final class ServingMetrics: Sendable {
         if let counters = answerCounters[answer.variant] {
             counters[kind].increment()
         } else {
-            answers.labels(variantLabel(answer.variant), ["personalised", "fallback", "empty"][kind]).increment()
+            answers.labels("other", ["personalised", "fallback", "empty"][kind]).increment()
         }
         if unservable > 0 { unservableServed.increment(by: unservable) }
     }

@@ -290,21 +290,18 @@ final class SearchScratch: @unchecked Sendable {
     }
 
     /// Room for `count` nodes (one neighbour list), reused by every call.
-    func nodes(count: Int) -> UnsafeMutableBufferPointer<Int32> {
-        if nodeBuffer.count < count {
-            nodeBuffer.deallocate()
-            nodeBuffer = .allocate(capacity: count)
-        }
-        return UnsafeMutableBufferPointer(rebasing: nodeBuffer[0..<count])
-    }
+    func nodes(count: Int) -> UnsafeMutableBufferPointer<Int32> { Self.room(&nodeBuffer, count) }
 
     /// Room for `count` scores, reused by every call.
-    func scores(count: Int) -> UnsafeMutableBufferPointer<Float> {
-        if scoreBuffer.count < count {
-            scoreBuffer.deallocate()
-            scoreBuffer = .allocate(capacity: max(count, 64))
+    func scores(count: Int) -> UnsafeMutableBufferPointer<Float> { Self.room(&scoreBuffer, count) }
+
+    /// The first `count` slots of `buffer`, grown first when it is smaller.
+    private static func room<T>(_ buffer: inout UnsafeMutableBufferPointer<T>, _ count: Int) -> UnsafeMutableBufferPointer<T> {
+        if buffer.count < count {
+            buffer.deallocate()
+            buffer = .allocate(capacity: max(count, 64))
         }
-        return UnsafeMutableBufferPointer(rebasing: scoreBuffer[0..<count])
+        return UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
     }
 
     func startVisit(count: Int) -> VisitedMarks {

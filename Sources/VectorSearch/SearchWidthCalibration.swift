@@ -90,13 +90,13 @@ extension HNSWIndex {
         let truth = exact.search(queries, k: k, filter: nil)
         let filteredTruth = filters.map { exact.search(filterQueries, k: k, filter: $0) }
         func unfiltered(_ width: Int) -> RecallEstimate {
-            RecallEstimate(perQuery: Self.recalls(Self.search(withSearchWidth(width), queries, k: k, filter: nil, threads: threads), truth))
+            RecallEstimate(perQuery: Self.recalls(withSearchWidth(width).search(queries, k: k, filter: nil, threads: threads), truth))
         }
         func filtered(_ width: Int) -> RecallEstimate? {
             guard !filters.isEmpty else { return nil }
             let index = withSearchWidth(width)
             return RecallEstimate(perQuery: zip(filters, filteredTruth).flatMap { filter, truth in
-                Self.recalls(Self.search(index, filterQueries, k: k, filter: filter, threads: threads), truth)
+                Self.recalls(index.search(filterQueries, k: k, filter: filter, threads: threads), truth)
             })
         }
         /// The smallest width in `low + 1...maxWidth` (`low` known to fail) meeting `meets`, doubling from
@@ -128,7 +128,7 @@ extension HNSWIndex {
     /// Recall@k at this index's own search width against exact search over its live vectors, for
     /// `queries` (searched with `threads` threads): what a caller is served now.
     public func measuredRecall(queries: Matrix, k: Int = 20, threads: Int = 1) -> RecallEstimate {
-        RecallEstimate(perQuery: Self.recalls(Self.search(self, queries, k: k, filter: nil, threads: threads),
+        RecallEstimate(perQuery: Self.recalls(search(queries, k: k, filter: nil, threads: threads),
                                               exactCopy().search(queries, k: k, filter: nil)))
     }
 
@@ -148,12 +148,12 @@ extension HNSWIndex {
         }
     }
 
-    /// `index.search` over row chunks of `queries` from `threads` threads, in row order.
-    static func search(_ index: HNSWIndex, _ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?, threads: Int) -> [[SearchHit]] {
+    /// `search` over `threads` row chunks of `queries` searched at once, answers in row order.
+    public func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?, threads: Int) -> [[SearchHit]] {
         let d = queries.columns
-        return Parallel.mapChunks(count: queries.rows, chunkSize: max(1, (queries.rows + 4 * threads - 1) / (4 * threads)), threads: threads) { rows in
-            index.search(Matrix(rows: rows.count, columns: d, storage: Array(queries.storage[rows.lowerBound * d..<rows.upperBound * d])),
-                         k: k, filter: filter)
+        return Parallel.mapChunks(count: queries.rows, chunkSize: max(1, (queries.rows + threads - 1) / threads), threads: threads) { rows in
+            search(Matrix(rows: rows.count, columns: d, storage: Array(queries.storage[rows.lowerBound * d..<rows.upperBound * d])),
+                   k: k, filter: filter)
         }.flatMap { $0 }
     }
 }
