@@ -16,11 +16,12 @@ public struct BenchmarkError: Error, CustomStringConvertible, Sendable {
 
 /// wrk, the HTTP load generator.
 public enum Wrk {
-    /// A wrk script asking each user's recommendations in turn.
-    public static func recommendationsScript(users: [String], k: Int) -> String {
+    /// A wrk script asking each user's recommendations in turn (with `bearer`: carrying that API key).
+    public static func recommendationsScript(users: [String], k: Int, bearer: String? = nil) -> String {
         let list = users.map { "\"\(RummageClient.percentEncoded($0))\"" }.joined(separator: ",")
         return """
             local users = {\(list)}
+            \(bearer.map { "wrk.headers[\"Authorization\"] = \"Bearer \($0)\"" } ?? "")
             local i = 0
             request = function()
               i = i + 1

@@ -22,6 +22,9 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case listingSold = "listing_sold"
     case listingRelisted = "listing_relisted"
     case listingDeleted = "listing_deleted"
+    /// Taken off the marketplace by its seller or a moderator, reversibly (`listing_unhidden` brings it back).
+    case listingHidden = "listing_hidden"
+    case listingUnhidden = "listing_unhidden"
     // A user's profile.
     case userCreated = "user_created"
     case userAttributesChanged = "user_attributes_changed"
@@ -32,7 +35,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
         switch self {
         case .view, .like, .unlike, .save, .addToBag, .purchase, .impression: .interaction
         case .listingCreated, .listingPublished, .priceChanged, .listingReserved, .listingUnreserved, .listingSold,
-             .listingRelisted, .listingDeleted: .listing
+             .listingRelisted, .listingDeleted, .listingHidden, .listingUnhidden: .listing
         case .userCreated, .userAttributesChanged: .user
         }
     }

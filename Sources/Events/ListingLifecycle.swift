@@ -2,7 +2,7 @@ import RummageCore
 
 /// Where a listing is in its life. Only `active` listings may be recommended.
 public enum ListingState: String, Sendable, CaseIterable {
-    case draft, active, reserved, sold, deleted
+    case draft, active, reserved, sold, hidden, deleted
 }
 
 /// The listing state machine, driven by events:
@@ -11,8 +11,9 @@ public enum ListingState: String, Sendable, CaseIterable {
 /// listing_created ─→ active (or draft)      draft ──listing_published──→ active
 /// active ──listing_reserved──→ reserved     reserved ──listing_unreserved──→ active
 /// active | reserved ──listing_sold or purchase──→ sold
-/// sold ──listing_relisted──→ active         any but deleted ──listing_deleted──→ deleted
-/// price_changed: draft, active or reserved; stays put
+/// sold ──listing_relisted──→ active         any but deleted ──listing_deleted──→ deleted (for good)
+/// active | reserved ──listing_hidden──→ hidden    hidden ──listing_unhidden──→ active
+/// price_changed: draft, active, reserved or hidden; stays put
 /// ```
 ///
 /// Interactions (view, like, …) need a listing that exists and is not deleted; a purchase needs it
@@ -82,7 +83,9 @@ public struct ListingLifecycle: Sendable {
         case (.listingUnreserved, .reserved): return .active
         case (.listingSold, .active), (.listingSold, .reserved), (.purchase, .active), (.purchase, .reserved): return .sold
         case (.listingRelisted, .sold): return .active
-        case (.priceChanged, .draft), (.priceChanged, .active), (.priceChanged, .reserved): return current
+        case (.listingHidden, .active), (.listingHidden, .reserved): return .hidden
+        case (.listingUnhidden, .hidden): return .active
+        case (.priceChanged, .draft), (.priceChanged, .active), (.priceChanged, .reserved), (.priceChanged, .hidden): return current
         case (.view, _), (.like, _), (.unlike, _), (.save, _), (.addToBag, _), (.impression, _): return current
         default: throw refuse()
         }

@@ -16,6 +16,14 @@ public struct HTTPRequest {
     private var queryItems: [String: String] = [:]
     private var headers: [String: String] = [:]
 
+    /// The client's IP address as text ("127.0.0.1", "::1"); empty for in-process requests.
+    public var clientAddress: String {
+        guard let connection else { return "" }
+        var text = [CChar](repeating: 0, count: 64)
+        cmhd_client_address(connection, &text, text.count)
+        return String(cString: text)
+    }
+
     public func header(_ name: String) -> String? {
         guard let connection else { return headers[name.lowercased()] }
         return cmhd_header(connection, name).map { String(cString: $0) }
@@ -54,14 +62,14 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Must be a string literal (handed to C as a static string).
     public var contentType: StaticString
-    /// The methods a path accepts, sent as the `Allow` header (405 answers).
-    public var allow: String?
+    /// Further headers (`Allow` on 405 answers, `WWW-Authenticate` on 401 answers); values hold no line breaks.
+    public var headers: [String: String]
 
-    public init(status: Int = 200, body: [UInt8], contentType: StaticString = "application/json", allow: String? = nil) {
+    public init(status: Int = 200, body: [UInt8], contentType: StaticString = "application/json", headers: [String: String] = [:]) {
         self.status = status
         self.body = body
         self.contentType = contentType
-        self.allow = allow
+        self.headers = headers
     }
 
     /// A JSON response from an encodable value.
@@ -80,15 +88,22 @@ public struct HTTPResponse: Sendable {
 public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var status: Int
     public var message: String
+    /// Headers sent with the answer (e.g. `WWW-Authenticate` with a 401).
+    public var headers: [String: String]
 
-    public init(_ status: Int, _ message: String) {
+    public init(_ status: Int, _ message: String, headers: [String: String] = [:]) {
         self.status = status
         self.message = message
+        self.headers = headers
     }
 
     public var description: String { "\(status): \(message)" }
 
-    var response: HTTPResponse { .json(["error": message], status: status) }
+    public var response: HTTPResponse {
+        var response = HTTPResponse.json(["error": message], status: status)
+        response.headers = headers
+        return response
+    }
 }
 
 /// Routes `METHOD /path/{parameter}/…` patterns to handlers. Unknown paths answer 404, known paths with
@@ -134,9 +149,7 @@ public final class Router: Sendable {
             }
         }
         guard !allowed.isEmpty else { return HTTPError(404, "no route for \(request.method) \(request.path)").response }
-        var response = HTTPError(405, "method \(request.method) not allowed on \(request.path)").response
-        response.allow = allowed.joined(separator: ", ")
-        return response
+        return HTTPError(405, "method \(request.method) not allowed on \(request.path)", headers: ["Allow": allowed.joined(separator: ", ")]).response
     }
 
     private static func match(_ pattern: [String], _ path: [String]) -> [String: String]? {
@@ -153,9 +166,13 @@ public final class Router: Sendable {
     }
 }
 
-/// An HTTP/1.1 server on 127.0.0.1 dispatching to a `Router`: libmicrohttpd's epoll thread does the
-/// socket work and `threads` workers run the handlers, each taking the next complete request from any
-/// connection (so a burst of connections cannot pile onto one thread).
+/// An HTTP/1.1 server (HTTPS with a certificate) dispatching to a `Router`: libmicrohttpd's epoll thread
+/// does the socket work and `threads` workers run the handlers, each taking the next complete request
+/// from any connection (so a burst of connections cannot pile onto one thread).
+///
+/// Before routing, a request whose `Host` is not allowed is answered 421, and a state change (any
+/// method but GET, HEAD and OPTIONS) that a browser sends cross-site (an `Origin` header that is not
+/// allowed, or `Sec-Fetch-Site: cross-site`) is answered 403.
 ///
 /// `stop()` is graceful: it stops accepting connections, waits (up to `drainSeconds`) for in-flight
 /// requests to finish, then shuts the daemon down.
@@ -163,14 +180,40 @@ public final class HTTPServer: @unchecked Sendable {
     // @unchecked because: `server` is written only by start/stop, which the owner calls from one thread;
     // request handling only reads `router`.
     public struct Configuration: Sendable {
+        /// A numeric IPv4 or IPv6 address ("::" or "0.0.0.0": every interface).
+        public var host = "127.0.0.1"
         public var port: UInt16 = 0
         /// Worker threads running handlers.
         public var threads = 4
-        /// Larger bodies are answered 413.
+        /// Larger bodies are answered 413 (a declared Content-Length before any byte is read).
         public var maxBodyBytes = 1 << 20
+        /// The body bytes all connections may hold at once; a body that would pass it is answered 503.
+        public var maxBufferedBytes = 64 << 20
         /// Idle connections are closed after this many seconds.
         public var timeoutSeconds = 30
+        /// A request header must be complete this many seconds after the connection opened or the
+        /// previous answer was sent, or the connection is closed.
+        public var headerTimeoutSeconds = 15
+        /// Open connections in all, and from one client address.
+        public var connectionLimit = 4_096
+        public var perClientConnectionLimit = 256
+        /// PEM certificate (chain) and private key: serve HTTPS. Both or neither.
+        public var tls: (certificate: String, key: String)?
+        /// `Host` names (without port, lower-case) requests may carry. nil: the loopback names when `host`
+        /// is a loopback address (so a web page cannot reach the server by rebinding a DNS name to it),
+        /// any name otherwise.
+        public var allowedHosts: Set<String>?
+        /// `Origin`s whose pages may change state (cross-site requests are refused otherwise).
+        public var allowedOrigins: Set<String> = []
         public init() {}
+
+        /// Whether `host` is a loopback address (127.0.0.0/8 or ::1).
+        public static func isLoopback(_ host: String) -> Bool {
+            host == "::1" || host.hasPrefix("127.") || host == "localhost"
+        }
+
+        /// The names a loopback server answers to.
+        public static let loopbackNames: Set<String> = ["localhost", "127.0.0.1", "::1"]
     }
 
     public let router: Router
@@ -185,11 +228,52 @@ public final class HTTPServer: @unchecked Sendable {
     /// Starts listening; throws when the port cannot be bound.
     public func start() throws(HTTPError) {
         let context = Unmanaged.passUnretained(self).toOpaque()
-        guard let started = cmhd_start(configuration.port, UInt32(configuration.threads), configuration.maxBodyBytes,
-                                       UInt32(configuration.timeoutSeconds), httpServerHandler, context) else {
-            throw HTTPError(500, "cannot listen on 127.0.0.1:\(configuration.port) (in use?)")
+        let c = configuration
+        var error = [CChar](repeating: 0, count: 256)
+        let started = c.host.withCString { host in
+            (c.tls?.certificate ?? "").withCString { certificate in
+                (c.tls?.key ?? "").withCString { key in
+                    var config = cmhd_config(host: host, port: c.port, threads: UInt32(c.threads), max_body: c.maxBodyBytes,
+                                             max_buffered: c.maxBufferedBytes, idle_timeout: UInt32(c.timeoutSeconds),
+                                             header_timeout: UInt32(c.headerTimeoutSeconds), connection_limit: UInt32(c.connectionLimit),
+                                             per_client_limit: UInt32(c.perClientConnectionLimit),
+                                             tls_cert_pem: c.tls == nil ? nil : certificate, tls_key_pem: c.tls == nil ? nil : key)
+                    return cmhd_start(&config, httpServerHandler, context, &error, error.count)
+                }
+            }
         }
+        guard let started else { throw HTTPError(500, String(cString: error)) }
         server = started
+    }
+
+    /// Open connections.
+    public var openConnections: Int { server.map { Int(cmhd_connections($0)) } ?? 0 }
+
+    /// The answer for a request the transport rules refuse (its `Host` or a cross-site state change), or nil.
+    func refusal(_ request: HTTPRequest) -> HTTPResponse? {
+        if let allowed = configuration.allowedHosts ?? (Configuration.isLoopback(configuration.host) ? Configuration.loopbackNames : nil) {
+            let host = Self.hostName(request.header("Host") ?? "")
+            guard allowed.contains(host) else {
+                return HTTPError(421, "this server does not answer for host '\(host)'").response
+            }
+        }
+        guard !["GET", "HEAD", "OPTIONS"].contains(request.method) else { return nil }
+        if let origin = request.header("Origin"), !configuration.allowedOrigins.contains(origin) {
+            return HTTPError(403, "cross-site requests may not change state (Origin: \(origin))").response
+        }
+        if request.header("Sec-Fetch-Site") == "cross-site" {
+            return HTTPError(403, "cross-site requests may not change state (Sec-Fetch-Site: cross-site)").response
+        }
+        return nil
+    }
+
+    /// The host of a `Host` header, lower-cased, without port or IPv6 brackets ("[::1]:8080" → "::1").
+    static func hostName(_ header: String) -> String {
+        let value = header.lowercased()
+        if value.hasPrefix("["), let close = value.firstIndex(of: "]") {
+            return String(value[value.index(after: value.startIndex)..<close])
+        }
+        return String(value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
     }
 
     /// The bound port (the chosen one when the configuration asked for 0).
@@ -226,8 +310,8 @@ public final class HTTPServer: @unchecked Sendable {
         let r = request.pointee
         let body = r.body_len > 0 && r.body != nil
             ? Array(UnsafeRawBufferPointer(start: r.body, count: r.body_len)) : []
-        let answer = router.handle(HTTPRequest(method: String(cString: r.method), path: String(cString: r.url), body: body,
-                                               connection: r.connection))
+        let incoming = HTTPRequest(method: String(cString: r.method), path: String(cString: r.url), body: body, connection: r.connection)
+        let answer = refusal(incoming) ?? router.handle(incoming)
         response.pointee.status = UInt32(answer.status)
         if !answer.body.isEmpty, let buffer = malloc(answer.body.count) {
             answer.body.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: answer.body.count) }
@@ -235,7 +319,9 @@ public final class HTTPServer: @unchecked Sendable {
             response.pointee.body_len = answer.body.count
         }
         response.pointee.content_type = UnsafeRawPointer(answer.contentType.utf8Start).assumingMemoryBound(to: CChar.self)
-        if let allow = answer.allow { response.pointee.allow = strdup(allow) }
+        if !answer.headers.isEmpty {
+            response.pointee.headers = strdup(answer.headers.map { "\($0.key): \($0.value)\n" }.joined())
+        }
     }
 }
 

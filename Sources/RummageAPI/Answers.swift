@@ -136,8 +136,24 @@ public struct Refusal: Sendable, Codable, Equatable {
     }
 }
 
-/// `POST /v1/events`, `PUT` and `PATCH /v1/items/{item}`: what was appended (200), partly refused (207)
-/// or all refused (422).
+/// A listing's state: `GET /v1/items/{item}`, and `PATCH` (with `changed`: false when the listing was
+/// already in the state asked for, so a retry is safe).
+public struct ListingReply: Sendable, Codable, Equatable {
+    public var item: String
+    public var seller: String?
+    public var state: String
+    public var changed: Bool?
+
+    public init(item: String, seller: String?, state: String, changed: Bool? = nil) {
+        self.item = item
+        self.seller = seller
+        self.state = state
+        self.changed = changed
+    }
+}
+
+/// `POST /v1/events` and `PUT /v1/items/{item}`: what was appended (200), partly refused (207) or all
+/// refused (422).
 public struct IngestReply: Sendable, Codable, Equatable {
     public var appended: Int
     public var duplicates: Int

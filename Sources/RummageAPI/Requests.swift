@@ -83,18 +83,24 @@ public struct ListingPayload: Sendable, Codable, Equatable {
     }
 }
 
-/// The states `PATCH /v1/items/{item}` can move a listing to; `hidden` is `deleted` for serving.
+/// The states `PATCH /v1/items/{item}` can move a listing to: `relisted` is `active` (from sold);
+/// `hidden` is reversible (PATCH `active` brings it back), `deleted` is for good.
 public enum ListingStateChange: String, Sendable, Codable, CaseIterable {
     case sold, reserved, active, relisted, deleted, hidden
 }
 
-/// `PATCH /v1/items/{item}`.
+/// `PATCH /v1/items/{item}`: the state the listing should be in, and the seller on whose behalf (needed
+/// unless the key may act for any seller; when given it must be the listing's seller).
 public struct StateChangePayload: Sendable, Codable, Equatable {
     public var state: ListingStateChange
+    public var seller: String?
 
-    public init(state: ListingStateChange) { self.state = state }
+    public init(state: ListingStateChange, seller: String? = nil) {
+        self.state = state
+        self.seller = seller
+    }
 
-    enum CodingKeys: String, CodingKey { case state }
+    enum CodingKeys: String, CodingKey { case state, seller }
 
     public init(from decoder: any Decoder) throws {
         let c = try PayloadError.object(decoder, CodingKeys.self)
@@ -103,6 +109,8 @@ public struct StateChangePayload: Sendable, Codable, Equatable {
             throw PayloadError(.invalidField, "'state' must be one of \(names)")
         }
         self.state = state
+        seller = try PayloadError.optional(String.self, c, .seller, "a string")
+        if let seller, let problem = CanonicalID.problem(with: seller) { throw PayloadError(.invalidField, "'seller' \(problem)") }
     }
 }
 

@@ -12,6 +12,7 @@ import RummageClient
 import RummageCore
 import Serving
 import Synchronization
+import Telemetry
 
 /// `rummage bench serve`: the HTTP API under load from wrk, against nginx `return 200` as the ceiling,
 /// and hot swaps under load.
@@ -33,7 +34,9 @@ struct BenchServeCommand: Command {
         server told to reload (POST /v1/admin/reload); every answer must still be 2xx. Between the two, the
         cost of the per-request metrics: --metrics-rounds pairs of adjacent wrk runs against this server and
         a second one with per-request metrics off (which goes first alternates); the median of the pairs'
-        on/off ratios is reported, so the VM's drift over time cancels within each pair.
+        on/off ratios is reported, so the VM's drift over time cancels within each pair. The measured
+        server requires an API key (every wrk request carries it); the cost of authentication is measured
+        the same way, with --auth-rounds pairs against a second server on the same service without keys.
         With --online-store redis://…, the same wrk load also runs against a second server on the same
         version whose listing states and features live in that Redis (rebuilt from the log first), as
         replicas run: the cost of the shared store, reported as a ratio to the in-memory server.
@@ -53,13 +56,14 @@ struct BenchServeCommand: Command {
             .value("hot-swaps", "N", help: "Hot swaps during the swap run (0 skips it).", default: "10"),
             .value("swap-duration", "SECONDS", help: "Length of the wrk run with hot swaps.", default: "30"),
             .value("metrics-rounds", "N", help: "Pairs of adjacent metrics-on/off wrk runs (0 skips the comparison).", default: "8"),
-            .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs.", default: "4"),
+            .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs (and of the auth runs).", default: "4"),
+            .value("auth-rounds", "N", help: "Pairs of adjacent wrk runs with API keys on and off (0 skips the comparison).", default: "8"),
             OnlineStore.option,
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
     let listings: Int, users: Int, events: Int, epochs: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
-    let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int
+    let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int, authRounds: Int
     let dir: String
     let json: Bool
     let onlineStore: OnlineStore?
@@ -79,6 +83,7 @@ struct BenchServeCommand: Command {
         swapDuration = try arguments.requiredInt("swap-duration", in: 1...3_600)
         metricsRounds = try arguments.requiredInt("metrics-rounds", in: 0...100)
         metricsRoundDuration = try arguments.requiredInt("metrics-round-duration", in: 1...3_600)
+        authRounds = try arguments.requiredInt("auth-rounds", in: 0...100)
         json = arguments.flag("json")
         onlineStore = try OnlineStore.from(arguments)
     }
@@ -96,18 +101,19 @@ struct BenchServeCommand: Command {
         let loading = Stopwatch()
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
                                                 log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing)
-        let token = UUID().uuidString
-        let server = try ServerApplication(service: service, options: serverOptions(adminToken: token))
+        let token = AccessPolicy.generateKey()
+        let access = AccessPolicy(keys: [try AccessPolicy.key(name: "bench", scopes: [.recommend, .admin], key: token)])
+        let server = try ServerApplication(service: service, options: serverOptions(access: access))
         defer { server.stop() }
         let indexed = service.status.indexed
         console.progress("bench serve: v1 loaded in \(formattedSeconds(loading.elapsedSeconds)), \(indexed) listings indexed, port \(server.port)")
 
         let script = dir + "/recommendations.lua"
-        try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k).utf8), to: script)
+        try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k, bearer: token).utf8), to: script)
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
         console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --epochs \(epochs) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
-            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration)"
+            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration) --auth-rounds \(authRounds)"
             + (onlineStore.map { " --online-store \($0.states.redis.url)" } ?? ""))
         console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; catalog \(indexed) listings indexed, "
             + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
@@ -122,7 +128,7 @@ struct BenchServeCommand: Command {
         console.result("  rummage  GET recommendations k=\(k): \(ours.summary); \(recallText)")
         var sharedFigures: [String: Any] = [:]
         if let onlineStore {
-            let shared = try sharedStoreRun(onlineStore, registry: registry, script: script, wrkArguments: wrkArguments)
+            let shared = try sharedStoreRun(onlineStore, registry: registry, access: access, script: script, wrkArguments: wrkArguments)
             let ratio = shared.requestsPerSecond / ours.requestsPerSecond
             console.result("  rummage  + Redis online store:       \(shared.summary); \(String(format: "%.3f", ratio)) × the in-memory requests/s")
             sharedFigures = ["redis_rps": shared.requestsPerSecond, "redis_p50_ms": shared.p50Milliseconds, "redis_p99_ms": shared.p99Milliseconds,
@@ -140,12 +146,25 @@ struct BenchServeCommand: Command {
 
         var metricsFigures: [String: Any] = [:]
         if metricsRounds > 0 {
-            let cost = try metricsCost(registry: registry, measuredPort: server.port, script: script, wrkArguments: wrkArguments)
+            let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
+                                                 log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing,
+                                                 measuresRequests: false)
+            let cost = try pairedRates(measuredPort: server.port, against: bare, access: access, rounds: metricsRounds, script: script,
+                                       wrkArguments: wrkArguments)
             console.result("  metrics cost: per-request metrics on \(Int(cost.on)) req/s, off \(Int(cost.off)) req/s (medians of "
                 + "\(metricsRounds) pairs of adjacent \(metricsRoundDuration) s runs); median on/off of the pairs "
                 + "\(String(format: "%.3f", cost.ratio)), pairs from \(String(format: "%.3f", cost.ratios.first!)) to "
                 + "\(String(format: "%.3f", cost.ratios.last!)) (bar: >= 0.95)")
             metricsFigures = ["metrics_on_rps": cost.on, "metrics_off_rps": cost.off, "metrics_on_off_ratio": cost.ratio]
+        }
+        if authRounds > 0 {
+            let cost = try pairedRates(measuredPort: server.port, against: service, access: .open, rounds: authRounds, script: script,
+                                       wrkArguments: wrkArguments)
+            console.result("  authentication cost: API key required \(Int(cost.on)) req/s, no keys \(Int(cost.off)) req/s (medians of "
+                + "\(authRounds) pairs of adjacent \(metricsRoundDuration) s runs); median on/off of the pairs "
+                + "\(String(format: "%.3f", cost.ratio)), pairs from \(String(format: "%.3f", cost.ratios.first!)) to "
+                + "\(String(format: "%.3f", cost.ratios.last!)) (bar: >= 0.97)")
+            metricsFigures.merge(["auth_on_rps": cost.on, "auth_off_rps": cost.off, "auth_on_off_ratio": cost.ratio]) { a, _ in a }
         }
         var swapFigures: [String: Any] = [:]
         if hotSwaps > 0 {
@@ -168,45 +187,46 @@ struct BenchServeCommand: Command {
 
     /// The wrk load against a server on the same version whose listing states and features are in `store`
     /// (rebuilt from the log first), as a replica runs.
-    private func sharedStoreRun(_ store: OnlineStore, registry: ModelRegistry, script: String, wrkArguments: [String]) throws -> WrkResult {
+    private func sharedStoreRun(_ store: OnlineStore, registry: ModelRegistry, access: AccessPolicy, script: String, wrkArguments: [String]) throws
+        -> WrkResult {
         let log = try openEventLog(dir + "/events.sqlite")
         try store.states.rebuild(from: log)
         try store.features.rebuild(from: log)
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
                                                 loadModel: ModelCatalog.loadForServing, listingStates: store.states, featureStore: store.features)
-        let server = try warmServer(service, script: script, wrkArguments: wrkArguments)
+        let server = try warmServer(service, access: access, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
         return try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
     }
 
     /// A second server on loopback for `service`, warmed up by a 2 s wrk run.
-    private func warmServer(_ service: RecommendationService, script: String, wrkArguments: [String]) throws -> ServerApplication {
-        let server = try ServerApplication(service: service, options: serverOptions())
+    private func warmServer(_ service: RecommendationService, access: AccessPolicy, script: String, wrkArguments: [String]) throws
+        -> ServerApplication {
+        let server = try ServerApplication(service: service, options: serverOptions(access: access))
         _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         return server
     }
 
     /// Every measured server: `serverThreads` workers, no alias polling (swaps are triggered by reload).
-    private func serverOptions(adminToken: String? = nil) -> ServerApplication.Options {
+    private func serverOptions(access: AccessPolicy) -> ServerApplication.Options {
         var options = ServerApplication.Options()
         options.http.threads = serverThreads
-        options.adminToken = adminToken
+        options.access = access
+        options.audit = AuditLog(logger: JSONLogger(minimumLevel: .error))
         return options
     }
 
-    /// Median requests/s of `metricsRounds` wrk runs against the measured server and as many against a
-    /// second server on the same version and log with per-request metrics off, alternating.
-    private func metricsCost(registry: ModelRegistry, measuredPort: UInt16, script: String, wrkArguments: [String]) throws
-        -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
-        let bare = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
-                                             log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing, measuresRequests: false)
-        let server = try warmServer(bare, script: script, wrkArguments: wrkArguments)
+    /// Median requests/s of `rounds` wrk runs against the measured server and as many against a second
+    /// server for `other` with `access`, alternating which goes first; and the median of the pairs' ratios.
+    private func pairedRates(measuredPort: UInt16, against other: RecommendationService, access: AccessPolicy, rounds: Int, script: String,
+                             wrkArguments: [String]) throws -> (on: Double, off: Double, ratio: Double, ratios: [Double]) {
+        let server = try warmServer(other, access: access, script: script, wrkArguments: wrkArguments)
         defer { server.stop() }
         var on: [Double] = [], off: [Double] = []
         func measure(_ port: UInt16) throws -> Double {
             try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(port)/"]).requestsPerSecond
         }
-        for round in 0..<metricsRounds {
+        for round in 0..<rounds {
             if round % 2 == 0 {
                 on.append(try measure(measuredPort))
                 off.append(try measure(server.port))
@@ -223,7 +243,7 @@ struct BenchServeCommand: Command {
     /// times, evenly spaced, each followed by `POST /v1/admin/reload`.
     private func swapRun(service: RecommendationService, registry: ModelRegistry, port: UInt16, token: String, script: String,
                          wrkArguments: [String], console: Console) throws -> (swapped: Int, load: WrkResult) {
-        let admin = RummageClient(port: port, timeout: 60)
+        let admin = RummageClient(port: port, timeout: 60, apiKey: token)
         let interval = Double(swapDuration) / Double(hotSwaps + 1)
         let swapped = Mutex(0), failures = Mutex<[String]>([])
         let swapper = DispatchGroup()
@@ -233,7 +253,7 @@ struct BenchServeCommand: Command {
                 let target = swap % 2 == 1 ? 2 : 1
                 do {
                     try registry.setAlias(Self.model, "champion", to: target)
-                    let moved = try admin.reload(alias: "champion", token: token)
+                    let moved = try admin.reload(alias: "champion")
                     if moved.to == target { swapped.withLock { $0 += 1 } } else { failures.withLock { $0.append("swap \(swap): \(moved)") } }
                 } catch {
                     failures.withLock { $0.append("swap \(swap): \(error)") }

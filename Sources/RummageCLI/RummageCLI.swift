@@ -17,7 +17,7 @@ public enum RummageCLI {
                    RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
                    GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
                    BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
-                   SimulateCommand.self])
+                   SimulateCommand.self, KeysCreateCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     public static func main() -> Never {

@@ -20,10 +20,15 @@ struct ServeCommand: Command {
         Loads the version the alias points at (its model, user and item embeddings and HNSW index, which
         must have been built from the same model), the event log (replayed into the online feature store
         and the listing lifecycle; a missing --log is refused unless --create-log), and answers on
-        127.0.0.1: recommendations, similar listings, event intake, listing create and state change,
+        --host (127.0.0.1 by default): recommendations, similar listings, event intake, listing create and state change,
         healthz, readyz, metrics (API: docs/serving.md). Only listings whose listing_created the log holds
         and whose state is active are ever served; a user without personal data gets the listings most
         engaged with over the last 7 days of the log, with "fallback": true and a "reason".
+
+        Security (docs/security.md): with --api-keys (or $RUMMAGE_API_KEYS) every route but /healthz and
+        /readyz needs a bearer key with the route's scope (recommend, events, listings, admin, metrics);
+        without keys the server may only listen on loopback, and admin is off. Each state change is
+        written to the audit log. --tls-cert and --tls-key serve HTTPS.
         SIGTERM or SIGINT stops it gracefully: no new connections, in-flight requests finish. It logs JSON
         lines on stderr (start, hot swaps, failed requests with their request id, stop); metrics are at
         /metrics (docs/monitoring.md).
@@ -46,11 +51,24 @@ struct ServeCommand: Command {
             .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("schema", "FILE", help: "Catalogue schema: refuse listing and user events whose attributes break it (422)."),
             .flag("create-log", help: "Start an empty event log when the --log file does not exist (default: refuse a missing log)."),
-            .value("port", "P", help: "Port on 127.0.0.1 (0 picks a free one).", default: "8080"),
+            .value("host", "ADDR", help: "Numeric IPv4 or IPv6 address to listen on (:: or 0.0.0.0: every interface; needs API keys unless loopback).",
+                   default: "127.0.0.1"),
+            .value("port", "P", help: "Port (0 picks a free one).", default: "8080"),
+            .value("api-keys", "FILE", help: "API keys, one per line: NAME SCOPES sha256:DIGEST [seller=ID] (default: $RUMMAGE_API_KEYS; `rummage keys create` makes one)."),
+            .value("audit-log", "FILE", help: "Append the audit log (every state change: who, what, before → after) here (default: the server log on stderr)."),
+            .value("tls-cert", "FILE", help: "PEM certificate (chain): serve HTTPS (with --tls-key)."),
+            .value("tls-key", "FILE", help: "PEM private key of --tls-cert."),
+            .value("allowed-hosts", "NAMES", help: "Comma-separated Host names requests may carry (default: the loopback names on loopback, any elsewhere)."),
+            .value("allowed-origins", "ORIGINS", help: "Comma-separated Origins whose web pages may change state (default: none)."),
+            .value("max-connections", "N", help: "Open connections in all.", default: "4096"),
+            .value("max-connections-per-client", "N", help: "Open connections from one IP address.", default: "256"),
+            .value("header-timeout", "SECONDS", help: "Close a connection whose request header is not complete this long after it opened or after the previous answer.", default: "15"),
+            .value("idle-timeout", "SECONDS", help: "Close a connection idle this long.", default: "30"),
+            .value("max-buffered", "BYTES", help: "Request body bytes all connections may hold at once (beyond: 503).", default: "67108864"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
             .value("poll", "SECONDS", help: "Check the alias this often and hot-swap when it moved (0: never).", default: "30"),
-            .value("admin-token-file", "FILE", help: "File holding the bearer token for /v1/admin/reload, at least 16 bytes (default: $RUMMAGE_ADMIN_TOKEN; neither: admin endpoints off). Secrets never go on the command line."),
+            .value("admin-token-file", "FILE", help: "File holding a bearer key with the admin scope only, at least 16 bytes (default: $RUMMAGE_ADMIN_TOKEN). Secrets never go on the command line."),
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
             OnlineStore.option,
@@ -65,7 +83,8 @@ struct ServeCommand: Command {
     let log: String
     let configuration: HTTPServer.Configuration
     let poll: Int
-    let adminToken: String?
+    let access: AccessPolicy
+    let auditLog: String?
     let experiment: Experiment?
     let onlineStore: OnlineStore?
     let publishURL: String?
@@ -81,13 +100,15 @@ struct ServeCommand: Command {
         guard eventLogExists(log) || arguments.flag("create-log") else {
             throw DataError(.fileNotFound, "no such event log (pass --create-log to start an empty one)", path: log)
         }
-        var c = HTTPServer.Configuration()
-        c.port = UInt16(try arguments.requiredInt("port", in: 0...65_535))
-        c.threads = try arguments.requiredInt("threads", in: 1...256)
-        c.maxBodyBytes = try arguments.requiredInt("max-body", in: 1...(1 << 30))
-        configuration = c
+        configuration = try Self.httpConfiguration(arguments)
         poll = try arguments.requiredInt("poll", in: 0...86_400)
-        adminToken = try Self.adminToken(file: arguments.string("admin-token-file"), environment: ProcessInfo.processInfo.environment)
+        access = try Self.accessPolicy(keysFile: arguments.string("api-keys"), adminTokenFile: arguments.string("admin-token-file"),
+                                       environment: ProcessInfo.processInfo.environment)
+        guard !access.isOpen || HTTPServer.Configuration.isLoopback(configuration.host) else {
+            throw UsageError("--host \(configuration.host) needs API keys (--api-keys FILE or $RUMMAGE_API_KEYS): a server without them "
+                             + "listens on loopback only (docs/security.md)")
+        }
+        auditLog = arguments.string("audit-log")
         switch (arguments.string("experiment"), arguments.string("split")) {
         case (nil, nil): experiment = nil
         case let (name?, split?):
@@ -108,22 +129,67 @@ struct ServeCommand: Command {
         }
     }
 
-    /// The admin token from `file` (its content, surrounding whitespace trimmed) or `RUMMAGE_ADMIN_TOKEN`;
-    /// nil when neither is given. An empty or short token is refused: it would let anyone guess their way in.
-    static func adminToken(file: String?, environment: [String: String]) throws -> String? {
-        let token: String?
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file) else { throw UsageError("--admin-token-file: cannot read \(file)") }
-            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            token = environment["RUMMAGE_ADMIN_TOKEN"]
+    /// How the HTTP server listens and what it allows each client.
+    static func httpConfiguration(_ arguments: ParsedArguments) throws -> HTTPServer.Configuration {
+        var c = HTTPServer.Configuration()
+        c.host = try arguments.requiredString("host")
+        if c.host == "localhost" { c.host = "127.0.0.1" }
+        c.port = UInt16(try arguments.requiredInt("port", in: 0...65_535))
+        c.threads = try arguments.requiredInt("threads", in: 1...256)
+        c.maxBodyBytes = try arguments.requiredInt("max-body", in: 1...(1 << 30))
+        c.maxBufferedBytes = try arguments.requiredInt("max-buffered", in: c.maxBodyBytes...(1 << 40))
+        c.connectionLimit = try arguments.requiredInt("max-connections", in: 1...1_000_000)
+        c.perClientConnectionLimit = try arguments.requiredInt("max-connections-per-client", in: 1...c.connectionLimit)
+        c.headerTimeoutSeconds = try arguments.requiredInt("header-timeout", in: 1...3_600)
+        c.timeoutSeconds = try arguments.requiredInt("idle-timeout", in: 1...86_400)
+        func names(_ option: String) -> Set<String>? {
+            arguments.string(option).map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         }
-        guard let token else { return nil }
-        guard token.utf8.count >= 16 else {
-            throw UsageError("the admin token (\(file.map { "--admin-token-file \($0)" } ?? "$RUMMAGE_ADMIN_TOKEN")) must be at least 16 bytes; "
-                             + "an empty or short token is refused, not accepted")
+        c.allowedHosts = names("allowed-hosts").map { Set($0.map { $0.lowercased() }) }
+        c.allowedOrigins = names("allowed-origins") ?? []
+        switch (arguments.string("tls-cert"), arguments.string("tls-key")) {
+        case (nil, nil): break
+        case let (cert?, key?):
+            func pem(_ path: String, _ option: String) throws -> String {
+                guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("--\(option): cannot read \(path)") }
+                return String(decoding: data, as: UTF8.self)
+            }
+            c.tls = (try pem(cert, "tls-cert"), try pem(key, "tls-key"))
+        default: throw UsageError("--tls-cert and --tls-key go together")
         }
-        return token
+        return c
+    }
+
+    /// The API keys from `keysFile` (else `$RUMMAGE_API_KEYS`), plus the admin token from `adminTokenFile`
+    /// (else `$RUMMAGE_ADMIN_TOKEN`) as a key named `admin` with the admin scope. Empty or short keys are
+    /// refused: they would let anyone guess their way in.
+    static func accessPolicy(keysFile: String?, adminTokenFile: String?, environment: [String: String]) throws -> AccessPolicy {
+        func read(_ path: String, _ option: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("--\(option): cannot read \(path)") }
+            return String(decoding: data, as: UTF8.self)
+        }
+        var keys: [AccessPolicy.Key] = []
+        do {
+            if let keysFile {
+                keys = try AccessPolicy.parse(try read(keysFile, "api-keys"), source: keysFile).keys
+            } else if let text = environment["RUMMAGE_API_KEYS"] {
+                keys = try AccessPolicy.parse(text, source: "$RUMMAGE_API_KEYS").keys
+                guard !keys.isEmpty else { throw AccessError("$RUMMAGE_API_KEYS is set but holds no key") }
+            }
+            let token = try adminTokenFile.map { try read($0, "admin-token-file").trimmingCharacters(in: .whitespacesAndNewlines) }
+                ?? environment["RUMMAGE_ADMIN_TOKEN"]
+            if let token {
+                do {
+                    keys.append(try AccessPolicy.key(name: "admin", scopes: [.admin], key: token))
+                } catch {
+                    throw AccessError("the admin token (\(adminTokenFile.map { "--admin-token-file \($0)" } ?? "$RUMMAGE_ADMIN_TOKEN")) must be at least "
+                                      + "\(AccessPolicy.minimumKeyBytes) bytes; an empty or short token is refused, not accepted")
+                }
+            }
+        } catch let error as AccessError {
+            throw UsageError(error.message)
+        }
+        return AccessPolicy(keys: keys)
     }
 
     func run(output: CommandOutput) throws {
@@ -138,15 +204,18 @@ struct ServeCommand: Command {
                                                 precomputed: precomputed, schema: schema)
         var options = ServerApplication.Options()
         options.http = configuration
-        options.adminToken = adminToken
+        options.access = access
+        options.audit = try auditLog.map { path throws(DataError) in try AuditLog.appending(to: path) }
         options.pollSeconds = poll
         options.followsLog = onlineStore != nil
         options.publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
         let application = try ServerApplication(service: service, options: options, logger: logger)
         let served = service.servedVersions.map { "\($0.alias) v\($0.version)" }.joined(separator: ", ")
         logger.info("serving", ["model": model, "versions": served, "indexed": service.status.indexed, "port": Int(application.port),
+                                "host": configuration.host, "tls": configuration.tls != nil, "api_keys": access.keys.count,
                                 "user_query": service.userQuery, "load_seconds": clock.elapsedSeconds])
-        console.result("listening on 127.0.0.1:\(application.port)")
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        console.result("listening on \(configuration.tls == nil ? "" : "https://")\(host):\(application.port)")
         application.run(until: StopSignal().wait)
     }
 }

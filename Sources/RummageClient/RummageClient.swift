@@ -34,6 +34,7 @@ public final class RummageClient: Sendable {
     public typealias Recommendations = RummageAPI.Recommendations
     public typealias SimilarItems = RummageAPI.SimilarItems
     public typealias IngestReply = RummageAPI.IngestReply
+    public typealias ListingReply = RummageAPI.ListingReply
     public typealias Readiness = RummageAPI.Readiness
     public typealias Reloaded = RummageAPI.Reloaded
     public typealias Filters = RecommendationFilters
@@ -43,10 +44,13 @@ public final class RummageClient: Sendable {
     public typealias Event = EventPayload
 
     private let connection: Mutex<HTTPConnection>
+    private let apiKey: String?
 
     /// A client for the server at `host:port`; `timeout` bounds each connect, send and receive, in seconds.
-    public init(host: String = "127.0.0.1", port: UInt16, timeout: Double = 10) {
+    /// `apiKey`: sent as `Authorization: Bearer KEY` with every request (docs/security.md).
+    public init(host: String = "127.0.0.1", port: UInt16, timeout: Double = 10, apiKey: String? = nil) {
         connection = Mutex(HTTPConnection(host: host, port: port, timeout: timeout))
+        self.apiKey = apiKey
     }
 
     // MARK: The API
@@ -70,9 +74,16 @@ public final class RummageClient: Sendable {
                             json: ListingPayload(seller: seller, price: price, attributes: attributes)))
     }
 
-    /// Moves a listing to `state`; a sold, reserved, deleted or hidden listing is not served from then on.
-    public func setState(item: String, _ state: ListingState) throws(RummageClientError) -> IngestReply {
-        try decode(try call("PATCH", "/v1/items/\(Self.percentEncoded(item))", json: StateChangePayload(state: state)))
+    /// Moves a listing to `state` on behalf of `seller` (nil: the key must be allowed to act for any
+    /// seller); a sold, reserved, hidden or deleted listing is not served from then on. Answers the state,
+    /// with `changed` false when the listing was already in it.
+    public func setState(item: String, _ state: ListingState, seller: String? = nil) throws(RummageClientError) -> ListingReply {
+        try decode(try call("PATCH", "/v1/items/\(Self.percentEncoded(item))", json: StateChangePayload(state: state, seller: seller)))
+    }
+
+    /// A listing's state and seller (`GET /v1/items/{item}`).
+    public func listing(item: String) throws(RummageClientError) -> ListingReply {
+        try decode(try call("GET", "/v1/items/\(Self.percentEncoded(item))"))
     }
 
     public func ready() throws(RummageClientError) -> Readiness { try decode(try call("GET", "/readyz")) }
@@ -80,15 +91,17 @@ public final class RummageClient: Sendable {
     /// The Prometheus text of `/metrics`.
     public func metrics() throws(RummageClientError) -> String { try call("GET", "/metrics").text }
 
-    /// Hot swap (`POST /v1/admin/reload`): reloads `alias` (see openapi.yaml) with the admin bearer token.
-    public func reload(alias: String? = nil, token: String) throws(RummageClientError) -> Reloaded {
-        try decode(try call("POST", "/v1/admin/reload", json: alias.map { ReloadPayload(alias: $0) }, headers: ["Authorization": "Bearer \(token)"]))
+    /// Hot swap (`POST /v1/admin/reload`): reloads `alias` (see openapi.yaml); needs a key with the admin scope.
+    public func reload(alias: String? = nil) throws(RummageClientError) -> Reloaded {
+        try decode(try call("POST", "/v1/admin/reload", json: alias.map { ReloadPayload(alias: $0) }))
     }
 
-    /// Any request; answers of every status are returned, not thrown.
+    /// Any request (with the client's API key unless `headers` has an `Authorization`); answers of every
+    /// status are returned, not thrown.
     public func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String: String] = [:])
         throws(RummageClientError) -> HTTPAnswer {
         var headers = headers
+        if let apiKey, headers["Authorization"] == nil { headers["Authorization"] = "Bearer \(apiKey)" }
         if !body.isEmpty && headers["Content-Type"] == nil { headers["Content-Type"] = "application/json" }
         let idempotent = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(method)
         return try connection.withLock { (c: inout HTTPConnection) throws(RummageClientError) -> HTTPAnswer in

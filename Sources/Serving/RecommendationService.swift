@@ -237,6 +237,10 @@ public final class RecommendationService: Sendable {
     /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).
     public func flushImpressions() { impressions?.flush() }
 
+    /// The authoritative state and seller of each of `items` (nil state: no such listing): the shared
+    /// store's with replicas, else this process's.
+    public func listings(_ items: [String]) -> [(state: ListingState?, seller: UserID?)] { eligibility.check(items).entries }
+
     /// Takes events (already parsed): validated against the lifecycle, the valid ones appended durably,
     /// then applied to the online features and every served index (`EventIntake`).
     public func ingest(_ events: [Event]) throws -> EventIngestor.Outcome {

@@ -13,8 +13,10 @@ public final class ServerApplication {
     /// What a server is started with, besides the service.
     public struct Options: Sendable {
         public var http = HTTPServer.Configuration()
-        /// Bearer token for `/v1/admin/…`; nil disables those endpoints.
-        public var adminToken: String?
+        /// The API keys accepted (docs/security.md); `.open` (none) is allowed on loopback only.
+        public var access = AccessPolicy.open
+        /// Where state changes are recorded; nil: the server's log.
+        public var audit: AuditLog?
         /// Check the served aliases this often (seconds) and hot-swap those that moved; 0 never.
         public var pollSeconds = 0
         /// Follow the shared log every 250 ms (replicas with shared states).
@@ -33,12 +35,18 @@ public final class ServerApplication {
     private let poller: any DispatchSourceTimer
     private let follower: any DispatchSourceTimer
 
-    /// Starts serving on 127.0.0.1 (`options.http.port`, 0 picks a free one).
+    /// Starts serving on `options.http.host` and `.port` (0 picks a free one). A server without API keys
+    /// is refused on any but a loopback address.
     public init(service: RecommendationService, options: Options, logger: JSONLogger = JSONLogger()) throws {
+        guard !options.access.isOpen || HTTPServer.Configuration.isLoopback(options.http.host) else {
+            throw AccessError("refusing to listen on \(options.http.host) without API keys: anyone who reaches it could change the marketplace "
+                              + "(give --api-keys FILE or $RUMMAGE_API_KEYS, or listen on loopback; docs/security.md)")
+        }
         self.service = service
         self.logger = logger
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: options.adminToken, logger: logger, publisher: options.publisher)
+        ServingRoutes.install(service, on: router, access: options.access, logger: logger, audit: options.audit ?? AuditLog(logger: logger),
+                              publisher: options.publisher)
         server = HTTPServer(router: router, configuration: options.http)
         try server.start()
         let poll = options.pollSeconds

@@ -9,18 +9,27 @@ import Telemetry
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
 /// `GET /v1/users/{user}/recommendations?k=&category=&size=&where=NAME:VALUE,…&min_price=&max_price=`, `GET /v1/items/{item}/similar?k=`, `POST /v1/events`,
 /// `PUT /v1/items/{item}` (a new listing), `PATCH /v1/items/{item}` (state change), `GET /healthz`,
-/// `GET /readyz`, `GET /metrics`, and `POST /v1/admin/reload` (bearer token).
+/// `GET /readyz`, `GET /metrics`, and `POST /v1/admin/reload`.
+///
+/// Every route but `/healthz` and `/readyz` needs a `Scope` (docs/security.md): with keys configured, a
+/// request without a known bearer key is answered 401 and one whose key lacks the scope 403; with none,
+/// every caller is `Principal.local` (all scopes but `admin`). Each state change is written to `audit`.
 public enum ServingRoutes {
-    /// `adminToken`: the bearer token `/v1/admin/…` requires; nil disables those endpoints. `logger`: where
-    /// failed requests (5xx) and refused reloads are logged, each with a request id.
+    /// `access`: the keys accepted (`.open`: none). `logger`: where failed requests (5xx) and refused
+    /// credentials are logged, each with a request id. `audit`: where state changes are recorded.
     /// `publisher`: when set, `POST /v1/events` publishes the events to RabbitMQ (202) instead of ingesting them.
-    public static func install(_ service: RecommendationService, on router: Router, adminToken: String? = nil,
-                               logger: JSONLogger? = nil, publisher: EventPublisher? = nil,
+    public static func install(_ service: RecommendationService, on router: Router, access: AccessPolicy = .open,
+                               logger: JSONLogger? = nil, audit: AuditLog? = nil, publisher: EventPublisher? = nil,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let metrics = service.metrics
-        /// Adds a route whose latency and status class are recorded under `endpoint`.
-        func route(_ method: String, _ pattern: String, _ endpoint: String, _ handler: @escaping Router.Handler) {
-            guard service.measuresRequests else { return router.add(method, pattern, handler) }
+        /// Adds a route that needs `scope` (nil: open to all) and whose latency and status class are
+        /// recorded under `endpoint`.
+        func route(_ method: String, _ pattern: String, _ endpoint: String, _ scope: Scope?,
+                   _ handler: @escaping @Sendable (HTTPRequest, Principal) throws -> HTTPResponse) {
+            let authorized: Router.Handler = { request in
+                try handler(request, try scope.map { try authorize(request, $0, access: access) } ?? .local)
+            }
+            guard service.measuresRequests else { return router.add(method, pattern, authorized) }
             let duration = metrics.requestDuration.labels(endpoint)
             let statuses = ["2xx", "4xx", "5xx"].map { metrics.requests.labels(endpoint, $0) }
             router.add(method, pattern) { request in
@@ -31,34 +40,31 @@ public enum ServingRoutes {
                     statuses[status >= 500 ? 2 : (status >= 400 ? 1 : 0)].increment()
                 }
                 do {
-                    let response = try handler(request)
+                    let response = try authorized(request)
                     status = response.status
                     return response
                 } catch let error as HTTPError {
                     status = error.status
-                    if status >= 500 || endpoint == "admin_reload" {
+                    if status >= 500 || status == 401 || status == 403 {
                         logger?.log(status >= 500 ? .error : .warning, "request failed",
                                     ["request_id": UUID().uuidString, "endpoint": endpoint, "path": request.path, "status": status,
-                                     "error": error.message])
+                                     "client": request.clientAddress, "error": error.message])
                     }
                     throw error
                 }
             }
         }
-        route("POST", "/v1/admin/reload", "admin_reload") { request in
-            guard let adminToken else { throw HTTPError(403, "admin endpoints are disabled (start with an admin token)") }
-            guard Self.constantTimeEqual(request.header("Authorization") ?? "", "Bearer \(adminToken)") else {
-                throw HTTPError(401, "missing or wrong bearer token")
-            }
+        route("POST", "/v1/admin/reload", "admin_reload", .admin) { request, principal in
             let alias = request.body.isEmpty ? "champion" : (try Self.decode(ReloadPayload.self, request.body).alias ?? "champion")
             do {
                 let (slot, from, to) = try service.reload(to: alias)
+                audit?.record(principal, "reload", target: slot, before: "v\(from)", after: "v\(to)")
                 return .json(Reloaded(variant: slot, from: from, to: to))
             } catch {
                 throw HTTPError(409, "not reloaded, still serving v\(service.modelVersion): \(error)")
             }
         }
-        route("GET", "/v1/users/{user}/recommendations", "recommendations") { request in
+        route("GET", "/v1/users/{user}/recommendations", "recommendations", .recommend) { request, _ in
             let k = try Self.k(request)
             func price(_ name: String) throws -> Double? {
                 guard let text = request.query(name) else { return nil }
@@ -76,49 +82,98 @@ public enum ServingRoutes {
                                                 attributes: attributes)
             return .json(service.recommend(user: try Self.pathID(request, "user"), k: k, filters: filters))
         }
-        route("GET", "/v1/items/{item}/similar", "similar") { request in
+        route("GET", "/v1/items/{item}/similar", "similar", .recommend) { request, _ in
             let item = try Self.pathID(request, "item")
             guard let items = service.similar(item: item, k: try Self.k(request)) else {
                 throw HTTPError(404, "unknown item '\(item)'")
             }
             return .json(SimilarItems(item: item, modelVersion: service.modelVersion, items: items))
         }
-        route("POST", "/v1/events", "events") { request in
+        route("POST", "/v1/events", "events", .events) { request, principal in
             let events = try Self.parseEvents(request.body, now: clock())
-            guard let publisher else { return try Self.ingest(service, events.parsed, refusedEarly: events.refused) }
+            guard let publisher else {
+                return try Self.ingest(service, events.parsed, refusedEarly: events.refused, principal: principal, audit: audit, action: "events")
+            }
             if !events.parsed.isEmpty {
                 do { try publisher.publish(events.parsed.map(\.1)) } catch { throw HTTPError(503, "the event queue is unavailable: \(error)") }
                 service.metrics.eventsPublished.increment(by: events.parsed.count)
+                audit?.record(principal, "publish", target: publisher.queue, before: nil, after: "\(events.parsed.count) events")
             }
             if !events.refused.isEmpty { service.metrics.eventsRefused.increment(by: events.refused.count) }
             let reply = Published(published: events.parsed.count, queue: publisher.queue,
                                   refused: events.refused.map { Refusal(index: $0.0, error: $0.1) })
             return .json(reply, status: events.refused.isEmpty ? 202 : (events.parsed.isEmpty ? 422 : 207))
         }
-        route("PUT", "/v1/items/{item}", "listing_create") { request in
+        route("PUT", "/v1/items/{item}", "listing_create", .listings) { request, principal in
             let item = try Self.pathID(request, "item")
             let listing = try Self.decode(ListingPayload.self, request.body)
+            if let bound = principal.seller, bound != listing.seller {
+                throw HTTPError(403, "key '\(principal.name)' acts for seller '\(bound)' only")
+            }
             let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(listing.seller),
                               item: ItemID(item), price: listing.price, attributes: listing.attributes)
-            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
+            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], principal: principal, audit: audit,
+                                   action: "listing_create")
         }
-        route("PATCH", "/v1/items/{item}", "listing_state") { request in
+        route("GET", "/v1/items/{item}", "listing", .listings) { request, _ in
             let item = try Self.pathID(request, "item")
-            let type = Self.eventType(of: try Self.decode(StateChangePayload.self, request.body).state)
-            let event = Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item))
-            return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [])
+            guard let listing = service.listings([item]).first, let state = listing.state else { throw HTTPError(404, "unknown listing '\(item)'") }
+            return .json(ListingReply(item: item, seller: listing.seller?.value, state: state.rawValue))
         }
-        route("GET", "/healthz", "healthz") { _ in .json(Health(status: "ok")) }
-        route("GET", "/readyz", "readyz") { _ in
+        route("PATCH", "/v1/items/{item}", "listing_state", .listings) { request, principal in
+            let item = try Self.pathID(request, "item")
+            let change = try Self.decode(StateChangePayload.self, request.body)
+            guard let listing = service.listings([item]).first, let current = listing.state else { throw HTTPError(404, "unknown listing '\(item)'") }
+            let seller = listing.seller?.value
+            try Self.checkActing(principal, named: change.seller, for: seller, item: item)
+            let target = Self.targetState(of: change.state)
+            guard current != target else { return .json(ListingReply(item: item, seller: seller, state: current.rawValue, changed: false)) }
+            guard let type = Self.eventType(from: current, to: target) else {
+                throw HTTPError(409, "listing '\(item)' cannot move from \(current.rawValue) to \(target.rawValue)")
+            }
+            let event = try Self.validated(Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item)), now: clock())
+            let outcome: EventIngestor.Outcome
+            do { outcome = try service.ingest([event]) } catch { throw HTTPError(503, "the event log is unavailable: \(error)") }
+            if let refusal = outcome.refused.first { throw HTTPError(409, refusal.error.message) }  // moved meanwhile
+            audit?.record(principal, "listing_state", target: item, before: current.rawValue, after: target.rawValue, ["event": type.rawValue])
+            return .json(ListingReply(item: item, seller: seller, state: target.rawValue, changed: true))
+        }
+        route("GET", "/healthz", "healthz", nil) { _, _ in .json(Health(status: "ok")) }
+        route("GET", "/readyz", "readyz", nil) { _, _ in
             let status = service.status
             return .json(Readiness(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed,
                                userQuery: service.userQuery,
                                experiment: service.experiment?.name,
                                variants: service.servedVersions.map { Readiness.Variant(alias: $0.alias, modelVersion: $0.version) }))
         }
-        router.add("GET", "/metrics") { _ in .text(service.metricsExposition, contentType: MetricsRegistry.contentType) }
+        router.add("GET", "/metrics") { request in
+            _ = try authorize(request, .metrics, access: access)
+            return .text(service.metricsExposition, contentType: MetricsRegistry.contentType)
+        }
         let dashboard = Dashboard(service: service)
-        router.add("GET", "/") { _ in .text(dashboard.html, contentType: "text/html; charset=utf-8") }
+        router.add("GET", "/") { request in
+            _ = try authorize(request, .metrics, access: access)
+            return .text(dashboard.html, contentType: "text/html; charset=utf-8")
+        }
+    }
+
+    /// The caller, when it may use `scope`; else 401 or 403.
+static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPolicy) throws -> Principal {
+        guard !access.isOpen else {
+            guard Principal.local.scopes.contains(scope) else {
+                throw HTTPError(403, "the \(scope.rawValue) scope needs an API key, and this server has none configured (docs/security.md)")
+            }
+            return .local
+        }
+        guard let principal = access.principal(authorization: request.header("Authorization")) else {
+            let presented = request.header("Authorization") != nil
+            throw HTTPError(401, presented ? "the bearer key is not valid" : "this endpoint needs an API key (Authorization: Bearer KEY)",
+                            headers: ["WWW-Authenticate": "Bearer realm=\"rummage\""])
+        }
+        guard principal.scopes.contains(scope) else {
+            throw HTTPError(403, "key '\(principal.name)' lacks the '\(scope.rawValue)' scope")
+        }
+        return principal
     }
 
     static func k(_ request: HTTPRequest) throws -> Int {
@@ -137,15 +192,6 @@ public enum ServingRoutes {
         return event
     }
 
-    /// Whether `a` and `b` hold the same bytes, in a time that depends only on their lengths (never on
-    /// where they first differ), so a token cannot be guessed byte by byte from response times.
-    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference: UInt8 = x.count == y.count ? 0 : 1
-        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
-        return difference == 0
-    }
-
     /// The path parameter `name` when it is a canonical id (`CanonicalID`), or 400 saying why not.
     static func pathID(_ request: HTTPRequest, _ name: String) throws -> String {
         let value = request.parameters[name] ?? ""
@@ -158,14 +204,39 @@ public enum ServingRoutes {
         do { return try PayloadError.decode(T.self, from: body) } catch { throw HTTPError(400, error.message) }
     }
 
-    /// The lifecycle event a state change records (`hidden` is a deletion for serving).
-    static func eventType(of state: ListingStateChange) -> EventType {
-        switch state {
-        case .sold: .listingSold
-        case .reserved: .listingReserved
-        case .active: .listingUnreserved
-        case .relisted: .listingRelisted
-        case .deleted, .hidden: .listingDeleted
+    /// Refuses (403) a listing change by `principal` unless it may act for the listing's `seller`: a key
+    /// bound to a seller acts for that seller only, and a seller `named` in the request must be the
+    /// listing's. A key bound to no seller may act for any (docs/security.md).
+    static func checkActing(_ principal: Principal, named: String?, for seller: String?, item: String) throws {
+        if let bound = principal.seller, bound != seller {
+            throw HTTPError(403, "key '\(principal.name)' acts for seller '\(bound)' only, and listing '\(item)' is not theirs")
+        }
+        if let named, named != seller { throw HTTPError(403, "listing '\(item)' is not seller '\(named)''s") }
+    }
+
+    /// The listing state a PATCH asks for.
+    static func targetState(of change: ListingStateChange) -> ListingState {
+        switch change {
+        case .sold: .sold
+        case .reserved: .reserved
+        case .active, .relisted: .active
+        case .hidden: .hidden
+        case .deleted: .deleted
+        }
+    }
+
+    /// The lifecycle event that moves a listing from `current` to `target`, or nil when none does.
+    static func eventType(from current: ListingState, to target: ListingState) -> EventType? {
+        switch (current, target) {
+        case (.reserved, .active): .listingUnreserved
+        case (.hidden, .active): .listingUnhidden
+        case (.draft, .active): .listingPublished
+        case (.sold, .active): .listingRelisted
+        case (.active, .reserved): .listingReserved
+        case (.active, .sold), (.reserved, .sold): .listingSold
+        case (.active, .hidden), (.reserved, .hidden): .listingHidden
+        case (_, .deleted) where current != .deleted: .listingDeleted
+        default: nil
         }
     }
 
@@ -189,8 +260,13 @@ public enum ServingRoutes {
         return (parsed, refused)
     }
 
-    static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)]) throws -> HTTPResponse {
+    /// Ingests `events` (`refusedEarly`: those refused while parsing, by index) and records the change
+    /// in `audit` as `action` by `principal`.
+    static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)], principal: Principal,
+                       audit: AuditLog?, action: String) throws -> HTTPResponse {
         let outcome: EventIngestor.Outcome
+        let touched = Array(Set(events.compactMap { ListingLifecycle.eventTypes.contains($0.1.type) ? $0.1.item?.value : nil }))
+        let before = audit == nil ? [:] : Dictionary(uniqueKeysWithValues: zip(touched.map { ItemID($0) }, service.listings(touched).map(\.state)))
         do {
             outcome = try service.ingest(events.map(\.1))
         } catch {
@@ -200,6 +276,7 @@ public enum ServingRoutes {
         let refused = (refusedEarly + outcome.refused.map { (events[$0.index].0, $0.error.message) })
             .sorted { $0.0 < $1.0 }.map { Refusal(index: $0.0, error: $0.1) }
         let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)
+        audit?.recordIngest(principal, action, events: events.map(\.1), before: before, outcome: outcome)
         return .json(reply, status: refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : 422))
     }
 }

@@ -48,6 +48,7 @@ public final class JSONLogger: Sendable {
         case let i as Int64: String(i)
         case let d as Double: d.isFinite ? number(d) : "null"
         case let f as Float: f.isFinite ? number(Double(f)) : "null"
+        case let texts as [String]: "[" + texts.map(quoted).joined(separator: ",") + "]"
         default: quoted(String(describing: value))
         }
     }

@@ -22,6 +22,21 @@ import Testing
         #expect(lifecycle.sellers["l1"] == "u1")
     }
 
+    /// [12/19]: hidden is reversible and distinct from deleted (which is for good).
+    @Test func hiddenListingsComeBackDeletedOnesNever() throws {
+        var lifecycle = ListingLifecycle()
+        for (type, state) in [(EventType.listingCreated, ListingState.active), (.listingHidden, .hidden), (.priceChanged, .hidden),
+                              (.listingUnhidden, .active), (.listingReserved, .reserved), (.listingHidden, .hidden)] {
+            try lifecycle.apply(event(type))
+            #expect(lifecycle.state(of: "l1") == state, "after \(type)")
+        }
+        #expect(throws: EventError.self) { try lifecycle.apply(event(.purchase)) }
+        #expect(throws: EventError.self) { try lifecycle.apply(event(.listingHidden)) }
+        try lifecycle.apply(event(.listingDeleted))
+        #expect(throws: EventError.self) { try lifecycle.apply(event(.listingUnhidden)) }
+        #expect(lifecycle.state(of: "l1") == .deleted)
+    }
+
     @Test func draftsArePublishedBeforeTheyCanBeReserved() throws {
         var lifecycle = ListingLifecycle()
         try lifecycle.apply(event(.listingCreated, attributes: ["draft": "true"]))

@@ -26,7 +26,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
                       ["features", "check"], ["features", "training-set"], ["bench", "ingest"], ["pipeline", "run"],
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
                       ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
-                      ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"]])
+                      ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
+                      ["keys"], ["keys", "create"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)

@@ -62,10 +62,10 @@ struct OpenAPIDocument {
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() throws {
         let document = Self.document
-        #expect(document.operations.count == 10)
+        #expect(document.operations.count == 11)
         let (_, service) = try ServingTests().deploy()
         let admin = Router()
-        ServingRoutes.install(service, on: admin, adminToken: "t")
+        ServingRoutes.install(service, on: admin)
         let documented = Set(document.operations.map { "\($0.method) \($0.path)" })
         let served = Set(admin.routeList.map { "\($0.method) \($0.pattern)" })
         #expect(documented == served)
@@ -77,33 +77,41 @@ struct OpenAPIDocument {
         let operations = Dictionary(uniqueKeysWithValues: Self.document.operations.map { ("\($0.method) \($0.path)", $0) })
         let (_, service) = try ServingTests().deploy()
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: "t")
+        ServingRoutes.install(service, on: router, access: .testing)
         let server = HTTPServer(router: router)
         try server.start()
         defer { server.stop() }
-        let auth = ["Authorization": "Bearer t"]
+        let auth = AccessPolicy.testAuthorization, none: [String: String] = [:]
         let cases: [(String, String, String, [String: String], String)] = [
-            ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations?k=5", [:], ""),
-            ("GET", "/v1/users/{user}/recommendations", "/v1/users/nobody/recommendations?category=bags&max_price=50", [:], ""),
-            ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations?k=0", [:], ""),
-            ("GET", "/v1/items/{item}/similar", "/v1/items/l5/similar?k=3", [:], ""),
-            ("GET", "/v1/items/{item}/similar", "/v1/items/missing/similar", [:], ""),
-            ("POST", "/v1/events", "/v1/events", [:], #"{"event_id":"c-1","type":"view","timestamp":1775000000,"user":"u1","item":"l5"}"#),
-            ("POST", "/v1/events", "/v1/events", [:], #"[{"event_id":"c-2","type":"view","timestamp":1775000000,"user":"u1","item":"l5"},{"x":1}]"#),
-            ("POST", "/v1/events", "/v1/events", [:], "[1,2"),
-            ("POST", "/v1/events", "/v1/events", [:], #"["AAA", [null], 7]"#),  // found by schemathesis: used to trap
+            ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations?k=5", auth, ""),
+            ("GET", "/v1/users/{user}/recommendations", "/v1/users/nobody/recommendations?category=bags&max_price=50", auth, ""),
+            ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations?k=0", auth, ""),
+            ("GET", "/v1/items/{item}/similar", "/v1/items/l5/similar?k=3", auth, ""),
+            ("GET", "/v1/items/{item}/similar", "/v1/items/missing/similar", auth, ""),
+            ("POST", "/v1/events", "/v1/events", auth, #"{"event_id":"c-1","type":"view","timestamp":1775000000,"user":"u1","item":"l5"}"#),
+            ("POST", "/v1/events", "/v1/events", auth, #"[{"event_id":"c-2","type":"view","timestamp":1775000000,"user":"u1","item":"l5"},{"x":1}]"#),
+            ("POST", "/v1/events", "/v1/events", auth, "[1,2"),
+            ("POST", "/v1/events", "/v1/events", auth, #"["AAA", [null], 7]"#),  // found by schemathesis: used to trap
             ("POST", "/v1/admin/reload", "/v1/admin/reload", auth, #"{"alias": {}}"#),
-            ("PUT", "/v1/items/{item}", "/v1/items/c-new", [:], #"{"seller":"u3","price":10,"attributes":{"category":"tops"}}"#),
-            ("PUT", "/v1/items/{item}", "/v1/items/c-new", [:], #"{"seller":"u3"}"#),
-            ("PUT", "/v1/items/{item}", "/v1/items/c-bad", [:], #"{"price":1}"#),
-            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", [:], #"{"state":"reserved"}"#),
-            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", [:], #"{"state":"flying"}"#),
+            ("PUT", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"seller":"u3","price":10,"attributes":{"category":"tops"}}"#),
+            ("PUT", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"seller":"u3"}"#),
+            ("PUT", "/v1/items/{item}", "/v1/items/c-bad", auth, #"{"price":1}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"reserved"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"flying"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"reserved"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"sold","seller":"someone-else"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"sold","seller":"u3"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/c-new", auth, #"{"state":"reserved"}"#),
+            ("PATCH", "/v1/items/{item}", "/v1/items/no-such-listing", auth, #"{"state":"sold"}"#),
+            ("GET", "/v1/items/{item}", "/v1/items/c-new", auth, ""),
+            ("GET", "/v1/items/{item}", "/v1/items/no-such-listing", auth, ""),
             ("POST", "/v1/admin/reload", "/v1/admin/reload", auth, ""),
-            ("POST", "/v1/admin/reload", "/v1/admin/reload", [:], ""),
-            ("GET", "/healthz", "/healthz", [:], ""),
-            ("GET", "/readyz", "/readyz", [:], ""),
-            ("GET", "/metrics", "/metrics", [:], ""),
-            ("GET", "/", "/", [:], ""),
+            ("POST", "/v1/admin/reload", "/v1/admin/reload", none, ""),
+            ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations", ["Authorization": "Bearer wrong-key-0123456789"], ""),
+            ("GET", "/healthz", "/healthz", none, ""),
+            ("GET", "/readyz", "/readyz", none, ""),
+            ("GET", "/metrics", "/metrics", auth, ""),
+            ("GET", "/", "/", auth, ""),
         ]
         var seen = Set<String>()
         for (method, pattern, path, headers, body) in cases {

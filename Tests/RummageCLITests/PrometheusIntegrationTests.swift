@@ -18,7 +18,7 @@ import Testing
         let service = try ServingTests.deployService(dir: s.dir)
         let now = 1_775_000_000 as Int64
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: "secret", clock: { now + 7_300 })
+        ServingRoutes.install(service, on: router, access: .testing, clock: { now + 7_300 })
         let server = HTTPServer(router: router, configuration: HTTPServer.Configuration())
         try server.start()
         defer { server.stop() }
@@ -33,6 +33,7 @@ import Testing
             rule_files: [\(s.dir)/alerts.yml]
             scrape_configs:
               - job_name: rummage
+                authorization: {credentials: \(AccessPolicy.testKey)}
                 static_configs: [{targets: ["127.0.0.1:\(server.port)"]}]
             """.write(toFile: s.dir + "/prometheus.yml", atomically: true, encoding: .utf8)
         let port = try HTTPServer.freeLoopbackPort()
@@ -60,7 +61,7 @@ import Testing
                 alert["state"] as? String == "firing" ? (alert["labels"] as? [String: String])?["alertname"] : nil
             })
         }
-        let client = RummageClient(port: server.port)
+        let client = RummageClient(port: server.port, apiKey: AccessPolicy.testKey)
         let faults = ["RummageFallbackSpike", "RummageIndexStale", "RummageModelReloadFailed"]
         // Healthy traffic first: personalised answers only. (The generated events are months old, so the
         // feature-freshness and ingest-lag alerts fire throughout; they are not among the faults.)
@@ -73,7 +74,7 @@ import Testing
 
         // Faults.
         _ = try client.send(events: [.init(id: "late-view", type: "view", timestamp: now + 7_200, user: "u1", item: "l5")])
-        #expect(throws: RummageClientError.self) { try client.reload(alias: "999", token: "secret") }
+        #expect(throws: RummageClientError.self) { try client.reload(alias: "999") }
         var seen: Set<String> = []
         let fired = Self.waitFor(seconds: 60) {
             for n in 0..<20 { _ = try? client.recommendations(user: "stranger-\(n)", k: 5) }

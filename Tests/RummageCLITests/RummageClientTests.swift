@@ -12,11 +12,11 @@ import Testing
         let s = ServingTests()
         let service = try ServingTests.deployService(dir: s.dir)
         let router = Router()
-        ServingRoutes.install(service, on: router, adminToken: "secret")
+        ServingRoutes.install(service, on: router, access: .testing)
         let server = HTTPServer(router: router, configuration: HTTPServer.Configuration())
         try server.start()
         defer { server.stop() }
-        let client = RummageClient(port: server.port)
+        let client = RummageClient(port: server.port, apiKey: AccessPolicy.testKey)
 
         let ready = try client.ready()
         #expect(ready.status == "ready" && ready.modelVersion == 1 && ready.variants.map(\.alias) == ["champion"])
@@ -29,7 +29,9 @@ import Testing
 
         let top = try #require(first.items.first?.item)
         #expect(try client.similar(item: top, k: 4).items.count == 4)
-        #expect(try client.setState(item: top, .sold).appended == 1)
+        #expect(try client.setState(item: top, .sold).changed == true)
+        #expect(try client.setState(item: top, .sold).changed == false)  // a retry changes nothing
+        #expect(try client.listing(item: top).state == "sold")
         #expect(try !client.recommendations(user: "u12", k: 10).items.map(\.item).contains(top))
 
         let created = try client.createListing(item: "client-new-1", seller: "u7", price: 20,
@@ -47,8 +49,8 @@ import Testing
         #expect(throws: RummageClientError.self) { try client.similar(item: "no-such-listing") }
         let outOfRange = Self.httpError { _ = try client.recommendations(user: "u12", k: 5_000) }
         #expect(outOfRange?.status == 400 && outOfRange?.message.contains("k must be") == true)
-        #expect(Self.httpError { _ = try client.reload(token: "wrong") }?.status == 401)
-        let reloaded = try client.reload(token: "secret")
+        #expect(Self.httpError { _ = try RummageClient(port: server.port, apiKey: "wrong-key-0123456789").reload() }?.status == 401)
+        let reloaded = try client.reload()
         #expect(reloaded.variant == "champion" && reloaded.from == 1 && reloaded.to == 1)
         #expect(try client.metrics().contains("rummage_index_listings{alias=\"champion\"}"))
 

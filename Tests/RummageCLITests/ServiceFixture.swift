@@ -3,6 +3,13 @@ import Pipeline
 import Registry
 import Serving
 
+extension AccessPolicy {
+    /// The key tests serve with: every scope.
+    static let testKey = "test-key-with-every-scope-0123"
+    static let testing = AccessPolicy(keys: [try! AccessPolicy.key(name: "test", scopes: Set(Scope.allCases), key: testKey)])
+    static let testAuthorization = ["Authorization": "Bearer \(testKey)"]
+}
+
 extension RecommendationService {
     /// The service as `rummage serve` builds it: the event log at `logPath` (created if missing), models
     /// loaded through the model catalogue.

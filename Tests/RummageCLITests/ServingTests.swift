@@ -235,10 +235,10 @@ import VectorSearch
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "v2.json", in: s.dir)
         #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
-        let reload = HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: ["Authorization": "Bearer secret"])
-        #expect(router.handle(reload).status == 403)  // installed without a token
+        let reload = HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: AccessPolicy.testAuthorization)
+        #expect(router.handle(reload).status == 403)  // installed without keys
         let admin = Router()
-        ServingRoutes.install(service, on: admin, adminToken: "secret", clock: { 1_775_000_000 })
+        ServingRoutes.install(service, on: admin, access: .testing, clock: { 1_775_000_000 })
         #expect(admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload")).status == 401)
         #expect(admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: ["Authorization": "Bearer nope"])).status == 401)
         let swapped = admin.handle(reload)
@@ -246,8 +246,8 @@ import VectorSearch
         let moved = try #require(try JSONSerialization.jsonObject(with: Data(swapped.body)) as? [String: Any])
         #expect(moved["from"] as? Int == 1 && moved["to"] as? Int == 2 && moved["variant"] as? String == "champion")
         #expect(service.modelVersion == 2)
-        #expect(try s.get(admin, "/v1/users/u12/recommendations?k=3")["model_version"] as? Int == 2)
-        #expect(!s.items(try s.get(admin, "/v1/items/fresh-9/similar?k=3")).isEmpty)
+        #expect(try s.get(router, "/v1/users/u12/recommendations?k=3")["model_version"] as? Int == 2)
+        #expect(!s.items(try s.get(router, "/v1/items/fresh-9/similar?k=3")).isEmpty)
         // A version whose index belongs to another model is refused; v2 keeps serving.
         let registry = ModelRegistry(root: s.dir + "/registry")
         let v2 = registry.versionDirectory("mp", 2)
@@ -258,7 +258,7 @@ import VectorSearch
         artifacts["index.rmg"] = s.dir + "/foreign.rmg"
         let v3 = try registry.register(try registry.manifest("mp", 2), artifacts: artifacts)
         let refused = admin.handle(HTTPRequest(method: "POST", path: "/v1/admin/reload", body: Array(#"{"alias":"\#(v3.version)"}"#.utf8),
-                                               headers: ["Authorization": "Bearer secret"]))
+                                               headers: AccessPolicy.testAuthorization))
         #expect(refused.status == 409 && String(decoding: refused.body, as: UTF8.self).contains("built from another model"))
         #expect(service.modelVersion == 2)
     }

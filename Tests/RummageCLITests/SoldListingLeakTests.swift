@@ -45,7 +45,7 @@ import Testing
         var rng = SeededGenerator(seed: 99)
         let live = service.knownItemsForTesting.shuffled(using: &rng)
         var next = 0
-        let soldCount = ledger.sell(sells, fallback: live, cursor: &next) { (try? seller.setState(item: $0, .sold))?.appended == 1 }
+        let soldCount = ledger.sell(sells, fallback: live, cursor: &next) { (try? seller.setState(item: $0, .sold))?.changed == true }
         group.wait()
         let result = ledger.snapshot
         #expect(soldCount == sells)

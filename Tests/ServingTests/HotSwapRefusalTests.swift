@@ -58,7 +58,7 @@ import VectorSearch
         try f.registry.setAlias(BundleFixture.model, "champion", to: v1)
         let service = try f.service()
         var options = ServerApplication.Options()
-        options.adminToken = "secret"
+        options.access = AccessPolicy(keys: [try AccessPolicy.key(name: "ops", scopes: [.admin, .recommend, .metrics], key: "hot-swap-test-key-0123")])
         let server = try ServerApplication(service: service, options: options)
         defer { server.stop() }
 
@@ -69,7 +69,7 @@ import VectorSearch
         let load = DispatchGroup()
         for c in 0..<3 {
             DispatchQueue.global().async(group: load) {
-                let client = RummageClient(port: port)
+                let client = RummageClient(port: port, apiKey: "hot-swap-test-key-0123")
                 var i = c
                 while !stop.load(ordering: .relaxed) {
                     do {
@@ -84,12 +84,12 @@ import VectorSearch
             }
         }
 
-        let admin = RummageClient(port: server.port)
+        let admin = RummageClient(port: server.port, apiKey: "hot-swap-test-key-0123")
         for broken in Self.brokenVersions(f) {
             let version = try f.register(broken.parts, tamper: broken.tamper)
             let before = answered.load(ordering: .relaxed)
             #expect(throws: (any Error).self, "\(broken.name)") {
-                do { _ = try admin.reload(alias: "\(version)", token: "secret") } catch {
+                do { _ = try admin.reload(alias: "\(version)") } catch {
                     guard case RummageClientError.http(let status, let message) = error else { throw error }
                     #expect(status == 409, "\(broken.name): \(status) \(message)")
                     #expect(message.contains(broken.says) && message.contains("still serving v\(v1)"), "\(broken.name): \(message)")
@@ -102,7 +102,7 @@ import VectorSearch
         }
         // A sound version still swaps in.
         let v2 = try f.register(f.parts(seed: 2))
-        #expect(try admin.reload(alias: "\(v2)", token: "secret").to == v2)
+        #expect(try admin.reload(alias: "\(v2)").to == v2)
         #expect(try admin.recommendations(user: "u3").modelVersion == v2)
         stop.store(true, ordering: .relaxed)
         load.wait()
