@@ -88,7 +88,8 @@ long crmq_queue_length(crmq *connection, const char *queue, char *error, size_t 
     return (long)ok->message_count;
 }
 
-int crmq_publish(crmq *connection, const char *queue, const void *body, size_t length, char *error, size_t error_length) {
+int crmq_publish(crmq *connection, const char *queue, const void *body, size_t length, const char *app_id, char *error,
+                 size_t error_length) {
     if (!connection->confirming) {
         amqp_confirm_select(connection->state, channel);
         if (check(amqp_get_rpc_reply(connection->state), "amqp confirm.select", error, error_length) != 0) return -1;
@@ -98,6 +99,10 @@ int crmq_publish(crmq *connection, const char *queue, const void *body, size_t l
     properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
     properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
     properties.content_type = amqp_cstring_bytes("application/x-ndjson");
+    if (app_id) {
+        properties._flags |= AMQP_BASIC_APP_ID_FLAG;
+        properties.app_id = amqp_cstring_bytes(app_id);
+    }
     amqp_bytes_t bytes = {.len = length, .bytes = (void *)body};
     int status = amqp_basic_publish(connection->state, channel, amqp_empty_bytes, amqp_cstring_bytes(queue), 1, 0, &properties, bytes);
     if (status != AMQP_STATUS_OK) return fail(error, error_length, "amqp publish", amqp_error_string2(status));
@@ -135,7 +140,7 @@ int crmq_consume(crmq *connection, const char *queue, int prefetch, char *error,
 }
 
 int crmq_next(crmq *connection, int timeout_ms, uint64_t *delivery_tag, const void **body, size_t *length,
-              char *error, size_t error_length) {
+              const void **app_id, size_t *app_id_length, char *error, size_t error_length) {
     if (connection->has_envelope) {
         amqp_destroy_envelope(&connection->envelope);
         connection->has_envelope = 0;
@@ -149,6 +154,10 @@ int crmq_next(crmq *connection, int timeout_ms, uint64_t *delivery_tag, const vo
     *delivery_tag = connection->envelope.delivery_tag;
     *body = connection->envelope.message.body.bytes;
     *length = connection->envelope.message.body.len;
+    amqp_basic_properties_t *properties = &connection->envelope.message.properties;
+    int has_app_id = (properties->_flags & AMQP_BASIC_APP_ID_FLAG) != 0;
+    *app_id = has_app_id ? properties->app_id.bytes : NULL;
+    *app_id_length = has_app_id ? properties->app_id.len : 0;
     return 1;
 }
 

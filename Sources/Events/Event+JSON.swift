@@ -68,6 +68,10 @@ extension Event {
         }
     }
 
+    /// What tells a resend from a different event under the same id: the first 128 bits of the SHA-256
+    /// of `jsonLine` (every field, in a fixed order), as 32 hex digits.
+    public var fingerprint: String { String(SHA256Hasher.hex(of: jsonLine.utf8).prefix(32)) }
+
     /// One line of JSON with keys in a fixed order; `Event(json:)` reads it back to an equal event.
     public var jsonLine: String {
         var parts = ["\"event_id\":\(JSONText.quoted(id))", "\"type\":\"\(type.rawValue)\"", "\"timestamp\":\(timestamp)"]

@@ -81,6 +81,8 @@ public struct Event: Sendable, Equatable {
 public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         case malformedJSON, missingField, invalidField, unknownType, futureTimestamp, invalidTransition, unknownListing
+        /// The producer already sent another event under this id.
+        case idConflict
     }
 
     public var code: Code

@@ -5,8 +5,11 @@ import Storage
 /// Validates events and appends the valid ones to an event log, keeping the listing lifecycle.
 ///
 /// Batch semantics:
-/// - An event whose id is already in the log, or earlier in the batch, is a duplicate: a no-op,
-///   counted, never an error (so a producer can safely resend after a failure).
+/// - Event ids are scoped to their producer. An event whose id the producer already used, in the log
+///   or earlier in the batch, for the same content (`Event.fingerprint`) is a duplicate: a no-op,
+///   counted, never an error (so a producer can safely resend after a failure). For other content it
+///   is refused (`.idConflict`) and changes nothing. (Events stored without a fingerprint, by schema 1,
+///   count as the same content.)
 /// - Each other event is checked in order against the lifecycle as left by the batch's earlier valid
 ///   events (a `listing_created` and a `purchase` of that listing may share a batch).
 /// - `.validEvents` (the default) appends every valid event and refuses the others, each with its
@@ -35,6 +38,11 @@ public final class EventIngestor: Sendable {
     public struct Refusal: Sendable, Equatable {
         public var index: Int
         public var error: EventError
+
+        public init(index: Int, error: EventError) {
+            self.index = index
+            self.error = error
+        }
     }
 
     public let log: any EventLog
@@ -76,36 +84,43 @@ public final class EventIngestor: Sendable {
     /// store) before recording its state: the states of the listings duplicates touch are re-derived
     /// from the log and recorded again, so a retried sale is never acknowledged while the store still
     /// shows the listing for sale.
-    public func ingest(_ events: [Event], mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
+    /// `producer`: whose ids these are (the API key's name; "" for files and keyless servers).
+    public func ingest(_ events: [Event], producer: String = "", mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
         let changesStates = events.contains { ListingLifecycle.eventTypes.contains($0.type) }
-        return changesStates ? try states.exclusively { () throws(StorageError) in try validateAndAppend(events, mode: mode) }
-                             : try validateAndAppend(events, mode: mode)
+        return changesStates ? try states.exclusively { () throws(StorageError) in try validateAndAppend(events, producer: producer, mode: mode) }
+                             : try validateAndAppend(events, producer: producer, mode: mode)
     }
 
-    private func validateAndAppend(_ events: [Event], mode: BatchMode) throws(StorageError) -> Outcome {
-        let known = try log.contains(ids: events.map(\.id))
+    private func validateAndAppend(_ events: [Event], producer: String, mode: BatchMode) throws(StorageError) -> Outcome {
+        let stored = try log.fingerprints(of: events.map(\.id), producer: producer)
         let touched = Set(events.compactMap(\.item))
         var next = try lifecycle(of: touched)
-        var seen = Set<String>()
+        var seen: [String: String] = [:]  // id → fingerprint, for the batch's accepted events
         var outcome = Outcome()
         var accepted: [Event] = [], retried = Set<ItemID>()
         for (index, event) in events.enumerated() {
-            if known[index] || !seen.insert(event.id).inserted {
+            let fingerprint = event.fingerprint
+            if let earlier = stored[index] ?? seen[event.id] {
+                guard earlier.isEmpty || earlier == fingerprint else {
+                    outcome.refused.append(Refusal(index: index, error: EventError(
+                        .idConflict, "event '\(event.id)': this producer already sent another event with this id (a resend must be identical)")))
+                    continue
+                }
                 outcome.duplicates += 1
-                if known[index], ListingLifecycle.eventTypes.contains(event.type), let item = event.item { retried.insert(item) }
+                if stored[index] != nil, ListingLifecycle.eventTypes.contains(event.type), let item = event.item { retried.insert(item) }
                 continue
             }
             do throws(EventError) {
                 try checkSchema(event)
                 try next.apply(event)
                 accepted.append(event)
+                seen[event.id] = fingerprint
             } catch {
-                seen.remove(event.id)
                 outcome.refused.append(Refusal(index: index, error: error))
             }
         }
         if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
-        outcome.appended = try log.append(accepted).filter { $0 }.count
+        outcome.appended = try log.append(accepted, producer: producer).filter { $0 }.count
         var changed = Set(accepted.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap(\.item))
         if !retried.isEmpty {
             let fromLog = try log.lifecycle(of: Array(retried))

@@ -8,15 +8,19 @@ import Storage
 /// Contract, shared by every implementation and checked by the same conformance tests:
 /// - `append` is atomic and durable: when it returns, every new event of the batch is on stable storage;
 ///   when it throws, none of them was appended.
-/// - Event ids are idempotency keys: an event whose id is already in the log, or earlier in the same
-///   batch, is skipped (a no-op), never stored twice.
+/// - Event ids are idempotency keys within their producer (the API key that sent them; "" for files and
+///   keyless servers): an event whose (producer, id) is already in the log, or earlier in the same batch,
+///   is skipped (a no-op), never stored twice. Each event is stored with its `fingerprint`, so a resend
+///   can be told from a different event reusing the id.
 /// - `read` returns events in the order they were appended, or by timestamp (ties in append order).
 public protocol EventLog: AnyObject, Sendable {
-    /// Appends the batch; per event, true if it was appended, false if its id was already there.
+    /// Appends the batch for `producer`; per event, true if it was appended, false if its id was already
+    /// there for that producer.
     @discardableResult
-    func append(_ events: [Event]) throws(StorageError) -> [Bool]
-    /// Per id, whether the log holds an event with it.
-    func contains(ids: [String]) throws(StorageError) -> [Bool]
+    func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool]
+    /// Per id, the fingerprint of the event `producer` stored with it: nil when there is none, "" when it
+    /// was stored without one (logs from before schema 2).
+    func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?]
     /// Calls `body` for each event with a timestamp in `timestamps` and, if `types` is given, one of
     /// those types, in `order`.
     func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder,
@@ -36,6 +40,13 @@ public protocol EventLog: AnyObject, Sendable {
 }
 
 extension EventLog {
+    /// Appends the batch without a producer (files, keyless servers).
+    @discardableResult
+    public func append(_ events: [Event]) throws(StorageError) -> [Bool] { try append(events, producer: "") }
+
+    /// Per id, whether the log holds an event with it and no producer.
+    public func contains(ids: [String]) throws(StorageError) -> [Bool] { try fingerprints(of: ids, producer: "").map { $0 != nil } }
+
     /// The lifecycle of `items` as the log's events leave it (the other listings absent).
     public func lifecycle(of items: [ItemID]) throws(StorageError) -> ListingLifecycle {
         var lifecycle = ListingLifecycle()

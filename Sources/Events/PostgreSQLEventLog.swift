@@ -3,7 +3,8 @@ import Storage
 import Synchronization
 
 /// The event log on PostgreSQL, for a log shared by several machines: one `events` table whose `seq`
-/// (a bigserial) is the append order and whose unique `event_id` makes duplicates no-ops. A batch is one
+/// (a bigserial) is the append order and whose unique (`producer`, `event_id`) makes duplicates no-ops
+/// (a schema-1 log is migrated in place when opened). A batch is one
 /// transaction; COMMIT returns once PostgreSQL has flushed it (`synchronous_commit = on`, the default),
 /// so `append` has the same durability contract as `SQLiteEventLog`. Same schema version, same
 /// conformance tests.
@@ -16,27 +17,42 @@ public final class PostgreSQLEventLog: EventLog {
     public init(conninfo: String) throws(StorageError) {
         self.conninfo = conninfo
         let db = try PostgreSQLConnection(conninfo)
-        try db.execute("""
+        let schema = SQLiteEventLog.schemaVersion
+        _ = try db.execute("""
             CREATE TABLE IF NOT EXISTS rummage_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            INSERT INTO rummage_meta VALUES ('event_log_schema', '\(SQLiteEventLog.schemaVersion)') ON CONFLICT (key) DO NOTHING;
-            CREATE TABLE IF NOT EXISTS events (
-                seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, ts BIGINT NOT NULL,
-                "user" TEXT, item TEXT, surface TEXT, ranking_id TEXT, position BIGINT, price DOUBLE PRECISION, attributes TEXT);
-            CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
-            CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(SQLiteEventLog.lifecycleCondition);
+            INSERT INTO rummage_meta VALUES ('event_log_schema', '\(schema)') ON CONFLICT (key) DO NOTHING;
             """)
-        let version = try db.execute("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
-        guard version.first?.first == SQLiteEventLog.schemaVersion else {
-            throw StorageError(code: 0, "\(conninfo): event log schema \(version.first?.first.flatMap { $0 } ?? "?") is not version \(SQLiteEventLog.schemaVersion)")
+        let version = try db.execute("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'").first?.first.flatMap { $0 }
+        guard let version, [schema, "1"].contains(version) else {
+            throw StorageError(code: 0, "\(conninfo): event log schema \(version ?? "?") is not version \(schema)")
+        }
+        try db.transaction { () throws(StorageError) in
+            if version == "1" {
+                // Every schema-1 event becomes the producer-less ("") event it was; no fingerprints are known.
+                _ = try db.execute("""
+                    ALTER TABLE events ADD COLUMN IF NOT EXISTS producer TEXT NOT NULL DEFAULT '', ADD COLUMN IF NOT EXISTS fingerprint TEXT;
+                    ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
+                    UPDATE rummage_meta SET value = '\(schema)' WHERE key = 'event_log_schema';
+                    """)
+            }
+            _ = try db.execute("""
+                CREATE TABLE IF NOT EXISTS events (
+                    seq BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, ts BIGINT NOT NULL, "user" TEXT, item TEXT, surface TEXT,
+                    ranking_id TEXT, position BIGINT, price DOUBLE PRECISION, attributes TEXT, event_id TEXT NOT NULL,
+                    producer TEXT NOT NULL DEFAULT '', fingerprint TEXT);
+                CREATE UNIQUE INDEX IF NOT EXISTS events_by_producer_and_id ON events (producer, event_id);
+                CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
+                CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(SQLiteEventLog.lifecycleCondition);
+                """)
         }
         connection = Mutex(db)
     }
 
-    /// Rows per INSERT statement (10 parameters each; PostgreSQL takes at most 65,535 per statement).
+    /// Rows per INSERT statement (12 parameters each; PostgreSQL takes at most 65,535 per statement).
     static let rowsPerStatement = 5_000
 
     @discardableResult
-    public func append(_ events: [Event]) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         var inserted = Set<String>()
         try connection.withLock { db throws(StorageError) in
@@ -47,17 +63,18 @@ public final class PostgreSQLEventLog: EventLog {
                 for start in stride(from: 0, to: events.count, by: Self.rowsPerStatement) {
                     let chunk = events[start..<min(events.count, start + Self.rowsPerStatement)]
                     var parameters: [String?] = []
-                    parameters.reserveCapacity(chunk.count * 10)
+                    parameters.reserveCapacity(chunk.count * 12)
                     var rows: [String] = []
                     for (r, e) in chunk.enumerated() {
-                        rows.append("(" + (1...10).map { "$\(r * 10 + $0)" }.joined(separator: ",") + ")")
-                        parameters += [e.id, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value, e.surface, e.rankingID,
-                                       e.position.map(String.init), e.price.map { "\($0)" },
+                        rows.append("(" + (1...12).map { "$\(r * 12 + $0)" }.joined(separator: ",") + ")")
+                        parameters += [producer, e.id, e.fingerprint, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value,
+                                       e.surface, e.rankingID, e.position.map(String.init), e.price.map { "\($0)" },
                                        e.attributes.isEmpty ? nil : SQLiteEventLog.encode(e.attributes)]
                     }
                     try db.query("""
-                        INSERT INTO events (event_id, type, ts, "user", item, surface, ranking_id, position, price, attributes)
-                        VALUES \(rows.joined(separator: ",")) ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+                        INSERT INTO events (producer, event_id, fingerprint, type, ts, "user", item, surface, ranking_id, position, price,
+                                            attributes)
+                        VALUES \(rows.joined(separator: ",")) ON CONFLICT (producer, event_id) DO NOTHING RETURNING event_id
                         """, parameters) { row throws(StorageError) in if let id = row[0] { inserted.insert(id) } }
                 }
             }
@@ -67,16 +84,17 @@ public final class PostgreSQLEventLog: EventLog {
         return events.map { e in seen.insert(e.id).inserted && inserted.contains(e.id) }
     }
 
-    public func contains(ids: [String]) throws(StorageError) -> [Bool] {
+    public func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?] {
         guard !ids.isEmpty else { return [] }
         // One query for the whole batch: the ids travel as one text[] literal.
-        var found = Set<String>()
+        var found: [String: String] = [:]
         try connection.withLock { db throws(StorageError) in
-            try db.query("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [Self.arrayLiteral(ids)]) { row throws(StorageError) in
-                if let id = row[0] { found.insert(id) }
+            try db.query("SELECT event_id, coalesce(fingerprint, '') FROM events WHERE producer = $1 AND event_id = ANY($2::text[])",
+                         [producer, Self.arrayLiteral(ids)]) { row throws(StorageError) in
+                if let id = row[0] { found[id] = row[1] ?? "" }
             }
         }
-        return ids.map(found.contains)
+        return ids.map { found[$0] }
     }
 
     /// A PostgreSQL array literal of `values`, each double-quoted with `"` and `\` escaped.

@@ -5,7 +5,8 @@ import Synchronization
 
 /// The embedded event log: one SQLite database file in WAL mode with `synchronous=FULL`, so a batch
 /// is fsync'd before `append` returns. One row per event; `seq` (the rowid) is the append order and a
-/// unique index on `event_id` makes duplicates no-ops.
+/// unique index on (`producer`, `event_id`) makes duplicates no-ops. A schema-1 log (ids unique on their
+/// own) is migrated in place when opened.
 public final class SQLiteEventLog: EventLog {
     private struct Connection {
         let db: SQLiteConnection
@@ -15,37 +16,62 @@ public final class SQLiteEventLog: EventLog {
 
     public let path: String
     private let connection: Mutex<Connection>
-    static let schemaVersion = "1"
+    /// 2: events are unique per (producer, event_id) and carry their fingerprint.
+    static let schemaVersion = "2"
 
-    /// Opens the log at `path`, creating the file and schema if needed. Throws if the file is not an
-    /// event log of this version.
+    /// The events table of `schemaVersion` (named `table`).
+    static func eventsTable(_ table: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(table) (
+            seq INTEGER PRIMARY KEY, producer TEXT NOT NULL DEFAULT '', event_id TEXT NOT NULL, fingerprint TEXT,
+            type TEXT NOT NULL, ts INTEGER NOT NULL, user TEXT, item TEXT, surface TEXT, ranking_id TEXT, position INTEGER,
+            price REAL, attributes TEXT, UNIQUE (producer, event_id));
+        """
+    }
+
+    /// Opens the log at `path`, creating the file and schema if needed, migrating a schema-1 log. Throws
+    /// if the file is not an event log of a known version.
     public init(path: String) throws(StorageError) {
         self.path = path
         let db = try SQLiteConnection(path: path)
         try db.execute("""
             CREATE TABLE IF NOT EXISTS rummage_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             INSERT OR IGNORE INTO rummage_meta VALUES ('event_log_schema', '\(Self.schemaVersion)');
-            CREATE TABLE IF NOT EXISTS events (
-                seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, ts INTEGER NOT NULL,
-                user TEXT, item TEXT, surface TEXT, ranking_id TEXT, position INTEGER, price REAL, attributes TEXT);
+            """)
+        let version = try db.prepare("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
+        guard try version.step(), let found = version.string(0), [Self.schemaVersion, "1"].contains(found) else {
+            throw StorageError(code: 0, "\(path): event log schema \(version.string(0) ?? "?") is not version \(Self.schemaVersion)")
+        }
+        version.reset()  // a statement in progress would lock the table the migration drops
+        if found == "1" {
+            // Every schema-1 event becomes the producer-less ("") event it was; no fingerprints are known.
+            try db.transaction { () throws(StorageError) in
+                try db.execute("""
+                    \(Self.eventsTable("events_v2"))
+                    INSERT INTO events_v2 (seq, event_id, type, ts, user, item, surface, ranking_id, position, price, attributes)
+                        SELECT seq, event_id, type, ts, user, item, surface, ranking_id, position, price, attributes FROM events;
+                    DROP TABLE events;
+                    ALTER TABLE events_v2 RENAME TO events;
+                    UPDATE rummage_meta SET value = '\(Self.schemaVersion)' WHERE key = 'event_log_schema';
+                    """)
+            }
+        }
+        try db.execute("""
+            \(Self.eventsTable("events"))
             CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
             CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(Self.lifecycleCondition);
             """)
-        let version = try db.prepare("SELECT value FROM rummage_meta WHERE key = 'event_log_schema'")
-        guard try version.step(), version.string(0) == Self.schemaVersion else {
-            throw StorageError(code: 0, "\(path): event log schema \(version.string(0) ?? "?") is not version \(Self.schemaVersion)")
-        }
         connection = Mutex(Connection(
             db: db,
             insert: try db.prepare("""
-                INSERT OR IGNORE INTO events (event_id, type, ts, user, item, surface, ranking_id, position, price, attributes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO events (producer, event_id, fingerprint, type, ts, user, item, surface, ranking_id, position, price, attributes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """),
-            lookup: try db.prepare("SELECT 1 FROM events WHERE event_id = ?")))
+            lookup: try db.prepare("SELECT coalesce(fingerprint, '') FROM events WHERE producer = ? AND event_id = ?")))
     }
 
     @discardableResult
-    public func append(_ events: [Event]) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         return try connection.withLock { c throws(StorageError) in
             try c.db.transaction { () throws(StorageError) in
@@ -53,16 +79,18 @@ public final class SQLiteEventLog: EventLog {
                 appended.reserveCapacity(events.count)
                 for e in events {
                     let s = c.insert
-                    s.bind(1, e.id)
-                    s.bind(2, e.type.rawValue)
-                    s.bind(3, e.timestamp)
-                    s.bind(4, e.user?.value)
-                    s.bind(5, e.item?.value)
-                    s.bind(6, e.surface)
-                    s.bind(7, e.rankingID)
-                    s.bind(8, e.position.map(Int64.init))
-                    s.bind(9, e.price)
-                    s.bind(10, e.attributes.isEmpty ? nil : Self.encode(e.attributes))
+                    s.bind(1, producer)
+                    s.bind(2, e.id)
+                    s.bind(3, e.fingerprint)
+                    s.bind(4, e.type.rawValue)
+                    s.bind(5, e.timestamp)
+                    s.bind(6, e.user?.value)
+                    s.bind(7, e.item?.value)
+                    s.bind(8, e.surface)
+                    s.bind(9, e.rankingID)
+                    s.bind(10, e.position.map(Int64.init))
+                    s.bind(11, e.price)
+                    s.bind(12, e.attributes.isEmpty ? nil : Self.encode(e.attributes))
                     defer { s.reset() }
                     try s.step()
                     appended.append(c.db.changes == 1)
@@ -72,14 +100,15 @@ public final class SQLiteEventLog: EventLog {
         }
     }
 
-    public func contains(ids: [String]) throws(StorageError) -> [Bool] {
+    public func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?] {
         try connection.withLock { c throws(StorageError) in
-            var found: [Bool] = []
+            var found: [String?] = []
             found.reserveCapacity(ids.count)
             for id in ids {
-                c.lookup.bind(1, id)
+                c.lookup.bind(1, producer)
+                c.lookup.bind(2, id)
                 defer { c.lookup.reset() }
-                found.append(try c.lookup.step())
+                found.append(try c.lookup.step() ? c.lookup.string(0) ?? "" : nil)
             }
             return found
         }

@@ -21,16 +21,24 @@ struct IngestCommand: Command {
         'line N: reason'; with --atomic a batch holding any refused line is not appended at all.
         Exits 0 when every line was appended or a duplicate, 2 when some were refused.
 
+        Event ids are unique per producer (--producer; from RabbitMQ, each message's app-id, which
+        `rummage serve --publish-events` sets to the sending API key's name): a resend with the same
+        content is a duplicate, another event under a used id is refused.
+
         From RabbitMQ (--from amqp://…): consumes the durable queue (--queue), each message one or more
         JSON lines, with manual acknowledgements: a message is acknowledged only after every event in it
-        is durable in the log (a refused line is reported and acknowledged: it would be refused again).
-        Killed at any point, it loses nothing: unacknowledged messages are delivered again, and their
-        events already in the log are duplicates (no-ops), so each event counts once.
+        is durable in the log. A refused line (it would be refused again) is dead-lettered: published to
+        the queue QUEUE.dead as {"reason", "line", "producer"} before its message is acknowledged, so a
+        poison event never stops the consumer. An event the log itself cannot store while it stores the
+        others is refused the same way; when the log stores nothing, the consumer stops and the messages
+        are delivered again. Killed at any point, it loses nothing: unacknowledged messages are delivered
+        again, and their events already in the log are duplicates (no-ops), so each event counts once.
         """,
         options: [
             .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, or a RabbitMQ queue: amqp://USER:PASS@HOST:PORT/VHOST.", required: true),
             .value("queue", "NAME", help: "With --from amqp://…: the durable queue to consume.", default: "rummage.events"),
             .value("idle-exit", "SECONDS", help: "With --from amqp://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
+            .value("producer", "NAME", help: "Whose event ids a file's events are (ids are unique per producer; default: none)."),
             .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
             .value("schema", "FILE", help: "Catalogue schema (JSON, docs/bring-your-own-data.md): refuse listing and user events whose attributes break it."),
@@ -53,6 +61,7 @@ struct IngestCommand: Command {
     let onlineStore: OnlineStore?
     let queueName: String
     let idleExit: Int
+    let producer: String
     let schema: CatalogueSchema?
     /// With a queue: a batch is flushed (and its messages acknowledged) once no message came for this long.
     static let quietFlushMilliseconds = 100
@@ -69,6 +78,7 @@ struct IngestCommand: Command {
         onlineStore = try OnlineStore.from(arguments)
         queueName = try arguments.requiredString("queue")
         idleExit = try arguments.requiredInt("idle-exit", in: 0...86_400 * 365)
+        producer = arguments.string("producer") ?? ""
         do {
             schema = try arguments.string("schema").map { path throws(SchemaError) in try CatalogueSchema.load(path: path) }
         } catch {
@@ -79,12 +89,17 @@ struct IngestCommand: Command {
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
         let queue: AMQPConnection?
+        // Dead letters go over their own connection: publisher confirms on the consuming channel would
+        // interleave with deliveries.
+        var deadLetters: AMQPConnection? = nil
         var reader: LineReader? = nil
         if source.hasPrefix("amqp://") {
             let connection = try AMQPConnection(url: source)
             try connection.declareQueue(queueName)
             try connection.consume(queueName, prefetch: max(batchSize, 1))
             queue = connection
+            deadLetters = try AMQPConnection(url: source)
+            try deadLetters?.declareQueue(deadLetterQueue)
         } else {
             queue = nil
             reader = try LineReader(path: source)
@@ -94,18 +109,21 @@ struct IngestCommand: Command {
         let ingestor = try EventIngestor(log: openEventLog(logPath), states: onlineStore?.states, schema: schema)
         let clock = Stopwatch()
         var totals = EventIngestor.Outcome()
-        var lines = 0, refused = 0
+        var lines = 0, refused = 0, deadLettered = 0
         var batch: [Event] = [], batchLines: [Int] = []
+        // From a queue: each batched line's text (for the dead-letter queue), and whose events they are.
+        var batchText: [String] = []
+        var batchProducer = producer
         var lastReport = 0.0
         // The last queue message whose every line is in a batch: acknowledged once that batch is durable.
         var consumedTag: UInt64? = nil
 
         // Lines refused while parsing, reported with the batch's other refusals in line order.
-        var unparsed: [(line: Int, reason: String)] = []
+        var unparsed: [(line: Int, reason: String, text: String)] = []
 
         func flush(through line: Int) throws(StorageError) {
             let submitted = mode == .allOrNothing && !unparsed.isEmpty ? [] : batch
-            let outcome = try ingestor.ingest(submitted, mode: mode)
+            let outcome = try ingest(submitted, producer: batchProducer, with: ingestor, isolatingPoison: queue != nil)
             if let features = onlineStore?.features, !(mode == .allOrNothing && !outcome.refused.isEmpty) {
                 // Duplicates too: a retry after a crash between append and this update completes it (idempotent).
                 let refusedIndices = Set(outcome.refused.map(\.index))
@@ -113,13 +131,24 @@ struct IngestCommand: Command {
             }
             totals.appended += outcome.appended
             totals.duplicates += outcome.duplicates
-            var reasons = unparsed + outcome.refused.map { (batchLines[$0.index], $0.error.description) }
+            var reasons: [(line: Int, reason: String)] = unparsed.map { ($0.line, $0.reason) }
+                + outcome.refused.map { (batchLines[$0.index], $0.error.description) }
             refused += reasons.count
             if mode == .allOrNothing && !reasons.isEmpty {
                 let refusedLines = Set(reasons.map(\.line))
                 let dropped = batchLines.filter { !refusedLines.contains($0) }
                 reasons += dropped.map { ($0, "not appended (--atomic: its batch holds a refused line)") }
                 refused += dropped.count
+            }
+            if let deadLetters {
+                let text = Dictionary(uniqueKeysWithValues: zip(batchLines, batchText) + unparsed.map { ($0.line, $0.text) })
+                let letters = reasons.map { line, reason in
+                    "{\"reason\":\(JSONText.quoted(reason)),\"line\":\(JSONText.quoted(text[line] ?? "")),\"producer\":\(JSONText.quoted(batchProducer))}"
+                }
+                if !letters.isEmpty {
+                    try deadLetters.publish(Array(letters.joined(separator: "\n").utf8), to: deadLetterQueue, producer: batchProducer)
+                    deadLettered += letters.count
+                }
             }
             for r in reasons.sorted(by: { $0.line < $1.line }) { console.progress("line \(r.line): \(r.reason)") }
             unparsed.removeAll()
@@ -132,16 +161,19 @@ struct IngestCommand: Command {
             if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
             batch.removeAll(keepingCapacity: true)
             batchLines.removeAll(keepingCapacity: true)
+            batchText.removeAll(keepingCapacity: true)
         }
 
         func take(_ number: Int, _ bytes: [UInt8]) throws(StorageError) {
             lines = number
             if isBlank(bytes) { return }
+            let text = queue == nil ? "" : String(decoding: bytes, as: UTF8.self)
             do throws(EventError) {
                 batch.append(try Event(json: bytes, now: now))
                 batchLines.append(number)
+                batchText.append(text)
             } catch {
-                unparsed.append((number, error.description))
+                unparsed.append((number, error.description, text))
             }
             if batch.count + unparsed.count >= batchSize { try flush(through: number) }
             if clock.elapsedSeconds - lastReport >= 2 {
@@ -165,6 +197,11 @@ struct IngestCommand: Command {
                     continue
                 }
                 idleSince = clock.elapsedSeconds
+                // A batch holds one producer's events.
+                if message.producer != batchProducer {
+                    if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+                    batchProducer = message.producer
+                }
                 for line in message.body.split(separator: 0x0A, omittingEmptySubsequences: false) { try take(lines + 1, Array(line)) }
                 consumedTag = message.deliveryTag
             }
@@ -172,17 +209,46 @@ struct IngestCommand: Command {
         }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
+            + (queue == nil ? "" : "(\(deadLettered) dead-lettered to \(deadLetterQueue)) ")
             + "in \(formattedSeconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
         if json {
             console.progress(summary)
             let object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,
-                                         "refused": refused, "log": logPath, "log_events": held,
+                                         "refused": refused, "dead_lettered": deadLettered, "log": logPath, "log_events": held,
                                          "seconds": clock.elapsedSeconds]
             console.result(try jsonObjectLine(object, escapingSlashes: true))
         } else {
             console.result(summary)
         }
         if refused > 0 { throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)") }
+    }
+
+    /// Where refused queue lines go, with their reasons.
+    var deadLetterQueue: String { queueName + ".dead" }
+
+    /// Ingests `events`. With `isolatingPoison`, a batch the log refuses to store while it still answers
+    /// is ingested event by event, and the events it cannot store are refused with the storage error
+    /// (a poison event must not stop a consumer); a log that does not answer stops the ingest.
+    func ingest(_ events: [Event], producer: String, with ingestor: EventIngestor, isolatingPoison: Bool) throws(StorageError)
+        -> EventIngestor.Outcome {
+        do {
+            return try ingestor.ingest(events, producer: producer, mode: mode)
+        } catch {
+            guard isolatingPoison, events.count > 0, (try? ingestor.log.lastSequence()) != nil else { throw error }
+            var total = EventIngestor.Outcome()
+            for (index, event) in events.enumerated() {
+                do {
+                    let one = try ingestor.ingest([event], producer: producer, mode: mode)
+                    total.appended += one.appended
+                    total.duplicates += one.duplicates
+                    total.refused += one.refused.map { EventIngestor.Refusal(index: index, error: $0.error) }
+                    total.states.merge(one.states) { _, new in new }
+                } catch {
+                    total.refused.append(EventIngestor.Refusal(index: index, error: EventError(.invalidField, "the log cannot store it: \(error)")))
+                }
+            }
+            return total
+        }
     }
 }
 

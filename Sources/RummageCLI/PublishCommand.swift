@@ -21,12 +21,13 @@ struct PublishCommand: Command {
             .value("to", "URL", help: "RabbitMQ: amqp://USER:PASS@HOST:PORT/VHOST.", required: true),
             .value("queue", "NAME", help: "The durable queue.", default: "rummage.events"),
             .value("per-message", "N", help: "Events per message.", default: "100"),
+            .value("producer", "NAME", help: "Whose event ids these are (the messages' app-id; ids are unique per producer; default: none)."),
             .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
             .flag("json", help: "Print the summary as one JSON object on the last line of stdout."),
             .flag("quiet", help: "Print no progress or refusals on stderr."),
         ])
 
-    let source: String, url: String, queue: String
+    let source: String, url: String, queue: String, producer: String
     let perMessage: Int
     let now: Int64
     let json: Bool, quiet: Bool
@@ -35,6 +36,7 @@ struct PublishCommand: Command {
         source = try arguments.requiredString("from")
         url = try arguments.requiredString("to")
         queue = try arguments.requiredString("queue")
+        producer = arguments.string("producer") ?? ""
         perMessage = try arguments.requiredInt("per-message", in: 1...100_000)
         now = Int64(try arguments.int("now", in: 0...Int(Int32.max) * 4) ?? Int(Date().timeIntervalSince1970))
         json = arguments.flag("json")
@@ -51,7 +53,7 @@ struct PublishCommand: Command {
         var lastReport = 0.0
         func send() throws(StorageError) {
             guard inMessage > 0 else { return }
-            try connection.publish(message, to: queue)
+            try connection.publish(message, to: queue, producer: producer.isEmpty ? nil : producer)
             published += inMessage
             messages += 1
             message.removeAll(keepingCapacity: true)

@@ -35,6 +35,10 @@ public struct Principal: Sendable, Equatable {
         self.seller = seller
     }
 
+    /// The namespace of the event ids it sends (`EventIngestor`): its name, or "" for `local` (ids of a
+    /// keyless server are global, as they were before keys).
+    public var producer: String { self == .local ? "" : name }
+
     /// Whether it may act for `seller` (change or create that seller's listings).
     public func mayActFor(seller: String) -> Bool { self.seller == nil || self.seller == seller }
 }

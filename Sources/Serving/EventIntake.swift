@@ -49,9 +49,10 @@ final class EventIntake: Sendable {
 
     /// Takes events (already parsed): validates them against the lifecycle and appends the valid ones
     /// durably, then updates the online features and every served deployment. `variantOf` attributes an
-    /// event to the variant whose answer it follows (for the per-variant counters).
-    func ingest(_ events: [Event], variantOf: (Event) -> String) throws -> EventIngestor.Outcome {
-        let outcome = try ingestor.ingest(events)
+    /// event to the variant whose answer it follows (for the per-variant counters); `producer` scopes
+    /// the event ids (`EventIngestor`).
+    func ingest(_ events: [Event], producer: String, variantOf: (Event) -> String) throws -> EventIngestor.Outcome {
+        let outcome = try ingestor.ingest(events, producer: producer)
         eligibility.recordIngested(outcome, events: events)
         let refused = Set(outcome.refused.map(\.index))
         let accepted = events.enumerated().filter { !refused.contains($0.offset) }.map(\.element)

@@ -21,9 +21,9 @@ public final class EventPublisher: Sendable {
         connection = Mutex(opened)
     }
 
-    /// Publishes `events` as one message and waits for the broker's confirm. One reconnect is tried
-    /// when the connection failed (a broker restart).
-    public func publish(_ events: [Event]) throws(StorageError) {
+    /// Publishes `events` as one message, with `producer` (whose event ids these are) as its app-id, and
+    /// waits for the broker's confirm. One reconnect is tried when the connection failed (a broker restart).
+    public func publish(_ events: [Event], producer: String) throws(StorageError) {
         let body = Array(events.map(\.jsonLine).joined(separator: "\n").utf8)
         try connection.withLock { held throws(StorageError) in
             for attempt in 0..<2 {
@@ -34,7 +34,7 @@ public final class EventPublisher: Sendable {
                         try open.declareQueue(queue)
                         held = open
                     }
-                    try open.publish(body, to: queue)
+                    try open.publish(body, to: queue, producer: producer)
                     return
                 } catch {
                     held = nil

@@ -243,8 +243,9 @@ public final class RecommendationService: Sendable {
 
     /// Takes events (already parsed): validated against the lifecycle, the valid ones appended durably,
     /// then applied to the online features and every served index (`EventIntake`).
-    public func ingest(_ events: [Event]) throws -> EventIngestor.Outcome {
-        try intake.ingest(events, variantOf: variant(of:))
+    /// `producer` scopes the event ids: the sending key's name ("" without keys).
+    public func ingest(_ events: [Event], producer: String = "") throws -> EventIngestor.Outcome {
+        try intake.ingest(events, producer: producer, variantOf: variant(of:))
     }
 
     /// With shared states, applies what other processes appended to the shared log since the last call,

@@ -95,7 +95,7 @@ public enum ServingRoutes {
                 return try Self.ingest(service, events.parsed, refusedEarly: events.refused, principal: principal, audit: audit, action: "events")
             }
             if !events.parsed.isEmpty {
-                do { try publisher.publish(events.parsed.map(\.1)) } catch { throw HTTPError(503, "the event queue is unavailable: \(error)") }
+                do { try publisher.publish(events.parsed.map(\.1), producer: principal.producer) } catch { throw HTTPError(503, "the event queue is unavailable: \(error)") }
                 service.metrics.eventsPublished.increment(by: events.parsed.count)
                 audit?.record(principal, "publish", target: publisher.queue, before: nil, after: "\(events.parsed.count) events")
             }
@@ -133,7 +133,7 @@ public enum ServingRoutes {
             }
             let event = try Self.validated(Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item)), now: clock())
             let outcome: EventIngestor.Outcome
-            do { outcome = try service.ingest([event]) } catch { throw HTTPError(503, "the event log is unavailable: \(error)") }
+            do { outcome = try service.ingest([event], producer: principal.producer) } catch { throw HTTPError(503, "the event log is unavailable: \(error)") }
             if let refusal = outcome.refused.first { throw HTTPError(409, refusal.error.message) }  // moved meanwhile
             audit?.record(principal, "listing_state", target: item, before: current.rawValue, after: target.rawValue, ["event": type.rawValue])
             return .json(ListingReply(item: item, seller: seller, state: target.rawValue, changed: true))
@@ -260,15 +260,15 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
         return (parsed, refused)
     }
 
-    /// Ingests `events` (`refusedEarly`: those refused while parsing, by index) and records the change
-    /// in `audit` as `action` by `principal`.
+    /// Ingests `events` (`refusedEarly`: those refused while parsing, by index) as `principal`'s (its
+    /// event ids, `principal.producer`'s), and records the change in `audit` as `action`.
     static func ingest(_ service: RecommendationService, _ events: [(Int, Event)], refusedEarly: [(Int, String)], principal: Principal,
                        audit: AuditLog?, action: String) throws -> HTTPResponse {
         let outcome: EventIngestor.Outcome
         let touched = Array(Set(events.compactMap { ListingLifecycle.eventTypes.contains($0.1.type) ? $0.1.item?.value : nil }))
         let before = audit == nil ? [:] : Dictionary(uniqueKeysWithValues: zip(touched.map { ItemID($0) }, service.listings(touched).map(\.state)))
         do {
-            outcome = try service.ingest(events.map(\.1))
+            outcome = try service.ingest(events.map(\.1), producer: principal.producer)
         } catch {
             throw HTTPError(503, "the event log is unavailable: \(error)")
         }
@@ -277,6 +277,9 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
             .sorted { $0.0 < $1.0 }.map { Refusal(index: $0.0, error: $0.1) }
         let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)
         audit?.recordIngest(principal, action, events: events.map(\.1), before: before, outcome: outcome)
-        return .json(reply, status: refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : 422))
+        // Nothing taken and an id reused for other content: 409 (the producer must not retry as is).
+        let conflict = outcome.refused.contains { $0.error.code == .idConflict }
+        let status = refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : (conflict ? 409 : 422))
+        return .json(reply, status: status)
     }
 }

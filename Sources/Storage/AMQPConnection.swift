@@ -35,8 +35,11 @@ public final class AMQPConnection: @unchecked Sendable {
     }
 
     /// Publishes `body` as a persistent message to `queue` and returns once the broker confirmed it.
-    public func publish(_ body: [UInt8], to queue: String) throws(StorageError) {
-        try call { error, length in body.withUnsafeBytes { crmq_publish(connection, queue, $0.baseAddress, $0.count, error, length) } }
+    /// `producer` travels as the message's app-id (whose event ids these are; nil: none).
+    public func publish(_ body: [UInt8], to queue: String, producer: String? = nil) throws(StorageError) {
+        try call { error, length in
+            body.withUnsafeBytes { bytes in crmq_publish(connection, queue, bytes.baseAddress, bytes.count, producer, error, length) }
+        }
     }
 
     /// Starts consuming `queue` with manual acknowledgements and at most `prefetch` unacknowledged messages.
@@ -44,13 +47,16 @@ public final class AMQPConnection: @unchecked Sendable {
         try call { crmq_consume(connection, queue, Int32(min(prefetch, 65_535)), $0, $1) }
     }
 
-    /// The next delivered message, or nil when none arrives within `timeoutMilliseconds`.
-    public func next(timeoutMilliseconds: Int) throws(StorageError) -> (deliveryTag: UInt64, body: [UInt8])? {
-        var tag: UInt64 = 0, body: UnsafeRawPointer? = nil, length = 0
+    /// The next delivered message, with its producer (app-id; "" when it has none), or nil when none
+    /// arrives within `timeoutMilliseconds`.
+    public func next(timeoutMilliseconds: Int) throws(StorageError) -> (deliveryTag: UInt64, body: [UInt8], producer: String)? {
+        var tag: UInt64 = 0, body: UnsafeRawPointer? = nil, length = 0, appID: UnsafeRawPointer? = nil, appIDLength = 0
         var error = [CChar](repeating: 0, count: 512)
-        switch crmq_next(connection, Int32(timeoutMilliseconds), &tag, &body, &length, &error, error.count) {
+        switch crmq_next(connection, Int32(timeoutMilliseconds), &tag, &body, &length, &appID, &appIDLength, &error, error.count) {
         case 0: return nil
-        case 1: return (tag, length == 0 ? [] : Array(UnsafeRawBufferPointer(start: body, count: length)))
+        case 1:
+            let producer = appIDLength == 0 ? "" : String(decoding: UnsafeRawBufferPointer(start: appID, count: appIDLength), as: UTF8.self)
+            return (tag, length == 0 ? [] : Array(UnsafeRawBufferPointer(start: body, count: length)), producer)
         default: throw StorageError(code: -1, "\(endpoint): \(Self.text(error))")
         }
     }

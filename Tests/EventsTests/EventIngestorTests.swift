@@ -38,6 +38,25 @@ import Testing
         #expect(again.states == ["l1": .sold])  // the retried lifecycle events' listing, re-derived from the log
     }
 
+    /// [12/19]: pre-claiming "order-9001" under another producer made the real purchase a silent
+    /// duplicate while the listing stayed on sale. Ids are now the producer's own, and reusing one for
+    /// other content is refused (and changes nothing), in the log and within a batch.
+    @Test func anEventIdIsTheProducersAndBoundToItsContent() throws {
+        let log = try newLog()
+        let ingestor = try EventIngestor(log: log)
+        #expect(try ingestor.ingest([created("c1", item: "l1")], producer: "shop").appended == 1)
+        let squat = Event(id: "order-9001", type: .view, timestamp: 1_000_000_050, user: "mallory", item: "l1")
+        #expect(try ingestor.ingest([squat], producer: "mallory").appended == 1)
+        let sale = try ingestor.ingest([purchase("order-9001", item: "l1")], producer: "shop")
+        #expect(sale.appended == 1 && sale.duplicates == 0 && sale.states["l1"] == .sold)
+        #expect(try ingestor.ingest([purchase("order-9001", item: "l1")], producer: "shop").duplicates == 1, "a resend is a duplicate")
+        let other = try ingestor.ingest([purchase("order-9001", item: "l2")], producer: "shop")
+        #expect(other.appended == 0 && other.duplicates == 0 && other.refused.map(\.error.code) == [.idConflict])
+        let batch = try ingestor.ingest([created("c2", item: "l2"), created("c2", item: "l3")], producer: "shop")
+        #expect(batch.appended == 1 && batch.refused.map(\.index) == [1] && batch.refused.first?.error.code == .idConflict)
+        #expect(try log.count() == 4)
+    }
+
     @Test func allOrNothingRefusesTheWholeBatch() throws {
         let log = try newLog()
         let ingestor = try EventIngestor(log: log)

@@ -36,6 +36,52 @@ import Testing
         return ids
     }
 
+    /// [12/19]: ids are unique per producer, and each event is stored with its fingerprint.
+    @Test(arguments: Backend.allCases)
+    func idsAreScopedToTheirProducerAndKeepTheirFingerprint(backend: Backend) throws {
+        let (log, reopen) = try backend.make()
+        let mine = Self.view("order-9001", at: 10), theirs = Self.view("order-9001", at: 20, item: "l2")
+        #expect(try log.append([theirs], producer: "attacker") == [true])
+        #expect(try log.append([mine], producer: "shop") == [true], "another producer's id does not pre-claim it")
+        #expect(try log.append([mine], producer: "shop") == [false])
+        #expect(try log.fingerprints(of: ["order-9001", "nope"], producer: "shop") == [mine.fingerprint, nil])
+        #expect(try log.fingerprints(of: ["order-9001"], producer: "attacker") == [theirs.fingerprint])
+        #expect(try log.contains(ids: ["order-9001"]) == [false], "no producer-less event has the id")
+        #expect(try reopen().count() == 2)
+        #expect(mine.fingerprint.count == 32 && mine.fingerprint != theirs.fingerprint)
+    }
+
+    /// [12/19]: a schema-1 log (ids unique on their own, no producers) is migrated in place when opened:
+    /// its events stay, in order, as producer-less events without fingerprints.
+    @Test(arguments: Backend.allCases)
+    func aSchemaOneLogIsMigratedWhenOpened(backend: Backend) throws {
+        let v1 = """
+            CREATE TABLE rummage_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO rummage_meta VALUES ('event_log_schema', '1');
+            CREATE TABLE events (seq \(backend == .sqlite ? "INTEGER" : "BIGSERIAL") PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL, ts BIGINT NOT NULL, "user" TEXT, item TEXT, surface TEXT, ranking_id TEXT, position BIGINT,
+                price DOUBLE PRECISION, attributes TEXT);
+            INSERT INTO events (event_id, type, ts, "user", item) VALUES ('b', 'view', 20, 'u1', 'l1'), ('a', 'view', 10, 'u1', 'l1');
+            """
+        let log: any EventLog
+        switch backend {
+        case .sqlite:
+            let path = Fixtures.temporaryDirectory("rummage-log-v1") + "/events.sqlite"
+            try SQLiteConnection(path: path).execute(v1)
+            log = try SQLiteEventLog(path: path)
+            #expect(try SQLiteEventLog(path: path).count() == 2, "opening a migrated log again changes nothing")
+        case .postgresql:
+            let conninfo = try TestPostgres.database()
+            _ = try PostgreSQLConnection(conninfo).execute(v1)
+            log = try PostgreSQLEventLog(conninfo: conninfo)
+            #expect(try PostgreSQLEventLog(conninfo: conninfo).count() == 2, "opening a migrated log again changes nothing")
+        }
+        #expect(try Self.ids(log, order: .appended) == ["b", "a"])
+        #expect(try log.fingerprints(of: ["a", "c"], producer: "") == ["", nil])
+        #expect(try log.append([Self.view("a", at: 99), Self.view("c", at: 30)]) == [false, true])
+        #expect(try log.append([Self.view("a", at: 99)], producer: "shop") == [true])
+    }
+
     @Test(arguments: Backend.allCases)
     func idsWithQuotesBracesAndBackslashesAreFoundExactly(backend: Backend) throws {
         let log = try backend.make().log

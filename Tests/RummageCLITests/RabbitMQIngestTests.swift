@@ -106,4 +106,47 @@ import Testing
         print("rabbitmq: \(kills) consumers killed with SIGKILL mid-stream; \(sent.count) events confirmed by the producer, "
               + "\(stored.count) in the log: \(lost) lost, \(twice) twice; online view counts differing from the producer's: \(mismatchedListings) of 50 listings")
     }
+
+    /// [12/19]: a poison event (an id with NUL once failed a whole PostgreSQL batch; the consumer exited,
+    /// the message came back, and ingestion stopped for good) is refused and dead-lettered with its reason
+    /// while the consumer goes on; event ids are scoped to each message's producer (app-id).
+    @Test func poisonEventsAreDeadLetteredAndTheConsumerGoesOn() throws {
+        let url = try TestRabbitMQ.url()
+        let log = try TestPostgres.databaseURI()
+        let queue = "poison-" + UUID().uuidString
+        let now = Int64(Date().timeIntervalSince1970) - 60
+        let created = Event(id: "c1", type: .listingCreated, timestamp: now - 10, user: "s", item: "l1", price: 5)
+        let view = { (id: String, user: String) in Event(id: id, type: .view, timestamp: now, user: UserID(user), item: "l1").jsonLine }
+        let channel = try AMQPConnection(url: url)
+        try channel.declareQueue(queue)
+        try channel.publish(Array(created.jsonLine.utf8), to: queue)
+        let poisoned = [view("v1", "u1"), #"{"event_id":"bad\u0000id","type":"view","timestamp":\#(now),"user":"u1","item":"l1"}"#,
+                        "{not json", view("v2", "u1")]
+        try channel.publish(Array(poisoned.joined(separator: "\n").utf8), to: queue)
+        try channel.publish(Array(view("v1", "u9").utf8), to: queue, producer: "shop")  // the shop's own v1
+        let consume = ["ingest", "--from", url, "--queue", queue, "--log", log, "--idle-exit", "1", "--json"]
+        let first = rummage(consume)
+        #expect(first.code == 2 && first.err.contains("control character") && first.err.contains("line 4"), "\(first.err)")
+        #expect(try lastJSONLine(first.out)["dead_lettered"] as? Int == 2)
+        let stored = try PostgreSQLEventLog(conninfo: log)
+        #expect(try stored.contains(ids: ["c1", "v1", "v2"]) == [true, true, true])
+        #expect(try stored.fingerprints(of: ["v1"], producer: "shop").first??.isEmpty == false)
+        #expect(try stored.count() == 4)
+        #expect(try channel.queueLength(queue) == 0, "every message was acknowledged")
+
+        let dead = try AMQPConnection(url: url)
+        try dead.consume(queue + ".dead", prefetch: 10)
+        let letter = try #require(try dead.next(timeoutMilliseconds: 5_000))
+        let letters = try String(decoding: letter.body, as: UTF8.self).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
+        }
+        #expect(letters.map { $0["line"] ?? "" } == [poisoned[1], poisoned[2]])
+        #expect(letters.allSatisfy { !($0["reason"] ?? "").isEmpty })
+
+        // The consumer is not stuck: the next message is ingested.
+        try channel.publish(Array(view("v3", "u2").utf8), to: queue)
+        let second = rummage(consume)
+        #expect(second.code == 0, "\(second.err)")
+        #expect(try lastJSONLine(second.out)["appended"] as? Int == 1)
+    }
 }

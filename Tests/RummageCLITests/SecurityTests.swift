@@ -52,8 +52,11 @@ import Testing
             keys[scope] = key
             lines.append("\(scope.rawValue) \(scope.rawValue) sha256:\(AccessPolicy.digestHex(of: key))")
         }
+        lines.append("mallory events sha256:\(AccessPolicy.digestHex(of: Self.malloryKey))")
         return (Fixtures.write(lines.joined(separator: "\n") + "\n", to: "keys", in: dir), keys)
     }
+
+    static let malloryKey = "mallory-also-sends-events-0123"
 
     /// A small marketplace, its log at `log` and a registered two-tower model `mp`.
     static func deploy(dir: String, log: String) {
@@ -114,6 +117,24 @@ import Testing
                 && $0.contains(#""after":"reserved""#) }, "\(changes)")
         #expect(changes.count == 3, "create, reserve and the view event: \(changes)")
         #expect(lines.contains { $0.contains(#""principal":"admin""#) && $0.contains(#""action":"reload""#) }, "\(lines)")
+
+        // Event ids are the sending key's: another key cannot pre-claim one (the sale once became a silent
+        // duplicate and the listing stayed on sale), a resend is a duplicate, other content is a 409.
+        func post(_ key: String, _ type: String, id: String) -> (status: Int, body: String) {
+            let extra = type == "view" ? #","surface":"home""# : ""
+            let body = #"{"event_id":"\#(id)","type":"\#(type)","timestamp":\#(now),"user":"u2","item":"\#(item)"\#(extra)}"#
+            return HTTPClient.send("POST", "/v1/events", port: port, body: Array(body.utf8), headers: ["Authorization": "Bearer \(key)"])
+        }
+        let order = "order-\(item)"
+        #expect(post(Self.malloryKey, "view", id: order).body.contains(#""appended":1"#))
+        let sale = post(keys[.events]!, "purchase", id: order)
+        #expect(sale.status == 200 && sale.body.contains(#""appended":1"#), "\(sale)")
+        let resent = post(keys[.events]!, "purchase", id: order)
+        #expect(resent.status == 200 && resent.body.contains(#""duplicates":1"#), "\(resent)")
+        let reused = post(keys[.events]!, "view", id: order)
+        #expect(reused.status == 409 && reused.body.contains("already sent another event with this id"), "\(reused)")
+        let sold = HTTPClient.send("GET", "/v1/items/\(item)", port: port, headers: ["Authorization": "Bearer \(keys[.listings]!)"])
+        #expect(sold.body.contains(#""state":"sold""#), "\(sold)")
     }
 
     @Test func everyRouteNeedsItsScopeOnSQLite() throws {

@@ -19,17 +19,19 @@ void crmq_close(crmq *connection);
 /// Declares a durable queue (no-op when it exists with the same settings).
 int crmq_declare_queue(crmq *connection, const char *queue, char *error, size_t error_length);
 
-/// Publishes `body` as a persistent message to `queue` (default exchange) and waits for the broker's
-/// confirm: when it returns 0 the broker has taken responsibility for the message.
-int crmq_publish(crmq *connection, const char *queue, const void *body, size_t length, char *error, size_t error_length);
+/// Publishes `body` as a persistent message to `queue` (default exchange), with `app_id` (the producer;
+/// NULL: none) as its app-id property, and waits for the broker's confirm: when it returns 0 the broker
+/// has taken responsibility for the message.
+int crmq_publish(crmq *connection, const char *queue, const void *body, size_t length, const char *app_id, char *error,
+                 size_t error_length);
 
 /// Starts consuming `queue` with manual acknowledgements, at most `prefetch` unacknowledged messages.
 int crmq_consume(crmq *connection, const char *queue, int prefetch, char *error, size_t error_length);
 
-/// Waits up to `timeout_ms` for the next message: 1 with its delivery tag and body (valid until the
-/// next call), 0 on timeout, -1 on error.
+/// Waits up to `timeout_ms` for the next message: 1 with its delivery tag, body and app-id property
+/// (length 0 when absent; both valid until the next call), 0 on timeout, -1 on error.
 int crmq_next(crmq *connection, int timeout_ms, uint64_t *delivery_tag, const void **body, size_t *length,
-              char *error, size_t error_length);
+              const void **app_id, size_t *app_id_length, char *error, size_t error_length);
 
 /// Acknowledges `delivery_tag` (and, with `multiple`, every earlier one).
 int crmq_ack(crmq *connection, uint64_t delivery_tag, int multiple, char *error, size_t error_length);
