@@ -1,3 +1,4 @@
+import RummageAPI
 import RummageCore
 
 /// A traffic split between model aliases, e.g. 90 % `champion` and 10 % `challenger`. A user's variant
@@ -14,8 +15,10 @@ public struct Experiment: Sendable, Equatable {
     public let variants: [Variant]
 
     /// `split`: `alias=weight,alias=weight,…` with positive integer weights (their shares of the total).
+    /// The name and the aliases are ids (`CanonicalID`): they become log fields and metric labels.
     public init(name: String, split: String) throws(ServingError) {
         guard !name.isEmpty else { throw ServingError("an experiment needs a name") }
+        if let problem = CanonicalID.problem(with: name) { throw ServingError("the experiment name \(problem)") }
         var variants: [Variant] = []
         for part in split.split(separator: ",") {
             let pieces = part.split(separator: "=", omittingEmptySubsequences: false)
@@ -23,6 +26,7 @@ public struct Experiment: Sendable, Equatable {
                 throw ServingError("'\(part)' in --split is not alias=weight with a positive integer weight")
             }
             let alias = String(pieces[0])
+            if let problem = CanonicalID.problem(with: alias) { throw ServingError("alias '\(alias)' in --split \(problem)") }
             guard !variants.contains(where: { $0.alias == alias }) else { throw ServingError("alias '\(alias)' appears twice in --split") }
             variants.append(Variant(alias: alias, weight: weight))
         }

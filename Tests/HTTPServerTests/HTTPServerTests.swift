@@ -169,7 +169,7 @@ import Testing
     @Test func httpsOnIPv6AndIPv4Loopback() throws {
         let dir = Fixtures.temporaryDirectory("rummage-tls")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let made = try Self.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        let made = Fixtures.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                                                      "-days", "1", "-subj", "/CN=localhost", "-addext",
                                                      "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
                                                      "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
@@ -181,9 +181,9 @@ import Testing
                 $0.tls = pem
             }
             defer { s.stop() }
-            let https = try Self.run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "https://\(url):\(s.port)/v1/users/u7/recommendations?k=3"])
+            let https = Fixtures.run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "https://\(url):\(s.port)/v1/users/u7/recommendations?k=3"])
             #expect(https.code == 0 && https.output == #"{"k":"3","user":"u7"}"#, "\(host): \(https.output)")
-            let plain = try Self.run("/usr/bin/curl", ["-sS", "--max-time", "3", "http://\(url):\(s.port)/v1/users/u7/recommendations"])
+            let plain = Fixtures.run("/usr/bin/curl", ["-sS", "--max-time", "3", "http://\(url):\(s.port)/v1/users/u7/recommendations"])
             #expect(plain.output != #"{"k":"20","user":"u7"}"#, "plain HTTP is not served on a TLS port")
         }
         // A key that does not parse is refused at start with the reason.
@@ -193,20 +193,6 @@ import Testing
         var badHost = HTTPServer.Configuration()
         badHost.host = "not-an-address"
         #expect { try HTTPServer(router: Router(), configuration: badHost).start() } throws: { ($0 as? HTTPError)?.message.contains("numeric") == true }
-    }
-
-    /// Runs a program; its exit status and standard output (standard error appended).
-    static func run(_ path: String, _ arguments: [String]) throws -> (code: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// Sends `request` on a fresh connection and returns what the server answers within 2 seconds ("" if

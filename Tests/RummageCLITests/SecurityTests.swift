@@ -13,10 +13,12 @@ import Testing
         let port: UInt16
         let errors: String
 
-        init(_ arguments: [String], environment: [String: String] = [:], dir: String) throws {
+        /// `ready`: whether the server on that port answers (default: plain HTTP /healthz on 127.0.0.1).
+        init(_ arguments: [String], environment: [String: String] = [:], dir: String,
+             ready: (UInt16) -> Bool = { HTTPClient.send("GET", "/healthz", port: $0).status == 200 }) throws {
             port = try HTTPServer.freeLoopbackPort()
             errors = dir + "/serve-\(port).err"
-            FileManager.default.createFile(atPath: errors, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
             process.executableURL = repositoryRoot.appendingPathComponent(".build/release/rummage")
             process.arguments = ["serve"] + arguments + ["--port", String(port), "--poll", "0"]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -24,7 +26,7 @@ import Testing
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             let deadline = Date().addingTimeInterval(120)
-            while HTTPClient.send("GET", "/healthz", port: port).status != 200 {
+            while !ready(port) {
                 guard process.isRunning, Date() < deadline else {
                     throw TestFailure("serve did not start: \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
                 }
@@ -135,6 +137,26 @@ import Testing
         #expect(reused.status == 409 && reused.body.contains("already sent another event with this id"), "\(reused)")
         let sold = HTTPClient.send("GET", "/v1/items/\(item)", port: port, headers: ["Authorization": "Bearer \(keys[.listings]!)"])
         #expect(sold.body.contains(#""state":"sold""#), "\(sold)")
+
+        // One spelling per id on every backend: NUL ("l9\0evil" was stored as "l9"), control characters,
+        // other normalisation forms (an NFD PATCH sold the NFC listing) and over-long ids are refused
+        // before they reach memory, SQLite, PostgreSQL or Redis.
+        let listingsKey = ["Authorization": "Bearer \(keys[.listings]!)"], eventsKey = ["Authorization": "Bearer \(keys[.events]!)"]
+        let cafe = "caf\u{E9}-\(item)"  // NFC
+        #expect(HTTPClient.send("PUT", "/v1/items/\(RummageClient.percentEncoded(cafe))", port: port,
+                                body: Array(#"{"seller":"u4","price":9}"#.utf8), headers: listingsKey).status == 200)
+        for bad in ["\(cafe)\u{0}evil", "caf\u{65}\u{301}-\(item)", "\(cafe)\u{7}", String(repeating: "x", count: 257)] {
+            let path = "/v1/items/\(RummageClient.percentEncoded(bad))"
+            let patch = HTTPClient.send("PATCH", path, port: port, body: Array(#"{"state":"sold"}"#.utf8), headers: listingsKey)
+            #expect(patch.status == 400, "PATCH \(bad.debugDescription): \(patch)")
+            #expect(HTTPClient.send("GET", path, port: port, headers: listingsKey).status == 400)
+            let event: [String: Any] = ["event_id": "sale-\(UUID().uuidString)", "type": "purchase", "timestamp": now, "user": "u3", "item": bad]
+            let posted = HTTPClient.send("POST", "/v1/events", port: port, body: Array(try JSONSerialization.data(withJSONObject: event)),
+                                         headers: eventsKey)
+            #expect(posted.status == 422 && posted.body.contains("refused"), "POST \(bad.debugDescription): \(posted)")
+        }
+        let untouched = HTTPClient.send("GET", "/v1/items/\(RummageClient.percentEncoded(cafe))", port: port, headers: listingsKey)
+        #expect(untouched.body.contains(#""state":"active""#), "\(untouched)")
     }
 
     @Test func everyRouteNeedsItsScopeOnSQLite() throws {
@@ -201,6 +223,33 @@ import Testing
         #expect(status { _ = try shop.setState(item: "shop-1", .active) } == 409)
         #expect(try shop.listing(item: "shop-1").state == "deleted")
         #expect(status { _ = try shop.listing(item: "no-such-listing") } == 404)
+    }
+
+    /// `serve --host ::1 --tls-cert --tls-key`: HTTPS on IPv6 loopback with a certificate openssl made now,
+    /// keys required over it like over plain HTTP.
+    @Test func serveAnswersOverHTTPSOnIPv6() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-security-tls")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        Self.deploy(dir: dir, log: dir + "/events.sqlite")
+        let made = Fixtures.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                                 "-addext", "subjectAltName=IP:::1,IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+        #expect(made.code == 0, "\(made.output)")
+        let (keysPath, keys) = Self.keysFile(in: dir)
+        func curl(_ port: UInt16, _ path: String, key: String? = nil) -> (code: Int32, output: String) {
+            Fixtures.run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", dir + "/cert.pem"] + (key.map { ["-H", "Authorization: Bearer \($0)"] } ?? [])
+                     + ["https://[::1]:\(port)\(path)"])
+        }
+        let server = try Server(["--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite", "--api-keys", keysPath,
+                                 "--host", "::1", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"], dir: dir,
+                                ready: { curl($0, "/healthz").output.contains("ok") })
+        defer { server.stop() }
+        #expect(curl(server.port, "/v1/users/u1/recommendations?k=3").output.contains("needs an API key"))
+        let answer = curl(server.port, "/v1/users/u1/recommendations?k=3", key: keys[.recommend])
+        #expect(answer.code == 0 && answer.output.contains(#""items":["#), "\(answer.output)")
+        #expect(HTTPClient.send("GET", "/healthz", port: server.port).status == -1, "nothing listens on 127.0.0.1")
+        let mismatched = rummage("serve", "--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite",
+                                 "--api-keys", keysPath, "--tls-cert", dir + "/cert.pem")
+        #expect(mismatched.code == 2 && mismatched.err.contains("go together"))
     }
 
     /// Without keys a server stays on loopback; keys that are empty, short or malformed stop it at start.

@@ -276,8 +276,13 @@ import VectorSearch
         let other = try Experiment(name: "ranker-2026-12", split: "champion=90,challenger=10")
         let moved = zip(users, assigned).filter { other.variant(for: $0.0) != $0.1 }.count
         #expect(moved > 2_000 && moved < 5_000)
-        for bad in ["champion=90", "champion=90,champion=10", "champion=0,challenger=10", "champion,challenger", "a=1,b=x"] {
+        for bad in ["champion=90", "champion=90,champion=10", "champion=0,challenger=10", "champion,challenger", "a=1,b=x",
+                    "champion=50,chal\u{0}lenger=50", "champion=50,cafe\u{301}=50"] {
             #expect(throws: ServingError.self) { try Experiment(name: "x", split: bad) }
+        }
+        // [12/19]: experiment names are canonical ids too (they become log fields and labels).
+        for name in ["ranker\u{0}evil", "caf\u{65}\u{301}", String(repeating: "x", count: 257)] {
+            #expect(throws: ServingError.self) { try Experiment(name: name, split: "champion=90,challenger=10") }
         }
     }
 

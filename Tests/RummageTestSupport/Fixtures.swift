@@ -30,6 +30,20 @@ public enum Fixtures {
     }
 
     /// A fresh empty directory under the system temporary directory.
+    /// Runs a program to its end: its exit status and what it wrote to standard output and error.
+    public static func run(_ path: String, _ arguments: [String]) -> (code: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        guard (try? process.run()) != nil else { return (-1, "cannot run \(path)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     public static func temporaryDirectory(_ label: String = "rummage-test") -> String {
         let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
