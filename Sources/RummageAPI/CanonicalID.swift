@@ -1,12 +1,20 @@
 import Foundation
 
 /// The one rule for every id that crosses a boundary (event, user, seller, item and ranking ids, in bodies
-/// and in paths): 1 to 256 bytes of UTF-8, no control characters (U+0000–U+001F, U+007F–U+009F), and
-/// already in Unicode normalisation form C. An id that breaks it is refused, never rewritten, so that an
-/// id has one spelling in memory, SQLite, PostgreSQL and Redis: SQLite and libpq cut strings at NUL, and
-/// Swift compares "é" and "e\u{301}" as equal while SQL and Redis do not.
+/// and in paths): 1 to 256 bytes of UTF-8, no control characters (U+0000–U+001F, U+007F–U+009F), in
+/// Unicode normalisation form C. Where an id enters (a request path, a request body, a JSON line) it is
+/// put in NFC (`canonical`); an id with a control character or of another length is refused, never
+/// rewritten. So an id has one spelling in memory, SQLite, PostgreSQL and Redis: SQLite and libpq cut
+/// strings at NUL, and Swift compares "é" and "e\u{301}" as equal while SQL and Redis do not.
 public enum CanonicalID {
     public static let maxBytes = 256
+
+    /// `value` in NFC, or a `PayloadError` naming `field` and why it cannot be an id.
+    public static func canonical(_ value: String, field: String) throws(PayloadError) -> String {
+        let composed = value.utf8.allSatisfy({ $0 < 0x80 }) ? value : value.precomposedStringWithCanonicalMapping
+        if let problem = problem(with: composed) { throw PayloadError(.invalidField, "'\(field)' \(problem)") }
+        return composed
+    }
 
     /// Why `value` is not a canonical id, or nil when it is.
     public static func problem(with value: String) -> String? {

@@ -52,10 +52,16 @@ public struct EventPayload: Sendable, Codable, Equatable {
             throw PayloadError(.invalidField, "unknown field '\(unknown)'")
         }
         let c = try PayloadError.object(decoder, CodingKeys.self)
-        guard let id = try PayloadError.optional(String.self, c, .id, "a string") else {
+        guard let sent = try PayloadError.optional(String.self, c, .id, "a string") else {
             throw PayloadError(.missingField, "missing 'event_id'")
         }
+        let id = try CanonicalID.canonical(sent, field: "event_id")
         let prefix = "event '\(id)': "
+        /// An optional id field, in NFC.
+        func idField(_ key: CodingKeys) throws(PayloadError) -> String? {
+            guard let value = try PayloadError.optional(String.self, c, key, "a string", prefix: prefix) else { return nil }
+            do { return try CanonicalID.canonical(value, field: key.stringValue) } catch { throw PayloadError(error.kind, prefix + error.message) }
+        }
         guard let type = try PayloadError.optional(String.self, c, .type, "a string", prefix: prefix) else {
             throw PayloadError(.missingField, prefix + "missing 'type'")
         }
@@ -74,12 +80,12 @@ public struct EventPayload: Sendable, Codable, Equatable {
         } else {
             throw PayloadError(.missingField, prefix + "missing 'timestamp'")
         }
-        user = try PayloadError.optional(String.self, c, .user, "a string", prefix: prefix)
-        seller = try PayloadError.optional(String.self, c, .seller, "a string", prefix: prefix)
+        user = try idField(.user)
+        seller = try idField(.seller)
         if user != nil && seller != nil { throw PayloadError(.invalidField, prefix + "give 'user' or 'seller', not both") }
-        item = try PayloadError.optional(String.self, c, .item, "a string", prefix: prefix)
+        item = try idField(.item)
         surface = try PayloadError.optional(String.self, c, .surface, "a string", prefix: prefix)
-        rankingID = try PayloadError.optional(String.self, c, .rankingID, "a string", prefix: prefix)
+        rankingID = try idField(.rankingID)
         price = try PayloadError.optional(Double.self, c, .price, "a number", prefix: prefix)
         if let p = try PayloadError.optional(Double.self, c, .position, "a non-negative integer", prefix: prefix) {
             guard p == p.rounded(), p >= 0, p < 1e9 else {

@@ -77,7 +77,7 @@ public struct ListingPayload: Sendable, Codable, Equatable {
         guard let seller = try PayloadError.optional(String.self, c, .seller, "a string") else {
             throw PayloadError(.missingField, "a listing needs 'seller'")
         }
-        self.seller = seller
+        self.seller = try CanonicalID.canonical(seller, field: "seller")
         price = try PayloadError.optional(Double.self, c, .price, "a number")
         attributes = try PayloadError.optional([String: String].self, c, .attributes, "an object of strings") ?? [:]
     }
@@ -109,8 +109,9 @@ public struct StateChangePayload: Sendable, Codable, Equatable {
             throw PayloadError(.invalidField, "'state' must be one of \(names)")
         }
         self.state = state
-        seller = try PayloadError.optional(String.self, c, .seller, "a string")
-        if let seller, let problem = CanonicalID.problem(with: seller) { throw PayloadError(.invalidField, "'seller' \(problem)") }
+        seller = try PayloadError.optional(String.self, c, .seller, "a string").map { value throws(PayloadError) in
+            try CanonicalID.canonical(value, field: "seller")
+        }
     }
 }
 

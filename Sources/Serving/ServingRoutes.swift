@@ -192,11 +192,9 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
         return event
     }
 
-    /// The path parameter `name` when it is a canonical id (`CanonicalID`), or 400 saying why not.
+    /// The path parameter `name` as a canonical id (`CanonicalID`: in NFC), or 400 saying why it cannot be one.
     static func pathID(_ request: HTTPRequest, _ name: String) throws -> String {
-        let value = request.parameters[name] ?? ""
-        if let problem = CanonicalID.problem(with: value) { throw HTTPError(400, "'\(name)' \(problem)") }
-        return value
+        do { return try CanonicalID.canonical(request.parameters[name] ?? "", field: name) } catch { throw HTTPError(400, error.message) }
     }
 
     /// The body decoded as `T`, or 400 naming the field.

@@ -68,6 +68,11 @@ import Testing
         #expect(CanonicalID.problem(with: "Cafe\u{301}") == "must be in Unicode normalisation form C (NFC)")
         #expect(CanonicalID.problem(with: "l9\u{0}evil") == "must not contain control characters")
         #expect(CanonicalID.problem(with: "Caf\u{E9}") == nil)
+        // Where ids enter as JSON they are put in NFC; control characters are refused, not removed.
+        let parsed = try Event(json: Array(#"{"event_id":"e\u0301","type":"view","timestamp":1775000000,"user":"Zoe\u0308","item":"l9"}"#.utf8),
+                               now: 1_775_000_000)
+        #expect(parsed.id == "\u{E9}" && parsed.user == "Zo\u{EB}" && parsed.id.utf8.count == 2)
+        #expect(refusal(#"{"event_id":"e","type":"view","timestamp":1775000000,"user":"u","item":"l9\u0000evil"}"#)?.code == .invalidField)
     }
 
     @Test func millisecondTimestampsAreRefusedWithAHint() {

@@ -138,14 +138,14 @@ import Testing
         let sold = HTTPClient.send("GET", "/v1/items/\(item)", port: port, headers: ["Authorization": "Bearer \(keys[.listings]!)"])
         #expect(sold.body.contains(#""state":"sold""#), "\(sold)")
 
-        // One spelling per id on every backend: NUL ("l9\0evil" was stored as "l9"), control characters,
-        // other normalisation forms (an NFD PATCH sold the NFC listing) and over-long ids are refused
-        // before they reach memory, SQLite, PostgreSQL or Redis.
+        // One spelling per id on every backend: NUL ("l9\0evil" was stored as "l9"), control characters and
+        // over-long ids are refused, and other normalisation forms are put in NFC (an NFD PATCH changed the
+        // NFC listing in memory but not in SQL or Redis), before they reach memory, SQLite, PostgreSQL or Redis.
         let listingsKey = ["Authorization": "Bearer \(keys[.listings]!)"], eventsKey = ["Authorization": "Bearer \(keys[.events]!)"]
         let cafe = "caf\u{E9}-\(item)"  // NFC
         #expect(HTTPClient.send("PUT", "/v1/items/\(RummageClient.percentEncoded(cafe))", port: port,
                                 body: Array(#"{"seller":"u4","price":9}"#.utf8), headers: listingsKey).status == 200)
-        for bad in ["\(cafe)\u{0}evil", "caf\u{65}\u{301}-\(item)", "\(cafe)\u{7}", String(repeating: "x", count: 257)] {
+        for bad in ["\(cafe)\u{0}evil", "\(cafe)\u{7}", "\(cafe)\u{85}", String(repeating: "x", count: 257)] {
             let path = "/v1/items/\(RummageClient.percentEncoded(bad))"
             let patch = HTTPClient.send("PATCH", path, port: port, body: Array(#"{"state":"sold"}"#.utf8), headers: listingsKey)
             #expect(patch.status == 400, "PATCH \(bad.debugDescription): \(patch)")
@@ -157,6 +157,14 @@ import Testing
         }
         let untouched = HTTPClient.send("GET", "/v1/items/\(RummageClient.percentEncoded(cafe))", port: port, headers: listingsKey)
         #expect(untouched.body.contains(#""state":"active""#), "\(untouched)")
+        let decomposed = "/v1/items/\(RummageClient.percentEncoded("caf\u{65}\u{301}-\(item)"))"
+        let reserved = HTTPClient.send("PATCH", decomposed, port: port, body: Array(#"{"state":"reserved"}"#.utf8), headers: listingsKey)
+        #expect(reserved.status == 200 && reserved.body.contains(#""item":"\#(cafe)""#), "the NFC listing, by its NFC id: \(reserved)")
+        let view: [String: Any] = ["event_id": "nfd-view-\(item)", "type": "view", "timestamp": now, "user": "u3", "item": "caf\u{65}\u{301}-\(item)"]
+        let viewed = HTTPClient.send("POST", "/v1/events", port: port, body: Array(try JSONSerialization.data(withJSONObject: view)), headers: eventsKey)
+        #expect(viewed.status == 200, "an NFD item id names the NFC listing: \(viewed)")
+        let after = HTTPClient.send("GET", "/v1/items/\(RummageClient.percentEncoded(cafe))", port: port, headers: listingsKey)
+        #expect(after.body.contains(#""state":"reserved""#), "\(after)")
     }
 
     @Test func everyRouteNeedsItsScopeOnSQLite() throws {
