@@ -26,7 +26,7 @@ extension Event {
 
     /// Checks the fields each type needs: interactions a user and an item, impressions also
     /// `ranking_id` and `position`, listing events an item (`listing_created` a seller), user events a
-    /// user; ids canonical (`CanonicalID`: 1 to 256 bytes, no control characters, NFC); prices finite and non-negative; the timestamp not
+    /// user; ids canonical (`CanonicalID`: 1 to 128 characters, no control characters, NFC); prices finite and non-negative; the timestamp not
     /// before 2000 nor more than `maxFutureSkew` seconds after `now`.
     public func validate(now: Int64, maxFutureSkew: Int64 = Event.defaultMaxFutureSkew) throws(EventError) {
         func checkID(_ value: String?, _ name: String) throws(EventError) {

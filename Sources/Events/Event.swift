@@ -79,7 +79,7 @@ public struct Event: Sendable, Equatable {
 
 /// Why an event was refused: a one-line reason naming the field or the rule.
 public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+    public enum Code: Sendable, Equatable, Hashable {
         case malformedJSON, missingField, invalidField, unknownType, futureTimestamp, invalidTransition, unknownListing
         /// The producer already sent another event under this id.
         case idConflict

@@ -1,24 +1,34 @@
 import Foundation
 
 /// The one rule for every id that crosses a boundary (event, user, seller, item and ranking ids, in bodies
-/// and in paths): 1 to 256 bytes of UTF-8, no control characters (U+0000–U+001F, U+007F–U+009F), in
+/// and in paths): 1 to 128 Unicode scalars, no control characters (U+0000–U+001F, U+007F–U+009F), in
 /// Unicode normalisation form C. Where an id enters (a request path, a request body, a JSON line) it is
 /// put in NFC (`canonical`); an id with a control character or of another length is refused, never
 /// rewritten. So an id has one spelling in memory, SQLite, PostgreSQL and Redis: SQLite and libpq cut
 /// strings at NUL, and Swift compares "é" and "e\u{301}" as equal while SQL and Redis do not.
 public enum CanonicalID {
-    public static let maxBytes = 256
+    /// The most Unicode scalars (code points, what JSON Schema's maxLength counts) an id may have, as sent.
+    public static let maxLength = 128
 
-    /// `value` in NFC, or a `PayloadError` naming `field` and why it cannot be an id.
+    /// `value` in NFC, or a `PayloadError` naming `field` and why it cannot be an id. Its length is
+    /// checked as sent.
     public static func canonical(_ value: String, field: String) throws(PayloadError) -> String {
-        let composed = value.utf8.allSatisfy({ $0 < 0x80 }) ? value : value.precomposedStringWithCanonicalMapping
-        if let problem = problem(with: composed) { throw PayloadError(.invalidField, "'\(field)' \(problem)") }
+        func refuse(_ problem: String) -> PayloadError { PayloadError(.invalidField, "'\(field)' \(problem)") }
+        if value.utf8.allSatisfy({ $0 < 0x80 }) {
+            if let problem = problem(with: value) { throw refuse(problem) }
+            return value
+        }
+        guard (1...maxLength).contains(value.unicodeScalars.count) else { throw refuse(lengthRule) }
+        let composed = value.precomposedStringWithCanonicalMapping
+        if let problem = problem(with: composed) { throw refuse(problem) }
         return composed
     }
 
+    static let lengthRule = "must be 1 to \(maxLength) characters"
+
     /// Why `value` is not a canonical id, or nil when it is.
     public static func problem(with value: String) -> String? {
-        guard !value.isEmpty, value.utf8.count <= maxBytes else { return "must be 1 to \(maxBytes) bytes" }
+        guard !value.isEmpty, value.utf8.count <= maxLength || value.unicodeScalars.count <= maxLength else { return lengthRule }
         // ASCII (nearly every id) is always in NFC: only control characters can be wrong, and checking
         // the bytes keeps validation off Foundation's normaliser on the ingest path.
         if value.utf8.allSatisfy({ $0 < 0x80 }) {

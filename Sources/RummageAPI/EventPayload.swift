@@ -68,7 +68,9 @@ public struct EventPayload: Sendable, Codable, Equatable {
         self.id = id
         self.type = type
         if let text = try? c.decode(String.self, forKey: .timestamp) {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            let fractional = ISO8601DateFormatter()
+            fractional.formatOptions.insert(.withFractionalSeconds)
+            guard let date = ISO8601DateFormatter().date(from: text) ?? fractional.date(from: text) else {
                 throw PayloadError(.invalidField, prefix + "'timestamp' is not ISO 8601: '\(text)'")
             }
             timestamp = Int64(date.timeIntervalSince1970.rounded(.down))

@@ -51,11 +51,15 @@ public struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible 
         do { return try decoder.container(keyedBy: Key.self) } catch { throw PayloadError(.malformed, "not a JSON object") }
     }
 
-    /// The value at `key`, nil when absent or null; a value of another type is `invalidField`
+    /// The value at `key`, nil when absent; null or a value of another type is `invalidField`
     /// ("'key' must be `expected`"). JSON numbers 0 and 1 are numbers here, never booleans.
     static func optional<T: Decodable, Key: CodingKey>(_ type: T.Type, _ c: KeyedDecodingContainer<Key>, _ key: Key,
                                                       _ expected: String, prefix: String = "") throws(PayloadError) -> T? {
-        guard c.contains(key), (try? c.decodeNil(forKey: key)) != true else { return nil }
+        guard c.contains(key) else { return nil }
+        // An optional field is left out, never null: the schema (openapi.yaml) has no nullable fields.
+        if (try? c.decodeNil(forKey: key)) == true {
+            throw PayloadError(.invalidField, "\(prefix)'\(key.stringValue)' must be \(expected) (or left out), not null")
+        }
         do { return try c.decode(T.self, forKey: key) } catch {
             throw PayloadError(.invalidField, "\(prefix)'\(key.stringValue)' must be \(expected)")
         }

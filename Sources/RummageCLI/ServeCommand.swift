@@ -64,6 +64,7 @@ struct ServeCommand: Command {
             .value("max-connections-per-client", "N", help: "Open connections from one IP address.", default: "256"),
             .value("header-timeout", "SECONDS", help: "Close a connection whose request header is not complete this long after it opened or after the previous answer.", default: "15"),
             .value("idle-timeout", "SECONDS", help: "Close a connection idle this long.", default: "30"),
+            .value("max-clock-skew", "SECONDS", help: "How far an event's timestamp may be ahead of this server's clock.", default: "3600"),
             .value("max-buffered", "BYTES", help: "Request body bytes all connections may hold at once (beyond: 503).", default: "67108864"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
@@ -85,6 +86,7 @@ struct ServeCommand: Command {
     let poll: Int
     let access: AccessPolicy
     let auditLog: String?
+    let maxClockSkew: Int64
     let experiment: Experiment?
     let onlineStore: OnlineStore?
     let publishURL: String?
@@ -109,6 +111,7 @@ struct ServeCommand: Command {
                              + "listens on loopback only (docs/security.md)")
         }
         auditLog = arguments.string("audit-log")
+        maxClockSkew = Int64(try arguments.requiredInt("max-clock-skew", in: 0...(1 << 40)))
         switch (arguments.string("experiment"), arguments.string("split")) {
         case (nil, nil): experiment = nil
         case let (name?, split?):
@@ -205,6 +208,7 @@ struct ServeCommand: Command {
         var options = ServerApplication.Options()
         options.http = configuration
         options.access = access
+        options.maxClockSkew = maxClockSkew
         options.audit = try auditLog.map { path throws(DataError) in try AuditLog.appending(to: path) }
         options.pollSeconds = poll
         options.followsLog = onlineStore != nil

@@ -1,4 +1,5 @@
 import Dispatch
+import Events
 import Foundation
 import HTTPServer
 import Telemetry
@@ -23,6 +24,8 @@ public final class ServerApplication {
         public var followsLog = false
         /// With a publisher, `POST /v1/events` publishes to RabbitMQ instead of ingesting (202).
         public var publisher: EventPublisher?
+        /// How far (seconds) an event's timestamp may be ahead of the server's clock.
+        public var maxClockSkew = Event.defaultMaxFutureSkew
 
         public init() {}
     }
@@ -46,7 +49,7 @@ public final class ServerApplication {
         self.logger = logger
         let router = Router()
         ServingRoutes.install(service, on: router, access: options.access, logger: logger, audit: options.audit ?? AuditLog(logger: logger),
-                              publisher: options.publisher)
+                              publisher: options.publisher, maxClockSkew: options.maxClockSkew)
         server = HTTPServer(router: router, configuration: options.http)
         try server.start()
         let poll = options.pollSeconds

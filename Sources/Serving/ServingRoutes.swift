@@ -18,8 +18,10 @@ public enum ServingRoutes {
     /// `access`: the keys accepted (`.open`: none). `logger`: where failed requests (5xx) and refused
     /// credentials are logged, each with a request id. `audit`: where state changes are recorded.
     /// `publisher`: when set, `POST /v1/events` publishes the events to RabbitMQ (202) instead of ingesting them.
+    /// `maxClockSkew`: how far (seconds) an event's timestamp may be ahead of `clock`.
     public static func install(_ service: RecommendationService, on router: Router, access: AccessPolicy = .open,
                                logger: JSONLogger? = nil, audit: AuditLog? = nil, publisher: EventPublisher? = nil,
+                               maxClockSkew: Int64 = Event.defaultMaxFutureSkew,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let metrics = service.metrics
         /// Adds a route that needs `scope` (nil: open to all) and whose latency and status class are
@@ -90,7 +92,7 @@ public enum ServingRoutes {
             return .json(SimilarItems(item: item, modelVersion: service.modelVersion, items: items))
         }
         route("POST", "/v1/events", "events", .events) { request, principal in
-            let events = try Self.parseEvents(request.body, now: clock())
+            let events = try Self.parseEvents(request.body, now: clock(), maxFutureSkew: maxClockSkew)
             guard let publisher else {
                 return try Self.ingest(service, events.parsed, refusedEarly: events.refused, principal: principal, audit: audit, action: "events")
             }
@@ -110,7 +112,7 @@ public enum ServingRoutes {
             if let bound = principal.seller, bound != listing.seller {
                 throw HTTPError(403, "key '\(principal.name)' acts for seller '\(bound)' only")
             }
-            let event = Event(id: "put-\(item)-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(listing.seller),
+            let event = Event(id: "put-\(UUID().uuidString)", type: .listingCreated, timestamp: clock(), user: UserID(listing.seller),
                               item: ItemID(item), price: listing.price, attributes: listing.attributes)
             return try Self.ingest(service, [(0, try Self.validated(event, now: clock()))], refusedEarly: [], principal: principal, audit: audit,
                                    action: "listing_create")
@@ -131,7 +133,7 @@ public enum ServingRoutes {
             guard let type = Self.eventType(from: current, to: target) else {
                 throw HTTPError(409, "listing '\(item)' cannot move from \(current.rawValue) to \(target.rawValue)")
             }
-            let event = try Self.validated(Event(id: "patch-\(item)-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item)), now: clock())
+            let event = try Self.validated(Event(id: "patch-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item)), now: clock())
             let outcome: EventIngestor.Outcome
             do { outcome = try service.ingest([event], producer: principal.producer) } catch { throw HTTPError(503, "the event log is unavailable: \(error)") }
             if let refusal = outcome.refused.first { throw HTTPError(409, refusal.error.message) }  // moved meanwhile
@@ -240,7 +242,7 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
 
     /// One event object or an array of them; each element is decoded and validated on its own, so one
     /// bad event does not refuse the others.
-    static func parseEvents(_ body: [UInt8], now: Int64) throws -> (parsed: [(Int, Event)], refused: [(Int, String)]) {
+    static func parseEvents(_ body: [UInt8], now: Int64, maxFutureSkew: Int64) throws -> (parsed: [(Int, Event)], refused: [(Int, String)]) {
         let elements: [Result<EventPayload, PayloadError>]
         do { elements = try PayloadError.decodeOneOrMany(EventPayload.self, from: body) } catch { throw HTTPError(400, error.message) }
         guard !elements.isEmpty, elements.count <= 10_000 else { throw HTTPError(400, "send 1 to 10,000 events") }
@@ -248,7 +250,7 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
         for (i, element) in elements.enumerated() {
             do throws(EventError) {
                 switch element {
-                case .success(let payload): parsed.append((i, try Event(payload: payload, now: now)))
+                case .success(let payload): parsed.append((i, try Event(payload: payload, now: now, maxFutureSkew: maxFutureSkew)))
                 case .failure(let error): throw EventError(error)
                 }
             } catch {
@@ -275,9 +277,16 @@ static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPoli
             .sorted { $0.0 < $1.0 }.map { Refusal(index: $0.0, error: $0.1) }
         let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)
         audit?.recordIngest(principal, action, events: events.map(\.1), before: before, outcome: outcome)
-        // Nothing taken and an id reused for other content: 409 (the producer must not retry as is).
-        let conflict = outcome.refused.contains { $0.error.code == .idConflict }
-        let status = refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : (conflict ? 409 : 422))
-        return .json(reply, status: status)
+        return .json(reply, status: refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : Self.refusalStatus(refusedEarly.isEmpty ? outcome.refused : [])))
+    }
+
+    /// The status of a request none of whose events was taken: 404 when each names an unknown listing, 409
+    /// when each was refused for the marketplace's state (an unknown listing, a move the lifecycle does not
+    /// allow, an event id reused for other content), else 422 (events that are not valid on their own).
+    static func refusalStatus(_ refusals: [EventIngestor.Refusal]) -> Int {
+        guard !refusals.isEmpty else { return 422 }
+        if refusals.allSatisfy({ $0.error.code == .unknownListing }) { return 404 }
+        let stateful: Set<EventError.Code> = [.unknownListing, .invalidTransition, .idConflict]
+        return refusals.allSatisfy { stateful.contains($0.error.code) } ? 409 : 422
     }
 }

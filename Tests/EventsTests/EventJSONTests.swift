@@ -62,7 +62,7 @@ import Testing
         }
         try event(user: "Zoë", item: "l9").validate(now: 1_775_000_000)
         for bad in [event(item: "l9\u{0}evil"), event(user: "u\u{7}1"), event(item: "Cafe\u{301}"), event(id: "order\u{0}9001"),
-                    event(item: String(repeating: "x", count: 257)), event(id: "")] {
+                    event(item: String(repeating: "x", count: 129)), event(id: "")] {
             #expect(throws: EventError.self) { try bad.validate(now: 1_775_000_000) }
         }
         #expect(CanonicalID.problem(with: "Cafe\u{301}") == "must be in Unicode normalisation form C (NFC)")
@@ -72,6 +72,9 @@ import Testing
         let parsed = try Event(json: Array(#"{"event_id":"e\u0301","type":"view","timestamp":1775000000,"user":"Zoe\u0308","item":"l9"}"#.utf8),
                                now: 1_775_000_000)
         #expect(parsed.id == "\u{E9}" && parsed.user == "Zo\u{EB}" && parsed.id.utf8.count == 2)
+        // The length is counted in characters as sent: 128 of any width pass, 129 do not.
+        #expect((try? CanonicalID.canonical(String(repeating: "\u{1F45F}", count: 128), field: "item")) != nil)
+        #expect((try? CanonicalID.canonical(String(repeating: "e\u{301}", count: 65), field: "item")) == nil)
         #expect(refusal(#"{"event_id":"e","type":"view","timestamp":1775000000,"user":"u","item":"l9\u0000evil"}"#)?.code == .invalidField)
     }
 

@@ -17,6 +17,17 @@ import Testing
         #expect(try PayloadError.decode(ListingPayload.self, from: Data(#"{"seller":"u","price":\#(value)}"#.utf8)).price == Double(value))
     }
 
+    /// Optional fields are left out, never null (found by schemathesis: `{"seller": null}` and
+    /// `{"attributes": null}` were taken as absent although the schema has no nullable field).
+    @Test func nullIsNotAbsent() {
+        #expect(throws: PayloadError(.invalidField, "'seller' must be a string (or left out), not null")) {
+            try PayloadError.decode(StateChangePayload.self, from: Data(#"{"state":"sold","seller":null}"#.utf8))
+        }
+        #expect(throws: PayloadError.self) { try PayloadError.decode(ListingPayload.self, from: Data(#"{"seller":"u","attributes":null}"#.utf8)) }
+        #expect(throws: PayloadError.self) { try PayloadError.decode(ReloadPayload.self, from: Data(#"{"alias":null}"#.utf8)) }
+        #expect(throws: PayloadError.self) { try event(#"{"event_id":"e","type":"view","timestamp":1767225000,"user":"u","item":"i","price":null}"#) }
+    }
+
     @Test func booleansAreNotNumbers() {
         for body in [#"{"event_id":"e","type":"view","timestamp":1767225000,"user":"u","item":"i","price":true}"#,
                      #"{"event_id":"e","type":"view","timestamp":1767225000,"user":"u","item":"i","position":false}"#] {
