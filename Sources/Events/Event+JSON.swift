@@ -69,8 +69,38 @@ extension Event {
     }
 
     /// What tells a resend from a different event under the same id: the first 128 bits of the SHA-256
-    /// of `jsonLine` (every field, in a fixed order), as 32 hex digits.
-    public var fingerprint: String { String(SHA256Hasher.hex(of: jsonLine.utf8).prefix(32)) }
+    /// of every field in a fixed order (each absent, or its length and bytes; attributes sorted by name),
+    /// as 32 hex digits.
+    public var fingerprint: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160)
+        func append(_ text: String?) {
+            guard let text else { return bytes.append(0) }
+            bytes.append(1)
+            withUnsafeBytes(of: UInt32(text.utf8.count).littleEndian) { bytes += $0 }
+            bytes += text.utf8
+        }
+        func append(_ number: UInt64?) {
+            guard let number else { return bytes.append(0) }
+            bytes.append(1)
+            withUnsafeBytes(of: number.littleEndian) { bytes += $0 }
+        }
+        append(id)
+        append(type.rawValue)
+        append(UInt64(bitPattern: timestamp))
+        append(user?.value)
+        append(item?.value)
+        append(surface)
+        append(rankingID)
+        append(position.map { UInt64(bitPattern: Int64($0)) })
+        append(price?.bitPattern)
+        append(UInt64(attributes.count))
+        for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
+            append(name)
+            append(value)
+        }
+        return SHA256Hasher.hexString(Array(SHA256Hasher.digest(of: bytes).prefix(16)))
+    }
 
     /// One line of JSON with keys in a fixed order; `Event(json:)` reads it back to an equal event.
     public var jsonLine: String {

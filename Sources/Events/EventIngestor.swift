@@ -97,7 +97,7 @@ public final class EventIngestor: Sendable {
         var next = try lifecycle(of: touched)
         var seen: [String: String] = [:]  // id → fingerprint, for the batch's accepted events
         var outcome = Outcome()
-        var accepted: [Event] = [], retried = Set<ItemID>()
+        var accepted: [Event] = [], acceptedFingerprints: [String] = [], retried = Set<ItemID>()
         for (index, event) in events.enumerated() {
             let fingerprint = event.fingerprint
             if let earlier = stored[index] ?? seen[event.id] {
@@ -114,13 +114,14 @@ public final class EventIngestor: Sendable {
                 try checkSchema(event)
                 try next.apply(event)
                 accepted.append(event)
+                acceptedFingerprints.append(fingerprint)
                 seen[event.id] = fingerprint
             } catch {
                 outcome.refused.append(Refusal(index: index, error: error))
             }
         }
         if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
-        outcome.appended = try log.append(accepted, producer: producer).filter { $0 }.count
+        outcome.appended = try log.append(accepted, producer: producer, fingerprints: acceptedFingerprints).filter { $0 }.count
         var changed = Set(accepted.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap(\.item))
         if !retried.isEmpty {
             let fromLog = try log.lifecycle(of: Array(retried))
@@ -130,6 +131,31 @@ public final class EventIngestor: Sendable {
         try states.record(next, items: changed)
         outcome.states = Dictionary(uniqueKeysWithValues: changed.compactMap { item in next.state(of: item).map { (item, $0) } })
         return outcome
+    }
+
+    /// `ingest`, for a consumer that must not stop on one event: when the log refuses the batch while it
+    /// still answers (`lastSequence`), the events are ingested one by one, and those it cannot store are
+    /// refused with the storage error (a poison event). A log that does not answer throws, as `ingest` does.
+    public func ingestIsolatingPoison(_ events: [Event], producer: String = "", mode: BatchMode = .validEvents) throws(StorageError)
+        -> Outcome {
+        do {
+            return try ingest(events, producer: producer, mode: mode)
+        } catch {
+            guard events.count > 0, (try? log.lastSequence()) != nil else { throw error }
+            var total = Outcome()
+            for (index, event) in events.enumerated() {
+                do {
+                    let one = try ingest([event], producer: producer, mode: mode)
+                    total.appended += one.appended
+                    total.duplicates += one.duplicates
+                    total.refused += one.refused.map { Refusal(index: index, error: $0.error) }
+                    total.states.merge(one.states) { _, new in new }
+                } catch {
+                    total.refused.append(Refusal(index: index, error: EventError(.invalidField, "the log cannot store it: \(error)")))
+                }
+            }
+            return total
+        }
     }
 
     /// The touched listings' lifecycle from the store, or from the log when the store cannot answer.

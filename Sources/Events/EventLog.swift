@@ -14,10 +14,10 @@ import Storage
 ///   can be told from a different event reusing the id.
 /// - `read` returns events in the order they were appended, or by timestamp (ties in append order).
 public protocol EventLog: AnyObject, Sendable {
-    /// Appends the batch for `producer`; per event, true if it was appended, false if its id was already
-    /// there for that producer.
+    /// Appends the batch for `producer`, each event with its `fingerprints` entry (`Event.fingerprint`);
+    /// per event, true if it was appended, false if its id was already there for that producer.
     @discardableResult
-    func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool]
+    func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool]
     /// Per id, the fingerprint of the event `producer` stored with it: nil when there is none, "" when it
     /// was stored without one (logs from before schema 2).
     func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?]
@@ -40,6 +40,12 @@ public protocol EventLog: AnyObject, Sendable {
 }
 
 extension EventLog {
+    /// Appends the batch for `producer`.
+    @discardableResult
+    public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
+        try append(events, producer: producer, fingerprints: events.map(\.fingerprint))
+    }
+
     /// Appends the batch without a producer (files, keyless servers).
     @discardableResult
     public func append(_ events: [Event]) throws(StorageError) -> [Bool] { try append(events, producer: "") }

@@ -52,7 +52,7 @@ public final class PostgreSQLEventLog: EventLog {
     static let rowsPerStatement = 5_000
 
     @discardableResult
-    public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         var inserted = Set<String>()
         try connection.withLock { db throws(StorageError) in
@@ -65,9 +65,9 @@ public final class PostgreSQLEventLog: EventLog {
                     var parameters: [String?] = []
                     parameters.reserveCapacity(chunk.count * 12)
                     var rows: [String] = []
-                    for (r, e) in chunk.enumerated() {
+                    for (r, (e, fingerprint)) in zip(chunk, fingerprints[chunk.indices]).enumerated() {
                         rows.append("(" + (1...12).map { "$\(r * 12 + $0)" }.joined(separator: ",") + ")")
-                        parameters += [producer, e.id, e.fingerprint, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value,
+                        parameters += [producer, e.id, fingerprint, e.type.rawValue, String(e.timestamp), e.user?.value, e.item?.value,
                                        e.surface, e.rankingID, e.position.map(String.init), e.price.map { "\($0)" },
                                        e.attributes.isEmpty ? nil : SQLiteEventLog.encode(e.attributes)]
                     }

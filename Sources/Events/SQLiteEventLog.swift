@@ -71,17 +71,17 @@ public final class SQLiteEventLog: EventLog {
     }
 
     @discardableResult
-    public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         return try connection.withLock { c throws(StorageError) in
             try c.db.transaction { () throws(StorageError) in
                 var appended: [Bool] = []
                 appended.reserveCapacity(events.count)
-                for e in events {
+                for (e, fingerprint) in zip(events, fingerprints) {
                     let s = c.insert
                     s.bind(1, producer)
                     s.bind(2, e.id)
-                    s.bind(3, e.fingerprint)
+                    s.bind(3, fingerprint)
                     s.bind(4, e.type.rawValue)
                     s.bind(5, e.timestamp)
                     s.bind(6, e.user?.value)

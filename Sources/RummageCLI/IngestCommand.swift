@@ -123,7 +123,9 @@ struct IngestCommand: Command {
 
         func flush(through line: Int) throws(StorageError) {
             let submitted = mode == .allOrNothing && !unparsed.isEmpty ? [] : batch
-            let outcome = try ingest(submitted, producer: batchProducer, with: ingestor, isolatingPoison: queue != nil)
+            // From a queue, a poison event must not stop the consumer: it is refused and dead-lettered.
+            let outcome = queue == nil ? try ingestor.ingest(submitted, producer: batchProducer, mode: mode)
+                                       : try ingestor.ingestIsolatingPoison(submitted, producer: batchProducer, mode: mode)
             if let features = onlineStore?.features, !(mode == .allOrNothing && !outcome.refused.isEmpty) {
                 // Duplicates too: a retry after a crash between append and this update completes it (idempotent).
                 let refusedIndices = Set(outcome.refused.map(\.index))
@@ -213,9 +215,9 @@ struct IngestCommand: Command {
             + "in \(formattedSeconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
         if json {
             console.progress(summary)
-            let object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,
-                                         "refused": refused, "dead_lettered": deadLettered, "log": logPath, "log_events": held,
-                                         "seconds": clock.elapsedSeconds]
+            var object: [String: Any] = ["lines": lines, "appended": totals.appended, "duplicates": totals.duplicates,
+                                         "refused": refused, "log": logPath, "log_events": held, "seconds": clock.elapsedSeconds]
+            if queue != nil { object["dead_lettered"] = deadLettered }
             console.result(try jsonObjectLine(object, escapingSlashes: true))
         } else {
             console.result(summary)
@@ -225,31 +227,6 @@ struct IngestCommand: Command {
 
     /// Where refused queue lines go, with their reasons.
     var deadLetterQueue: String { queueName + ".dead" }
-
-    /// Ingests `events`. With `isolatingPoison`, a batch the log refuses to store while it still answers
-    /// is ingested event by event, and the events it cannot store are refused with the storage error
-    /// (a poison event must not stop a consumer); a log that does not answer stops the ingest.
-    func ingest(_ events: [Event], producer: String, with ingestor: EventIngestor, isolatingPoison: Bool) throws(StorageError)
-        -> EventIngestor.Outcome {
-        do {
-            return try ingestor.ingest(events, producer: producer, mode: mode)
-        } catch {
-            guard isolatingPoison, events.count > 0, (try? ingestor.log.lastSequence()) != nil else { throw error }
-            var total = EventIngestor.Outcome()
-            for (index, event) in events.enumerated() {
-                do {
-                    let one = try ingestor.ingest([event], producer: producer, mode: mode)
-                    total.appended += one.appended
-                    total.duplicates += one.duplicates
-                    total.refused += one.refused.map { EventIngestor.Refusal(index: index, error: $0.error) }
-                    total.states.merge(one.states) { _, new in new }
-                } catch {
-                    total.refused.append(EventIngestor.Refusal(index: index, error: EventError(.invalidField, "the log cannot store it: \(error)")))
-                }
-            }
-            return total
-        }
-    }
 }
 
 /// Whether a JSON-lines line holds nothing but spaces, tabs and carriage returns (skipped, not refused).

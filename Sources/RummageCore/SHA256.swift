@@ -27,14 +27,39 @@ public struct SHA256Hasher {
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
         EVP_MD_CTX_free(context)
-        return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
+        return Self.hexString(digest.prefix(Int(length)))
     }
 
-    public static func hex(of bytes: some Sequence<UInt8>) -> String {
-        var h = SHA256Hasher()
-        h.update(bytes)
-        return h.finalize()
+    /// The 32-byte digest of `bytes`, in one call (no context to allocate: request and ingest paths).
+    public static func digest(of bytes: some Sequence<UInt8>) -> [UInt8] { digest(of: Array(bytes)) }
+
+    /// The 32-byte digest of `input`.
+    public static func digest(of input: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        input.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha256(), nil) }
+        return Array(digest.prefix(Int(length)))
     }
+
+    public static func hex(of bytes: some Sequence<UInt8>) -> String { hexString(digest(of: bytes)) }
+
+    /// Lowercase hex, two digits per byte.
+    public static func hexString(_ bytes: some Collection<UInt8>) -> String { hexString(Array(bytes)) }
+
+    /// Lowercase hex, two digits per byte.
+    public static func hexString(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for byte in bytes {
+                out[i] = hexDigit(byte >> 4)
+                out[i + 1] = hexDigit(byte & 0x0F)
+                i += 2
+            }
+            return i
+        }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 + nibble : 87 + nibble }
 
     /// The digest of a file's bytes, read in 1 MiB chunks.
     public static func hex(ofFile path: String) throws(DataError) -> String {

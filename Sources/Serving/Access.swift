@@ -133,15 +133,15 @@ public struct AccessPolicy: Sendable {
     }
 
     /// The SHA-256 digest of a key.
-    public static func digest(of key: String) -> [UInt8] { bytes(hex: Array(digestHex(of: key).utf8)) ?? [] }
+    public static func digest(of key: String) -> [UInt8] { SHA256Hasher.digest(of: key.utf8) }
 
     /// The SHA-256 digest of a key as 64 hex digits (what a keys file holds after `sha256:`).
-    public static func digestHex(of key: String) -> String { SHA256Hasher.hex(of: key.utf8) }
+    public static func digestHex(of key: String) -> String { SHA256Hasher.hexString(digest(of: key)) }
 
     /// A new random key (32 bytes from the system's generator, as 64 hex digits, prefixed `rmg_`).
     public static func generateKey() -> String {
         var generator = SystemRandomNumberGenerator()
-        return "rmg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return "rmg_" + SHA256Hasher.hexString((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     /// Whether `a` and `b` hold the same bytes, in a time that depends only on their lengths (never on

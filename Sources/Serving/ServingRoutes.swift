@@ -160,7 +160,7 @@ public enum ServingRoutes {
     }
 
     /// The caller, when it may use `scope`; else 401 or 403.
-static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPolicy) throws -> Principal {
+    static func authorize(_ request: HTTPRequest, _ scope: Scope, access: AccessPolicy) throws -> Principal {
         guard !access.isOpen else {
             guard Principal.local.scopes.contains(scope) else {
                 throw HTTPError(403, "the \(scope.rawValue) scope needs an API key, and this server has none configured (docs/security.md)")

@@ -57,6 +57,41 @@ import Testing
         #expect(try log.count() == 4)
     }
 
+    /// A log that refuses to store events whose id starts with "poison" (as a PostgreSQL batch once failed
+    /// on one id with NUL), and stores the others.
+    final class PoisonRefusingLog: EventLog {
+        let inner: SQLiteEventLog
+        init(_ inner: SQLiteEventLog) { self.inner = inner }
+        func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
+            if events.contains(where: { $0.id.hasPrefix("poison") }) { throw StorageError(code: 22, "invalid byte sequence") }
+            return try inner.append(events, producer: producer, fingerprints: fingerprints)
+        }
+        func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?] { try inner.fingerprints(of: ids, producer: producer) }
+        func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder, _ body: (Event) -> Void) throws(StorageError) {
+            try inner.read(timestamps: timestamps, types: types, order: order, body)
+        }
+        func listingHistory(of items: [ItemID], _ body: (Event) -> Void) throws(StorageError) { try inner.listingHistory(of: items, body) }
+        func count() throws(StorageError) -> Int { try inner.count() }
+        func latestTimestamp() throws(StorageError) -> Int64? { try inner.latestTimestamp() }
+        func lastSequence() throws(StorageError) -> Int64 { try inner.lastSequence() }
+        func events(after sequence: Int64, limit: Int) throws(StorageError) -> [(sequence: Int64, event: Event)] {
+            try inner.events(after: sequence, limit: limit)
+        }
+    }
+
+    /// [12/19]: one event the log cannot store fails its whole batch; a consumer isolates it (refused with
+    /// the storage error) and stores the others, instead of stopping.
+    @Test func aPoisonEventIsIsolatedFromItsBatch() throws {
+        let log = PoisonRefusingLog(try newLog())
+        let ingestor = try EventIngestor(log: log)
+        let batch = [created("c1", item: "l1"), created("poison-1", item: "l2"), purchase("p1", item: "l1")]
+        #expect(throws: StorageError.self) { try ingestor.ingest(batch) }
+        let outcome = try ingestor.ingestIsolatingPoison(batch)
+        #expect(outcome.appended == 2 && outcome.refused.map(\.index) == [1])
+        #expect(outcome.refused.first?.error.message.contains("invalid byte sequence") == true)
+        #expect(try log.count() == 2 && outcome.states["l1"] == .sold)
+    }
+
     @Test func allOrNothingRefusesTheWholeBatch() throws {
         let log = try newLog()
         let ingestor = try EventIngestor(log: log)
