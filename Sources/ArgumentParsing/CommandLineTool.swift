@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// A command a `CommandLineTool` dispatches to: it declares its options and runs with them parsed.
@@ -17,10 +20,18 @@ public final class CommandOutput: Sendable {
 
     private init(forward: (@Sendable (String, Bool) -> Void)?) { self.forward = forward }
 
-    /// Writes straight to the process's standard output and error.
+    /// Writes straight to the process's standard output and error with write(2); text a descriptor
+    /// refuses (a full disk, a closed pipe) is dropped rather than trapping, as `FileHandle.write` would.
     public static var process: CommandOutput {
         CommandOutput { text, isError in
-            (isError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+            var bytes = Array(text.utf8)[...]
+            let descriptor = isError ? STDERR_FILENO : STDOUT_FILENO
+            while !bytes.isEmpty {
+                let n = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return }
+                bytes = bytes.dropFirst(n)
+            }
         }
     }
 

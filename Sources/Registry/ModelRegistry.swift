@@ -17,7 +17,8 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
 /// REGISTRY/NAME/.lock                                     flock(2) for writers
 /// ```
 ///
-/// Versions are assembled in a temporary directory and renamed into place, so a version directory is
+/// Versions are assembled in a temporary directory (each file fsync'd, then the directory) and renamed
+/// into place (then the parent directory fsync'd), so a version directory is
 /// either complete or absent. Aliases are rewritten whole (write to a temporary file, fsync, rename)
 /// under an exclusive lock, so concurrent writers never leave a broken or half-written alias file.
 public struct ModelRegistry: Sendable {
@@ -57,6 +58,7 @@ public struct ModelRegistry: Sendable {
             stored.artifacts = [:]
             for (name, source) in artifacts.sorted(by: { $0.key < $1.key }) {
                 try fm.copyItem(atPath: source, toPath: staging + "/" + name)
+                Self.syncToDisk(staging + "/" + name)
                 stored.artifacts[name] = try SHA256Hasher.hex(ofFile: staging + "/" + name)
             }
         } catch {
@@ -68,7 +70,10 @@ public struct ModelRegistry: Sendable {
             stored.version = version
             do {
                 try stored.encoded().write(to: URL(fileURLWithPath: staging + "/manifest.json"))
+                Self.syncToDisk(staging + "/manifest.json")
+                Self.syncToDisk(staging)
                 try fm.moveItem(atPath: staging, toPath: versionDirectory(manifest.model, version))
+                Self.syncToDisk(model + "/versions")
             } catch {
                 try? fm.removeItem(atPath: staging)
                 throw RegistryError("cannot register version \(version) of \(manifest.model): \(error.localizedDescription)")
@@ -209,16 +214,25 @@ public struct ModelRegistry: Sendable {
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw RegistryError("\(temporary): cannot write")
         }
-        let fd = open(temporary, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
+        syncToDisk(temporary)
         guard rename(temporary, path) == 0 else {
             unlink(temporary)
             throw RegistryError("\(path): cannot rename into place (errno \(errno))")
         }
+        syncToDisk((path as NSString).deletingLastPathComponent)
+    }
+
+    /// fsyncs a file or a directory (a rename or a new entry is durable once its directory is synced).
+    static func syncToDisk(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
     }
 
     static func append(_ data: Data, to path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            syncToDisk((path as NSString).deletingLastPathComponent)
+        }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw RegistryError("\(path): cannot append") }
         defer { try? handle.close() }
         try handle.seekToEnd()

@@ -20,7 +20,9 @@ public enum RummageCLI {
                    SimulateCommand.self, KeysCreateCommand.self])
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
+    /// SIGPIPE is ignored: a closed pipe or socket is an error to handle, never a reason to die.
     public static func main() -> Never {
+        signal(SIGPIPE, SIG_IGN)
         exit(tool.run(Array(CommandLine.arguments.dropFirst()), output: .process))
     }
 }

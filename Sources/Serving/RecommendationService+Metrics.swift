@@ -8,6 +8,9 @@ extension RecommendationService {
     /// Gauges computed at scrape time from the served deployments, the event clock and the impressions.
     func registerCollectedMetrics() {
         let r = metrics.registry
+        r.collected("rummage_log_lines_dropped_total", "Log lines standard error refused (a full disk, a closed pipe).", type: "counter") {
+            [(labels: [], value: Double(JSONLogger.droppedLines.current))]
+        }
         r.collected("rummage_index_listings", "Listings in each served alias's index.", labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.count)) } ?? []
         }

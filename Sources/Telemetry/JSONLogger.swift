@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Structured logs: one JSON object per line (`ts` in ISO 8601 UTC with milliseconds, `level`, `msg`,
@@ -16,9 +19,28 @@ public final class JSONLogger: Sendable {
     private let write: @Sendable (String) -> Void
     private let lock = Mutex<Void>(())
 
-    /// Logs to standard error.
+    /// Logs to standard error. A line the descriptor refuses (a full disk, a closed pipe) is dropped and
+    /// counted in `droppedLines`: logging never stops the process (Foundation's `FileHandle.write` traps).
     public convenience init(minimumLevel: Level = .info) {
-        self.init(minimumLevel: minimumLevel) { line in FileHandle.standardError.write(Data(line.utf8)) }
+        self.init(minimumLevel: minimumLevel) { line in
+            if !Self.writeAll(line, to: STDERR_FILENO) { Self.droppedLines.increment() }
+        }
+    }
+
+    /// Log lines standard error refused, in this process.
+    public static let droppedLines = Counter()
+
+    /// Writes `text` whole to `descriptor` with write(2), retrying short and interrupted writes; false
+    /// when the descriptor refuses it.
+    public static func writeAll(_ text: String, to descriptor: Int32) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            bytes = bytes.dropFirst(n)
+        }
+        return true
     }
 
     /// Logs to `write`, which receives whole lines ending in a newline.

@@ -14,7 +14,8 @@ import Testing
         let errors: String
 
         /// `ready`: whether the server on that port answers (default: plain HTTP /healthz on 127.0.0.1).
-        init(_ arguments: [String], environment: [String: String] = [:], dir: String,
+        /// `standardError`: where its log goes (default: a file in `dir`, quoted when it fails to start).
+        init(_ arguments: [String], environment: [String: String] = [:], dir: String, standardError: FileHandle? = nil,
              ready: (UInt16) -> Bool = { HTTPClient.send("GET", "/healthz", port: $0).status == 200 }) throws {
             port = try HTTPServer.freeLoopbackPort()
             errors = dir + "/serve-\(port).err"
@@ -22,7 +23,7 @@ import Testing
             process.executableURL = repositoryRoot.appendingPathComponent(".build/release/rummage")
             process.arguments = ["serve"] + arguments + ["--port", String(port), "--poll", "0"]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            process.standardError = FileHandle(forWritingAtPath: errors)
+            process.standardError = standardError ?? FileHandle(forWritingAtPath: errors)
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             let deadline = Date().addingTimeInterval(120)
