@@ -4,6 +4,7 @@ import LinearAlgebra
 import Registry
 import RummageCore
 import Training
+import Synchronization
 import VectorSearch
 
 /// `rummage bench index`: HNSW build time, recall@k against exact search and queries per second.
@@ -20,6 +21,12 @@ struct BenchIndexCommand: Command {
         searchers (median of 3 passes after a warm-up pass). `--write DIR` also stores the vectors and
         queries as raw float32 files (base.f32, queries.f32, and their width in `dimension`) so a peer
         (faiss-cpu) can run on the same data.
+
+        `--churn FRACTION` then measures search latency under listing churn, as serving sees it: one thread
+        searches (k = --k, the first --ef) one query at a time and records each latency, while another
+        removes FRACTION of the listings one by one (reservations) and adds them back one by one
+        (unreservations), --churn-cycles times. Prints the searches' p50, p99 and maximum, the slowest
+        single remove or add, and the rebuilds that compacted the tombstones meanwhile.
         """,
         options: [
             .value("n", "N", help: "Indexed vectors.", default: "100000"),
@@ -33,12 +40,15 @@ struct BenchIndexCommand: Command {
             .value("write", "DIR", help: "Also write base.f32 and queries.f32 here."),
             .value("target", "RECALL", help: "Also choose the search width for this recall@k target as the pipeline does (0 skips it).", default: "0.95"),
             .value("real", "VERSION_DIR", help: "Use this registered version's item and user embeddings instead of generated vectors."),
+            .value("churn", "FRACTION", help: "Also measure search latency while this fraction of the listings is removed and added back (0 skips it).", default: "0"),
+            .value("churn-cycles", "N", help: "Remove-and-add cycles of the churn measurement.", default: "2"),
         ])
 
     let n: Int, d: Int, queries: Int, k: Int, m: Int, efConstruction: Int, efs: [Int], threads: Int
     let write: String?
     let real: String?
     let target: Double
+    let churn: Double, churnCycles: Int
 
     init(_ arguments: ParsedArguments) throws {
         n = try arguments.requiredInt("n", in: 100...100_000_000)
@@ -57,6 +67,11 @@ struct BenchIndexCommand: Command {
             throw UsageError("--target takes a recall between 0 and 1 (0 skips it)")
         }
         self.target = target
+        guard let churn = Double(try arguments.requiredString("churn")), churn >= 0 && churn <= 1 else {
+            throw UsageError("--churn takes a fraction between 0 and 1")
+        }
+        self.churn = churn
+        churnCycles = try arguments.requiredInt("churn-cycles", in: 1...100)
     }
 
     /// A version's item embeddings (all of them) and `count` of its user embeddings, evenly spaced.
@@ -105,7 +120,8 @@ struct BenchIndexCommand: Command {
         let ids = (0..<n).map { Int64($0) }
         console.result("$ rummage bench index " + (real.map { "--real \($0) " } ?? "--n \(n) --d \(d) ")
             + "--queries \(queries) --k \(k) --m \(m) --ef-construction \(efConstruction) "
-            + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads) --target \(target)")
+            + "--ef \(efs.map(String.init).joined(separator: ",")) --threads \(threads) --target \(target)"
+            + (churn > 0 ? " --churn \(churn) --churn-cycles \(churnCycles)" : ""))
         let exact = FlatIndex(dimension: d)
         exact.add(ids: ids, vectors: base)
         let truth = exact.search(probe, k: k, filter: nil)
@@ -137,5 +153,49 @@ struct BenchIndexCommand: Command {
             console.result("  ef \(ef): recall@\(k) \(String(format: "%.4f", recall))  "
                 + "\(Int(Double(queries) / elapsed)) QPS with \(threads) threads (median of 3 after a warm-up)")
         }
+        if churn > 0 { measureChurn(index.withSearchWidth(efs[0]), base: base, probe: probe, console: console) }
+    }
+
+    /// Search latencies while `churn` of the listings are removed one by one and added back one by one.
+    private func measureChurn(_ index: HNSWIndex, base: Matrix, probe: Matrix, console: Console) {
+        let n = base.rows, d = base.columns
+        var rng = SeededGenerator(seed: 7)
+        let churned = Array((0..<n).shuffled(using: &rng).prefix(Int(Double(n) * churn)))
+        let done = Atomic<Bool>(false)
+        let slowestChange = Mutex<Double>(0)
+        let rebuildsBefore = index.rebuilds
+        let writer = Thread {
+            func timed(_ change: () -> Void) {
+                let clock = Stopwatch()
+                change()
+                let seconds = clock.elapsedSeconds
+                slowestChange.withLock { $0 = max($0, seconds) }
+            }
+            for _ in 0..<churnCycles {
+                for r in churned { timed { index.remove(ids: [Int64(r)]) } }
+                for r in churned {
+                    timed { index.add(ids: [Int64(r)], vectors: Matrix(rows: 1, columns: d, storage: Array(base.row(r)))) }
+                }
+            }
+            index.finishMaintenance()
+            done.store(true, ordering: .releasing)
+        }
+        console.progress("bench index: searching while \(churned.count) listings are removed and added back, \(churnCycles) times")
+        writer.start()
+        var latencies: [Double] = []
+        var q = 0
+        while !done.load(ordering: .acquiring) {
+            let query = Matrix(rows: 1, columns: d, storage: Array(probe.row(q % probe.rows)))
+            let clock = Stopwatch()
+            _ = index.search(query, k: k, filter: nil)
+            latencies.append(clock.elapsedSeconds * 1_000)
+            q += 1
+        }
+        latencies.sort()
+        func quantile(_ p: Double) -> String { String(format: "%.2f", latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))]) }
+        console.result("  churn: \(latencies.count) searches while \(churned.count) of \(n) listings were removed and added back one by one "
+            + "\(churnCycles) times: p50 \(quantile(0.5)) ms, p99 \(quantile(0.99)) ms, max \(String(format: "%.2f", latencies.last ?? 0)) ms; "
+            + "slowest single remove or add \(String(format: "%.1f", slowestChange.withLock { $0 } * 1_000)) ms; "
+            + "\(index.rebuilds - rebuildsBefore) rebuilds swapped in (the last may end after the churn), \(index.tombstones) tombstones left")
     }
 }

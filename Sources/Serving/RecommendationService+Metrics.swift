@@ -14,6 +14,14 @@ extension RecommendationService {
         r.collected("rummage_index_listings", "Listings in each served alias's index.", labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.count)) } ?? []
         }
+        r.collected("rummage_index_tombstones", "Removed listings still in each served alias's graph (compacted by a rebuild aside once over 30 %).",
+                    labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.tombstones)) } ?? []
+        }
+        r.collected("rummage_index_rebuilds_total", "Graph rebuilds swapped into each served alias's index since it was loaded.", type: "counter",
+                    labels: ["alias"]) { [weak self] in
+            self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.rebuilds)) } ?? []
+        }
         r.collected("rummage_index_newest_listing_age_seconds",
                     "Event time since the newest listing in the index was created: grows when listings arrive but none reaches the index.",
                     labels: ["alias"]) { [weak self] in

@@ -13,12 +13,15 @@ import Synchronization
 ///   batches whose members search the graph in parallel (`Configuration.buildThreads`). Batch
 ///   boundaries depend only on counts, so the graph is the same for every thread count.
 /// - Removal is a tombstone: the node stays in the graph for navigation and is never returned; when
-///   tombstones pass `rebuildFraction` of the nodes the graph is rebuilt from the live vectors.
-///   Re-adding an id tombstones its old node and inserts a new one.
+///   tombstones pass `rebuildFraction` of the nodes the graph is rebuilt from the live vectors aside, on
+///   a background thread, while searches, adds and removes go on against the current graph; the adds and
+///   removes made meanwhile are replayed on the new graph, which then replaces the old one in one swap.
+///   So no search ever waits for a rebuild. Re-adding an id tombstones its old node and inserts a new one.
 /// - Filters are applied during the search: rejected nodes are traversed but not returned, and the beam
 ///   widens (up to the whole graph) until `k` accepted hits are found or nothing is left to visit.
-/// - Deterministic for a given seed and sequence of `add` and `remove` calls. A reader-writer lock
-///   guards the graph: searches run concurrently, adds and removes one at a time.
+/// - Deterministic for a given seed and sequence of `add` and `remove` calls until a rebuild starts
+///   (when it ends depends on timing; `finishMaintenance` waits for it). A reader-writer lock guards the
+///   graph: searches run concurrently, adds and removes one at a time.
 ///
 /// Short names inside (as in hnswlib): `M` neighbours per node and layer (2M on layer 0), `ef` beam width.
 public final class HNSWIndex: VectorIndex {
@@ -48,6 +51,17 @@ public final class HNSWIndex: VectorIndex {
     /// VisitedListPool.
     let scratchPool = SearchScratchPool()
     private let graph: ReadWriteLock<Graph>
+    /// The rebuild state, shared by every view of the graph (`withSearchWidth`).
+    private let maintenance: Maintenance
+
+    /// A rebuild in flight (`journal`: the adds and removes made since its snapshot, replayed before the
+    /// swap; changed only under the graph's write lock), and the group its background work is in.
+    private final class Maintenance: Sendable {
+        enum Change { case add(Int64, [Float]), remove(Int64) }
+        let journal = Mutex<[Change]?>(nil)
+        let inFlight = DispatchGroup()
+        let completed = Atomic<Int>(0)
+    }
     public var isExact: Bool { false }
 
     /// The inner-product kernel this machine uses ("avx2+fma" or "baseline"), for benchmark reports.
@@ -58,12 +72,14 @@ public final class HNSWIndex: VectorIndex {
         self.dimension = dimension
         self.configuration = configuration
         graph = ReadWriteLock(Graph(dimension: dimension, m: configuration.m, seed: configuration.seed))
+        maintenance = Maintenance()
     }
 
     init(dimension: Int, configuration: Configuration, graph: Graph) {
         self.dimension = dimension
         self.configuration = configuration
         self.graph = ReadWriteLock(graph)
+        maintenance = Maintenance()
     }
 
     func withGraph<R>(_ body: (Graph) -> R) -> R { graph.read { body($0) } }
@@ -73,13 +89,14 @@ public final class HNSWIndex: VectorIndex {
     public func withSearchWidth(_ ef: Int) -> HNSWIndex {
         var c = configuration
         c.efSearch = ef
-        return HNSWIndex(dimension: dimension, configuration: c, sharing: graph)
+        return HNSWIndex(dimension: dimension, configuration: c, sharing: graph, maintenance)
     }
 
-    private init(dimension: Int, configuration: Configuration, sharing graph: ReadWriteLock<Graph>) {
+    private init(dimension: Int, configuration: Configuration, sharing graph: ReadWriteLock<Graph>, _ maintenance: Maintenance) {
         self.dimension = dimension
         self.configuration = configuration
         self.graph = graph
+        self.maintenance = maintenance
     }
 
     /// The searchable ids, in insertion order.
@@ -94,6 +111,12 @@ public final class HNSWIndex: VectorIndex {
 
     public var count: Int { graph.read { $0.ids.count - $0.deletedCount } }
 
+    /// Removed nodes still in the graph (they route searches until a rebuild compacts them).
+    public var tombstones: Int { graph.read { $0.deletedCount } }
+
+    /// Rebuilds swapped in since this index was made or loaded.
+    public var rebuilds: Int { maintenance.completed.load(ordering: .relaxed) }
+
     public func contains(_ id: Int64) -> Bool { graph.read { $0.nodeOfID[id] != nil } }
 
     /// Adds or replaces (the last row wins when an id repeats).
@@ -107,16 +130,21 @@ public final class HNSWIndex: VectorIndex {
             let first = Int32(g.ids.count)
             for (r, level) in insertionOrder(rows, &g) { _ = g.append(id: ids[r], vector: Array(vectors.row(r)), level: level) }
             link(&g, nodes: first..<Int32(g.ids.count))
-            rebuildIfNeeded(&g)
+            maintenance.journal.withLock { $0? += rows.map { .add(ids[$0], Array(vectors.row($0))) } }
+            startRebuildIfNeeded(g)
         }
     }
 
     public func remove(ids: [Int64]) {
         graph.write { g in
             for id in ids { if let node = g.nodeOfID[id] { g.tombstone(node) } }
-            rebuildIfNeeded(&g)
+            maintenance.journal.withLock { $0? += ids.map { .remove($0) } }
+            startRebuildIfNeeded(g)
         }
     }
+
+    /// Waits until no rebuild is in flight (tests, and before saving an index that was changed live).
+    public func finishMaintenance() { maintenance.inFlight.wait() }
 
     public func search(_ queries: Matrix, k: Int, filter: (@Sendable (Int64) -> Bool)?) -> [[SearchHit]] {
         precondition(queries.columns == dimension && k > 0)
@@ -144,16 +172,70 @@ public final class HNSWIndex: VectorIndex {
         return byLevel.reversed().flatMap { $0.map { (rows[$0], levels[$0]) } }
     }
 
-    private func rebuildIfNeeded(_ g: inout Graph) {
+    /// Starts a rebuild aside when tombstones pass `rebuildFraction` and none is in flight. Called with
+    /// the write lock held.
+    private func startRebuildIfNeeded(_ g: Graph) {
         guard g.deletedCount > 0, Double(g.deletedCount) > configuration.rebuildFraction * Double(g.ids.count) else { return }
+        let started = maintenance.journal.withLock { journal -> Bool in
+            guard journal == nil else { return false }
+            journal = []
+            return true
+        }
+        guard started else { return }
+        let group = maintenance.inFlight
+        group.enter()
+        DispatchQueue.global(qos: .utility).async { [self] in
+            rebuildAside()
+            group.leave()
+        }
+    }
+
+    /// Copies the live nodes (under the read lock: searches go on), builds a new graph from them with
+    /// no lock held, replays the adds and removes made meanwhile (in rounds, with no lock held, until
+    /// few are left), then, under the write lock, replays the last few and swaps it in: the write lock
+    /// is held for a handful of changes, never for the rebuild.
+    private func rebuildAside() {
         let d = dimension
+        let (liveIDs, liveVectors) = graph.read { g -> ([Int64], [Float]) in
+            let live = (0..<g.ids.count).filter { !g.deleted[$0] }
+            var vectors = [Float]()
+            vectors.reserveCapacity(live.count * d)
+            for node in live { vectors += g.vectors[node * d..<(node + 1) * d] }
+            return (live.map { g.ids[$0] }, vectors)
+        }
         var fresh = Graph(dimension: d, m: configuration.m, seed: configuration.seed)
-        let live = (0..<g.ids.count).filter { !g.deleted[$0] }
-        for (node, level) in insertionOrder(live, &fresh) {
-            _ = fresh.append(id: g.ids[node], vector: Array(g.vectors[node * d..<(node + 1) * d]), level: level)
+        for (i, level) in insertionOrder(Array(liveIDs.indices), &fresh) {
+            _ = fresh.append(id: liveIDs[i], vector: Array(liveVectors[i * d..<(i + 1) * d]), level: level)
         }
         link(&fresh, nodes: 0..<Int32(fresh.ids.count))
-        g = fresh
+        for _ in 0..<Self.replayRounds {
+            let pending = maintenance.journal.withLock { journal in defer { journal = [] }; return journal ?? [] }
+            replay(pending, on: &fresh)
+            if pending.count <= Self.replayedUnderLock { break }
+        }
+        graph.write { g in
+            replay(maintenance.journal.withLock { journal in defer { journal = nil }; return journal ?? [] }, on: &fresh)
+            g = fresh
+            maintenance.completed.add(1, ordering: .relaxed)
+            startRebuildIfNeeded(g)
+        }
+    }
+
+    /// Rounds of replay without the lock before the swap, and the journal length that ends them.
+    private static let replayRounds = 16
+    private static let replayedUnderLock = 32
+
+    private func replay(_ changes: [Maintenance.Change], on fresh: inout Graph) {
+        for change in changes {
+            switch change {
+            case .add(let id, let vector):
+                if let old = fresh.nodeOfID[id] { fresh.tombstone(old) }
+                let node = fresh.append(id: id, vector: vector, level: randomLevel(&fresh))
+                link(&fresh, nodes: node..<node + 1)
+            case .remove(let id):
+                if let node = fresh.nodeOfID[id] { fresh.tombstone(node) }
+            }
+        }
     }
 
     private func randomLevel(_ g: inout Graph) -> Int {

@@ -167,6 +167,45 @@ import VectorSearch
         hnsw.remove(ids: removed)
         oracle.remove(ids: removed)
         #expect(hnsw.count == n / 2)
+        hnsw.finishMaintenance()
+        #expect(hnsw.count == n / 2 && hnsw.tombstones == 0)
+        #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
+    }
+
+    /// Rows `range` of `m`.
+    static func rows(_ m: Matrix, _ range: Range<Int>) -> Matrix {
+        Matrix(rows: range.count, columns: m.columns, storage: Array(m.storage[range.lowerBound * m.columns..<range.upperBound * m.columns]))
+    }
+
+    /// [13/19]: the rebuild runs aside while searches, adds and removes go on against the current graph;
+    /// the changes made meanwhile are replayed on the new graph before it is swapped in (it was rebuilt
+    /// inside the write lock, so a PATCH and every concurrent search waited for it).
+    @Test func changesDuringABackgroundRebuildAreKept() {
+        let d = 16, n = 6_000
+        let data = Self.vectors(n + 500, d: d, seed: 21), queries = Self.vectors(100, d: d, seed: 22)
+        let hnsw = HNSWIndex(dimension: d).withSearchWidth(128), oracle = FlatIndex(dimension: d)
+        let ids = (0..<n).map { Int64($0) }
+        hnsw.add(ids: ids, vectors: Self.rows(data, 0..<n))
+        oracle.add(ids: ids, vectors: Self.rows(data, 0..<n))
+        let removed = ids.filter { $0 % 5 < 2 }  // 40 %: a rebuild starts in the background
+        hnsw.remove(ids: removed)
+        oracle.remove(ids: removed)
+        // While it runs (through the view, as serving changes its index): searches answer, new listings
+        // come in, others leave.
+        let added = (n..<n + 500).map { Int64($0) }
+        for chunk in stride(from: 0, to: 500, by: 50) {
+            let batch = Array(added[chunk..<chunk + 50])
+            hnsw.add(ids: batch, vectors: Self.rows(data, n + chunk..<n + chunk + 50))
+            oracle.add(ids: batch, vectors: Self.rows(data, n + chunk..<n + chunk + 50))
+            let gone = [Int64(chunk * 2 + 1), Int64(chunk * 2 + 2)]
+            hnsw.remove(ids: gone)
+            oracle.remove(ids: gone)
+            #expect(hnsw.search(Self.rows(queries, 0..<5), k: 10, filter: nil).allSatisfy { $0.count == 10 })
+        }
+        hnsw.finishMaintenance()
+        #expect(hnsw.count == oracle.count && hnsw.tombstones < n / 10)
+        let all = Set(hnsw.allIDs)
+        #expect(all.isSuperset(of: added) && all.isDisjoint(with: removed) && !all.contains(2) && !all.contains(102))
         #expect(Self.recall(hnsw, oracle, queries, k: 20) >= 0.95)
     }
 }
