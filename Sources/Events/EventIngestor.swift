@@ -87,14 +87,19 @@ public final class EventIngestor: Sendable {
     /// `producer`: whose ids these are (the API key's name; "" for files and keyless servers).
     public func ingest(_ events: [Event], producer: String = "", mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
         let changesStates = events.contains { ListingLifecycle.eventTypes.contains($0.type) }
-        return changesStates ? try states.exclusively { () throws(StorageError) in try validateAndAppend(events, producer: producer, mode: mode) }
-                             : try validateAndAppend(events, producer: producer, mode: mode)
+        return changesStates ? try states.exclusively { (lease: WriterLease) throws(StorageError) in
+                                   try validateAndAppend(events, producer: producer, mode: mode, lease: lease)
+                               }
+                             : try validateAndAppend(events, producer: producer, mode: mode, lease: nil)
     }
 
-    private func validateAndAppend(_ events: [Event], producer: String, mode: BatchMode) throws(StorageError) -> Outcome {
+    /// `lease`: the writers' turn (lifecycle events only): progress is reported after each step, and the
+    /// append carries its fence.
+    private func validateAndAppend(_ events: [Event], producer: String, mode: BatchMode, lease: WriterLease?) throws(StorageError) -> Outcome {
         let stored = try log.fingerprints(of: events.map(\.id), producer: producer)
         let touched = Set(events.compactMap(\.item))
         var next = try lifecycle(of: touched)
+        lease?.progressed()
         var seen: [String: String] = [:]  // id → fingerprint, for the batch's accepted events
         var outcome = Outcome()
         var accepted: [Event] = [], acceptedFingerprints: [String] = [], retried = Set<ItemID>()
@@ -121,7 +126,8 @@ public final class EventIngestor: Sendable {
             }
         }
         if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
-        outcome.appended = try log.append(accepted, producer: producer, fingerprints: acceptedFingerprints).filter { $0 }.count
+        outcome.appended = try log.append(accepted, producer: producer, fingerprints: acceptedFingerprints, fence: lease?.fence).filter { $0 }.count
+        lease?.progressed()
         var changed = Set(accepted.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap(\.item))
         if !retried.isEmpty {
             let fromLog = try log.lifecycle(of: Array(retried))

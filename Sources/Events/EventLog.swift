@@ -15,9 +15,11 @@ import Storage
 /// - `read` returns events in the order they were appended, or by timestamp (ties in append order).
 public protocol EventLog: AnyObject, Sendable {
     /// Appends the batch for `producer`, each event with its `fingerprints` entry (`Event.fingerprint`);
-    /// per event, true if it was appended, false if its id was already there for that producer.
+    /// per event, true if it was appended, false if its id was already there for that producer. With a
+    /// `fence` (the writers' lease's token), the append commits only if no append was made under a
+    /// newer one, else it throws `StorageError.fenced` and appends nothing.
     @discardableResult
-    func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool]
+    func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool]
     /// Per id, the fingerprint of the event `producer` stored with it: nil when there is none, "" when it
     /// was stored without one (logs from before schema 2).
     func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?]
@@ -43,7 +45,7 @@ extension EventLog {
     /// Appends the batch for `producer`.
     @discardableResult
     public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {
-        try append(events, producer: producer, fingerprints: events.map(\.fingerprint))
+        try append(events, producer: producer, fingerprints: events.map(\.fingerprint), fence: nil)
     }
 
     /// Appends the batch without a producer (files, keyless servers).

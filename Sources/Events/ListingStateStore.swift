@@ -13,7 +13,9 @@ import Synchronization
 /// - A store that cannot answer (unreachable, or emptied and not yet rebuilt) throws rather than guess:
 ///   callers then fall back to the log (`EventLog.lifecycle(of:)`).
 /// - `exclusively` admits one writer at a time across everything sharing the store, so validation,
-///   append and `record` of one batch never interleave with another's.
+///   append and `record` of one batch never interleave with another's. The writer holds a `WriterLease`:
+///   it reports progress, and its `fence` (when the store gives one) goes with the append, so a writer
+///   whose lease expired while it was paused cannot commit after a newer one.
 public protocol ListingStateStore: AnyObject, Sendable {
     /// The lifecycle restricted to `items`: their states and sellers.
     func lifecycle(of items: Set<ItemID>) throws(StorageError) -> ListingLifecycle
@@ -24,7 +26,23 @@ public protocol ListingStateStore: AnyObject, Sendable {
     /// Records the states and sellers that `lifecycle` holds for `items` (events already durable).
     func record(_ lifecycle: ListingLifecycle, items: Set<ItemID>) throws(StorageError)
     /// Runs `body` while no other writer of the store runs.
-    func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R
+    func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R
+}
+
+/// What a writer holds while it writes: the fencing token of its turn (nil for a store in one process,
+/// where a turn cannot be lost), and a progress mark the store's lease renewal reads: a holder that
+/// stops making progress (stuck in a call to a black-holed server) stops being renewed.
+public final class WriterLease: Sendable {
+    public let fence: Int64?
+    private let steps = Atomic<Int>(0)
+
+    public init(fence: Int64?) { self.fence = fence }
+
+    /// Marks a step done (a read, an append, a record).
+    public func progressed() { steps.add(1, ordering: .relaxed) }
+
+    /// The steps done so far.
+    public var progress: Int { steps.load(ordering: .relaxed) }
 }
 
 /// The embedded store: the whole lifecycle in memory, rebuilt from the log when the process starts.
@@ -63,7 +81,7 @@ public final class InMemoryListingStates: ListingStateStore {
         }
     }
 
-    public func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
-        try writing.withLock { _ throws(StorageError) in try body() }
+    public func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R {
+        try writing.withLock { _ throws(StorageError) in try body(WriterLease(fence: nil)) }
     }
 }

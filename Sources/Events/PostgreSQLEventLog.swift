@@ -43,6 +43,7 @@ public final class PostgreSQLEventLog: EventLog {
                 CREATE UNIQUE INDEX IF NOT EXISTS events_by_producer_and_id ON events (producer, event_id);
                 CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
                 CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(SQLiteEventLog.lifecycleCondition);
+                \(SQLiteEventLog.fenceTable)
                 """)
         }
         connection = Mutex(db)
@@ -52,11 +53,15 @@ public final class PostgreSQLEventLog: EventLog {
     static let rowsPerStatement = 5_000
 
     @discardableResult
-    public func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         var inserted = Set<String>()
         try connection.withLock { db throws(StorageError) in
             try db.transaction { () throws(StorageError) in
+                // First, so the fence row stays locked until COMMIT: fenced appends commit one at a time.
+                if let fence, try db.execute(SQLiteEventLog.advanceFence, [String(fence)]).isEmpty {
+                    throw SQLiteEventLog.fenced(fence, at: conninfo)
+                }
                 // One multi-row INSERT per chunk: one round trip for thousands of events. Rows go in batch
                 // order, so `seq` keeps the append order; ON CONFLICT skips ids already in the log or
                 // earlier in the statement.

@@ -1,32 +1,37 @@
 import Foundation
 import RummageCore
 import Storage
+import Synchronization
 
 /// Listing states in Redis, shared by every replica and ingester: a listing sold through one replica
 /// is seen by all the others once the sale is acknowledged.
 ///
 /// Keys (under `prefix`): `listing:state` and `listing:seller` hashes (listing id → state, seller),
 /// one `seller:<id>` set per seller, `listing:ready` (set by `rebuild`, holding the log's event count
-/// then), and `lock:writes` (the writers' lock). Redis's memory is the only copy of these keys: when
+/// then), `lock:writes` (the writers' lock) and `lock:fence` (the last fencing token given). Redis's memory is the only copy of these keys: when
 /// it restarts empty, `listing:ready` is gone, every read throws until `rebuild(from:)` has replayed
 /// the log, and callers fall back to the log meanwhile.
 public final class RedisListingStates: ListingStateStore {
     public let redis: RedisPool
     public let prefix: String
-    /// The writers' lock's lifetime, renewed while its holder writes: a writer that dies holding it
-    /// stalls the others for at most this long.
+    /// The writers' lock's lifetime, renewed while its holder makes progress: a writer that dies or
+    /// stalls holding it stalls the others for at most this long.
     public let lockMilliseconds: Int
+    /// The longest a writer keeps the lock, progress or not.
+    public let maxHoldMilliseconds: Int
 
-    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 2_000) {
+    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 2_000, maxHoldMilliseconds: Int = 30_000) {
         self.redis = redis
         self.prefix = prefix
         self.lockMilliseconds = lockMilliseconds
+        self.maxHoldMilliseconds = maxHoldMilliseconds
     }
 
     public var stateKey: String { prefix + ":listing:state" }
     public var sellerKey: String { prefix + ":listing:seller" }
     public var readyKey: String { prefix + ":listing:ready" }
     public var lockKey: String { prefix + ":lock:writes" }
+    public var fenceKey: String { prefix + ":lock:fence" }
     public func sellerSetKey(_ seller: UserID) -> String { prefix + ":seller:" + seller.value }
 
     /// Whether the states were rebuilt from the log since Redis last started empty.
@@ -93,21 +98,44 @@ public final class RedisListingStates: ListingStateStore {
         return commands
     }
 
-    /// Takes the writers' lock (`SET NX PX` with a token of this call), runs `body`, and releases the
-    /// lock only if it still holds it. While `body` runs, the lock's lifetime is renewed every third of
-    /// it, so a long write keeps it and a writer that dies frees it within `lockMilliseconds`. Waits up
-    /// to ten lifetimes for another writer.
-    public func exclusively<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
-        let token = UUID().uuidString
-        let deadline = Date().addingTimeInterval(Double(lockMilliseconds) / 100)
-        while try redis.command(["SET", lockKey, token, "NX", "PX", String(lockMilliseconds)]) == .null {
-            guard Date() < deadline else { throw StorageError(code: -1, "\(redis.url): another writer held \(lockKey) for \(lockMilliseconds / 100) ms") }
-            usleep(500)
+    /// Takes the writers' lock (`SET NX PX` with a token of this turn), runs `body`, and releases the
+    /// lock only if it still holds it. Each turn gets a fencing token (`INCR lock:fence`) for the
+    /// append to check (`EventLog.append(…, fence:)`). While `body` runs, the lock's lifetime is renewed
+    /// every third of it if the holder made progress since the last renewal and has held it less than
+    /// `maxHoldMilliseconds`: a writer that dies, or stalls in a call to a black-holed server, frees it
+    /// within `lockMilliseconds`, and its late append is refused by the fence. Waits for another writer
+    /// with exponential backoff (1 ms doubling to 64 ms) up to ten lifetimes, then throws
+    /// `StorageError.writersBusy`.
+    public func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R {
+        try exclusively(holdingAtMost: maxHoldMilliseconds, body)
+    }
+
+    /// `exclusively`, renewed while progress is made for up to `maxHold` milliseconds.
+    private func exclusively<R>(holdingAtMost maxHold: Int, _ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R {
+        guard case .integer(let fence) = try redis.command(["INCR", fenceKey]) else {
+            throw StorageError(code: -1, "\(redis.url): INCR \(fenceKey) did not answer a number")
         }
+        let token = "\(fence):\(UUID().uuidString)"
+        let waited = Stopwatch()
+        var pause: UInt32 = 1_000
+        while try redis.command(["SET", lockKey, token, "NX", "PX", String(lockMilliseconds)]) == .null {
+            guard waited.elapsedSeconds < Double(lockMilliseconds) / 100 else {
+                throw StorageError(code: StorageError.writersBusy,
+                                   "\(redis.url): another writer held \(lockKey) for \(Int(waited.elapsedSeconds * 1_000)) ms; retry")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 64_000)
+        }
+        let lease = WriterLease(fence: Int64(fence))
+        let held = Stopwatch()
+        let lastProgress = Atomic<Int>(0)
         let renewal = DispatchSource.makeTimerSource(queue: .global())
         let period = DispatchTimeInterval.milliseconds(lockMilliseconds / 3)
         renewal.schedule(deadline: .now() + period, repeating: period)
         renewal.setEventHandler { [redis, lockKey, lockMilliseconds] in
+            // No progress since the last renewal, or held too long: let the lock expire.
+            let progress = lease.progress
+            guard lastProgress.exchange(progress, ordering: .relaxed) != progress, held.elapsedSeconds * 1_000 < Double(maxHold) else { return }
             _ = try? redis.command(["EVAL", Self.renewScript, "1", lockKey, token, String(lockMilliseconds)])
         }
         renewal.resume()
@@ -115,26 +143,32 @@ public final class RedisListingStates: ListingStateStore {
             renewal.cancel()
             _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token])
         }
-        return try body()
+        return try body(lease)
     }
 
     static let renewScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
     static let releaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 
     /// Replaces the stored states with the lifecycle the log's events give, then marks the store ready.
-    /// Holds the writers' lock throughout, so no ingest records a state the replay would then overwrite.
-    /// Returns the number of listings written.
+    /// Holds the writers' lock throughout (renewed while it makes progress, however long the log), so no
+    /// ingest records a state the replay would then overwrite. Returns the number of listings written.
     @discardableResult
     public func rebuild(from log: any EventLog, progress: (Int) -> Void = { _ in }) throws(StorageError) -> Int {
-        try exclusively { () throws(StorageError) -> Int in
+        try exclusively(holdingAtMost: .max) { (lease: WriterLease) throws(StorageError) -> Int in
             let count = try log.count()
             var replayed = ListingLifecycle()
-            try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in try? replayed.apply(event) }
+            var read = 0
+            try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in
+                try? replayed.apply(event)
+                read += 1
+                if read % 10_000 == 0 { lease.progressed() }
+            }
             try redis.unlink([readyKey, stateKey, sellerKey] + redis.keys(matching: prefix + ":seller:*"))
             let items = Array(replayed.states.keys)
             for start in stride(from: 0, to: items.count, by: 10_000) {
                 let chunk = Set(items[start..<min(items.count, start + 10_000)])
                 _ = try redis.pipeline(commands(recording: replayed, items: chunk))
+                lease.progressed()
                 progress(start + chunk.count)
             }
             try redis.command(["SET", readyKey, String(count)])

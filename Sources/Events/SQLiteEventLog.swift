@@ -60,6 +60,7 @@ public final class SQLiteEventLog: EventLog {
             \(Self.eventsTable("events"))
             CREATE INDEX IF NOT EXISTS events_by_time ON events (ts, seq);
             CREATE INDEX IF NOT EXISTS lifecycle_events_by_item ON events (item, seq) WHERE \(Self.lifecycleCondition);
+            \(Self.fenceTable)
             """)
         connection = Mutex(Connection(
             db: db,
@@ -70,11 +71,29 @@ public final class SQLiteEventLog: EventLog {
             lookup: try db.prepare("SELECT coalesce(fingerprint, '') FROM events WHERE producer = ? AND event_id = ?")))
     }
 
+    /// The newest writers' fencing token an append committed under (one row, `writers`).
+    static let fenceTable = "CREATE TABLE IF NOT EXISTS rummage_fence (name TEXT PRIMARY KEY, token BIGINT NOT NULL);"
+    /// Records `$1` as the newest token unless a newer one is there: one row changed (or returned) when
+    /// the append may commit. The same statement on SQLite and PostgreSQL.
+    static let advanceFence = """
+        INSERT INTO rummage_fence VALUES ('writers', $1) ON CONFLICT (name) DO UPDATE SET token = excluded.token
+        WHERE rummage_fence.token <= excluded.token RETURNING token
+        """
+
+    static func fenced(_ fence: Int64, at place: String) -> StorageError {
+        StorageError(code: StorageError.fenced, "\(place): the writers' lock of this append (fence \(fence)) was lost to a newer writer; nothing was appended")
+    }
+
     @discardableResult
-    public func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
+    public func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         return try connection.withLock { c throws(StorageError) in
             try c.db.transaction { () throws(StorageError) in
+                if let fence {
+                    let advance = try c.db.prepare(Self.advanceFence.replacingOccurrences(of: "$1", with: "?"))
+                    advance.bind(1, fence)
+                    guard try advance.step() else { throw Self.fenced(fence, at: path) }
+                }
                 var appended: [Bool] = []
                 appended.reserveCapacity(events.count)
                 for (e, fingerprint) in zip(events, fingerprints) {

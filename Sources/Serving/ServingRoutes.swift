@@ -4,6 +4,7 @@ import Foundation
 import HTTPServer
 import RummageAPI
 import RummageCore
+import Storage
 import Telemetry
 
 /// The HTTP API over a `RecommendationService` (docs/serving.md):
@@ -135,7 +136,7 @@ public enum ServingRoutes {
             }
             let event = try Self.validated(Event(id: "patch-\(UUID().uuidString)", type: type, timestamp: clock(), item: ItemID(item)), now: clock())
             let outcome: EventIngestor.Outcome
-            do { outcome = try service.ingest([event], producer: principal.producer) } catch { throw HTTPError(503, "the event log is unavailable: \(error)") }
+            do { outcome = try service.ingest([event], producer: principal.producer) } catch { throw Self.unavailable(error) }
             if let refusal = outcome.refused.first { throw HTTPError(409, refusal.error.message) }  // moved meanwhile
             audit?.record(principal, "listing_state", target: item, before: current.rawValue, after: target.rawValue, ["event": type.rawValue])
             return .json(ListingReply(item: item, seller: seller, state: target.rawValue, changed: true))
@@ -270,7 +271,7 @@ public enum ServingRoutes {
         do {
             outcome = try service.ingest(events.map(\.1), producer: principal.producer)
         } catch {
-            throw HTTPError(503, "the event log is unavailable: \(error)")
+            throw Self.unavailable(error)
         }
         if !refusedEarly.isEmpty { service.metrics.eventsRefused.increment(by: refusedEarly.count) }
         let refused = (refusedEarly + outcome.refused.map { (events[$0.index].0, $0.error.message) })
@@ -278,6 +279,15 @@ public enum ServingRoutes {
         let reply = IngestReply(appended: outcome.appended, duplicates: outcome.duplicates, refused: refused)
         audit?.recordIngest(principal, action, events: events.map(\.1), before: before, outcome: outcome)
         return .json(reply, status: refused.isEmpty ? 200 : (outcome.appended + outcome.duplicates > 0 ? 207 : Self.refusalStatus(refusedEarly.isEmpty ? outcome.refused : [])))
+    }
+
+    /// 503 for a write that could not be made: with `Retry-After` when another writer held the lock too
+    /// long or this write's turn was lost (retrying soon will do), else the store's error.
+    static func unavailable(_ error: any Error) -> HTTPError {
+        if let storage = error as? StorageError, [StorageError.writersBusy, StorageError.fenced].contains(storage.code) {
+            return HTTPError(503, "busy: \(storage.message)", headers: ["Retry-After": "1"])
+        }
+        return HTTPError(503, "the event log is unavailable: \(error)")
     }
 
     /// The status of a request none of whose events was taken: 404 when each names an unknown listing, 409

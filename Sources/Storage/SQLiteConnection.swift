@@ -5,6 +5,12 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public var code: Int32
     public var message: String
 
+    /// Another writer held the writers' lock for longer than a writer waits: retry later (HTTP 503
+    /// with Retry-After).
+    public static let writersBusy: Int32 = -1001
+    /// The writers' lock this write was made under was lost to a newer holder: nothing was written.
+    public static let fenced: Int32 = -1002
+
     public init(code: Int32, _ message: String) {
         self.code = code
         self.message = message

@@ -62,9 +62,9 @@ import Testing
     final class PoisonRefusingLog: EventLog {
         let inner: SQLiteEventLog
         init(_ inner: SQLiteEventLog) { self.inner = inner }
-        func append(_ events: [Event], producer: String, fingerprints: [String]) throws(StorageError) -> [Bool] {
+        func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool] {
             if events.contains(where: { $0.id.hasPrefix("poison") }) { throw StorageError(code: 22, "invalid byte sequence") }
-            return try inner.append(events, producer: producer, fingerprints: fingerprints)
+            return try inner.append(events, producer: producer, fingerprints: fingerprints, fence: fence)
         }
         func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?] { try inner.fingerprints(of: ids, producer: producer) }
         func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder, _ body: (Event) -> Void) throws(StorageError) {

@@ -77,7 +77,7 @@ import Testing
         let inside = Atomic<Int>(0), overlaps = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 2) { k in
             for _ in 0..<40 {
-                _ = try? (k == 0 ? store : replica).exclusively { () throws(StorageError) in
+                _ = try? (k == 0 ? store : replica).exclusively { (_: WriterLease) throws(StorageError) in
                     if inside.add(1, ordering: .sequentiallyConsistent).newValue > 1 { overlaps.add(1, ordering: .relaxed) }
                     usleep(200)
                     inside.subtract(1, ordering: .sequentiallyConsistent)
@@ -103,5 +103,89 @@ import Testing
         #expect(try redis.rebuild(from: log) == 2)
         #expect(try redis.isReady())
         #expect(try replica.states(of: ["l1", "l2"]) == [.sold, .active])
+    }
+}
+
+/// [13/19]: the shared writers' lock is safe when its holder stalls (a black-holed path, SIGSTOP): it is
+/// renewed only while the holder makes progress, so it expires and other writers go on, and the stalled
+/// holder's late append is refused by the fence where it would commit (in the log, SQLite or PostgreSQL).
+@Suite(.serialized) struct WritersLockTests {
+    enum LogBackend: String, CaseIterable, CustomStringConvertible {
+        case sqlite, postgresql
+        var description: String { rawValue }
+        func make() throws -> any EventLog {
+            switch self {
+            case .sqlite: try ListingStateStoreConformanceTests.newLog()
+            case .postgresql: try PostgreSQLEventLog(conninfo: try TestPostgres.database())
+            }
+        }
+    }
+
+    @Test(arguments: LogBackend.allCases)
+    func aStalledHolderLosesTheLockAndIsFenced(log backend: LogBackend) throws {
+        let log = try backend.make()
+        let prefix = "fence-" + UUID().uuidString
+        func store() throws -> RedisListingStates {
+            RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
+        }
+        let stalled = try store(), other = try store()
+        let ingestor = try EventIngestor(log: log, states: other)
+        #expect(try ingestor.ingest([ListingStateStoreConformanceTests.created("l1")]).appended == 1)
+        try other.rebuild(from: log)
+
+        // A takes the lock, makes one step, then stalls for 1.5 s before appending its sale of l1.
+        let holding = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<[Bool], StorageError>?>(nil)
+        let holder = Thread {
+            let result = Result { () throws(StorageError) -> [Bool] in
+                try stalled.exclusively { (lease: WriterLease) throws(StorageError) -> [Bool] in
+                    lease.progressed()
+                    holding.signal()
+                    Thread.sleep(forTimeInterval: 1.5)
+                    let sale = ListingStateStoreConformanceTests.event("stalled-sale", .listingSold, item: "l1")
+                    return try log.append([sale], producer: "", fingerprints: [sale.fingerprint], fence: lease.fence)
+                }
+            }
+            outcome.withLock { $0 = result }
+        }
+        holder.start()
+        holding.wait()
+        // B's reservation does not wait for the stalled holder: its lock expires within 300 ms.
+        let waited = Stopwatch()
+        let reserved = try ingestor.ingest([ListingStateStoreConformanceTests.event("reserve", .listingReserved, item: "l1")])
+        #expect(reserved.appended == 1 && waited.elapsedSeconds < 1.2, "\(waited.elapsedSeconds) s")
+        while outcome.withLock({ $0 == nil }) { usleep(20_000) }
+        // A wakes up and tries to commit its sale: refused, nothing appended.
+        guard case .failure(let error) = try #require(outcome.withLock { $0 }) else { Issue.record("the stalled sale was appended"); return }
+        #expect(error.code == StorageError.fenced, "\(error)")
+        #expect(try log.contains(ids: ["c-l1", "reserve", "stalled-sale"]) == [true, true, false])
+        #expect(try other.states(of: ["l1"]) == [.reserved])
+    }
+
+    /// A holder that keeps making progress keeps the lock; a waiter backs off and gives up with
+    /// `writersBusy` after ten lifetimes (HTTP 503 with Retry-After).
+    @Test func aWaiterGivesUpWithBusyWhileTheHolderProgresses() throws {
+        let prefix = "busy-" + UUID().uuidString
+        let holder = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 60)
+        let waiter = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 60)
+        let holding = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? holder.exclusively { (lease: WriterLease) throws(StorageError) in
+                holding.signal()
+                for _ in 0..<60 {  // 1.2 s of steady progress
+                    lease.progressed()
+                    usleep(20_000)
+                }
+            }
+            done.signal()
+        }.start()
+        holding.wait()
+        let waited = Stopwatch()
+        #expect { try waiter.exclusively { (_: WriterLease) throws(StorageError) in } } throws: {
+            ($0 as? StorageError)?.code == StorageError.writersBusy
+        }
+        #expect(waited.elapsedSeconds >= 0.5 && waited.elapsedSeconds < 1.2, "\(waited.elapsedSeconds) s")
+        done.wait()
+        try waiter.exclusively { (_: WriterLease) throws(StorageError) in }  // free again
     }
 }
