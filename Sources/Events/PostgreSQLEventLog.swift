@@ -49,6 +49,10 @@ public final class PostgreSQLEventLog: EventLog {
         connection = Mutex(db)
     }
 
+    /// Each statement of an append gives up after this long: a writer never holds its turn longer on a
+    /// stuck server.
+    static let appendStatementTimeoutMilliseconds = 5_000
+
     /// Rows per INSERT statement (12 parameters each; PostgreSQL takes at most 65,535 per statement).
     static let rowsPerStatement = 5_000
 
@@ -57,7 +61,7 @@ public final class PostgreSQLEventLog: EventLog {
         guard !events.isEmpty else { return [] }
         var inserted = Set<String>()
         try connection.withLock { db throws(StorageError) in
-            try db.transaction { () throws(StorageError) in
+            try db.transaction(statementTimeoutMilliseconds: Self.appendStatementTimeoutMilliseconds) { () throws(StorageError) in
                 // First, so the fence row stays locked until COMMIT: fenced appends commit one at a time.
                 if let fence, try db.execute(SQLiteEventLog.advanceFence, [String(fence)]).isEmpty {
                     throw SQLiteEventLog.fenced(fence, at: conninfo)

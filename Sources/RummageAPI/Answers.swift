@@ -94,9 +94,12 @@ public struct Readiness: Sendable, Codable, Equatable {
     public var userQuery: String
     public var experiment: String?
     public var variants: [Variant]
+    /// Each dependency this replica writes to or reads from, "ok" or why not (`event_log`, …).
+    public var dependencies: [String: String]
 
     public init(status: String, model: String, modelVersion: Int, indexed: Int, userQuery: String, experiment: String?,
-                variants: [Variant]) {
+                variants: [Variant], dependencies: [String: String] = [:]) {
+        self.dependencies = dependencies
         self.status = status
         self.model = model
         self.modelVersion = modelVersion
@@ -107,7 +110,7 @@ public struct Readiness: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, model, indexed, experiment, variants
+        case status, model, indexed, experiment, variants, dependencies
         case modelVersion = "model_version", userQuery = "user_query"
     }
 }

@@ -237,6 +237,17 @@ public final class RecommendationService: Sendable {
     /// Writes the impressions logged so far to the event log now (they are otherwise written in batches).
     public func flushImpressions() { impressions?.flush() }
 
+    /// Whether each dependency answers now: "ok" or the error. `event_log`: the log this replica appends
+    /// to (a replica that cannot write is not ready).
+    public var dependencies: [String: String] {
+        do {
+            _ = try intake.ingestor.log.lastSequence()
+            return ["event_log": "ok"]
+        } catch {
+            return ["event_log": "unavailable: \(error)"]
+        }
+    }
+
     /// The authoritative state and seller of each of `items` (nil state: no such listing): the shared
     /// store's with replicas, else this process's.
     public func listings(_ items: [String]) -> [(state: ListingState?, seller: UserID?)] { eligibility.check(items).entries }

@@ -144,10 +144,13 @@ public enum ServingRoutes {
         route("GET", "/healthz", "healthz", nil) { _, _ in .json(Health(status: "ok")) }
         route("GET", "/readyz", "readyz", nil) { _, _ in
             let status = service.status
-            return .json(Readiness(status: "ready", model: service.modelName, modelVersion: status.version, indexed: status.indexed,
-                               userQuery: service.userQuery,
-                               experiment: service.experiment?.name,
-                               variants: service.servedVersions.map { Readiness.Variant(alias: $0.alias, modelVersion: $0.version) }))
+            let dependencies = service.dependencies
+            let ready = dependencies.values.allSatisfy { $0 == "ok" }
+            return .json(Readiness(status: ready ? "ready" : "not ready", model: service.modelName, modelVersion: status.version,
+                                   indexed: status.indexed, userQuery: service.userQuery, experiment: service.experiment?.name,
+                                   variants: service.servedVersions.map { Readiness.Variant(alias: $0.alias, modelVersion: $0.version) },
+                                   dependencies: dependencies),
+                         status: ready ? 200 : 503)
         }
         router.add("GET", "/metrics") { request in
             _ = try authorize(request, .metrics, access: access)

@@ -6,24 +6,61 @@ import Glibc
 /// One PostgreSQL connection (Debian's libpq). Not safe to use from two threads at once: owners
 /// serialise access (as `PostgreSQLEventLog` does with a mutex). Parameters and results travel as text;
 /// a nil parameter is SQL NULL.
+///
+/// Deadlines: unless the connection string sets them, connecting gives up after `connect_timeout` (5 s),
+/// TCP keepalives and `tcp_user_timeout` (10 s) notice a dead or black-holed path, and a transaction's
+/// statements are cancelled after its `statementTimeoutMilliseconds` (long reads, such as a replay of
+/// the whole log, have none). Reconnection: a connection the server dropped
+/// (a restart) is re-established before the next statement, and a statement outside a transaction
+/// (a read, or the BEGIN that opens one) that fails because the connection broke is sent once more on
+/// the new connection; a transaction in flight fails (its caller retries).
 public final class PostgreSQLConnection: @unchecked Sendable {
     // @unchecked because: the connection pointer is only used under the owner's lock.
     private let connection: OpaquePointer
     public let conninfo: String
+    private var inTransaction = false
 
-    /// Connects with a libpq connection string, e.g. `host=127.0.0.1 port=5432 dbname=rummage user=rummage`.
+    /// The deadlines added to a connection string that does not set them.
+    static let defaultParameters = [("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"),
+                                    ("keepalives_count", "3"), ("tcp_user_timeout", "10000")]
+
+    /// Connects with a libpq connection string (`host=127.0.0.1 port=5432 dbname=rummage user=rummage`
+    /// or a `postgresql://` URI).
     public init(_ conninfo: String) throws(StorageError) {
         self.conninfo = conninfo
-        guard let connection = PQconnectdb(conninfo) else { throw StorageError(code: -1, "postgres: out of memory") }
+        let withDeadlines = Self.addingDefaults(to: conninfo)
+        guard let connection = PQconnectdb(withDeadlines) else { throw StorageError(code: -1, "postgres: out of memory") }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines
             PQfinish(connection)
             throw StorageError(code: -1, "postgres (\(conninfo)): \(message)")
         }
         self.connection = connection
-        // Server notices ("relation … already exists, skipping") would go to stderr: keep warnings and up.
-        try execute("SET client_min_messages TO warning")
+        try configureSession()
     }
+
+    /// `conninfo` with each of `defaultParameters` it does not set.
+    static func addingDefaults(to conninfo: String) -> String {
+        let isURI = conninfo.hasPrefix("postgresql://") || conninfo.hasPrefix("postgres://")
+        var result = conninfo
+        for (key, value) in defaultParameters where !conninfo.contains(key + "=") {
+            if isURI {
+                result += (result.contains("?") ? "&" : "?") + "\(key)=\(value)"
+            } else {
+                result += " \(key)=\(value)"
+            }
+        }
+        return result
+    }
+
+    /// Session settings, set again after each reconnection. Server notices ("relation … already exists,
+    /// skipping") would go to stderr: keep warnings and up.
+    private func configureSession() throws(StorageError) {
+        try send("SET client_min_messages TO warning", [], { _ throws(StorageError) in })
+    }
+
+    /// Whether the connection is up (it is re-established on the next statement otherwise).
+    public var isConnected: Bool { PQstatus(connection) == CONNECTION_OK }
 
     deinit { PQfinish(connection) }
 
@@ -38,6 +75,27 @@ public final class PostgreSQLConnection: @unchecked Sendable {
     /// Runs one statement and hands its rows to `body` one at a time as they arrive (single-row mode), so
     /// a large read is never held in memory whole.
     public func query(_ sql: String, _ parameters: [String?], _ body: ([String?]) throws(StorageError) -> Void) throws(StorageError) {
+        try reconnectIfDropped()
+        do {
+            try send(sql, parameters, body)
+        } catch {
+            // The connection broke under a statement that may be sent again: reconnect and send it once more.
+            guard !inTransaction, PQstatus(connection) != CONNECTION_OK else { throw error }
+            try reconnectIfDropped()
+            try send(sql, parameters, body)
+        }
+    }
+
+    /// Re-establishes a connection the server dropped (`PQreset`, with the same parameters and deadlines).
+    private func reconnectIfDropped() throws(StorageError) {
+        guard PQstatus(connection) != CONNECTION_OK else { return }
+        inTransaction = false
+        PQreset(connection)
+        guard PQstatus(connection) == CONNECTION_OK else { throw error("reconnecting") }
+        try configureSession()
+    }
+
+    private func send(_ sql: String, _ parameters: [String?], _ body: ([String?]) throws(StorageError) -> Void) throws(StorageError) {
         let sent: Int32 = withTextParameters(parameters) { values in
             parameters.isEmpty ? PQsendQuery(connection, sql)
                 : PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
@@ -73,8 +131,12 @@ public final class PostgreSQLConnection: @unchecked Sendable {
 
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws. COMMIT returns once the transaction
     /// is durable (PostgreSQL's default `synchronous_commit = on`).
-    public func transaction<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
-        try execute("BEGIN")
+    /// `statementTimeoutMilliseconds`: each statement of the transaction is cancelled after this long
+    /// (0: never), so a writer never holds its turn for longer on a stuck server.
+    public func transaction<R>(statementTimeoutMilliseconds: Int = 0, _ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        try execute(statementTimeoutMilliseconds > 0 ? "BEGIN; SET LOCAL statement_timeout = \(statementTimeoutMilliseconds)" : "BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
         do {
             let result = try body()
             try execute("COMMIT")

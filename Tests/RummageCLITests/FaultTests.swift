@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import RummageTestSupport
+import RummageCore
 import Serving
 import Testing
 
@@ -36,5 +37,46 @@ import Testing
         #expect(Double(dropped?.split(separator: " ").last ?? "") ?? 0 >= 20, "\(String(describing: dropped))")
         #expect(server.process.isRunning)
         _ = pipe
+    }
+}
+
+extension FaultTests {
+    /// [13/19]: the PostgreSQL connection was never re-established: after a database restart every write
+    /// answered 503 until the replica was restarted, while /readyz said "ready". Now /readyz says "not
+    /// ready" (503, naming the event log) while the database is down, and writes succeed again within 5 s
+    /// of it coming back, with no restart of the replica.
+    @Test func aReplicaRidesOutAPostgreSQLRestart() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-fault-pg")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let database = try TestPostgres.Instance()
+        SecurityTests.deploy(dir: dir, log: database.uri)
+        let (keysPath, keys) = SecurityTests.keysFile(in: dir)
+        let server = try SecurityTests.Server(["--registry", dir + "/registry", "--model", "mp", "--log", database.uri, "--api-keys", keysPath],
+                                              dir: dir)
+        defer { server.stop() }
+        let listings = ["Authorization": "Bearer \(keys[.listings]!)"]
+        func create(_ item: String) -> Int {
+            HTTPClient.send("PUT", "/v1/items/\(item)", port: server.port, body: Array(#"{"seller":"u3","price":5}"#.utf8), headers: listings).status
+        }
+        #expect(create("before-restart") == 200)
+        #expect(HTTPClient.send("GET", "/readyz", port: server.port).status == 200)
+
+        database.stop()
+        let down = HTTPClient.send("GET", "/readyz", port: server.port)
+        #expect(down.status == 503 && down.body.contains(#""status":"not ready""#) && down.body.contains("event_log"), "\(down)")
+        #expect(create("while-down") == 503)
+        #expect(HTTPClient.send("GET", "/v1/users/u1/recommendations?k=5", port: server.port,
+                                headers: ["Authorization": "Bearer \(keys[.recommend]!)"]).status == 200, "reads keep being answered")
+
+        try database.start()
+        let back = Stopwatch()
+        var status = 0
+        while status != 200 && back.elapsedSeconds < 5 {
+            status = create("after-restart")
+            if status != 200 { usleep(100_000) }
+        }
+        #expect(status == 200, "a write succeeded \(back.elapsedSeconds) s after the database came back")
+        #expect(HTTPClient.send("GET", "/readyz", port: server.port).status == 200)
+        #expect(server.process.isRunning)
     }
 }

@@ -69,6 +69,22 @@ public enum TestPostgres {
     }
 
     static func start() throws -> Server {
+        let directory = try initialised()
+        let port = try HTTPServer.freeLoopbackPort()
+        Self.pid = try launch(directory: directory, port: port).processIdentifier
+        Self.directory = directory
+        atexit {
+            guard TestPostgres.pid > 0 else { return }
+            kill(TestPostgres.pid, SIGINT)  // fast shutdown
+            for _ in 0..<100 where kill(TestPostgres.pid, 0) == 0 { usleep(50_000) }
+            try? FileManager.default.removeItem(atPath: TestPostgres.directory)
+        }
+        try waitUntilReady(port: port)
+        return Server(port: port, directory: directory)
+    }
+
+    /// A new data directory (`initdb`), owned by the postgres user.
+    static func initialised() throws -> String {
         let directory = NSTemporaryDirectory() + "rummage-postgres-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if getuid() == 0 {
@@ -79,7 +95,11 @@ public enum TestPostgres {
             chown.waitUntilExit()
         }
         try run([try binary("initdb"), "-D", directory + "/data", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
-        let port = try HTTPServer.freeLoopbackPort()
+        return directory
+    }
+
+    /// Starts `postgres` on `directory` and `port`.
+    static func launch(directory: String, port: UInt16) throws -> Process {
         let process = Process()
         let (executable, arguments) = asPostgres([try binary("postgres"), "-D", directory + "/data", "-p", String(port), "-k", directory,
                                                   "-c", "listen_addresses=127.0.0.1"])
@@ -89,21 +109,52 @@ public enum TestPostgres {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        Self.pid = process.processIdentifier
-        Self.directory = directory
-        atexit {
-            guard TestPostgres.pid > 0 else { return }
-            kill(TestPostgres.pid, SIGINT)  // fast shutdown
-            for _ in 0..<100 where kill(TestPostgres.pid, 0) == 0 { usleep(50_000) }
-            try? FileManager.default.removeItem(atPath: TestPostgres.directory)
-        }
+        return process
+    }
+
+    static func waitUntilReady(port: UInt16) throws {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if (try? PostgreSQLConnection("host=127.0.0.1 port=\(port) user=postgres dbname=postgres")) != nil {
-                return Server(port: port, directory: directory)
-            }
+            if (try? PostgreSQLConnection("host=127.0.0.1 port=\(port) user=postgres dbname=postgres")) != nil { return }
             usleep(100_000)
         }
         throw StorageError(code: -1, "the test PostgreSQL server did not start on port \(port)")
+    }
+
+    /// A PostgreSQL server of its own, for a test that stops and restarts it (the shared one serves
+    /// every other test at the same time). Stopped and removed when released.
+    public final class Instance: @unchecked Sendable {
+        // @unchecked because: start and stop are called from the test's own thread.
+        public let port: UInt16
+        let directory: String
+        private var process: Process?
+
+        public init() throws {
+            directory = try TestPostgres.initialised()
+            port = try HTTPServer.freeLoopbackPort()
+            try start()
+        }
+
+        deinit {
+            stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        /// The `postgres` database as a URI (what the CLI's `--log` takes).
+        public var uri: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+
+        public func start() throws {
+            guard process == nil else { return }
+            process = try TestPostgres.launch(directory: directory, port: port)
+            try TestPostgres.waitUntilReady(port: port)
+        }
+
+        /// Fast shutdown (SIGINT), waiting for the server to exit.
+        public func stop() {
+            guard let process else { return }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            self.process = nil
+        }
     }
 }
