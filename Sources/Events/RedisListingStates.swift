@@ -43,7 +43,7 @@ public final class RedisListingStates: ListingStateStore {
 
     /// HMGET of `key` for `items`, in the same round trip as the readiness check.
     private func fields(_ keys: [String], _ items: [ItemID]) throws(StorageError) -> [[String?]] {
-        let replies = try redis.pipeline([["EXISTS", readyKey]] + keys.map { ["HMGET", $0] + items.map(\.value) })
+        let replies = try redis.pipeline([["EXISTS", readyKey]] + keys.map { ["HMGET", $0] + items.map(\.value) }, onRequestPath: true)
         guard replies[0] == .integer(1) else { throw notReady() }
         return replies.dropFirst().map { reply in
             guard case .array(let values) = reply else { return Array(repeating: nil, count: items.count) }

@@ -121,7 +121,7 @@ public final class RedisFeatureStore: OnlineFeatureStore {
         let replies = try redis.pipeline([["GET", latestKey]] + queries.map { definition, entity in
             let lower = known == Int64.min ? "-inf" : definition.horizon.map { String(known + 1 - $0) } ?? "-inf"
             return ["ZRANGEBYSCORE", key(definition, entity), lower, "+inf", "WITHSCORES"]
-        })
+        }, onRequestPath: true)
         let latest = replies[0].text.flatMap { Int64($0) } ?? Int64.min
         if latest != Int64.min { knownLatest.store(max(known, latest), ordering: .relaxed) }
         let time = latest == Int64.min ? Int64(Date().timeIntervalSince1970) : latest + 1
@@ -194,7 +194,7 @@ public final class RedisFeatureStore: OnlineFeatureStore {
     }
 
     public func latestEventTime() throws(StorageError) -> Int64 {
-        let stored = try redis.command(["GET", latestKey]).text.flatMap { Int64($0) } ?? Int64.min
+        let stored = try redis.command(["GET", latestKey], onRequestPath: true).text.flatMap { Int64($0) } ?? Int64.min
         knownLatest.store(max(knownLatest.load(ordering: .relaxed), stored), ordering: .relaxed)
         return stored
     }

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Telemetry
 
@@ -13,6 +14,11 @@ extension RecommendationService {
         }
         r.collected("rummage_index_listings", "Listings in each served alias's index.", labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.count)) } ?? []
+        }
+        r.collected("rummage_online_store_circuit_open",
+                    "1 while the online store's request-path circuit is open (repeated timeouts: answers fall back to the event log).") { [weak self] in
+            guard let shared = self?.eligibility.shared as? RedisListingStates else { return [] }
+            return [(labels: [], value: shared.redis.breaker.isOpen ? 1 : 0)]
         }
         r.collected("rummage_index_tombstones", "Removed listings still in each served alias's graph (compacted by a rebuild aside once over 30 %).",
                     labels: ["alias"]) { [weak self] in

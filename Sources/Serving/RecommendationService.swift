@@ -240,12 +240,17 @@ public final class RecommendationService: Sendable {
     /// Whether each dependency answers now: "ok" or the error. `event_log`: the log this replica appends
     /// to (a replica that cannot write is not ready).
     public var dependencies: [String: String] {
+        var health: [String: String] = [:]
         do {
             _ = try intake.ingestor.log.lastSequence()
-            return ["event_log": "ok"]
+            health["event_log"] = "ok"
         } catch {
-            return ["event_log": "unavailable: \(error)"]
+            health["event_log"] = "unavailable: \(error)"
         }
+        if let shared = eligibility.shared as? RedisListingStates {
+            health["online_store"] = shared.redis.breaker.isOpen ? "unavailable: circuit open after repeated timeouts (answers fall back to the event log)" : "ok"
+        }
+        return health
     }
 
     /// The authoritative state and seller of each of `items` (nil state: no such listing): the shared

@@ -1,4 +1,7 @@
 import CRedis
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A reply from Redis.
 public enum RedisReply: Sendable, Equatable {
@@ -25,19 +28,28 @@ public final class RedisConnection: @unchecked Sendable {
     private let context: UnsafeMutablePointer<redisContext>
     public let endpoint: String
 
-    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 2) throws(StorageError) {
+    /// `timeoutMilliseconds` bounds the connect and each later read or write (`setTimeout` changes it).
+    /// A server that does not answer in time throws `StorageError.unreachable`.
+    public init(host: String = "127.0.0.1", port: Int, timeoutMilliseconds: Int = 2_000) throws(StorageError) {
         endpoint = "\(host):\(port)"
-        let timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        let timeout = Self.timeval(milliseconds: timeoutMilliseconds)
         guard let context = redisConnectWithTimeout(host, Int32(port), timeout) else {
             throw StorageError(code: -1, "redis \(endpoint): out of memory")
         }
         if context.pointee.err != 0 {
             let message = Self.errorText(context)
             redisFree(context)
-            throw StorageError(code: -1, "redis \(endpoint): \(message)")
+            throw StorageError(code: StorageError.unreachable, "redis \(endpoint): \(message)")
         }
         redisSetTimeout(context, timeout)
         self.context = context
+    }
+
+    /// Bounds each later read and write.
+    public func setTimeout(milliseconds: Int) { redisSetTimeout(context, Self.timeval(milliseconds: milliseconds)) }
+
+    private static func timeval(milliseconds: Int) -> Glibc.timeval {
+        Glibc.timeval(tv_sec: milliseconds / 1_000, tv_usec: (milliseconds % 1_000) * 1_000)
     }
 
     deinit { redisFree(context) }
@@ -53,14 +65,14 @@ public final class RedisConnection: @unchecked Sendable {
     public func pipeline(_ commands: [[String]]) throws(StorageError) -> [RedisReply] {
         for arguments in commands {
             let appended = Self.withArgv(arguments) { argc, argv, lengths in redisAppendCommandArgv(context, argc, argv, lengths) }
-            guard appended == REDIS_OK else { throw StorageError(code: -1, "redis \(endpoint): \(Self.errorText(context))") }
+            guard appended == REDIS_OK else { throw StorageError(code: StorageError.unreachable, "redis \(endpoint): \(Self.errorText(context))") }
         }
         var replies: [RedisReply] = [], failure: StorageError? = nil
         replies.reserveCapacity(commands.count)
         for _ in commands {
             var raw: UnsafeMutableRawPointer? = nil
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                throw StorageError(code: -1, "redis \(endpoint): \(Self.errorText(context))")
+                throw StorageError(code: StorageError.unreachable, "redis \(endpoint): \(Self.errorText(context))")
             }
             defer { freeReplyObject(raw) }
             let reply = raw.assumingMemoryBound(to: redisReply.self)

@@ -9,12 +9,22 @@ public final class RedisPool: Sendable {
     public let port: Int
     /// The logical database (`SELECT`) every connection uses.
     public let database: Int
+    /// The deadline of a call on a request's path (a read while answering), and of any other call.
+    public let requestTimeoutMilliseconds: Int
+    public let timeoutMilliseconds: Int
+    /// Guards the request path: while it is open, request-path calls fail at once and their callers
+    /// fall back (other calls still try, with their own deadline).
+    public let breaker: CircuitBreaker
     private let idle = Mutex<[RedisConnection]>([])
 
-    public init(host: String = "127.0.0.1", port: Int, database: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int, database: Int = 0, requestTimeoutMilliseconds: Int = 50,
+                timeoutMilliseconds: Int = 2_000, breaker: CircuitBreaker = CircuitBreaker()) {
         self.host = host
         self.port = port
         self.database = database
+        self.requestTimeoutMilliseconds = requestTimeoutMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.breaker = breaker
     }
 
     /// Parses `redis://HOST:PORT[/DB]` (port 6379 and database 0 by default).
@@ -41,30 +51,42 @@ public final class RedisPool: Sendable {
 
     public var url: String { "redis://\(host):\(port)/\(database)" }
 
-    /// Runs `body` on a connection of its own. When `body` throws, the connection is closed (it may be
-    /// mid-reply or broken) and the error rethrown.
-    public func withConnection<R>(_ body: (RedisConnection) throws(StorageError) -> R) throws(StorageError) -> R {
-        let connection: RedisConnection
-        if let reused = idle.withLock({ $0.popLast() }) {
-            connection = reused
-        } else {
-            connection = try RedisConnection(host: host, port: port)
-            if database != 0 { try connection.command(["SELECT", String(database)]) }
+    /// Runs `body` on a connection of its own, within the request path's deadline and circuit when
+    /// `onRequestPath`. When `body` throws, the connection is closed (it may be mid-reply or broken) and
+    /// the error rethrown.
+    public func withConnection<R>(onRequestPath: Bool = false, _ body: (RedisConnection) throws(StorageError) -> R) throws(StorageError) -> R {
+        if onRequestPath && !breaker.allows() {
+            throw StorageError(code: StorageError.unreachable, "redis \(host):\(port): circuit open after repeated timeouts")
         }
-        let result = try body(connection)
-        idle.withLock { $0.append(connection) }
-        return result
+        let deadline = onRequestPath ? requestTimeoutMilliseconds : timeoutMilliseconds
+        do {
+            let connection: RedisConnection
+            if let reused = idle.withLock({ $0.popLast() }) {
+                connection = reused
+                connection.setTimeout(milliseconds: deadline)
+            } else {
+                connection = try RedisConnection(host: host, port: port, timeoutMilliseconds: deadline)
+                if database != 0 { try connection.command(["SELECT", String(database)]) }
+            }
+            let result = try body(connection)
+            idle.withLock { $0.append(connection) }
+            if onRequestPath { breaker.record(success: true) }
+            return result
+        } catch {
+            if onRequestPath { breaker.record(success: error.code != StorageError.unreachable) }
+            throw error
+        }
     }
 
     /// One command on a pooled connection.
     @discardableResult
-    public func command(_ arguments: [String]) throws(StorageError) -> RedisReply {
-        try withConnection { c throws(StorageError) in try c.command(arguments) }
+    public func command(_ arguments: [String], onRequestPath: Bool = false) throws(StorageError) -> RedisReply {
+        try withConnection(onRequestPath: onRequestPath) { c throws(StorageError) in try c.command(arguments) }
     }
 
     /// Commands sent in one round trip on a pooled connection.
-    public func pipeline(_ commands: [[String]]) throws(StorageError) -> [RedisReply] {
-        try withConnection { c throws(StorageError) in try c.pipeline(commands) }
+    public func pipeline(_ commands: [[String]], onRequestPath: Bool = false) throws(StorageError) -> [RedisReply] {
+        try withConnection(onRequestPath: onRequestPath) { c throws(StorageError) in try c.pipeline(commands) }
     }
 
     /// Every key matching `pattern`, by SCAN (which never blocks the server the way KEYS does).

@@ -10,6 +10,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public static let writersBusy: Int32 = -1001
     /// The writers' lock this write was made under was lost to a newer holder: nothing was written.
     public static let fenced: Int32 = -1002
+    /// The server did not answer (connection refused, reset or timed out), or its circuit is open.
+    public static let unreachable: Int32 = -1003
 
     public init(code: Int32, _ message: String) {
         self.code = code

@@ -80,3 +80,69 @@ extension FaultTests {
         #expect(server.process.isRunning)
     }
 }
+
+extension FaultTests {
+    /// [13/19]: a black-holed Redis (not a refused connection) made every answer take about 4 s (2 s
+    /// timeouts, a reconnect per call, no circuit breaker) and /readyz stayed "ready". Request-path reads
+    /// now give up after 50 ms and, after three timeouts, a circuit breaker sends answers straight to the
+    /// log-backed fallback; sold listings stay out of every answer; the circuit closes within 2 s of the
+    /// path coming back.
+    @Test func answersKeepFlowingWhileRedisIsBlackHoled() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-fault-redis")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let redis = try TestRedis.Server()
+        defer { redis.kill() }
+        let proxy = try TCPProxy(to: UInt16(redis.port))
+        defer { proxy.stop() }
+        let store = "redis://127.0.0.1:\(proxy.port)"
+        SecurityTests.deploy(dir: dir, log: dir + "/events.sqlite")
+        #expect(rummage("online", "rebuild", "--log", dir + "/events.sqlite", "--online-store", store).code == 0)
+        let (keysPath, keys) = SecurityTests.keysFile(in: dir)
+        let server = try SecurityTests.Server(["--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite",
+                                               "--online-store", store, "--api-keys", keysPath], dir: dir)
+        defer { server.stop() }
+        let reader = ["Authorization": "Bearer \(keys[.recommend]!)"]
+        func answer(_ user: Int) -> (status: Int, items: [String], milliseconds: Double) {
+            let clock = Stopwatch()
+            let reply = HTTPClient.send("GET", "/v1/users/u\(user)/recommendations?k=20", port: server.port, headers: reader)
+            let object = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [String: Any]
+            let items = (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
+            return (reply.status, items, clock.elapsedSeconds * 1_000)
+        }
+        // Sell what users are shown, while the path is healthy.
+        var sold = Set<String>()
+        for user in 0..<10 {
+            for item in answer(user).items.prefix(2) where !sold.contains(item) {
+                let reply = HTTPClient.send("PATCH", "/v1/items/\(item)", port: server.port, body: Array(#"{"state":"sold"}"#.utf8),
+                                            headers: ["Authorization": "Bearer \(keys[.listings]!)"])
+                if reply.status == 200 { sold.insert(item) }
+            }
+        }
+        #expect(sold.count >= 10)
+
+        proxy.set(.blackHole)
+        var during: [Double] = [], failures = 0, leaks = 0
+        let outage = Stopwatch()
+        var user = 0
+        while outage.elapsedSeconds < 10 {
+            let reply = answer(user % 300)
+            user += 1
+            during.append(reply.milliseconds)
+            if reply.status != 200 { failures += 1 }
+            leaks += reply.items.filter(sold.contains).count
+        }
+        let ready = HTTPClient.send("GET", "/readyz", port: server.port)
+        #expect(ready.status == 503 && ready.body.contains("online_store"), "\(ready)")
+        during.sort()
+        let p99 = during[during.count * 99 / 100]
+        print("redis black-holed 10 s: \(during.count) answers, p50 \(String(format: "%.1f", during[during.count / 2])) ms, "
+              + "p99 \(String(format: "%.1f", p99)) ms, max \(String(format: "%.1f", during.last!)) ms, \(failures) failed, \(leaks) sold listings served")
+        #expect(failures == 0 && leaks == 0)
+        #expect(p99 <= 50, "p99 \(p99) ms")
+
+        proxy.set(.pass)
+        let back = Stopwatch()
+        while HTTPClient.send("GET", "/readyz", port: server.port).status != 200 && back.elapsedSeconds < 5 { _ = answer(1) }
+        #expect(back.elapsedSeconds <= 2, "the circuit closed \(back.elapsedSeconds) s after the path came back")
+    }
+}

@@ -46,7 +46,7 @@ public enum TestRedis {
             guard id > 0 else { return }
             Foundation.kill(id, SIGKILL)
             running.withLock { _ = $0.remove(id) }
-            while (try? RedisConnection(port: port, timeoutSeconds: 1)) != nil { usleep(20_000) }
+            while (try? RedisConnection(port: port, timeoutMilliseconds: 1_000)) != nil { usleep(20_000) }
         }
 
         public var url: String { "redis://127.0.0.1:\(port)" }
