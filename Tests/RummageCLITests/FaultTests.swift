@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import RummageTestSupport
 import RummageCore
+import Events
 import Serving
 import Testing
 
@@ -144,5 +145,63 @@ extension FaultTests {
         let back = Stopwatch()
         while HTTPClient.send("GET", "/readyz", port: server.port).status != 200 && back.elapsedSeconds < 5 { _ = answer(1) }
         #expect(back.elapsedSeconds <= 2, "the circuit closed \(back.elapsedSeconds) s after the path came back")
+    }
+}
+
+extension FaultTests {
+    /// [13/19]: a full disk under the event log refuses writes with 503 while reads keep being answered,
+    /// the server stays up, no acknowledged event is lost, and writes resume once there is room again.
+    /// The event log and the server's stderr live on a 1 MiB tmpfs mounted for the test (the tests run as
+    /// root, as CI does); the server used to trap on its first log line that did not fit.
+    @Test func aFullDiskRefusesWritesAndLosesNothing() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-fault-disk")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        SecurityTests.deploy(dir: dir, log: dir + "/events.sqlite")
+        let tiny = dir + "/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        let mounted = Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny])
+        try #require(mounted.code == 0, "mounting a tmpfs needs root: \(mounted.output)")
+        defer { _ = Fixtures.run("/bin/umount", ["-l", tiny]) }
+        let (keysPath, keys) = SecurityTests.keysFile(in: dir)
+        let log = tiny + "/events.sqlite"
+        // The server's own log is on the same full disk: each 503 is logged, and that write fails too.
+        _ = FileManager.default.createFile(atPath: tiny + "/serve.err", contents: nil)
+        let server = try SecurityTests.Server(["--registry", dir + "/registry", "--model", "mp", "--log", log, "--create-log",
+                                               "--api-keys", keysPath], dir: dir, standardError: FileHandle(forWritingAtPath: tiny + "/serve.err"))
+        defer { server.stop() }
+        let listings = ["Authorization": "Bearer \(keys[.listings]!)"]
+        let title = String(repeating: "a roomy wool coat ", count: 200)
+        func create(_ item: String) -> Int {
+            HTTPClient.send("PUT", "/v1/items/\(item)", port: server.port,
+                            body: Array(#"{"seller":"u3","price":5,"attributes":{"title":"\#(title)"}}"#.utf8), headers: listings).status
+        }
+        var acknowledged: [String] = [], refused = 0
+        for n in 0..<2_000 where refused < 5 {
+            switch create("coat-\(n)") {
+            case 200: acknowledged.append("coat-\(n)")
+            case 503: refused += 1
+            case let other: Issue.record("coat-\(n): \(other)")
+            }
+        }
+        #expect(refused == 5 && !acknowledged.isEmpty, "\(acknowledged.count) taken before the disk filled")
+        #expect(HTTPClient.send("GET", "/v1/users/u1/recommendations?k=5", port: server.port,
+                                headers: ["Authorization": "Bearer \(keys[.recommend]!)"]).status == 200, "reads are answered")
+        #expect(server.process.isRunning)
+
+        #expect(Fixtures.run("/bin/mount", ["-o", "remount,size=16m", tiny]).code == 0)
+        var resumed = false
+        for n in 0..<20 where !resumed {
+            if create("after-\(n)") == 200 {
+                resumed = true
+                acknowledged.append("after-\(n)")
+            }
+        }
+        #expect(resumed, "writes resume once there is room")
+        server.stop()
+        let stored = try SQLiteEventLog(path: log).lifecycle(of: acknowledged.map { ItemID($0) })
+        let lost = acknowledged.filter { stored.state(of: ItemID($0)) == nil }
+        #expect(lost.isEmpty, "\(lost.count) acknowledged listings lost, e.g. \(lost.prefix(3))")
+        print("full disk: \(acknowledged.count) listings acknowledged (the last after room came back), 5 refused with 503 while full, "
+              + "\(lost.count) acknowledged lost")
     }
 }
