@@ -58,7 +58,8 @@ crmq *crmq_open(const char *host, int port, const char *vhost, const char *user,
         amqp_destroy_connection(state);
         return NULL;
     }
-    if (check(amqp_login(state, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user, password), "amqp login", error, error_length) != 0 ||
+    // Heartbeats every 30 s: a dead peer or a black-holed path is noticed within a minute.
+    if (check(amqp_login(state, vhost, 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, user, password), "amqp login", error, error_length) != 0 ||
         (amqp_channel_open(state, channel), check(amqp_get_rpc_reply(state), "amqp channel", error, error_length)) != 0) {
         amqp_destroy_connection(state);
         return NULL;

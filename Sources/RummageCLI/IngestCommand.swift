@@ -88,18 +88,13 @@ struct IngestCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
-        let queue: AMQPConnection?
+        var queue: AMQPConnection?
         // Dead letters go over their own connection: publisher confirms on the consuming channel would
         // interleave with deliveries.
         var deadLetters: AMQPConnection? = nil
         var reader: LineReader? = nil
         if source.hasPrefix("amqp://") {
-            let connection = try AMQPConnection(url: source)
-            try connection.declareQueue(queueName)
-            try connection.consume(queueName, prefetch: max(batchSize, 1))
-            queue = connection
-            deadLetters = try AMQPConnection(url: source)
-            try deadLetters?.declareQueue(deadLetterQueue)
+            (queue, deadLetters) = try openQueue()
         } else {
             queue = nil
             reader = try LineReader(path: source)
@@ -148,8 +143,14 @@ struct IngestCommand: Command {
                     "{\"reason\":\(JSONText.quoted(reason)),\"line\":\(JSONText.quoted(text[line] ?? "")),\"producer\":\(JSONText.quoted(batchProducer))}"
                 }
                 if !letters.isEmpty {
-                    try deadLetters.publish(Array(letters.joined(separator: "\n").utf8), to: deadLetterQueue, producer: batchProducer)
-                    deadLettered += letters.count
+                    do {
+                        try deadLetters.publish(Array(letters.joined(separator: "\n").utf8), to: deadLetterQueue, producer: batchProducer)
+                        deadLettered += letters.count
+                    } catch {
+                        // Not acknowledged then: the messages come again and their lines are dead-lettered anew.
+                        console.progress("ingest: dead-lettering failed (\(error)); the messages will come again")
+                        consumedTag = nil
+                    }
                 }
             }
             for r in reasons.sorted(by: { $0.line < $1.line }) { console.progress("line \(r.line): \(r.reason)") }
@@ -157,7 +158,9 @@ struct IngestCommand: Command {
             // Durable: the queue may forget every message consumed so far (refused lines included: they
             // would be refused again).
             if let queue, let tag = consumedTag {
-                try queue.ack(tag, multiple: true)
+                // A broker that went away forgets the delivery anyway: it delivers the messages again, and
+                // their events are duplicates now.
+                do { try queue.ack(tag, multiple: true) } catch { console.progress("ingest: acknowledging failed (\(error)); reconnecting") }
                 consumedTag = nil
             }
             if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
@@ -187,13 +190,32 @@ struct IngestCommand: Command {
         if let reader {
             try reader.forEachLine { (number, bytes) throws(StorageError) in try take(number, bytes) }
             if !batch.isEmpty || !unparsed.isEmpty || lines == 0 { try flush(through: lines) }
-        } else if let queue {
+        } else if queue != nil {
             // Each message holds one or more JSON lines. A batch is flushed when full or when the queue
             // has been quiet for `quietFlush`; with --idle-exit, the command ends after that long idle.
+            // A lost connection (a broker restart, a dead path noticed by heartbeats) is opened again with
+            // backoff; unacknowledged messages come again, their events already in the log as duplicates.
             let stop = StopSignal()
             var idleSince = clock.elapsedSeconds
             while !stop.requested {
-                guard let message = try queue.next(timeoutMilliseconds: Self.quietFlushMilliseconds) else {
+                let next: (deliveryTag: UInt64, body: [UInt8], producer: String)?
+                do {
+                    next = try queue?.next(timeoutMilliseconds: Self.quietFlushMilliseconds)
+                } catch {
+                    console.progress("ingest: the queue connection failed (\(error)); reconnecting")
+                    consumedTag = nil  // delivery tags of the lost channel mean nothing to a new one
+                    queue = nil
+                    var pause = 0.25
+                    while queue == nil && !stop.requested {
+                        do { (queue, deadLetters) = try openQueue() } catch {
+                            Thread.sleep(forTimeInterval: pause)
+                            pause = min(pause * 2, 5)
+                        }
+                    }
+                    if queue != nil { console.progress("ingest: reconnected to \(queueName)") }
+                    continue
+                }
+                guard let message = next else {
                     if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
                     if idleExit > 0 && clock.elapsedSeconds - idleSince >= Double(idleExit) { break }
                     continue
@@ -227,6 +249,16 @@ struct IngestCommand: Command {
 
     /// Where refused queue lines go, with their reasons.
     var deadLetterQueue: String { queueName + ".dead" }
+
+    /// A consuming connection to the queue, and one for dead letters.
+    private func openQueue() throws(StorageError) -> (AMQPConnection, AMQPConnection) {
+        let connection = try AMQPConnection(url: source)
+        try connection.declareQueue(queueName)
+        try connection.consume(queueName, prefetch: max(batchSize, 1))
+        let deadLetters = try AMQPConnection(url: source)
+        try deadLetters.declareQueue(deadLetterQueue)
+        return (connection, deadLetters)
+    }
 }
 
 /// Whether a JSON-lines line holds nothing but spaces, tabs and carriage returns (skipped, not refused).
