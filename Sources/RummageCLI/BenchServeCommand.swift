@@ -121,6 +121,7 @@ struct BenchServeCommand: Command {
         // Warm up, then measure Rummage and nginx with the same wrk load.
         _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"])
         let ours = try Wrk.run(wrkArguments + ["-d\(duration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        service.waitForLoadMeasurements()
         let served = service.servedIndexes.first { $0.alias == "champion" }
         let recallText = served.map { s in
             "served recall@20 \(s.loadedRecall.map { String(format: "%.4f", $0) } ?? "unmeasured") at search width \(s.searchWidth)"

@@ -2,6 +2,7 @@ import Backends
 import Catalogue
 import Events
 import Features
+import Dispatch
 import Foundation
 import LinearAlgebra
 import Registry
@@ -45,6 +46,8 @@ public final class RecommendationService: Sendable {
     let signals: OnlineSignals
     let retrieval: Retrieval
     let intake: EventIntake
+    /// The background measurements of freshly loaded deployments (`prepare`).
+    private let loadMeasurements = DispatchGroup()
     let metrics: ServingMetrics
     private let loadModel: ModelLoader
     let impressions: ImpressionLog?
@@ -110,11 +113,19 @@ public final class RecommendationService: Sendable {
     }
 
     /// Brings a freshly loaded deployment up to date (`EventIntake.prepare`) and, once, takes its drift
-    /// baseline: what it answers now, through the serving path, for up to 500 of its users spread over
-    /// its user table; and the index's recall@20 against exact search for those users' stored vectors,
-    /// at the width it serves with, over the listings it holds now.
+    /// baseline in the background (start-up and hot swap never wait for it, nor for a store it reads):
+    /// what it answers, through the serving path, for up to 500 of its users spread over its user table;
+    /// and the index's recall@20 against exact search for those users' stored vectors, at the width it
+    /// serves with, over the listings it holds. `waitForLoadMeasurements` waits for it.
     private func prepare(_ deployment: Deployment) {
         intake.prepare(deployment)
+        DispatchQueue.global(qos: .utility).async(group: loadMeasurements) { [self] in measure(deployment) }
+    }
+
+    /// Waits until every loaded deployment's drift baseline and index recall are measured.
+    public func waitForLoadMeasurements() { loadMeasurements.wait() }
+
+    private func measure(_ deployment: Deployment) {
         deployment.setQuality {
             let users = deployment.users.sorted { $0.value < $1.value }.map(\.key)
             let sample = stride(from: 0, to: users.count, by: max(1, users.count / 500)).map { users[$0] }

@@ -59,6 +59,7 @@ import Testing
     @Test func metricsPassPromtoolAndCarryEveryDocumentedMetric() throws {
         let s = ServingTests()
         let service = try ServingTests.deployService(dir: s.dir)
+        service.waitForLoadMeasurements()  // the drift baseline and load-time recall are taken in the background
         let router = Router()
         ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
         _ = try s.get(router, "/v1/users/u12/recommendations?k=10")
