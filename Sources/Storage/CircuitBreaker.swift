@@ -15,8 +15,6 @@ public final class CircuitBreaker: Sendable {
     public let failureThreshold: Int
     public let openMilliseconds: Int
     private let state = Mutex(State())
-    private let opened = Atomic<Int>(0)
-    private let refused = Atomic<Int>(0)
 
     public init(failureThreshold: Int = 3, openMilliseconds: Int = 1_000) {
         self.failureThreshold = failureThreshold
@@ -26,14 +24,12 @@ public final class CircuitBreaker: Sendable {
     /// Whether a call may go ahead now (a closed circuit, or the trial of an open one whose time is up).
     public func allows() -> Bool {
         let now = DispatchTime.now().uptimeNanoseconds
-        let allowed = state.withLock { s -> Bool in
+        return state.withLock { s -> Bool in
             guard s.openUntil != 0 else { return true }
             guard now >= s.openUntil, !s.trialInFlight else { return false }
             s.trialInFlight = true
             return true
         }
-        if !allowed { refused.add(1, ordering: .relaxed) }
-        return allowed
     }
 
     /// Records how an allowed call went.
@@ -48,15 +44,11 @@ public final class CircuitBreaker: Sendable {
             }
             s.consecutiveFailures += 1
             if s.openUntil != 0 || s.consecutiveFailures >= failureThreshold {
-                if s.openUntil == 0 { opened.add(1, ordering: .relaxed) }
                 s.openUntil = now + UInt64(openMilliseconds) * 1_000_000
             }
         }
     }
 
-    /// Whether calls are being refused now.
+    /// Whether calls are being refused now (or only a trial is let through).
     public var isOpen: Bool { state.withLock { $0.openUntil != 0 } }
-    /// Times the circuit opened, and calls refused while open.
-    public var openings: Int { opened.load(ordering: .relaxed) }
-    public var refusedCalls: Int { refused.load(ordering: .relaxed) }
 }
