@@ -99,6 +99,19 @@ public final class HNSWIndex: VectorIndex {
         self.maintenance = maintenance
     }
 
+    /// The searchable ids and their vectors (row-major), read at one instant (under the read lock:
+    /// searches go on, adds and removes wait).
+    func liveSnapshot() -> (ids: [Int64], vectors: [Float]) {
+        let d = dimension
+        return graph.read { g in
+            let live = (0..<g.ids.count).filter { !g.deleted[$0] }
+            var vectors = [Float]()
+            vectors.reserveCapacity(live.count * d)
+            for node in live { vectors += g.vectors[node * d..<(node + 1) * d] }
+            return (live.map { g.ids[$0] }, vectors)
+        }
+    }
+
     /// The searchable ids, in insertion order.
     public var allIDs: [Int64] { graph.read { g in g.ids.indices.filter { !g.deleted[$0] }.map { g.ids[$0] } } }
 
@@ -196,13 +209,7 @@ public final class HNSWIndex: VectorIndex {
     /// is held for a handful of changes, never for the rebuild.
     private func rebuildAside() {
         let d = dimension
-        let (liveIDs, liveVectors) = graph.read { g -> ([Int64], [Float]) in
-            let live = (0..<g.ids.count).filter { !g.deleted[$0] }
-            var vectors = [Float]()
-            vectors.reserveCapacity(live.count * d)
-            for node in live { vectors += g.vectors[node * d..<(node + 1) * d] }
-            return (live.map { g.ids[$0] }, vectors)
-        }
+        let (liveIDs, liveVectors) = liveSnapshot()
         var fresh = Graph(dimension: d, m: configuration.m, seed: configuration.seed)
         for (i, level) in insertionOrder(Array(liveIDs.indices), &fresh) {
             _ = fresh.append(id: liveIDs[i], vector: Array(liveVectors[i * d..<(i + 1) * d]), level: level)

@@ -132,11 +132,12 @@ extension HNSWIndex {
                                               exactCopy().search(queries, k: k, filter: nil)))
     }
 
-    /// An exact index over this one's live vectors: the oracle recall is measured against.
+    /// An exact index over this one's live vectors (read at one instant, so listings leaving meanwhile
+    /// cannot tear it): the oracle recall is measured against.
     private func exactCopy() -> FlatIndex {
-        let ids = allIDs
+        let (ids, vectors) = liveSnapshot()
         let exact = FlatIndex(dimension: dimension)
-        exact.add(ids: ids, vectors: Matrix(rows: ids.count, columns: dimension, storage: ids.flatMap { vector(of: $0)! }))
+        exact.add(ids: ids, vectors: Matrix(rows: ids.count, columns: dimension, storage: vectors))
         return exact
     }
 
