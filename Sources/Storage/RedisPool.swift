@@ -27,10 +27,20 @@ public final class RedisPool: Sendable {
         self.breaker = breaker
     }
 
-    /// Parses `redis://HOST:PORT[/DB]` (port 6379 and database 0 by default).
+    /// Parses `redis://HOST:PORT[/DB][?request_timeout_ms=N]` (port 6379, database 0 and a 50 ms
+    /// request-path deadline by default).
     public convenience init(url: String) throws(StorageError) {
         guard url.hasPrefix("redis://") else { throw StorageError(code: -1, "'\(url)' is not a redis:// URL") }
-        var rest = Substring(url.dropFirst("redis://".count))
+        let parts = url.dropFirst("redis://".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var rest = parts[0]
+        var requestTimeout = 50
+        for pair in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, kv[0] == "request_timeout_ms", let ms = Int(kv[1]), (1...60_000).contains(ms) else {
+                throw StorageError(code: -1, "'\(url)': the only parameter is request_timeout_ms=1…60000, got '\(pair)'")
+            }
+            requestTimeout = ms
+        }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let db = rest[rest.index(after: slash)...]
@@ -46,7 +56,7 @@ public final class RedisPool: Sendable {
             host = String(rest[..<colon])
             port = p
         }
-        self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port, database: database)
+        self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port, database: database, requestTimeoutMilliseconds: requestTimeout)
     }
 
     public var url: String { "redis://\(host):\(port)/\(database)" }
@@ -74,6 +84,8 @@ public final class RedisPool: Sendable {
             return result
         } catch {
             if onRequestPath { breaker.record(success: error.code != StorageError.unreachable) }
+            // The server went away (or restarted): the idle connections to it are as dead as this one.
+            if error.code == StorageError.unreachable { idle.withLock { $0.removeAll() } }
             throw error
         }
     }

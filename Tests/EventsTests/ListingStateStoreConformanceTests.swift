@@ -166,15 +166,15 @@ import Testing
     /// `writersBusy` after ten lifetimes (HTTP 503 with Retry-After).
     @Test func aWaiterGivesUpWithBusyWhileTheHolderProgresses() throws {
         let prefix = "busy-" + UUID().uuidString
-        let holder = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 60)
-        let waiter = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 60)
+        let holder = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
+        let waiter = RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
         let holding = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
         Thread {
             _ = try? holder.exclusively { (lease: WriterLease) throws(StorageError) in
                 holding.signal()
-                for _ in 0..<60 {  // 1.2 s of steady progress
+                for _ in 0..<100 {  // 5 s of steady progress
                     lease.progressed()
-                    usleep(20_000)
+                    usleep(50_000)
                 }
             }
             done.signal()
@@ -184,7 +184,7 @@ import Testing
         #expect { try waiter.exclusively { (_: WriterLease) throws(StorageError) in } } throws: {
             ($0 as? StorageError)?.code == StorageError.writersBusy
         }
-        #expect(waited.elapsedSeconds >= 0.5 && waited.elapsedSeconds < 1.2, "\(waited.elapsedSeconds) s")
+        #expect(waited.elapsedSeconds >= 2.5 && waited.elapsedSeconds < 5, "ten lifetimes: \(waited.elapsedSeconds) s")
         done.wait()
         try waiter.exclusively { (_: WriterLease) throws(StorageError) in }  // free again
     }

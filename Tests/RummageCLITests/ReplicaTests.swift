@@ -76,7 +76,9 @@ import Testing
         let rebuilt = rummage("online", "rebuild", "--log", log, "--online-store", redis.url, "--json")
         #expect(rebuilt.code == 0, "\(rebuilt.err)")
 
-        let serve = ["--registry", dir + "/registry", "--model", "mp", "--log", log, "--online-store", redis.url]
+        // This test is about correctness on a 2-core machine running other tests: a request-path deadline of
+        // 500 ms instead of 50 keeps its Redis reads from timing out under load (fallbacks are counted).
+        let serve = ["--registry", dir + "/registry", "--model", "mp", "--log", log, "--online-store", redis.url + "?request_timeout_ms=500"]
         // A also publishes what POST /v1/events receives to RabbitMQ (its sales, PATCH, stay direct).
         let amqp = try TestRabbitMQ.url(), queue = "replica-events-" + UUID().uuidString
         let a = try Replica(arguments: serve + ["--publish-events", amqp, "--queue", queue]), b = try Replica(arguments: serve)
