@@ -1,3 +1,4 @@
+import Dispatch
 import RummageCore
 import Storage
 import Synchronization
@@ -30,19 +31,33 @@ public protocol ListingStateStore: AnyObject, Sendable {
 }
 
 /// What a writer holds while it writes: the fencing token of its turn (nil for a store in one process,
-/// where a turn cannot be lost), and a progress mark the store's lease renewal reads: a holder that
-/// stops making progress (stuck in a call to a black-holed server) stops being renewed.
+/// where a turn cannot be lost). The turn is renewed only by the holder's own progress: each step it
+/// reports renews it when a renewal period has passed since the last one, so a holder stuck in a call
+/// to a black-holed server (or paused) renews nothing and its turn expires.
 public final class WriterLease: Sendable {
     public let fence: Int64?
-    private let steps = Atomic<Int>(0)
+    private let renew: (@Sendable () -> Void)?
+    private let periodNanoseconds: UInt64
+    private let lastRenewal: Atomic<UInt64>
 
-    public init(fence: Int64?) { self.fence = fence }
+    /// `renew` is called from `progressed` at most once every `periodMilliseconds`.
+    public init(fence: Int64?, periodMilliseconds: Int = 0, renew: (@Sendable () -> Void)? = nil) {
+        self.fence = fence
+        self.renew = renew
+        periodNanoseconds = UInt64(max(0, periodMilliseconds)) * 1_000_000
+        lastRenewal = Atomic(DispatchTime.now().uptimeNanoseconds)
+    }
 
-    /// Marks a step done (a read, an append, a record).
-    public func progressed() { steps.add(1, ordering: .relaxed) }
-
-    /// The steps done so far.
-    public var progress: Int { steps.load(ordering: .relaxed) }
+    /// Marks a step done (a read, an append, a record), renewing the turn if a period has passed.
+    public func progressed() {
+        guard let renew else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let last = lastRenewal.load(ordering: .relaxed)
+        guard now - last >= periodNanoseconds, lastRenewal.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else {
+            return
+        }
+        renew()
+    }
 }
 
 /// The embedded store: the whole lifecycle in memory, rebuilt from the log when the process starts.

@@ -100,10 +100,10 @@ public final class RedisListingStates: ListingStateStore {
 
     /// Takes the writers' lock (`SET NX PX` with a token of this turn), runs `body`, and releases the
     /// lock only if it still holds it. Each turn gets a fencing token (`INCR lock:fence`) for the
-    /// append to check (`EventLog.append(…, fence:)`). While `body` runs, the lock's lifetime is renewed
-    /// every third of it if the holder made progress since the last renewal and has held it less than
-    /// `maxHoldMilliseconds`: a writer that dies, or stalls in a call to a black-holed server, frees it
-    /// within `lockMilliseconds`, and its late append is refused by the fence. Waits for another writer
+    /// append to check (`EventLog.append(…, fence:)`). The lock's lifetime is renewed by the holder's
+    /// progress (`WriterLease.progressed`, at most every third of the lifetime) while it has held it
+    /// less than `maxHoldMilliseconds`: a writer that dies, or stalls in a call to a black-holed server,
+    /// frees it within `lockMilliseconds`, and its late append is refused by the fence. Waits for another writer
     /// with exponential backoff (1 ms doubling to 64 ms) up to ten lifetimes, then throws
     /// `StorageError.writersBusy`.
     public func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R {
@@ -126,23 +126,13 @@ public final class RedisListingStates: ListingStateStore {
             usleep(pause)
             pause = min(pause * 2, 64_000)
         }
-        let lease = WriterLease(fence: Int64(fence))
         let held = Stopwatch()
-        let lastProgress = Atomic<Int>(0)
-        let renewal = DispatchSource.makeTimerSource(queue: .global())
-        let period = DispatchTimeInterval.milliseconds(lockMilliseconds / 3)
-        renewal.schedule(deadline: .now() + period, repeating: period)
-        renewal.setEventHandler { [redis, lockKey, lockMilliseconds] in
-            // No progress since the last renewal, or held too long: let the lock expire.
-            let progress = lease.progress
-            guard lastProgress.exchange(progress, ordering: .relaxed) != progress, held.elapsedSeconds * 1_000 < Double(maxHold) else { return }
+        let lease = WriterLease(fence: Int64(fence), periodMilliseconds: lockMilliseconds / 3) { [redis, lockKey, lockMilliseconds] in
+            // Held too long: let the lock expire.
+            guard held.elapsedSeconds * 1_000 < Double(maxHold) else { return }
             _ = try? redis.command(["EVAL", Self.renewScript, "1", lockKey, token, String(lockMilliseconds)])
         }
-        renewal.resume()
-        defer {
-            renewal.cancel()
-            _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token])
-        }
+        defer { _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token]) }
         return try body(lease)
     }
 
