@@ -87,19 +87,27 @@ public final class EventIngestor: Sendable {
     /// `producer`: whose ids these are (the API key's name; "" for files and keyless servers).
     public func ingest(_ events: [Event], producer: String = "", mode: BatchMode = .validEvents) throws(StorageError) -> Outcome {
         let changesStates = events.contains { ListingLifecycle.eventTypes.contains($0.type) }
+        try log.checkReachable()
         return changesStates ? try states.exclusively { (lease: WriterLease) throws(StorageError) in
                                    try validateAndAppend(events, producer: producer, mode: mode, lease: lease)
                                }
-                             : try validateAndAppend(events, producer: producer, mode: mode, lease: nil)
+                             : try validateAndAppend(events, producer: producer, mode: mode, lease: WriterLease())
     }
 
-    /// `lease`: the writers' turn (lifecycle events only): progress is reported after each step, and the
-    /// append carries its fence.
-    private func validateAndAppend(_ events: [Event], producer: String, mode: BatchMode, lease: WriterLease?) throws(StorageError) -> Outcome {
-        let stored = try log.fingerprints(of: events.map(\.id), producer: producer)
+    /// `lease`: the writers' turn (one that cannot be lost for events that change no listing). Each step
+    /// runs within the turn's lifetime and reports progress. A turn that can be lost claims a fencing token
+    /// at the log first and validates against the log's states (the shared store may not have recorded
+    /// what a writer that lost its turn appended), repairing the listings such a writer left unrecorded.
+    private func validateAndAppend(_ events: [Event], producer: String, mode: BatchMode, lease: WriterLease) throws(StorageError) -> Outcome {
         let touched = Set(events.compactMap(\.item))
-        var next = try lifecycle(of: touched)
-        lease?.progressed()
+        let fenced = lease.lifetimeMilliseconds != nil
+        let read = try lease.step { () throws(StorageError) in
+            let fence = fenced ? try log.claimTurn() : nil
+            return (fence: fence, stored: try log.fingerprints(of: events.map(\.id), producer: producer),
+                    lifecycle: fenced ? try log.lifecycle(of: Array(touched.union(lease.unrecorded))) : try lifecycle(of: touched))
+        }
+        let stored = read.stored
+        var next = read.lifecycle
         var seen: [String: String] = [:]  // id → fingerprint, for the batch's accepted events
         var outcome = Outcome()
         var accepted: [Event] = [], acceptedFingerprints: [String] = [], retried = Set<ItemID>()
@@ -126,15 +134,21 @@ public final class EventIngestor: Sendable {
             }
         }
         if mode == .allOrNothing && !outcome.refused.isEmpty { return outcome }
-        outcome.appended = try log.append(accepted, producer: producer, fingerprints: acceptedFingerprints, fence: lease?.fence).filter { $0 }.count
-        lease?.progressed()
         var changed = Set(accepted.filter { ListingLifecycle.eventTypes.contains($0.type) }.compactMap(\.item))
-        if !retried.isEmpty {
+        try lease.step { () throws(StorageError) in try states.willChange(changed, under: lease) }
+        outcome.appended = try lease.step { () throws(StorageError) in
+            try log.append(accepted, producer: producer, fingerprints: acceptedFingerprints, fence: read.fence).filter { $0 }.count
+        }
+        // Listings of retried lifecycle events (their writer may have lost its turn before recording) and
+        // those an earlier writer left unrecorded are recorded again, as the log gives them (a fenced turn
+        // read them from the log already).
+        if !fenced && !retried.isEmpty {
             let fromLog = try log.lifecycle(of: Array(retried))
             for item in retried { next.record(item, state: fromLog.state(of: item), seller: fromLog.sellers[item]) }
-            changed.formUnion(retried)
         }
-        try states.record(next, items: changed)
+        changed.formUnion(retried)
+        changed.formUnion(lease.unrecorded)
+        if !changed.isEmpty { try lease.step { () throws(StorageError) in try states.record(next, items: changed, under: lease) } }
         outcome.states = Dictionary(uniqueKeysWithValues: changed.compactMap { item in next.state(of: item).map { (item, $0) } })
         return outcome
     }

@@ -16,10 +16,15 @@ import Storage
 public protocol EventLog: AnyObject, Sendable {
     /// Appends the batch for `producer`, each event with its `fingerprints` entry (`Event.fingerprint`);
     /// per event, true if it was appended, false if its id was already there for that producer. With a
-    /// `fence` (the writers' lease's token), the append commits only if no append was made under a
-    /// newer one, else it throws `StorageError.fenced` and appends nothing.
+    /// `fence` (the writer's token from `claimTurn`), the append commits only if no newer token was
+    /// claimed, else it throws `StorageError.fenced` and appends nothing.
     @discardableResult
     func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool]
+    /// Starts a writer's turn (for writers that take turns across processes, `ListingStateStore.exclusively`):
+    /// returns a fencing token newer than every one given before. From then on an append under an older
+    /// token is refused, and one in flight under an older token has ended (committed or not), so what the
+    /// log says now about a listing's state stays true until this writer appends.
+    func claimTurn() throws(StorageError) -> Int64
     /// Per id, the fingerprint of the event `producer` stored with it: nil when there is none, "" when it
     /// was stored without one (logs from before schema 2).
     func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?]
@@ -39,9 +44,16 @@ public protocol EventLog: AnyObject, Sendable {
     /// Up to `limit` events appended after position `sequence`, in append order, with their positions:
     /// how a process follows what others append.
     func events(after sequence: Int64, limit: Int) throws(StorageError) -> [(sequence: Int64, event: Event)]
+    /// Throws at once (`StorageError.unreachable`) while the log is known not to answer; once a pause
+    /// has passed, first tries it with a short deadline. Writers call it before they take the writers'
+    /// lock, so a process cut off from its log does not hold the other writers' turn. (A local log:
+    /// never throws.)
+    func checkReachable() throws(StorageError)
 }
 
 extension EventLog {
+    public func checkReachable() throws(StorageError) {}
+
     /// Appends the batch for `producer`.
     @discardableResult
     public func append(_ events: [Event], producer: String) throws(StorageError) -> [Bool] {

@@ -14,9 +14,11 @@ import Synchronization
 /// - A store that cannot answer (unreachable, or emptied and not yet rebuilt) throws rather than guess:
 ///   callers then fall back to the log (`EventLog.lifecycle(of:)`).
 /// - `exclusively` admits one writer at a time across everything sharing the store, so validation,
-///   append and `record` of one batch never interleave with another's. The writer holds a `WriterLease`:
-///   it reports progress, and its `fence` (when the store gives one) goes with the append, so a writer
-///   whose lease expired while it was paused cannot commit after a newer one.
+///   append and `record` of one batch never interleave with another's. The writer holds a `WriterLease`
+///   and reports progress. A turn that can be lost (a shared store) is fenced at the log: the writer
+///   claims a token there first (`EventLog.claimTurn`), validates against the log's own states, and its
+///   append commits only under the newest token, so a writer whose turn expired while it was paused
+///   can neither commit after a newer one nor be validated against a state the store has not recorded.
 public protocol ListingStateStore: AnyObject, Sendable {
     /// The lifecycle restricted to `items`: their states and sellers.
     func lifecycle(of items: Set<ItemID>) throws(StorageError) -> ListingLifecycle
@@ -24,39 +26,63 @@ public protocol ListingStateStore: AnyObject, Sendable {
     func states(of items: [ItemID]) throws(StorageError) -> [ListingState?]
     /// The listings `seller` created, ordered by id.
     func listings(of seller: UserID) throws(StorageError) -> [ItemID]
-    /// Records the states and sellers that `lifecycle` holds for `items` (events already durable).
-    func record(_ lifecycle: ListingLifecycle, items: Set<ItemID>) throws(StorageError)
     /// Runs `body` while no other writer of the store runs.
     func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R
+    /// Marks `items` as about to change under `lease`, before the append: should the writer lose its turn
+    /// after appending but before recording, the next writer re-derives them from the log
+    /// (`WriterLease.unrecorded`). A store in one process cannot lose a turn: it marks nothing.
+    func willChange(_ items: Set<ItemID>, under lease: WriterLease) throws(StorageError)
+    /// Records the states and sellers that `lifecycle` holds for `items` (events already durable), and
+    /// clears the marks of `willChange`, only while `lease` is still held (else `StorageError.fenced`):
+    /// a writer that lost its turn never overwrites a newer state.
+    func record(_ lifecycle: ListingLifecycle, items: Set<ItemID>, under lease: WriterLease) throws(StorageError)
 }
 
-/// What a writer holds while it writes: the fencing token of its turn (nil for a store in one process,
-/// where a turn cannot be lost). The turn is renewed only by the holder's own progress: each step it
-/// reports renews it when a renewal period has passed since the last one, so a holder stuck in a call
-/// to a black-holed server (or paused) renews nothing and its turn expires.
+/// What a writer holds while it writes. A turn in a store shared by processes can be lost: it is
+/// renewed only by the holder's own progress (each step it reports renews it when a renewal period has
+/// passed since the last one), so a holder stuck in a call to a black-holed server (or paused) renews
+/// nothing and its turn expires; the log's fencing token (`EventLog.claimTurn`) then refuses its append.
 public final class WriterLease: Sendable {
-    public let fence: Int64?
+    /// Identifies this turn in the store (the lock's value).
+    public let holder: String
+    /// Listings an earlier writer marked (`ListingStateStore.willChange`) but did not record: it lost its
+    /// turn between its append and its record. This writer re-derives them from the log and records them.
+    public let unrecorded: Set<ItemID>
+    /// How long the turn lasts without renewal (nil: it cannot be lost, the store being in one process).
+    public let lifetimeMilliseconds: Int?
     private let renew: (@Sendable () -> Void)?
-    private let periodNanoseconds: UInt64
     private let lastRenewal: Atomic<UInt64>
 
-    /// `renew` is called from `progressed` at most once every `periodMilliseconds`.
-    public init(fence: Int64?, periodMilliseconds: Int = 0, renew: (@Sendable () -> Void)? = nil) {
-        self.fence = fence
+    /// `renew` is called from `progressed` at most once every third of `lifetimeMilliseconds`.
+    public init(holder: String = "", unrecorded: Set<ItemID> = [], lifetimeMilliseconds: Int? = nil,
+                renew: (@Sendable () -> Void)? = nil) {
+        self.holder = holder
+        self.unrecorded = unrecorded
+        self.lifetimeMilliseconds = lifetimeMilliseconds
         self.renew = renew
-        periodNanoseconds = UInt64(max(0, periodMilliseconds)) * 1_000_000
         lastRenewal = Atomic(DispatchTime.now().uptimeNanoseconds)
     }
 
     /// Marks a step done (a read, an append, a record), renewing the turn if a period has passed.
     public func progressed() {
-        guard let renew else { return }
+        guard let renew, let lifetimeMilliseconds else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let last = lastRenewal.load(ordering: .relaxed)
-        guard now - last >= periodNanoseconds, lastRenewal.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else {
+        guard now - last >= UInt64(lifetimeMilliseconds) * 1_000_000 / 3,
+              lastRenewal.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else {
             return
         }
         renew()
+    }
+
+    /// Runs one step of the turn within the turn's lifetime (`Deadline`: past it the turn may be another
+    /// writer's and a late append would be fenced anyway, so a call to a stuck server is abandoned
+    /// rather than waited for), then reports progress.
+    public func step<R>(_ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        guard let lifetimeMilliseconds else { return try body() }
+        let result = try Deadline.within(milliseconds: lifetimeMilliseconds, body)
+        progressed()
+        return result
     }
 }
 
@@ -97,6 +123,10 @@ public final class InMemoryListingStates: ListingStateStore {
     }
 
     public func exclusively<R>(_ body: (WriterLease) throws(StorageError) -> R) throws(StorageError) -> R {
-        try writing.withLock { _ throws(StorageError) in try body(WriterLease(fence: nil)) }
+        try writing.withLock { _ throws(StorageError) in try body(WriterLease()) }
     }
+
+    public func willChange(_ items: Set<ItemID>, under lease: WriterLease) {}
+
+    public func record(_ source: ListingLifecycle, items: Set<ItemID>, under lease: WriterLease) { record(source, items: items) }
 }

@@ -11,6 +11,11 @@ import Synchronization
 public final class PostgreSQLEventLog: EventLog {
     public let conninfo: String
     private let connection: Mutex<PostgreSQLConnection>
+    /// Opens after a call finds the server unreachable (a timeout, a failed reconnection): calls then fail
+    /// at once for a second, until a trial gets through.
+    let breaker = CircuitBreaker(failureThreshold: 1, openMilliseconds: 1_000)
+    /// The deadline of `checkReachable`'s trial statement.
+    static let trialMilliseconds = 1_000
 
     /// Connects (libpq connection string) and creates the schema if needed. Throws if the database holds
     /// an event log of another schema version.
@@ -49,9 +54,45 @@ public final class PostgreSQLEventLog: EventLog {
         connection = Mutex(db)
     }
 
+    /// Runs `body` on the connection (calls are serialised), unless the circuit is open.
+    private func withConnection<R>(_ body: (PostgreSQLConnection) throws(StorageError) -> R) throws(StorageError) -> R {
+        guard breaker.allows() else {
+            throw StorageError(code: StorageError.unreachable, "\(conninfo): unreachable (calls refused for a second after a timeout)")
+        }
+        do {
+            let result = try connection.withLock { db throws(StorageError) in try body(db) }
+            breaker.record(success: true)
+            return result
+        } catch {
+            breaker.record(success: error.code != StorageError.unreachable)
+            throw error
+        }
+    }
+
+    public func checkReachable() throws(StorageError) {
+        guard breaker.isOpen else { return }
+        try Deadline.within(milliseconds: Self.trialMilliseconds) { () throws(StorageError) in
+            _ = try withConnection { db throws(StorageError) in try db.execute("SELECT 1") }
+        }
+    }
+
+    public func claimTurn() throws(StorageError) -> Int64 {
+        try withConnection { db throws(StorageError) in
+            // Autocommit: waits while an append under an older token holds the fence row, until it ends.
+            guard let token = try db.execute(SQLiteEventLog.nextFence).first?.first.flatMap({ $0 }).flatMap({ Int64($0) }) else {
+                throw StorageError(code: -1, "\(conninfo): no fencing token was given")
+            }
+            return token
+        }
+    }
+
     /// Each statement of an append gives up after this long: a writer never holds its turn longer on a
     /// stuck server.
     static let appendStatementTimeoutMilliseconds = 5_000
+    /// An append's transaction that waits this long for its writer's next statement (a writer paused,
+    /// stalled or cut off mid-append) is ended by the server, so the fence row it locked is free for the
+    /// next writer.
+    static let appendIdleTimeoutMilliseconds = 1_000
 
     /// Rows per INSERT statement (12 parameters each; PostgreSQL takes at most 65,535 per statement).
     static let rowsPerStatement = 5_000
@@ -60,8 +101,9 @@ public final class PostgreSQLEventLog: EventLog {
     public func append(_ events: [Event], producer: String, fingerprints: [String], fence: Int64?) throws(StorageError) -> [Bool] {
         guard !events.isEmpty else { return [] }
         var inserted = Set<String>()
-        try connection.withLock { db throws(StorageError) in
-            try db.transaction(statementTimeoutMilliseconds: Self.appendStatementTimeoutMilliseconds) { () throws(StorageError) in
+        try withConnection { db throws(StorageError) in
+            try db.transaction(statementTimeoutMilliseconds: Self.appendStatementTimeoutMilliseconds,
+                               idleTimeoutMilliseconds: Self.appendIdleTimeoutMilliseconds) { () throws(StorageError) in
                 // First, so the fence row stays locked until COMMIT: fenced appends commit one at a time.
                 if let fence, try db.execute(SQLiteEventLog.advanceFence, [String(fence)]).isEmpty {
                     throw SQLiteEventLog.fenced(fence, at: conninfo)
@@ -97,7 +139,7 @@ public final class PostgreSQLEventLog: EventLog {
         guard !ids.isEmpty else { return [] }
         // One query for the whole batch: the ids travel as one text[] literal.
         var found: [String: String] = [:]
-        try connection.withLock { db throws(StorageError) in
+        try withConnection { db throws(StorageError) in
             try db.query("SELECT event_id, coalesce(fingerprint, '') FROM events WHERE producer = $1 AND event_id = ANY($2::text[])",
                          [producer, Self.arrayLiteral(ids)]) { row throws(StorageError) in
                 if let id = row[0] { found[id] = row[1] ?? "" }
@@ -132,7 +174,7 @@ public final class PostgreSQLEventLog: EventLog {
     }
 
     public func lastSequence() throws(StorageError) -> Int64 {
-        try connection.withLock { db throws(StorageError) in
+        try withConnection { db throws(StorageError) in
             Int64(try db.execute("SELECT coalesce(max(seq), 0) FROM events").first?.first.flatMap { $0 } ?? "") ?? 0
         }
     }
@@ -151,7 +193,7 @@ public final class PostgreSQLEventLog: EventLog {
     /// Streams the events of `SELECT … FROM events <clause>` with their positions.
     private func select(_ clause: String, _ parameters: [String?], _ body: (Int64, Event) -> Void) throws(StorageError) {
         let sql = "SELECT event_id, type, ts, \"user\", item, surface, ranking_id, position, price, attributes, seq FROM events \(clause)"
-        try connection.withLock { db throws(StorageError) in
+        try withConnection { db throws(StorageError) in
             try db.query(sql, parameters) { row throws(StorageError) in
                 guard let type = row[1].flatMap(EventType.init(rawValue:)) else {
                     throw StorageError(code: 0, "\(conninfo): event '\(row[0] ?? "?")' has an unknown type '\(row[1] ?? "")'")
@@ -165,10 +207,10 @@ public final class PostgreSQLEventLog: EventLog {
     }
 
     public func latestTimestamp() throws(StorageError) -> Int64? {
-        try connection.withLock { db throws(StorageError) in try db.execute("SELECT max(ts) FROM events").first?.first.flatMap { $0 }.flatMap { Int64($0) } }
+        try withConnection { db throws(StorageError) in try db.execute("SELECT max(ts) FROM events").first?.first.flatMap { $0 }.flatMap { Int64($0) } }
     }
 
     public func count() throws(StorageError) -> Int {
-        try connection.withLock { db throws(StorageError) in Int(try db.execute("SELECT count(*) FROM events").first?.first.flatMap { $0 } ?? "") ?? 0 }
+        try withConnection { db throws(StorageError) in Int(try db.execute("SELECT count(*) FROM events").first?.first.flatMap { $0 } ?? "") ?? 0 }
     }
 }

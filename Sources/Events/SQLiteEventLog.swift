@@ -71,14 +71,31 @@ public final class SQLiteEventLog: EventLog {
             lookup: try db.prepare("SELECT coalesce(fingerprint, '') FROM events WHERE producer = ? AND event_id = ?")))
     }
 
-    /// The newest writers' fencing token an append committed under (one row, `writers`).
+    /// The newest writers' fencing token given (`claimTurn`; one row, `writers`).
     static let fenceTable = "CREATE TABLE IF NOT EXISTS rummage_fence (name TEXT PRIMARY KEY, token BIGINT NOT NULL);"
-    /// Records `$1` as the newest token unless a newer one is there: one row changed (or returned) when
-    /// the append may commit. The same statement on SQLite and PostgreSQL.
+    /// Keeps `$1` as the newest token unless a newer one was given: one row changed (or returned) when the
+    /// append may commit. The same statement on SQLite and PostgreSQL.
     static let advanceFence = """
         INSERT INTO rummage_fence VALUES ('writers', $1) ON CONFLICT (name) DO UPDATE SET token = excluded.token
         WHERE rummage_fence.token <= excluded.token RETURNING token
         """
+
+    /// Gives the next token: the same statement on SQLite and PostgreSQL.
+    static let nextFence = """
+        INSERT INTO rummage_fence VALUES ('writers', 1) ON CONFLICT (name) DO UPDATE SET token = rummage_fence.token + 1 RETURNING token
+        """
+
+    public func claimTurn() throws(StorageError) -> Int64 {
+        try connection.withLock { c throws(StorageError) in
+            try c.db.transaction { () throws(StorageError) in
+                let next = try c.db.prepare(Self.nextFence)
+                guard try next.step() else { throw StorageError(code: -1, "\(path): no fencing token was given") }
+                let token = next.int64(0)
+                _ = try next.step()  // done: the statement finishes before COMMIT
+                return token
+            }
+        }
+    }
 
     static func fenced(_ fence: Int64, at place: String) -> StorageError {
         StorageError(code: StorageError.fenced, "\(place): the writers' lock of this append (fence \(fence)) was lost to a newer writer; nothing was appended")

@@ -37,9 +37,14 @@ public struct Recommendations: Sendable, Codable, Equatable {
     public var rankingID: String
     /// With `fallback`: why, and what was served instead.
     public var reason: FallbackReason?
+    /// The shared stores this answer was made without, their reads having failed or their circuit being
+    /// open (absent: none): `listing_states` (checked against the event log instead), `features` (no
+    /// online features), `precomputed` (no batch list).
+    public var degraded: [String]?
 
     public init(user: String, modelVersion: Int, items: [ScoredItem], fallback: Bool, variant: String, experiment: String?,
-                rankingID: String, reason: FallbackReason? = nil) {
+                rankingID: String, reason: FallbackReason? = nil, degraded: [String]? = nil) {
+        self.degraded = degraded
         self.user = user
         self.modelVersion = modelVersion
         self.items = items
@@ -51,7 +56,7 @@ public struct Recommendations: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case user, items, fallback, variant, experiment, reason
+        case user, items, fallback, variant, experiment, reason, degraded
         case modelVersion = "model_version"
         case rankingID = "ranking_id"
     }

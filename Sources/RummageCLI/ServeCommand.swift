@@ -65,6 +65,8 @@ struct ServeCommand: Command {
             .value("header-timeout", "SECONDS", help: "Close a connection whose request header is not complete this long after it opened or after the previous answer.", default: "15"),
             .value("idle-timeout", "SECONDS", help: "Close a connection idle this long.", default: "30"),
             .value("max-clock-skew", "SECONDS", help: "How far an event's timestamp may be ahead of this server's clock.", default: "3600"),
+            .value("request-deadline", "MS", help: "Each request's deadline: store calls give up when it passes (reads fall back, writes answer 503 with Retry-After).",
+                   default: String(ServingRoutes.defaultRequestDeadlineMilliseconds)),
             .value("max-buffered", "BYTES", help: "Request body bytes all connections may hold at once (beyond: 503).", default: "67108864"),
             .value("threads", "N", help: "HTTP worker threads.", default: "4"),
             .value("max-body", "BYTES", help: "Largest request body (larger ones get 413).", default: "1048576"),
@@ -87,6 +89,7 @@ struct ServeCommand: Command {
     let access: AccessPolicy
     let auditLog: String?
     let maxClockSkew: Int64
+    let requestDeadline: Int
     let experiment: Experiment?
     let onlineStore: OnlineStore?
     let publishURL: String?
@@ -112,6 +115,7 @@ struct ServeCommand: Command {
         }
         auditLog = arguments.string("audit-log")
         maxClockSkew = Int64(try arguments.requiredInt("max-clock-skew", in: 0...(1 << 40)))
+        requestDeadline = try arguments.requiredInt("request-deadline", in: 10...600_000)
         switch (arguments.string("experiment"), arguments.string("split")) {
         case (nil, nil): experiment = nil
         case let (name?, split?):
@@ -209,6 +213,7 @@ struct ServeCommand: Command {
         options.http = configuration
         options.access = access
         options.maxClockSkew = maxClockSkew
+        options.requestDeadlineMilliseconds = requestDeadline
         options.audit = try auditLog.map { path throws(DataError) in try AuditLog.appending(to: path) }
         options.pollSeconds = poll
         options.followsLog = onlineStore != nil

@@ -174,7 +174,7 @@ final class ListingEligibility: Sendable {
         do {
             truth = try shared.lifecycle(of: Set(ids))
         } catch {
-            metrics.onlineStoreFallbacks.labels("listing_states").increment()
+            metrics.fellBack("listing_states")
             guard let fromLog = try? log.lifecycle(of: ids) else {
                 return Check(entries: ids.map { _ in (.deleted, nil) })
             }

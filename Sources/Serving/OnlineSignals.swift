@@ -23,7 +23,7 @@ final class OnlineSignals: Sendable {
     /// Runs a read or write of the store; when it fails, counts a fallback and returns nil.
     func read<T>(_ body: () throws(StorageError) -> T) -> T? {
         do { return try body() } catch {
-            metrics.onlineStoreFallbacks.labels("features").increment()
+            metrics.fellBack("features")
             return nil
         }
     }

@@ -183,6 +183,12 @@ public final class RecommendationService: Sendable {
     /// The user's top `k` servable listings from the variant serving them (with an experiment, the
     /// answer's listings are also logged as impressions).
     public func recommend(user: String, k: Int, filters: RecommendationFilters = RecommendationFilters()) -> Recommendations {
+        var (answer, degraded) = DegradedStores.collecting { rank(user: user, k: k, filters: filters) }
+        answer.degraded = degraded.isEmpty ? nil : degraded
+        return answer
+    }
+
+    private func rank(user: String, k: Int, filters: RecommendationFilters) -> Recommendations {
         let variant = experiment?.variant(for: user) ?? primaryAlias
         let d = slots.deployment(variant)
         let excluded = eligibility.excluded(for: user)
@@ -221,7 +227,7 @@ public final class RecommendationService: Sendable {
         guard let precomputed else { return nil }
         let stored: Recommendations?
         do { stored = try precomputed.list(for: user) } catch {
-            metrics.onlineStoreFallbacks.labels("precomputed").increment()
+            metrics.fellBack("precomputed")
             return nil
         }
         guard var list = stored else { return nil }
@@ -253,13 +259,17 @@ public final class RecommendationService: Sendable {
     public var dependencies: [String: String] {
         var health: [String: String] = [:]
         do {
-            _ = try intake.ingestor.log.lastSequence()
+            let log = intake.ingestor.log
+            try log.checkReachable()
+            _ = try Deadline.within(milliseconds: 1_000) { () throws(StorageError) in try log.lastSequence() }
             health["event_log"] = "ok"
         } catch {
             health["event_log"] = "unavailable: \(error)"
         }
         if let shared = eligibility.shared as? RedisListingStates {
-            health["online_store"] = shared.redis.breaker.isOpen ? "unavailable: circuit open after repeated timeouts (answers fall back to the event log)" : "ok"
+            // While the circuit is open this is refused at once; once its pause is over, it is the trial.
+            let answers = (try? shared.redis.command(["PING"], onRequestPath: true)) != nil
+            health["online_store"] = answers ? "ok" : "unavailable: circuit open after repeated timeouts (answers fall back to the event log)"
         }
         return health
     }

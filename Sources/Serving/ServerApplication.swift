@@ -1,6 +1,7 @@
 import Dispatch
 import Events
 import Foundation
+import Storage
 import HTTPServer
 import Telemetry
 
@@ -26,6 +27,8 @@ public final class ServerApplication {
         public var publisher: EventPublisher?
         /// How far (seconds) an event's timestamp may be ahead of the server's clock.
         public var maxClockSkew = Event.defaultMaxFutureSkew
+        /// Each request's `Deadline` (milliseconds): the store calls it makes give up when it passes.
+        public var requestDeadlineMilliseconds = ServingRoutes.defaultRequestDeadlineMilliseconds
 
         public init() {}
     }
@@ -49,7 +52,8 @@ public final class ServerApplication {
         self.logger = logger
         let router = Router()
         ServingRoutes.install(service, on: router, access: options.access, logger: logger, audit: options.audit ?? AuditLog(logger: logger),
-                              publisher: options.publisher, maxClockSkew: options.maxClockSkew)
+                              publisher: options.publisher, maxClockSkew: options.maxClockSkew,
+                              requestDeadlineMilliseconds: options.requestDeadlineMilliseconds)
         server = HTTPServer(router: router, configuration: options.http)
         try server.start()
         let poll = options.pollSeconds
@@ -60,7 +64,9 @@ public final class ServerApplication {
         follower = DispatchSource.makeTimerSource(queue: .global())
         follower.schedule(deadline: .now(), repeating: options.followsLog ? .milliseconds(250) : .never)
         follower.setEventHandler {
-            do { try service.followLog() } catch { logger.error("following the log failed", ["error": "\(error)"]) }
+            do { try Deadline.within(milliseconds: 5_000) { try service.followLog() } } catch {
+                logger.error("following the log failed", ["error": "\(error)"])
+            }
         }
         follower.resume()
     }

@@ -78,6 +78,13 @@ final class ServingMetrics: Sendable {
         for alias in variants { for outcome in ["swapped", "unchanged", "failed"] { _ = reloads.labels(alias, outcome) } }
     }
 
+    /// A read of `store` (`listing_states`, `features`, `precomputed`) failed and was served from its
+    /// fallback: counted, and noted for the request's answer (`DegradedStores`).
+    func fellBack(_ store: String) {
+        onlineStoreFallbacks.labels(store).increment()
+        DegradedStores.note(store)
+    }
+
     /// The personalised, fallback and empty counters of each served variant (fixed at init: no lock).
     let answerCounters: [String: [Counter]]
 

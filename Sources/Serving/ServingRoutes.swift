@@ -16,13 +16,20 @@ import Telemetry
 /// request without a known bearer key is answered 401 and one whose key lacks the scope 403; with none,
 /// every caller is `Principal.local` (all scopes but `admin`). Each state change is written to `audit`.
 public enum ServingRoutes {
+    /// A request's deadline unless configured: the longest a write waits for the writers' lock and its
+    /// stores, and past which request-path reads fall back at once.
+    public static let defaultRequestDeadlineMilliseconds = 2_000
+
     /// `access`: the keys accepted (`.open`: none). `logger`: where failed requests (5xx) and refused
     /// credentials are logged, each with a request id. `audit`: where state changes are recorded.
     /// `publisher`: when set, `POST /v1/events` publishes the events to RabbitMQ (202) instead of ingesting them.
     /// `maxClockSkew`: how far (seconds) an event's timestamp may be ahead of `clock`.
+    /// `requestDeadlineMilliseconds`: each request's `Deadline`; store calls give up when it passes (a
+    /// read falls back, a write answers 503 with Retry-After).
     public static func install(_ service: RecommendationService, on router: Router, access: AccessPolicy = .open,
                                logger: JSONLogger? = nil, audit: AuditLog? = nil, publisher: EventPublisher? = nil,
                                maxClockSkew: Int64 = Event.defaultMaxFutureSkew,
+                               requestDeadlineMilliseconds: Int = defaultRequestDeadlineMilliseconds,
                                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) {
         let metrics = service.metrics
         /// Adds a route that needs `scope` (nil: open to all) and whose latency and status class are
@@ -30,7 +37,8 @@ public enum ServingRoutes {
         func route(_ method: String, _ pattern: String, _ endpoint: String, _ scope: Scope?,
                    _ handler: @escaping @Sendable (HTTPRequest, Principal) throws -> HTTPResponse) {
             let authorized: Router.Handler = { request in
-                try handler(request, try scope.map { try authorize(request, $0, access: access) } ?? .local)
+                let principal = try scope.map { try authorize(request, $0, access: access) } ?? .local
+                return try Deadline.within(milliseconds: requestDeadlineMilliseconds) { try handler(request, principal) }
             }
             guard service.measuresRequests else { return router.add(method, pattern, authorized) }
             let duration = metrics.requestDuration.labels(endpoint)
@@ -285,10 +293,14 @@ public enum ServingRoutes {
     }
 
     /// 503 for a write that could not be made: with `Retry-After` when another writer held the lock too
-    /// long or this write's turn was lost (retrying soon will do), else the store's error.
+    /// long, this write's turn was lost, the log did not answer in time or its circuit is open (retrying
+    /// soon will do), else the store's error.
     static func unavailable(_ error: any Error) -> HTTPError {
         if let storage = error as? StorageError, [StorageError.writersBusy, StorageError.fenced].contains(storage.code) {
             return HTTPError(503, "busy: \(storage.message)", headers: ["Retry-After": "1"])
+        }
+        if let storage = error as? StorageError, [StorageError.unreachable, StorageError.deadlinePassed].contains(storage.code) {
+            return HTTPError(503, "the event log is unavailable: \(storage.message)", headers: ["Retry-After": "1"])
         }
         return HTTPError(503, "the event log is unavailable: \(error)")
     }

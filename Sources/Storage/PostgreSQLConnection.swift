@@ -1,4 +1,5 @@
 import CPostgres
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,15 +11,20 @@ import Glibc
 /// Deadlines: unless the connection string sets them, connecting gives up after `connect_timeout` (5 s),
 /// TCP keepalives and `tcp_user_timeout` (10 s) notice a dead or black-holed path, and a transaction's
 /// statements are cancelled after its `statementTimeoutMilliseconds` (long reads, such as a replay of
-/// the whole log, have none). Reconnection: a connection the server dropped
-/// (a restart) is re-established before the next statement, and a statement outside a transaction
-/// (a read, or the BEGIN that opens one) that fails because the connection broke is sent once more on
-/// the new connection; a transaction in flight fails (its caller retries).
+/// the whole log, have none). Within a `Deadline` (a request's, a writer's turn), waiting for the server
+/// gives up when it passes (`StorageError.unreachable`): the connection is abandoned (its statement may
+/// still be in flight) and re-established before the next statement, itself within the deadline.
+/// Reconnection: a connection the server dropped (a restart) is re-established before the next
+/// statement, and a statement outside a transaction (a read, or the BEGIN that opens one) that fails
+/// because the connection broke is sent once more on the new connection; a transaction in flight fails
+/// (its caller retries).
 public final class PostgreSQLConnection: @unchecked Sendable {
     // @unchecked because: the connection pointer is only used under the owner's lock.
     private let connection: OpaquePointer
     public let conninfo: String
     private var inTransaction = false
+    /// A statement was given up on before its answer came: the connection must be re-established.
+    private var abandoned = false
 
     /// The deadlines added to a connection string that does not set them.
     static let defaultParameters = [("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"),
@@ -60,7 +66,7 @@ public final class PostgreSQLConnection: @unchecked Sendable {
     }
 
     /// Whether the connection is up (it is re-established on the next statement otherwise).
-    public var isConnected: Bool { PQstatus(connection) == CONNECTION_OK }
+    public var isConnected: Bool { !abandoned && PQstatus(connection) == CONNECTION_OK }
 
     deinit { PQfinish(connection) }
 
@@ -79,20 +85,60 @@ public final class PostgreSQLConnection: @unchecked Sendable {
         do {
             try send(sql, parameters, body)
         } catch {
-            // The connection broke under a statement that may be sent again: reconnect and send it once more.
-            guard !inTransaction, PQstatus(connection) != CONNECTION_OK else { throw error }
+            // The connection broke under a statement that may be sent again: reconnect and send it once more
+            // (not when the deadline passed: there is no time left to).
+            guard !inTransaction, !abandoned, PQstatus(connection) != CONNECTION_OK else { throw error }
             try reconnectIfDropped()
             try send(sql, parameters, body)
         }
     }
 
-    /// Re-establishes a connection the server dropped (`PQreset`, with the same parameters and deadlines).
+    /// Re-establishes a connection the server dropped or that was abandoned (`PQreset`, with the same
+    /// parameters and deadlines; within the `Deadline`, if one is bound).
     private func reconnectIfDropped() throws(StorageError) {
-        guard PQstatus(connection) != CONNECTION_OK else { return }
+        guard abandoned || PQstatus(connection) != CONNECTION_OK else { return }
         inTransaction = false
-        PQreset(connection)
-        guard PQstatus(connection) == CONNECTION_OK else { throw error("reconnecting") }
+        if let deadline = Deadline.uptimeNanoseconds {
+            guard PQresetStart(connection) == 1 else { throw error("reconnecting", code: StorageError.unreachable) }
+            var polling = PGRES_POLLING_WRITING
+            while polling != PGRES_POLLING_OK {
+                guard polling != PGRES_POLLING_FAILED else { throw error("reconnecting", code: StorageError.unreachable) }
+                try waitForSocket(polling == PGRES_POLLING_READING ? POLLIN : POLLOUT, until: deadline, doing: "reconnecting")
+                polling = PQresetPoll(connection)
+            }
+        } else {
+            PQreset(connection)
+        }
+        abandoned = false
+        guard PQstatus(connection) == CONNECTION_OK else { throw error("reconnecting", code: StorageError.unreachable) }
         try configureSession()
+    }
+
+    /// Waits until the connection's socket is ready for `events` or `deadline` (uptime nanoseconds)
+    /// passes; then the connection is abandoned and `StorageError.unreachable` thrown.
+    private func waitForSocket(_ events: Int32, until deadline: UInt64, doing: String) throws(StorageError) {
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else {
+                abandoned = true
+                throw StorageError(code: StorageError.unreachable, "postgres \(doing): no answer before the deadline")
+            }
+            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(events), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(min((deadline - now) / 1_000_000 + 1, 60_000)))
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw error(doing, code: StorageError.unreachable) }
+        }
+    }
+
+    /// The statement's next result (nil after the last), waiting at most until the `Deadline`.
+    private func nextResult() throws(StorageError) -> OpaquePointer? {
+        if let deadline = Deadline.uptimeNanoseconds {
+            while PQisBusy(connection) == 1 {
+                try waitForSocket(POLLIN, until: deadline, doing: "waiting for an answer")
+                guard PQconsumeInput(connection) == 1 else { throw error("receiving", code: StorageError.unreachable) }
+            }
+        }
+        return PQgetResult(connection)
     }
 
     private func send(_ sql: String, _ parameters: [String?], _ body: ([String?]) throws(StorageError) -> Void) throws(StorageError) {
@@ -105,7 +151,7 @@ public final class PostgreSQLConnection: @unchecked Sendable {
         // set-up) cannot use it and has no rows worth streaming.
         if !parameters.isEmpty || !sql.contains(";") { PQsetSingleRowMode(connection) }
         var failure: StorageError? = nil
-        while let result = PQgetResult(connection) {
+        while let result = try nextResult() {
             defer { PQclear(result) }
             switch PQresultStatus(result) {
             case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK:
@@ -133,8 +179,15 @@ public final class PostgreSQLConnection: @unchecked Sendable {
     /// is durable (PostgreSQL's default `synchronous_commit = on`).
     /// `statementTimeoutMilliseconds`: each statement of the transaction is cancelled after this long
     /// (0: never), so a writer never holds its turn for longer on a stuck server.
-    public func transaction<R>(statementTimeoutMilliseconds: Int = 0, _ body: () throws(StorageError) -> R) throws(StorageError) -> R {
-        try execute(statementTimeoutMilliseconds > 0 ? "BEGIN; SET LOCAL statement_timeout = \(statementTimeoutMilliseconds)" : "BEGIN")
+    /// `idleTimeoutMilliseconds`: the server ends the session when the transaction waits this long for
+    /// the client's next statement (0: never), so a client that stalls, is paused or loses its path
+    /// mid-transaction releases the rows it locked.
+    public func transaction<R>(statementTimeoutMilliseconds: Int = 0, idleTimeoutMilliseconds: Int = 0,
+                               _ body: () throws(StorageError) -> R) throws(StorageError) -> R {
+        var begin = "BEGIN"
+        if statementTimeoutMilliseconds > 0 { begin += "; SET LOCAL statement_timeout = \(statementTimeoutMilliseconds)" }
+        if idleTimeoutMilliseconds > 0 { begin += "; SET LOCAL idle_in_transaction_session_timeout = \(idleTimeoutMilliseconds)" }
+        try execute(begin)
         inTransaction = true
         defer { inTransaction = false }
         do {
@@ -142,13 +195,14 @@ public final class PostgreSQLConnection: @unchecked Sendable {
             try execute("COMMIT")
             return result
         } catch {
-            _ = try? execute("ROLLBACK")
+            // An abandoned connection is closed instead, which rolls back on the server.
+            if !abandoned { _ = try? execute("ROLLBACK") }
             throw error
         }
     }
 
-    private func error(_ doing: String) -> StorageError {
-        StorageError(code: -1, "postgres \(doing): \(String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)")
+    private func error(_ doing: String, code: Int32 = -1) -> StorageError {
+        StorageError(code: code, "postgres \(doing): \(String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)")
     }
 }
 

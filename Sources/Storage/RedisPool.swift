@@ -61,14 +61,15 @@ public final class RedisPool: Sendable {
 
     public var url: String { "redis://\(host):\(port)/\(database)" }
 
-    /// Runs `body` on a connection of its own, within the request path's deadline and circuit when
-    /// `onRequestPath`. When `body` throws, the connection is closed (it may be mid-reply or broken) and
+    /// Runs `body` on a connection of its own, within the request path's timeout and circuit when
+    /// `onRequestPath`, and within the work's `Deadline` (none left: `deadlinePassed`, nothing sent). When `body` throws, the connection is closed (it may be mid-reply or broken) and
     /// the error rethrown.
     public func withConnection<R>(onRequestPath: Bool = false, _ body: (RedisConnection) throws(StorageError) -> R) throws(StorageError) -> R {
+        if Deadline.remainingMilliseconds == 0 { throw Deadline.passed("redis \(host):\(port)") }
         if onRequestPath && !breaker.allows() {
             throw StorageError(code: StorageError.unreachable, "redis \(host):\(port): circuit open after repeated timeouts")
         }
-        let deadline = onRequestPath ? requestTimeoutMilliseconds : timeoutMilliseconds
+        let deadline = Deadline.capped(onRequestPath ? requestTimeoutMilliseconds : timeoutMilliseconds)
         do {
             let connection: RedisConnection
             if let reused = idle.withLock({ $0.popLast() }) {

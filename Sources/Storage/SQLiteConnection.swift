@@ -12,6 +12,8 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public static let fenced: Int32 = -1002
     /// The server did not answer (connection refused, reset or timed out), or its circuit is open.
     public static let unreachable: Int32 = -1003
+    /// The deadline of the work this call was part of (`Deadline`) passed before it could be made.
+    public static let deadlinePassed: Int32 = -1004
 
     public init(code: Int32, _ message: String) {
         self.code = code

@@ -67,6 +67,7 @@ import Testing
             return try inner.append(events, producer: producer, fingerprints: fingerprints, fence: fence)
         }
         func fingerprints(of ids: [String], producer: String) throws(StorageError) -> [String?] { try inner.fingerprints(of: ids, producer: producer) }
+        func claimTurn() throws(StorageError) -> Int64 { try inner.claimTurn() }
         func read(timestamps: Range<Int64>, types: Set<EventType>?, order: EventOrder, _ body: (Event) -> Void) throws(StorageError) {
             try inner.read(timestamps: timestamps, types: types, order: order, body)
         }

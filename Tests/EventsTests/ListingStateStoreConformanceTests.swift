@@ -139,11 +139,12 @@ import Testing
         let holder = Thread {
             let result = Result { () throws(StorageError) -> [Bool] in
                 try stalled.exclusively { (lease: WriterLease) throws(StorageError) -> [Bool] in
+                    let fence = try log.claimTurn()
                     lease.progressed()
                     holding.signal()
                     Thread.sleep(forTimeInterval: 1.5)
                     let sale = ListingStateStoreConformanceTests.event("stalled-sale", .listingSold, item: "l1")
-                    return try log.append([sale], producer: "", fingerprints: [sale.fingerprint], fence: lease.fence)
+                    return try log.append([sale], producer: "", fingerprints: [sale.fingerprint], fence: fence)
                 }
             }
             outcome.withLock { $0 = result }
@@ -160,6 +161,51 @@ import Testing
         #expect(error.code == StorageError.fenced, "\(error)")
         #expect(try log.contains(ids: ["c-l1", "reserve", "stalled-sale"]) == [true, true, false])
         #expect(try other.states(of: ["l1"]) == [.reserved])
+    }
+
+    /// A holder that appended its sale and stalled before recording it: the next writer validates against
+    /// the log (the sale), not the shared store (still "active"), so a conflicting reservation is refused;
+    /// it records the listing the stalled holder left unrecorded; and the stalled holder's late record is
+    /// refused, so it cannot overwrite a newer state.
+    @Test(arguments: LogBackend.allCases)
+    func aHolderThatStallsAfterAppendingIsNeitherContradictedNorLateToRecord(log backend: LogBackend) throws {
+        let log = try backend.make()
+        let prefix = "stall-after-append-" + UUID().uuidString
+        func store() throws -> RedisListingStates {
+            RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
+        }
+        let stalled = try store(), other = try store()
+        let ingestor = try EventIngestor(log: log, states: other)
+        #expect(try ingestor.ingest([ListingStateStoreConformanceTests.created("l1")]).appended == 1)
+        try other.rebuild(from: log)
+
+        let appended = DispatchSemaphore(value: 0)
+        let lateRecord = Mutex<StorageError?>(nil)
+        let holder = Thread {
+            do throws(StorageError) {
+                try stalled.exclusively { (lease: WriterLease) throws(StorageError) in
+                    let fence = try log.claimTurn()
+                    try stalled.willChange(["l1"], under: lease)
+                    let sale = ListingStateStoreConformanceTests.event("sale", .listingSold, item: "l1")
+                    try log.append([sale], producer: "", fingerprints: [sale.fingerprint], fence: fence)
+                    appended.signal()
+                    Thread.sleep(forTimeInterval: 1.0)
+                    try stalled.record(ListingLifecycle(states: ["l1": .sold], sellers: [:]), items: ["l1"], under: lease)
+                }
+            } catch {
+                lateRecord.withLock { $0 = error }
+            }
+            appended.signal()
+        }
+        holder.start()
+        appended.wait()
+        #expect(try other.states(of: ["l1"]) == [.active], "the sale is in the log, not yet in the shared store")
+        let reservation = try ingestor.ingest([ListingStateStoreConformanceTests.event("reserve", .listingReserved, item: "l1")])
+        #expect(reservation.appended == 0 && reservation.refused.first?.error.code == .invalidTransition, "\(reservation)")
+        #expect(try other.states(of: ["l1"]) == [.sold], "the next writer recorded what the stalled one left unrecorded")
+        appended.wait()
+        #expect(lateRecord.withLock { $0 }?.code == StorageError.fenced)
+        #expect(try log.contains(ids: ["sale", "reserve"]) == [true, false])
     }
 
     /// A holder that keeps making progress keeps the lock; a waiter backs off and gives up with

@@ -86,8 +86,8 @@ extension FaultTests {
     /// [13/19]: a black-holed Redis (not a refused connection) made every answer take about 4 s (2 s
     /// timeouts, a reconnect per call, no circuit breaker) and /readyz stayed "ready". Request-path reads
     /// now give up after 50 ms and, after three timeouts, a circuit breaker sends answers straight to the
-    /// log-backed fallback; sold listings stay out of every answer; the circuit closes within 2 s of the
-    /// path coming back.
+    /// log-backed fallback, each answer marked `degraded: ["listing_states", …]`; sold listings stay out
+    /// of every answer; the circuit closes within 2 s of the path coming back.
     @Test func answersKeepFlowingWhileRedisIsBlackHoled() throws {
         let dir = Fixtures.temporaryDirectory("rummage-fault-redis")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -103,12 +103,12 @@ extension FaultTests {
                                                "--online-store", store, "--api-keys", keysPath], dir: dir)
         defer { server.stop() }
         let reader = ["Authorization": "Bearer \(keys[.recommend]!)"]
-        func answer(_ user: Int) -> (status: Int, items: [String], milliseconds: Double) {
+        func answer(_ user: Int) -> (status: Int, items: [String], milliseconds: Double, degraded: [String]) {
             let clock = Stopwatch()
             let reply = HTTPClient.send("GET", "/v1/users/u\(user)/recommendations?k=20", port: server.port, headers: reader)
             let object = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [String: Any]
             let items = (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["item"] as? String }
-            return (reply.status, items, clock.elapsedSeconds * 1_000)
+            return (reply.status, items, clock.elapsedSeconds * 1_000, object?["degraded"] as? [String] ?? [])
         }
         // Sell what users are shown, while the path is healthy.
         var sold = Set<String>()
@@ -121,8 +121,9 @@ extension FaultTests {
         }
         #expect(sold.count >= 10)
 
+        #expect(answer(1).degraded.isEmpty, "a healthy answer is not marked")
         proxy.set(.blackHole)
-        var during: [Double] = [], failures = 0, leaks = 0
+        var during: [Double] = [], failures = 0, leaks = 0, unmarked = 0
         let outage = Stopwatch()
         var user = 0
         while outage.elapsedSeconds < 10 {
@@ -131,6 +132,7 @@ extension FaultTests {
             during.append(reply.milliseconds)
             if reply.status != 200 { failures += 1 }
             leaks += reply.items.filter(sold.contains).count
+            if !reply.degraded.contains("listing_states") { unmarked += 1 }
         }
         let ready = HTTPClient.send("GET", "/readyz", port: server.port)
         #expect(ready.status == 503 && ready.body.contains("online_store"), "\(ready)")
@@ -139,6 +141,7 @@ extension FaultTests {
         print("redis black-holed 10 s: \(during.count) answers, p50 \(String(format: "%.1f", during[during.count / 2])) ms, "
               + "p99 \(String(format: "%.1f", p99)) ms, max \(String(format: "%.1f", during.last!)) ms, \(failures) failed, \(leaks) sold listings served")
         #expect(failures == 0 && leaks == 0)
+        #expect(unmarked == 0, "\(unmarked) answers made without the listing states were not marked degraded")
         #expect(p99 <= 50, "p99 \(p99) ms")
 
         proxy.set(.pass)
