@@ -12,7 +12,7 @@ public final class PostgreSQLEventLog: EventLog {
     public let conninfo: String
     private let connection: Mutex<PostgreSQLConnection>
     /// Opens after a call finds the server unreachable (a timeout, a failed reconnection): calls then fail
-    /// at once for a second, until a trial gets through.
+    /// at once until a trial statement (`checkReachable`) gets through.
     let breaker = CircuitBreaker(failureThreshold: 1, openMilliseconds: 1_000)
     /// The deadline of `checkReachable`'s trial statement.
     static let trialMilliseconds = 1_000
@@ -56,11 +56,18 @@ public final class PostgreSQLEventLog: EventLog {
 
     /// Runs `body` on the connection (calls are serialised), unless the circuit is open.
     private func withConnection<R>(_ body: (PostgreSQLConnection) throws(StorageError) -> R) throws(StorageError) -> R {
-        guard breaker.allows() else {
-            throw StorageError(code: StorageError.unreachable, "\(conninfo): unreachable (calls refused for a second after a timeout)")
-        }
+        guard !breaker.isOpen else { throw refusedWhileOpen }
+        return try recordingOutcome { () throws(StorageError) in try connection.withLock { db throws(StorageError) in try body(db) } }
+    }
+
+    private var refusedWhileOpen: StorageError {
+        StorageError(code: StorageError.unreachable, "\(conninfo): unreachable (calls refused until a trial statement gets through, one a second)")
+    }
+
+    /// Runs `call` and tells the circuit how it went: a timeout or a lost connection counts against it.
+    private func recordingOutcome<R>(_ call: () throws(StorageError) -> R) throws(StorageError) -> R {
         do {
-            let result = try connection.withLock { db throws(StorageError) in try body(db) }
+            let result = try call()
             breaker.record(success: true)
             return result
         } catch {
@@ -69,10 +76,15 @@ public final class PostgreSQLEventLog: EventLog {
         }
     }
 
+    /// While the circuit is open, this is the only way through: once a second, one caller sends the trial
+    /// statement (`SELECT 1`, within `trialMilliseconds`), whose success closes the circuit.
     public func checkReachable() throws(StorageError) {
         guard breaker.isOpen else { return }
-        try Deadline.within(milliseconds: Self.trialMilliseconds) { () throws(StorageError) in
-            _ = try withConnection { db throws(StorageError) in try db.execute("SELECT 1") }
+        guard breaker.allows() else { throw refusedWhileOpen }
+        try recordingOutcome { () throws(StorageError) in
+            try Deadline.within(milliseconds: Self.trialMilliseconds) { () throws(StorageError) in
+                _ = try connection.withLock { db throws(StorageError) in try db.execute("SELECT 1") }
+            }
         }
     }
 

@@ -20,7 +20,7 @@ public final class RedisListingStates: ListingStateStore {
     /// The longest a writer keeps the lock, progress or not.
     public let maxHoldMilliseconds: Int
 
-    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 2_000, maxHoldMilliseconds: Int = 30_000) {
+    public init(redis: RedisPool, prefix: String = "rummage", lockMilliseconds: Int = 1_000, maxHoldMilliseconds: Int = 30_000) {
         self.redis = redis
         self.prefix = prefix
         self.lockMilliseconds = lockMilliseconds
@@ -189,7 +189,7 @@ public final class RedisListingStates: ListingStateStore {
             try log.readAll(order: .appended, types: ListingLifecycle.eventTypes) { event in
                 try? replayed.apply(event)
                 read += 1
-                if read % 10_000 == 0 { lease.progressed() }
+                if read % 1_000 == 0 { lease.progressed() }
             }
             try redis.unlink([readyKey, stateKey, sellerKey, pendingKey] + redis.keys(matching: prefix + ":seller:*"))
             let items = Array(replayed.states.keys)

@@ -97,6 +97,7 @@ final class EventIntake: Sendable {
             if !learned.isEmpty {
                 for d in slots.deployments { d.index.remove(ids: learned.compactMap { d.id(of: $0.value) }) }
             }
+            try ingestor.log.checkReachable()
             let found = try ingestor.log.events(after: position, limit: limit)
             guard let last = found.last?.sequence else { return 0 }
             let events = found.map(\.event)

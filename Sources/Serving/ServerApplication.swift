@@ -64,7 +64,7 @@ public final class ServerApplication {
         follower = DispatchSource.makeTimerSource(queue: .global())
         follower.schedule(deadline: .now(), repeating: options.followsLog ? .milliseconds(250) : .never)
         follower.setEventHandler {
-            do { try Deadline.within(milliseconds: 5_000) { try service.followLog() } } catch {
+            do { try Deadline.within(milliseconds: 2_000) { try service.followLog() } } catch {
                 logger.error("following the log failed", ["error": "\(error)"])
             }
         }

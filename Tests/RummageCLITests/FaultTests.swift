@@ -4,6 +4,8 @@ import RummageTestSupport
 import RummageCore
 import Events
 import Serving
+import Storage
+import Synchronization
 import Testing
 
 /// [13/19]: faults production has, injected into real processes.
@@ -206,5 +208,157 @@ extension FaultTests {
         #expect(lost.isEmpty, "\(lost.count) acknowledged listings lost, e.g. \(lost.prefix(3))")
         print("full disk: \(acknowledged.count) listings acknowledged (the last after room came back), 5 refused with 503 while full, "
               + "\(lost.count) acknowledged lost")
+    }
+}
+
+extension FaultTests {
+    /// [13/19] acceptance: two replicas share a PostgreSQL log and the Redis writers' lock; replica A's path
+    /// to PostgreSQL goes through a TCP proxy. (1) A's path is black-holed for 10 s while both replicas
+    /// sell: B's sales keep succeeding with p99 ≤ 1 s (A's writes answer 503 at once once its circuit
+    /// opens, and A never holds the lock for longer than the lock's lifetime), and A writes again once the
+    /// path returns. (2) Fencing with a paused holder: A's path is slowed (20 ms each way) so a sale spends
+    /// its time holding the lock, A is paused (SIGSTOP) mid-sale, and B hides the same listing; after A
+    /// resumes, at most one of the two conflicting changes was accepted, and the log and Redis agree.
+    @Test func otherReplicasKeepSellingWhileOneReplicasPostgreSQLPathIsBlackHoled() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-fault-pg-path")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let database = try TestPostgres.Instance()
+        let redis = try TestRedis.Server()
+        defer { redis.kill() }
+        let proxy = try TCPProxy(to: database.port)
+        defer { proxy.stop() }
+        SecurityTests.deploy(dir: dir, log: database.uri)
+        #expect(rummage("online", "rebuild", "--log", database.uri, "--online-store", redis.url).code == 0)
+        let (keysPath, keys) = SecurityTests.keysFile(in: dir)
+        func replica(log: String, _ extra: [String] = []) throws -> SecurityTests.Server {
+            try SecurityTests.Server(["--registry", dir + "/registry", "--model", "mp", "--log", log, "--online-store", redis.url,
+                                      "--api-keys", keysPath] + extra, dir: dir)
+        }
+        // A's requests may outlive a pause (their deadline would otherwise refuse them first): what stops a
+        // paused holder is then the lock's lifetime, the log's fence and the server ending its transaction.
+        let a = try replica(log: "postgresql://postgres@127.0.0.1:\(proxy.port)/postgres", ["--request-deadline", "30000"])
+        let b = try replica(log: database.uri)
+        defer { a.stop(); b.stop() }
+        let listings = ["Authorization": "Bearer \(keys[.listings]!)"]
+        /// Creates and sells `item` through the replica on `port`: the worse status and the slower time.
+        let createAndSell: @Sendable (String, UInt16) -> (status: Int, milliseconds: Double) = { item, port in
+            let clock = Stopwatch()
+            let created = HTTPClient.send("PUT", "/v1/items/\(item)", port: port, body: Array(#"{"seller":"u3","price":5}"#.utf8), headers: listings)
+            let createdMs = clock.elapsedSeconds * 1_000
+            guard created.status == 200 else { return (created.status, createdMs) }
+            let sold = Stopwatch()
+            let sale = HTTPClient.send("PATCH", "/v1/items/\(item)", port: port, body: Array(#"{"state":"sold"}"#.utf8), headers: listings)
+            return (sale.status, max(createdMs, sold.elapsedSeconds * 1_000))
+        }
+
+        // (1) Two sellers on B, one on A; A's path is black-holed from 2 s to 12 s.
+        struct Tally { var milliseconds: [Double] = []; var statuses: [Int: Int] = [:] }
+        let tallies = Mutex([Tally(), Tally()]), phase = Atomic<Int>(0)  // B's and A's; 0 healthy, 1 black-holed, 2 back, 3 stop
+        let group = DispatchGroup()
+        let portA = a.port, portB = b.port
+        for seller in 0..<3 {
+            DispatchQueue.global().async(group: group) {
+                var n = 0
+                while phase.load(ordering: .relaxed) < 3 {
+                    n += 1
+                    let during = phase.load(ordering: .relaxed) == 1
+                    let result = createAndSell("s\(seller)-\(n)", seller < 2 ? portB : portA)
+                    guard during && phase.load(ordering: .relaxed) == 1 else { continue }
+                    tallies.withLock { t in
+                        t[seller < 2 ? 0 : 1].milliseconds.append(result.milliseconds)
+                        t[seller < 2 ? 0 : 1].statuses[result.status, default: 0] += 1
+                    }
+                }
+            }
+        }
+        sleep(2)
+        proxy.set(.blackHole)
+        phase.store(1, ordering: .relaxed)
+        let ready = Stopwatch()
+        var notReady = false
+        while ready.elapsedSeconds < 10 {
+            if HTTPClient.send("GET", "/readyz", port: a.port).status == 503 { notReady = true }
+            usleep(500_000)
+        }
+        phase.store(2, ordering: .relaxed)
+        proxy.set(.pass)
+        let back = Stopwatch()
+        var recovered = false
+        while !recovered && back.elapsedSeconds < 10 {
+            recovered = createAndSell("a-back-\(Int(back.elapsedSeconds * 1_000))", portA).status == 200
+            if !recovered { usleep(100_000) }
+        }
+        let recoverySeconds = back.elapsedSeconds
+        phase.store(3, ordering: .relaxed)
+        group.wait()
+        let (bTally, aTally) = tallies.withLock { ($0[0], $0[1]) }
+        let sorted = bTally.milliseconds.sorted()
+        let p99 = sorted.isEmpty ? .infinity : sorted[sorted.count * 99 / 100]
+        print("A's PostgreSQL path black-holed 10 s: B sold \(sorted.count) listings, statuses \(bTally.statuses), "
+              + "p50 \(String(format: "%.1f", sorted.isEmpty ? 0 : sorted[sorted.count / 2])) ms, p99 \(String(format: "%.1f", p99)) ms, "
+              + "max \(String(format: "%.1f", sorted.last ?? 0)) ms; A's writes meanwhile: \(aTally.statuses); A wrote again "
+              + "\(String(format: "%.2f", recoverySeconds)) s after the path returned")
+        #expect(sorted.count >= 100 && bTally.statuses.keys.sorted() == [200], "B's sales: \(bTally.statuses)")
+        #expect(p99 <= 1_000, "B's p99 \(p99) ms")
+        #expect(notReady, "A's /readyz said not ready while it could not write")
+        #expect(recovered && recoverySeconds <= 5)
+        #expect(Set(aTally.statuses.keys).isSubset(of: [503]), "A's writes while cut off: \(aTally.statuses)")
+
+        // (2) A paused while it holds the lock, mid-sale; B hides the same listing.
+        proxy.set(.slow)
+        let hidden = ["Authorization": "Bearer \(keys[.listings]!)"]
+        var pausedHolding = 0, rounds = 0
+        let log = try PostgreSQLEventLog(conninfo: database.uri)
+        let states = RedisListingStates(redis: try RedisPool(url: redis.url))
+        while pausedHolding < 3 && rounds < 12 {
+            rounds += 1
+            let item = "fenced-\(rounds)"
+            #expect(HTTPClient.send("PUT", "/v1/items/\(item)", port: b.port, body: Array(#"{"seller":"u3","price":5}"#.utf8),
+                                    headers: listings).status == 200)
+            let aReply = Mutex<(status: Int, body: String)?>(nil)
+            Thread {
+                let reply = HTTPClient.send("PATCH", "/v1/items/\(item)", port: portA, body: Array(#"{"state":"sold"}"#.utf8), headers: listings)
+                aReply.withLock { $0 = (reply.status, reply.body) }
+            }.start()
+            usleep(60_000 + UInt32(rounds % 4) * 40_000)  // within A's sale: each round trip to PostgreSQL takes 40 ms now
+            kill(a.process.processIdentifier, SIGSTOP)
+            let holding = (try? states.redis.command(["EXISTS", states.lockKey])) == .integer(1)
+            if holding { pausedHolding += 1 }
+            // B hides the listing, retrying while the paused holder's turn runs out (503 with Retry-After).
+            var bStatus = 503, bChanged = false
+            let trying = Stopwatch()
+            while bStatus == 503 && trying.elapsedSeconds < 10 {
+                let reply = HTTPClient.send("PATCH", "/v1/items/\(item)", port: b.port, body: Array(#"{"state":"hidden"}"#.utf8), headers: hidden)
+                bStatus = reply.status
+                bChanged = reply.status == 200 && reply.body.contains(#""changed":true"#)
+                if bStatus == 503 { usleep(100_000) }
+            }
+            kill(a.process.processIdentifier, SIGCONT)
+            while aReply.withLock({ $0 }) == nil { usleep(20_000) }
+            let (aStatus, aBody) = aReply.withLock { $0! }
+            let aSold = aStatus == 200
+            #expect([200, 409].contains(bStatus), "B's hide: \(bStatus)")
+            #expect(!(aSold && bChanged), "round \(rounds): both the sale through A and the hide through B were accepted")
+            // The log holds one valid history, and Redis agrees with it once the next writer has run.
+            var history = ListingLifecycle(), valid = true
+            try log.listingHistory(of: [ItemID(item)]) { event in
+                do throws(EventError) { try history.apply(event) } catch { valid = false }
+            }
+            #expect(valid, "round \(rounds): the log holds conflicting transitions of \(item)")
+            let logged = history.state(of: ItemID(item))
+            // An acknowledged change is in the log; a sale A could not acknowledge may or may not have committed.
+            let consistent = bChanged ? logged == .hidden : (aSold ? logged == .sold : [ListingState.sold, .active].contains(logged))
+            #expect(consistent, "round \(rounds): log says \(String(describing: logged))")
+            print("fencing round \(rounds): A \(holding ? "paused holding the lock" : "paused without the lock"), "
+                  + "A's sale \(aStatus) \(aBody.prefix(160)), B's hide \(bStatus)\(bChanged ? "" : " (unchanged)"), log: \(logged.map { "\($0)" } ?? "-")")
+        }
+        #expect(pausedHolding >= 1, "A was never paused while holding the lock in \(rounds) rounds")
+        proxy.set(.pass)
+        // Any write makes the next writer record what a paused holder left unrecorded; then Redis agrees.
+        #expect(createAndSell("settle", portB).status == 200)
+        for round in 1...rounds {
+            let item = ItemID("fenced-\(round)")
+            #expect(try states.states(of: [item]) == [try log.lifecycle(of: [item]).state(of: item)], "\(item.value)")
+        }
     }
 }

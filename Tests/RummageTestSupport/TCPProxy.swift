@@ -5,11 +5,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// A TCP proxy on a loopback port in front of a server, for fault injection: it passes traffic, or
-/// black-holes it (connections stay open, no byte goes through either way, new connections are accepted
-/// but get no answer: what a partitioned network looks like, unlike a refused connection).
+/// A TCP proxy on a loopback port in front of a server, for fault injection: it passes traffic, delays
+/// it (`slow`: each chunk waits `slowMilliseconds` before it is forwarded, either way), or black-holes it
+/// (connections stay open, no byte goes through either way, new connections are accepted but get no
+/// answer: what a partitioned network looks like, unlike a refused connection).
 public final class TCPProxy: Sendable {
-    public enum Mode: Int, Sendable { case pass, blackHole }
+    public enum Mode: Int, Sendable { case pass, blackHole, slow }
+    public static let slowMilliseconds: UInt32 = 20
 
     public let port: UInt16
     private let targetPort: UInt16
@@ -87,6 +89,7 @@ public final class TCPProxy: Sendable {
                 let n = buffer.withUnsafeMutableBytes { recv(entry.fd, $0.baseAddress, $0.count, 0) }
                 guard n > 0 else { return }
                 let other = fds[1 - i].fd
+                if mode.load(ordering: .relaxed) == Mode.slow.rawValue { usleep(Self.slowMilliseconds * 1_000) }
                 var sent = 0
                 while sent < n {
                     let m = buffer.withUnsafeBytes { send(other, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL)) }
