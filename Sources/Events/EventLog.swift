@@ -49,10 +49,13 @@ public protocol EventLog: AnyObject, Sendable {
     /// lock, so a process cut off from its log does not hold the other writers' turn. (A local log:
     /// never throws.)
     func checkReachable() throws(StorageError)
+    /// Whether calls are being refused now because the log did not answer (its circuit is open).
+    var isKnownUnreachable: Bool { get }
 }
 
 extension EventLog {
     public func checkReachable() throws(StorageError) {}
+    public var isKnownUnreachable: Bool { false }
 
     /// Appends the batch for `producer`.
     @discardableResult

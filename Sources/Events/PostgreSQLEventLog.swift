@@ -76,6 +76,8 @@ public final class PostgreSQLEventLog: EventLog {
         }
     }
 
+    public var isKnownUnreachable: Bool { breaker.isOpen }
+
     /// While the circuit is open, this is the only way through: once a second, one caller sends the trial
     /// statement (`SELECT 1`, within `trialMilliseconds`), whose success closes the circuit.
     public func checkReachable() throws(StorageError) {

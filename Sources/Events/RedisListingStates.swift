@@ -164,7 +164,7 @@ public final class RedisListingStates: ListingStateStore {
             guard held.elapsedSeconds * 1_000 < Double(maxHold) else { return }
             _ = try? redis.command(["EVAL", Self.renewScript, "1", lockKey, token, String(lockMilliseconds)])
         }
-        defer { _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token]) }
+        defer { Deadline.lifted { _ = try? redis.command(["EVAL", Self.releaseScript, "1", lockKey, token]) } }
         return try body(lease)
     }
 

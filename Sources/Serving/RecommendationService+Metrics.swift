@@ -20,6 +20,10 @@ extension RecommendationService {
             guard let shared = self?.eligibility.shared as? RedisListingStates else { return [] }
             return [(labels: [], value: shared.redis.breaker.isOpen ? 1 : 0)]
         }
+        r.collected("rummage_event_log_circuit_open",
+                    "1 while the event log's circuit is open (it did not answer: writes answer 503 at once, one trial statement a second).") { [weak self] in
+            [(labels: [], value: self?.intake.ingestor.log.isKnownUnreachable == true ? 1 : 0)]
+        }
         r.collected("rummage_index_tombstones", "Removed listings still in each served alias's graph (compacted by a rebuild aside once over 30 %).",
                     labels: ["alias"]) { [weak self] in
             self?.slotsSnapshot.map { ([$0.alias], Double($0.deployment.index.tombstones)) } ?? []

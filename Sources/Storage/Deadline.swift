@@ -17,6 +17,16 @@ public enum Deadline {
         return try result.get()
     }
 
+    /// Runs `body` with no deadline: for clean-up that must happen even once the work's deadline passed
+    /// (releasing a lock), bounded by its calls' own timeouts.
+    @discardableResult
+    public static func lifted<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        let result = $current.withValue(nil) { () -> Result<R, E> in
+            do throws(E) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
     /// The deadline in uptime nanoseconds, if one is bound.
     public static var uptimeNanoseconds: UInt64? { current }
 

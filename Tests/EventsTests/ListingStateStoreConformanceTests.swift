@@ -121,10 +121,12 @@ import Testing
         }
     }
 
-    @Test(arguments: LogBackend.allCases)
-    func aStalledHolderLosesTheLockAndIsFenced(log backend: LogBackend) throws {
+    /// A log holding listing l1, and two handles on one Redis store with a 300 ms lock: the one that will
+    /// stall, and the other, with an ingestor.
+    static func twoWriters(_ backend: LogBackend) throws
+        -> (log: any EventLog, stalled: RedisListingStates, other: RedisListingStates, ingestor: EventIngestor) {
         let log = try backend.make()
-        let prefix = "fence-" + UUID().uuidString
+        let prefix = "stall-" + UUID().uuidString
         func store() throws -> RedisListingStates {
             RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
         }
@@ -132,6 +134,12 @@ import Testing
         let ingestor = try EventIngestor(log: log, states: other)
         #expect(try ingestor.ingest([ListingStateStoreConformanceTests.created("l1")]).appended == 1)
         try other.rebuild(from: log)
+        return (log, stalled, other, ingestor)
+    }
+
+    @Test(arguments: LogBackend.allCases)
+    func aStalledHolderLosesTheLockAndIsFenced(log backend: LogBackend) throws {
+        let (log, stalled, other, ingestor) = try Self.twoWriters(backend)
 
         // A takes the lock, makes one step, then stalls for 1.5 s before appending its sale of l1.
         let holding = DispatchSemaphore(value: 0)
@@ -169,15 +177,7 @@ import Testing
     /// refused, so it cannot overwrite a newer state.
     @Test(arguments: LogBackend.allCases)
     func aHolderThatStallsAfterAppendingIsNeitherContradictedNorLateToRecord(log backend: LogBackend) throws {
-        let log = try backend.make()
-        let prefix = "stall-after-append-" + UUID().uuidString
-        func store() throws -> RedisListingStates {
-            RedisListingStates(redis: RedisPool(port: try TestRedis.port()), prefix: prefix, lockMilliseconds: 300)
-        }
-        let stalled = try store(), other = try store()
-        let ingestor = try EventIngestor(log: log, states: other)
-        #expect(try ingestor.ingest([ListingStateStoreConformanceTests.created("l1")]).appended == 1)
-        try other.rebuild(from: log)
+        let (log, stalled, other, ingestor) = try Self.twoWriters(backend)
 
         let appended = DispatchSemaphore(value: 0)
         let lateRecord = Mutex<StorageError?>(nil)

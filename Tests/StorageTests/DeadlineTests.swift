@@ -17,7 +17,10 @@ import Testing
                 #expect(Deadline.capped(50) == 50)
             }
             #expect(Deadline.remainingMilliseconds == nil)
-            Deadline.within(milliseconds: 0) { #expect(Deadline.remainingMilliseconds == 0 && Deadline.capped(50) == 1) }
+            Deadline.within(milliseconds: 0) {
+                #expect(Deadline.remainingMilliseconds == 0 && Deadline.capped(50) == 1)
+                Deadline.lifted { #expect(Deadline.remainingMilliseconds == nil) }
+            }
             #expect(Deadline.remainingMilliseconds == nil)
         }.start()
         done.wait()
