@@ -7,7 +7,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml)
 import PackageDescription
 
 let package = Package(
@@ -21,6 +21,8 @@ let package = Package(
         // Layer 0: C libraries from Debian.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
                        providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
@@ -38,7 +40,8 @@ let package = Package(
         // Layer 1: foundation.
         .target(name: "RummageCore", dependencies: ["CLZMA", "CCrypto"]),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS"]),
-        .target(name: "ArgumentParsing"),
+        // Command lines and configuration files (YAML through libyaml).
+        .target(name: "ArgumentParsing", dependencies: ["CYAML"]),
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
@@ -72,7 +75,7 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Pipeline",
-                dependencies: ["Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
+                dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
                                "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
                 dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",

@@ -26,7 +26,7 @@ if [ ! -d "$ncf" ]; then
   exit 0
 fi
 for model in toppop itemknn; do
-  cmd="$rummage evaluate --dataset ncf-ml1m:$ncf --model $model --json --quiet"
+  cmd="$rummage evaluate --dataset ncf-ml1m:$ncf --kind $model --json --quiet"
   echo "\$ $cmd"
   for run in 1 2 3; do
     $cmd | tail -1 | python3 -c '

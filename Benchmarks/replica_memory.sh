@@ -31,11 +31,11 @@ for f in model.rmg user_embeddings.rmg item_embeddings.rmg index.rmg; do printf 
 for store in memory redis; do
   port=$(free_port)
   extra=(); [ "$store" = redis ] && extra=(--online-store "$redis")
-  "$rummage" serve --registry "$bench/registry" --model bench-serve --alias 1 --log "$bench/events.sqlite" --port "$port" --poll 0 "${extra[@]}" >/dev/null 2>&1 &
+  "$rummage" serve --registry "$bench/registry" --model bench-serve --version 1 --log "$bench/events.sqlite" --port "$port" --poll 0 "${extra[@]}" >/dev/null 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.5; done
   curl -s "http://127.0.0.1:$port/v1/users/u1/recommendations?k=20" >/dev/null
-  echo "\$ rummage serve --registry $bench/registry --model bench-serve --alias 1 --log $bench/events.sqlite ${extra[*]/$redis/redis://…}"
+  echo "\$ rummage serve --registry $bench/registry --model bench-serve --version 1 --log $bench/events.sqlite ${extra[*]/$redis/redis://…}"
   echo "  resident memory once ready: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pid/status"); $(curl -s "http://127.0.0.1:$port/readyz" | cut -c1-80)…"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done

@@ -46,7 +46,7 @@ for _ in $(seq 1 120); do (echo > "/dev/tcp/127.0.0.1/$amqp_port") 2>/dev/null &
 
 log="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 queued="postgresql://postgres@127.0.0.1:$pg_port/queued"
-amqp="amqp://guest:guest@127.0.0.1:$amqp_port/%2f"
+amqp="amqp://127.0.0.1:$amqp_port/%2f"   # guest:guest by default; a password goes in $RUMMAGE_… (docs/configuration.md)
 redis="redis://127.0.0.1:$redis_port"
 users=$((events / 50)); items=$((events / 25))
 "$rummage" generate --out "$work/mp" --users "$users" --items "$items" --events "$events" --seed 1 --jsonl --quiet

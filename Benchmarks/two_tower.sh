@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two-tower training side by side with PyTorch on CPU, in one run on one machine: the id-only
-# architecture of `rummage evaluate --model two-tower --set content=false` and the same model written in
+# architecture of `rummage evaluate --kind two-tower --set content=false` and the same model written in
 # PyTorch (Benchmarks/peers/torch_two_tower.py): dimension, temperature, logQ correction, dense Adam
 # (every embedding row updated every step, as torch.optim.Adam does; Rummage's default is lazy),
 # learning-rate schedule, batch size, epochs and threads are equal. Prints seconds per epoch for both,
@@ -26,7 +26,7 @@ rummage=.build/release/rummage
 threads=2
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
-ours="$rummage evaluate --dataset ncf-ml1m:$data --model two-tower --threads $threads --json --quiet --set content=false --set validation_users=0 --set epochs=$epochs --set dimension=64 --set temperature=0.1 --set batch_size=1024 --set learning_rate=0.01 --set lazy_tables=false"
+ours="$rummage evaluate --dataset ncf-ml1m:$data --kind two-tower --threads $threads --json --quiet --set content=false --set validation_users=0 --set epochs=$epochs --set dimension=64 --set temperature=0.1 --set batch_size=1024 --set learning_rate=0.01 --set lazy_tables=false"
 peer="$venv/bin/python Benchmarks/peers/torch_two_tower.py --data $data --threads $threads --epochs $epochs --dimension 64 --temperature 0.1 --batch-size 1024 --learning-rate 0.01"
 echo "\$ $ours --set seed=SEED"
 echo "\$ $peer --seed SEED"

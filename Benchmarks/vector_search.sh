@@ -37,9 +37,9 @@ venv=${RUMMAGE_FAISS_VENV:-$HOME/.cache/rummage-faiss-venv}
 ensure_venv "$venv" "faiss, numpy" faiss-cpu numpy
 swift build -c release --product rummage >/dev/null
 if [ "$real" = .rummage/bench-vectors/registry/real-embeddings/versions/1 ] && [ ! -f "$real/manifest.json" ]; then
-  echo "training the [11/19] two-tower model once: rummage pipeline run --config Benchmarks/real_embeddings.json" >&2
+  echo "training the [11/19] two-tower model once: rummage pipeline run --pipeline Benchmarks/real_embeddings.json" >&2
   rm -rf .rummage/bench-vectors
-  .build/release/rummage pipeline run --config Benchmarks/real_embeddings.json --quiet || [ $? -eq 3 ]
+  .build/release/rummage pipeline run --pipeline Benchmarks/real_embeddings.json --quiet || [ $? -eq 3 ]
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

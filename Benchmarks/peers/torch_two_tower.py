@@ -1,6 +1,6 @@
 """Peer for `Benchmarks/two_tower.sh`: Rummage's id-only two-tower architecture in PyTorch on CPU.
 
-Same model and training as `rummage evaluate --model two-tower --set content=false`: user and item id
+Same model and training as `rummage evaluate --kind two-tower --set content=false`: user and item id
 embeddings (N(0, 0.1²) init) L2-normalised; logits u·v / τ − log q with q the expected number of times an
 item appears among a batch's candidates (frequency × batch size); other in-batch copies of a row's
 positive masked; cross-entropy; Adam with linear decay to 10 % of the base rate; shuffled each epoch.

@@ -51,24 +51,39 @@ public final class CommandOutput: Sendable {
     }
 }
 
-/// A program with subcommands (`rummage generate …`): `--help` everywhere, one-line errors, exit codes.
-///
-/// Exit codes: 0 success; 2 usage error or `UserFacingError` (bad input data, missing file);
-/// an `ExitCodeError`'s own code; 1 any other failure. Errors print as one line on stderr: `rummage evaluate: <what is wrong>`.
+/// A program with subcommands (`rummage generate …`): `--help` everywhere, `--version`, one-line errors
+/// with suggestions for a mistyped command or option, and the exit codes of `ExitCode`: a `UsageError`
+/// is 64, an `ExitCodeError` (a `UserFacingError` included) its own code, anything else 70. Errors print
+/// as one line on stderr: `rummage evaluate: error: <what is wrong>`.
 public struct CommandLineTool: Sendable {
     public var name: String
     public var abstract: String
+    /// What `--version` prints.
+    public var version: String
     public var commands: [any Command.Type]
+    /// Options every command takes besides its own (e.g. `--config FILE`).
+    public var commonOptions: [OptionSpec] = []
+    /// The configuration key of a command's option (`serve`, `port` → `serving.port`), if it has one.
+    public var configKey: (@Sendable (_ command: String, _ option: String) -> String?)?
+    /// Values for the options a command line leaves out (a configuration file, the environment), by
+    /// option name with where each came from: called with the command (its options include the common
+    /// ones) and what the command line gave. Throws `UsageError` for a configuration that cannot be used.
+    public var fallbacks: (@Sendable (CommandConfiguration, _ given: [String: [String]]) throws -> [String: (value: String, origin: String)])?
 
-    public init(name: String, abstract: String, commands: [any Command.Type]) {
+    public init(name: String, abstract: String, version: String, commands: [any Command.Type]) {
         self.name = name
         self.abstract = abstract
+        self.version = version
         self.commands = commands
     }
 
     /// Parses `arguments` (without the program name), runs the chosen command and returns the exit
     /// code. Help goes to standard output, errors to standard error. Never exits the process.
     public func run(_ arguments: [String], output: CommandOutput) -> Int32 {
+        if arguments == ["--version"] {
+            output.standardOutput(version + "\n")
+            return ExitCode.success
+        }
         guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
             if arguments.count >= 2, arguments[0] == "help", let command = command(named: arguments[1]) {
                 output.standardOutput(help(for: command))
@@ -87,10 +102,14 @@ public struct CommandLineTool: Sendable {
                     output.standardOutput(help(listing: grouped))
                     return 0
                 }
-                return fail(name, UsageError("unknown command '\(pair)'; commands: \(names.joined(separator: ", "))"), code: 2, output)
+                let hint = didYouMean(pair, among: names)
+                return fail(name, UsageError("unknown command '\(pair)'\(hint.isEmpty ? "; commands: " + names.joined(separator: ", ") : hint)"),
+                            code: ExitCode.usage, output)
             }
-            let names = commands.map { $0.configuration.name }.joined(separator: ", ")
-            return fail(name, UsageError("unknown command '\(first)'; commands: \(names)"), code: 2, output)
+            let words = Set(commands.map { String($0.configuration.name.split(separator: " ")[0]) }).sorted()
+            let hint = didYouMean(first, among: words)
+            return fail(name, UsageError("unknown command '\(first)'\(hint.isEmpty ? "; commands: " + words.joined(separator: ", ") : hint)"),
+                        code: ExitCode.usage, output)
         }
         let rest = Array(arguments.dropFirst(command.configuration.name.split(separator: " ").count))
         if rest.contains("--help") || rest.contains("-h") {
@@ -99,19 +118,36 @@ public struct CommandLineTool: Sendable {
         }
         let label = "\(name) \(command.configuration.name)"
         do {
-            let parsed = try ParsedArguments(command: command.configuration.name,
-                                             options: command.configuration.options, arguments: rest)
+            let configuration = assembled(command)
+            var found: [String: (value: String, origin: String)] = [:]
+            if let fallbacks {
+                // What the command line gives, before required options are checked (they may come from elsewhere).
+                let lenient = configuration.options.map { option -> OptionSpec in
+                    var copy = option
+                    copy.isRequired = false
+                    return copy
+                }
+                found = try fallbacks(configuration, try ParsedArguments(command: configuration.name, options: lenient, arguments: rest).given)
+            }
+            let parsed = try ParsedArguments(command: configuration.name, options: configuration.options, arguments: rest, fallbacks: found)
             try command.init(parsed).run(output: output)
-            return 0
+            return ExitCode.success
         } catch let error as UsageError {
-            return fail(label, error, code: 2, hint: true, output)
-        } catch let error as any UserFacingError {
-            return fail(label, error, code: 2, output)
+            return fail(label, error, code: ExitCode.usage, hint: true, output)
         } catch let error as any ExitCodeError {
             return fail(label, error, code: error.exitCode, output)
         } catch {
-            return fail(label, error, code: 1, output)
+            return fail(label, error, code: ExitCode.internalError, output)
         }
+    }
+
+    /// A command's configuration as parsed: its options and the common ones, each with its configuration key.
+    public func assembled(_ command: any Command.Type) -> CommandConfiguration {
+        var c = command.configuration
+        c.options = (c.options + commonOptions).map { option in
+            configKey?(c.name, option.name).map { option.config($0) } ?? option
+        }
+        return c
     }
 
     private func command(named name: String) -> (any Command.Type)? {
@@ -136,13 +172,14 @@ public struct CommandLineTool: Sendable {
             let c = command.configuration
             text += "  \(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.abstract)\n"
         }
-        text += "\nRun '\(name) <command> --help' for a command's options.\n"
+        text += "\nRun '\(name) <command> --help' for a command's options, '\(name) --version' for the version.\n"
+        text += "\nEXIT CODES:\n" + ExitCode.table.map { "  \(String($0.code).padding(toLength: 3, withPad: " ", startingAt: 0))  \($0.meaning)\n" }.joined()
         return text
     }
 
     /// One command's help: abstract, usage line, discussion and every option with its default.
     public func help(for command: any Command.Type) -> String {
-        let c = command.configuration
+        let c = assembled(command)
         var usage = "\(name) \(c.name)"
         for option in c.options {
             let shape = option.kind == .flag ? "--\(option.name)" : "--\(option.name) \(option.valueName)"
@@ -157,6 +194,7 @@ public struct CommandLineTool: Sendable {
             var line = "  \(shape.padding(toLength: width, withPad: " ", startingAt: 0))  \(option.help)"
             if let d = option.defaultValue { line += " (default: \(d))" }
             if option.isRequired { line += " (required)" }
+            if let key = option.configKey, let variable = option.environmentVariable { line += " [config: \(key), $\(variable)]" }
             text += line + "\n"
         }
         text += "  \("--help".padding(toLength: width, withPad: " ", startingAt: 0))  Show this help.\n"

@@ -5,10 +5,15 @@ public struct ParsedArguments: Sendable {
     private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     private let specs: [String: OptionSpec]
+    /// Where a value that did not come from the command line came from (`serving.port in rummage.yaml`).
+    private var origins: [String: String] = [:]
 
     /// Parses `arguments` (without the command name). Throws on unknown options, a missing value,
     /// an option given twice, stray positional arguments or a missing required option.
-    public init(command: String, options: [OptionSpec], arguments: [String]) throws(UsageError) {
+    /// `fallbacks`: values for options the command line does not give (from a configuration file or the
+    /// environment), each with where it came from, for error messages; a flag's value is "true" or "false".
+    public init(command: String, options: [OptionSpec], arguments: [String],
+                fallbacks: [String: (value: String, origin: String)] = [:]) throws(UsageError) {
         self.command = command
         var specs: [String: OptionSpec] = [:]
         for spec in options { specs[spec.name] = spec }
@@ -25,7 +30,9 @@ public struct ParsedArguments: Sendable {
                 inlineValue = String(name[name.index(after: eq)...])
                 name = String(name[..<eq])
             }
-            guard let spec = specs[name] else { throw UsageError("unknown option '--\(name)'") }
+            guard let spec = specs[name] else {
+                throw UsageError("unknown option '--\(name)'" + didYouMean(name, among: options.map(\.name), prefix: "--"))
+            }
             switch spec.kind {
             case .flag:
                 guard inlineValue == nil else { throw UsageError("option '--\(name)' takes no value") }
@@ -48,10 +55,36 @@ public struct ParsedArguments: Sendable {
             }
             i += 1
         }
+        for (name, fallback) in fallbacks {
+            guard let spec = specs[name], values[name] == nil, !flags.contains(name) else { continue }
+            origins[name] = fallback.origin
+            switch spec.kind {
+            case .flag:
+                guard ["true", "false"].contains(fallback.value) else {
+                    throw UsageError("\(fallback.origin) must be true or false, got '\(fallback.value)'")
+                }
+                if fallback.value == "true" { flags.insert(name) }
+            case .value, .repeated:
+                values[name] = [fallback.value]
+            }
+        }
         for spec in options where spec.isRequired && values[spec.name] == nil {
-            throw UsageError("missing required option '--\(spec.name) \(spec.valueName)'")
+            throw UsageError("missing required option '--\(spec.name) \(spec.valueName)'"
+                             + (spec.configKey.map { " (or '\($0)' in the configuration file)" } ?? ""))
         }
     }
+
+    /// How errors name an option's value: `option '--port'`, or where a configured value came from.
+    private func describe(_ name: String) -> String { origins[name] ?? "option '--\(name)'" }
+
+    /// The options the command line gave: values by option name, flags as ["true"].
+    public var given: [String: [String]] {
+        values.filter { origins[$0.key] == nil }.merging(flags.filter { origins[$0] == nil }.map { ($0, ["true"]) }) { a, _ in a }
+    }
+
+    /// Where the option's value came from: nil for the command line or the default, else the
+    /// configuration file's key or the environment variable.
+    public func origin(of name: String) -> String? { origins[name] }
 
     private func spec(_ name: String) -> OptionSpec {
         guard let spec = specs[name] else { preconditionFailure("option '--\(name)' is not declared") }
@@ -82,10 +115,10 @@ public struct ParsedArguments: Sendable {
     public func int(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError) -> Int? {
         guard let text = string(name) else { return nil }
         guard let value = Int(text) else {
-            throw UsageError("option '--\(name)' expects an integer, got '\(text)'")
+            throw UsageError("\(describe(name)) expects an integer, got '\(text)'")
         }
         guard range.contains(value) else {
-            throw UsageError("option '--\(name)' must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+            throw UsageError("\(describe(name)) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
         return value
     }

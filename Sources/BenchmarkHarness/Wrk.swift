@@ -7,7 +7,7 @@ import RummageCore
 /// nginx `return 200` as the ceiling, both from Debian, run as child processes on loopback. Not part of
 /// the product: only the `bench` commands import it.
 
-/// Why a benchmark could not run or measure (a tool missing or failing): exit code 2 in the CLI.
+/// Why a benchmark could not run or measure (a tool missing or failing): exit code 65 in the CLI.
 public struct BenchmarkError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }

@@ -16,6 +16,20 @@ public enum BuildInfo {
         #endif
     }
 
+    /// When this executable was built (linked): its file's modification date, `YYYY-MM-DD`.
+    public static var buildDate: String {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/exe"),
+              let date = attributes[.modificationDate] as? Date else { return "unknown" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter.string(from: date)
+    }
+
+    /// What `--version` prints: `rummage <code version> (<toolchain>, built <date>)`.
+    public static var versionLine: String { "rummage \(codeVersion) (\(toolchain), built \(buildDate))" }
+
     /// CPU model and core count of this machine.
     public static var hardware: String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""

@@ -11,7 +11,7 @@ import TwoTower
 /// refused), how it trains, and, for kinds that save, the artifact kind and loader of its saved form.
 /// Adding a model is adding one of these to `ModelCatalog.kinds`.
 public protocol ModelKind: Sendable {
-    /// The name `--model` and a pipeline's `train.kind` use.
+    /// The name `--kind` and a pipeline's `train.kind` use.
     static var name: String { get }
     /// The kind written in its saved artifact's header; nil for kinds that cannot be saved (and so
     /// cannot be registered or served).

@@ -1,8 +1,9 @@
+import ArgumentParsing
 import Foundation
 import Registry
 import RummageCore
 
-/// A pipeline run's configuration (`rummage pipeline run --config FILE`, JSON; docs/pipeline.md).
+/// A pipeline run's configuration (`rummage pipeline run --pipeline FILE`, JSON; docs/pipeline.md).
 public struct PipelineConfig: Codable, Sendable, Equatable {
     /// The registered model's name and the registry directory.
     public var model: String
@@ -94,27 +95,83 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         }
     }
 
+    /// Every key a pipeline configuration may hold (JSON or YAML): others are refused with the closest known one.
+    public static var schema: ConfigSchema {
+        var schema = ConfigSchema()
+        for key in ["model", "registry", "alias"] { schema.add(key, .scalar) }
+        for key in ["dataset", "log", "as_of", "window_days", "schema", "refit"] { schema.add("data." + key, .scalar) }
+        for key in ["out", "users", "items", "events", "days", "seed"] { schema.add("data.generate." + key, .scalar) }
+        for key in ["kind", "seed", "threads"] { schema.add("train." + key, .scalar) }
+        schema.add("train.settings", .freeMap)
+        schema.add("gate.absolute", .freeMap)
+        for key in ["direction", "tolerance"] { schema.add("gate.relative.*." + key, .scalar) }
+        for key in ["latency_p99_ms", "index_recall_target"] { schema.add("gate." + key, .scalar) }
+        return schema
+    }
+
+    /// Reads a pipeline configuration file, JSON or YAML.
     public static func load(path: String) throws -> PipelineConfig {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(.fileNotFound, "cannot read", path: path) }
-        do {
-            let config = try JSONDecoder().decode(PipelineConfig.self, from: data)
-            let data = config.data
-            guard [data.generate != nil, data.dataset != nil, data.log != nil].filter({ $0 }).count == 1 else {
-                throw DataError(.malformedLine, "'data' needs exactly one of 'generate', 'dataset' and 'log'", path: path)
-            }
-            if data.log == nil, let key = [("as_of", data.asOf != nil), ("window_days", data.windowDays != nil),
-                                           ("schema", data.schema != nil)].first(where: \.1)?.0 {
-                throw DataError(.malformedLine, "'data.\(key)' goes with 'data.log'", path: path)
-            }
-            if let days = data.windowDays, days < 1 { throw DataError(.malformedLine, "'data.window_days' must be at least 1", path: path) }
-            guard ModelCatalog.persistentNames.contains(config.train.kind) else {
-                throw DataError(.malformedLine, "'train.kind' must be one of \(ModelCatalog.persistentNames.joined(separator: ", "))", path: path)
-            }
-            return config
-        } catch let error as DataError {
-            throw error
-        } catch {
-            throw DataError(.malformedLine, "not a pipeline config: \(error)", path: path)
+        let document: ConfigValue
+        do { document = try ConfigValue.parse(String(decoding: data, as: UTF8.self), source: path) } catch {
+            throw DataError(.malformedLine, error.message, path: path, line: error.line)
+        }
+        return try decode(document, source: path)
+    }
+
+    /// A pipeline configuration from a parsed document (a file, or `pipelines.NAME` of the configuration
+    /// file): checked against `schema`, then decoded; every problem names its key path.
+    public static func decode(_ document: ConfigValue, source: String) throws -> PipelineConfig {
+        do { try schema.check(document, source: source) } catch {
+            throw DataError(.malformedLine, error.message, path: error.source, line: error.line)
+        }
+        let json: Data
+        do { json = try JSONSerialization.data(withJSONObject: settingsAsText(document).jsonObject) } catch {
+            throw DataError(.malformedLine, "not a pipeline configuration", path: source)
+        }
+        let config: PipelineConfig
+        do { config = try JSONDecoder().decode(PipelineConfig.self, from: json) } catch let error as DecodingError {
+            throw DataError(.malformedLine, describe(error), path: source)
+        }
+        let data = config.data
+        guard [data.generate != nil, data.dataset != nil, data.log != nil].filter({ $0 }).count == 1 else {
+            throw DataError(.malformedLine, "'data' needs exactly one of 'generate', 'dataset' and 'log'", path: source)
+        }
+        if data.log == nil, let key = [("as_of", data.asOf != nil), ("window_days", data.windowDays != nil),
+                                       ("schema", data.schema != nil)].first(where: \.1)?.0 {
+            throw DataError(.malformedLine, "'data.\(key)' goes with 'data.log'", path: source)
+        }
+        if let days = data.windowDays, days < 1 { throw DataError(.malformedLine, "'data.window_days' must be at least 1", path: source) }
+        guard ModelCatalog.persistentNames.contains(config.train.kind) else {
+            throw DataError(.malformedLine, "'train.kind' must be one of \(ModelCatalog.persistentNames.joined(separator: ", "))"
+                            + didYouMean(config.train.kind, among: ModelCatalog.persistentNames), path: source)
+        }
+        return config
+    }
+
+    /// `train.settings` values are text (`epochs: 2` in YAML is the setting "2").
+    private static func settingsAsText(_ document: ConfigValue) -> ConfigValue {
+        guard case .map(var entries, let line) = document, let t = entries.firstIndex(where: { $0.key == "train" }),
+              case .map(var train, let trainLine) = entries[t].value,
+              let k = train.firstIndex(where: { $0.key == "settings" }), case .map(let settings, let settingsLine) = train[k].value else {
+            return document
+        }
+        train[k].value = .map(settings.map { ($0.key, .scalar($0.value.text ?? "", quoted: true, line: $0.value.line)) }, line: settingsLine)
+        entries[t].value = .map(train, line: trainLine)
+        return .map(entries, line: line)
+    }
+
+    /// A decoding error as one line naming the key path: "missing 'train.kind'", "'train.seed' must be a whole number".
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing '\(path(context.codingPath + [key]))'"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let expected = type == String.self ? "text" : (type == Bool.self ? "true or false"
+                : ([Int.self, UInt64.self, Int64.self] as [Any.Type]).contains { $0 == type } ? "a whole number" : (type == Double.self ? "a number" : "\(type)"))
+            return "'\(path(context.codingPath))' must be \(expected)"
+        case .dataCorrupted(let context): return "'\(path(context.codingPath))': \(context.debugDescription)"
+        @unknown default: return "\(error)"
         }
     }
 

@@ -28,7 +28,7 @@ struct BatchRecommendCommand: Command {
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
-            .value("alias", "V", help: "Alias or version.", default: "champion"),
+            .value("version", "REF", help: "Version number or alias.", default: "champion"),
             .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("users", "all|FILE", help: "'all' (every user the model knows) or a file with one user id per line.", default: "all"),
             .value("k", "N", help: "Recommendations per user.", default: "100"),
@@ -56,7 +56,7 @@ struct BatchRecommendCommand: Command {
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
         model = try arguments.requiredString("model")
-        alias = try arguments.requiredString("alias")
+        alias = try arguments.requiredString("version")
         log = try arguments.requiredString("log")
         guard eventLogExists(log) else { throw DataError(.fileNotFound, "no such event log", path: log) }
         users = try arguments.requiredString("users")

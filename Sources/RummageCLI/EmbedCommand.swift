@@ -16,7 +16,7 @@ struct EmbedCommand: Command {
         two-tower model embeds those listings from their content alone, new ones included, with their item_ids.
         """,
         options: [
-            .value("model", "PATH", help: "Artifact written by 'rummage train'.", required: true),
+            .value("artifact", "FILE", help: "Model artifact written by 'rummage train'.", required: true),
             .flag("items", help: "Embed items."),
             .flag("users", help: "Embed users."),
             .value("listings", "FILE", help: "Embed the listings in this listings.csv from content (two-tower, with --items)."),
@@ -31,7 +31,7 @@ struct EmbedCommand: Command {
     let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        modelPath = try arguments.requiredString("model")
+        modelPath = try arguments.requiredString("artifact")
         switch (arguments.flag("items"), arguments.flag("users")) {
         case (true, false): entity = "items"
         case (false, true): entity = "users"

@@ -10,7 +10,7 @@ import RummageCore
 /// Where feature commands read events from: a generated marketplace or an event log.
 struct FeatureEventSource {
     static let options: [OptionSpec] = [
-        .value("data", "SPEC", help: "Events of a generated marketplace: synthetic:DIR."),
+        .value("dataset", "SPEC", help: "Events of a generated marketplace: synthetic:DIR."),
         .value("log", "PATH", help: "Events of an event log written by 'rummage ingest' (a SQLite file or a postgresql:// URI)."),
         .value("features", "FILE", help: "Feature definitions (JSON, see examples/features.json; default: the marketplace set)."),
     ]
@@ -31,9 +31,9 @@ struct FeatureEventSource {
     let label: String
 
     init(_ arguments: ParsedArguments) throws {
-        switch (arguments.string("data"), arguments.string("log")) {
+        switch (arguments.string("dataset"), arguments.string("log")) {
         case let (spec?, nil):
-            guard spec.hasPrefix("synthetic:") else { throw UsageError("--data takes synthetic:DIR, not '\(spec)'") }
+            guard spec.hasPrefix("synthetic:") else { throw UsageError("--dataset takes synthetic:DIR, not '\(spec)'") }
             let directory = String(spec.dropFirst("synthetic:".count))
             var events: [Event] = []
             MarketplaceEvents.forEach(try MarketplaceData.load(directory: directory)) { events.append($0) }
@@ -48,7 +48,7 @@ struct FeatureEventSource {
             self.events = events
             label = path
         default:
-            throw UsageError("give exactly one of --data SPEC and --log PATH")
+            throw UsageError("give exactly one of --dataset SPEC and --log PATH")
         }
     }
 }

@@ -19,7 +19,8 @@ struct IngestCommand: Command {
         no-ops, so re-running after a failure is safe. Refused lines (bad JSON, unknown type, missing
         fields, far-future timestamps, invalid listing transitions) are reported on stderr as
         'line N: reason'; with --atomic a batch holding any refused line is not appended at all.
-        Exits 0 when every line was appended or a duplicate, 2 when some were refused.
+        Exits 0 when every line was appended or a duplicate, 4 when some were refused and others taken, 65 when
+        every line was refused.
 
         Event ids are unique per producer (--producer; from RabbitMQ, each message's app-id, which
         `rummage serve --publish-events` sets to the sending API key's name): a resend with the same
@@ -35,7 +36,7 @@ struct IngestCommand: Command {
         again, and their events already in the log are duplicates (no-ops), so each event counts once.
         """,
         options: [
-            .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, or a RabbitMQ queue: amqp://USER:PASS@HOST:PORT/VHOST.", required: true),
+            .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, or a RabbitMQ queue: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_INGEST_FROM).", required: true),
             .value("queue", "NAME", help: "With --from amqp://…: the durable queue to consume.", default: "rummage.events"),
             .value("idle-exit", "SECONDS", help: "With --from amqp://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
             .value("producer", "NAME", help: "Whose event ids a file's events are (ids are unique per producer; default: none)."),
@@ -46,7 +47,7 @@ struct IngestCommand: Command {
             .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
             .flag("ack", help: "Print 'ack LINE APPENDED DUPLICATES' on stdout after each durable batch."),
             .flag("json", help: "Print the summary as one JSON object on the last line of stdout."),
-            .flag("quiet", help: "Print no progress or refusals on stderr."),
+            .flag("quiet", help: "Print no progress on stderr (refused lines are still printed, with their reasons)."),
             OnlineStore.option,
         ])
 
@@ -153,7 +154,8 @@ struct IngestCommand: Command {
                     }
                 }
             }
-            for r in reasons.sorted(by: { $0.line < $1.line }) { console.progress("line \(r.line): \(r.reason)") }
+            // Refusals are errors, not progress: printed with --quiet too.
+            for r in reasons.sorted(by: { $0.line < $1.line }) { console.output.standardError("line \(r.line): \(r.reason)\n") }
             unparsed.removeAll()
             // Durable: the queue may forget every message consumed so far (refused lines included: they
             // would be refused again).
@@ -231,6 +233,7 @@ struct IngestCommand: Command {
             }
             if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
         }
+        if lines == 0 && queue == nil { throw DataError(.malformedLine, "no events to ingest: the input is empty", path: source) }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
             + (queue == nil ? "" : "(\(deadLettered) dead-lettered to \(deadLetterQueue)) ")
@@ -244,7 +247,10 @@ struct IngestCommand: Command {
         } else {
             console.result(summary)
         }
-        if refused > 0 { throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)") }
+        if refused > 0 {
+            throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)",
+                              exitCode: refused < lines ? ExitCode.partiallyRefused : ExitCode.dataError)
+        }
     }
 
     /// Where refused queue lines go, with their reasons.
@@ -264,12 +270,16 @@ struct IngestCommand: Command {
 /// Whether a JSON-lines line holds nothing but spaces, tabs and carriage returns (skipped, not refused).
 func isBlank(_ line: [UInt8]) -> Bool { line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
 
-struct IngestError: Error, UserFacingError, CustomStringConvertible {
+struct IngestError: UserFacingError {
     var message: String
+    var exitCode = ExitCode.dataError
     var description: String { message }
 }
 
-extension StorageError: UserFacingError {}
+/// A store that could not be used (unreachable, busy, refusing): exit code 69.
+extension StorageError: UserFacingError {
+    public var exitCode: Int32 { ExitCode.unavailable }
+}
 
 /// Reads a file or standard input (`-`) line by line in 1 MiB chunks, so a producer can stream into
 /// `ingest` through a pipe. Lines are passed without their terminator; numbers start at 1.

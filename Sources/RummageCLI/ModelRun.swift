@@ -19,7 +19,7 @@ struct ModelRun: Sendable {
     static func options(modelHelp: String) -> [OptionSpec] {
         [
             .value("dataset", "SPEC", help: "Dataset as KIND:DIR (ncf-ml1m, lightgcn, synthetic) or log:PATH|URI (an event log).", required: true),
-            .value("model", "NAME", help: modelHelp, required: true),
+            .value("kind", "KIND", help: modelHelp, required: true),
             .repeated("set", "KEY=VALUE", help: "Model setting, e.g. seed=7."),
             .value("threads", "N", help: "Worker threads.", default: String(Parallel.defaultThreadCount)),
             .flag("quiet", help: "No progress on stderr."),
@@ -31,7 +31,7 @@ struct ModelRun: Sendable {
     /// Parses the shared options; a model outside `allowed` is a usage error worded by `refusal`.
     init(_ arguments: ParsedArguments, allowed: [String], refusal: (String) -> String) throws {
         dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
-        model = try arguments.requiredString("model")
+        model = try arguments.requiredString("kind")
         guard allowed.contains(model) else { throw UsageError(refusal(model)) }
         settings = try arguments.keyValues("set")
         threads = try arguments.requiredInt("threads", in: 1...1024)

@@ -24,7 +24,7 @@ struct PipelineRunCommand: Command {
         other failure.
         """,
         options: [
-            .value("config", "FILE", help: "Pipeline configuration (JSON).", required: true),
+            .value("pipeline", "FILE|NAME", help: "Pipeline configuration (JSON or YAML), or the name of one under 'pipelines' in the configuration file.", required: true),
             .flag("json", help: "Print the result as one JSON object on the last line of stdout."),
             .flag("quiet", help: "No progress on stderr."),
         ])
@@ -34,7 +34,8 @@ struct PipelineRunCommand: Command {
     let quiet: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        config = try PipelineConfig.load(path: try arguments.requiredString("config"))
+        config = try PipelineSource.load(try arguments.requiredString("pipeline"),
+                                         configPath: arguments.string("config") ?? ProcessInfo.processInfo.environment["RUMMAGE_CONFIG"])
         json = arguments.flag("json")
         quiet = arguments.flag("quiet")
     }
@@ -76,7 +77,7 @@ struct PipelineReproduceCommand: Command {
         options: [
             .value("registry", "DIR", help: "Registry directory.", required: true),
             .value("model", "NAME", help: "Registered model name.", required: true),
-            .value("version", "V", help: "Version number or alias.", required: true),
+            .value("version", "REF", help: "Version number or alias.", required: true),
             .value("tolerance", "X", help: "Largest metric difference accepted when artifacts differ.", default: "0.002"),
             .flag("json", help: "Print the comparison as JSON."),
         ])
@@ -114,7 +115,7 @@ struct PipelineReproduceCommand: Command {
 /// A pipeline run that registered its version without the gate's blessing: exit code 3.
 struct NotBlessed: ExitCodeError {
     var message: String
-    var exitCode: Int32 { 3 }
+    var exitCode: Int32 { ExitCode.notBlessed }
     var description: String { message }
 }
 
@@ -162,15 +163,15 @@ struct RegistryCommand: Sendable {
             name: "registry \(action)",
             abstract: abstract,
             discussion: """
-            V is a version number or an alias. Alias moves are atomic (write, fsync, rename under a file
+            REF is a version number or an alias. Alias moves are atomic (write, fsync, rename under a file
             lock) and kept in alias-history.jsonl with who and when. The registry layout: docs/pipeline.md.
             """,
             options: [
                 .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
                 .value("model", "NAME", help: "Registered model name\(action == "list" ? " (default: every model)" : "").",
                        required: action != "list"),
-            ] + (["show", "diff", "promote"].contains(action) ? [.value("version", "V", help: "Version number or alias.", required: true)] : [])
-              + (action == "diff" ? [.value("to", "V", help: "The version to compare with.", required: true)] : [])
+            ] + (["show", "diff", "promote"].contains(action) ? [.value("version", "REF", help: "Version number or alias.", required: true)] : [])
+              + (action == "diff" ? [.value("against", "REF", help: "The version number or alias to compare with.", required: true)] : [])
               + (["promote", "rollback"].contains(action) ? [.value("alias", "NAME", help: "The alias to move.", default: "champion")] : [])
               + [.flag("json", help: "Print JSON.")])
     }
@@ -189,7 +190,7 @@ struct RegistryCommand: Sendable {
         model = arguments.string("model")
         // Each action declares only its own options (see `configuration`).
         version = ["show", "diff", "promote"].contains(action) ? arguments.string("version") : nil
-        to = action == "diff" ? arguments.string("to") : nil
+        to = action == "diff" ? arguments.string("against") : nil
         alias = ["promote", "rollback"].contains(action) ? arguments.string("alias") ?? "champion" : "champion"
         json = arguments.flag("json")
     }
@@ -200,7 +201,7 @@ struct RegistryCommand: Sendable {
     }
 
     func requireVersion(_ value: String?, _ option: String) throws -> Int {
-        guard let value else { throw UsageError("registry \(action) needs --\(option) V") }
+        guard let value else { throw UsageError("registry \(action) needs --\(option) REF") }
         return try registry.resolve(try requireModel(), value)
     }
 
@@ -208,7 +209,14 @@ struct RegistryCommand: Sendable {
         let console = Console(output: output, quiet: false)
         switch action {
         case "list":
+            guard FileManager.default.fileExists(atPath: registry.root) else {
+                throw DataError(.fileNotFound, "no registry here (a pipeline run creates it; --registry DIR names another)", path: registry.root)
+            }
+            if let model, registry.versions(model).isEmpty {
+                throw DataError(.fileNotFound, "no model '\(model)' in this registry" + didYouMean(model, among: registry.models()), path: registry.root)
+            }
             let names = model.map { [$0] } ?? registry.models()
+            if names.isEmpty && !json { console.result("no models registered in \(registry.root)") }
             var listing: [[String: Any]] = []
             for name in names {
                 let aliases = registry.aliases(name)
@@ -233,7 +241,7 @@ struct RegistryCommand: Sendable {
         case "diff":
             let name = try requireModel()
             let a = try registry.manifest(name, try requireVersion(version, "version"))
-            let b = try registry.manifest(name, try requireVersion(to, "to"))
+            let b = try registry.manifest(name, try requireVersion(to, "against"))
             let diff = Self.diff(a, b)
             if json {
                 console.result(try jsonObjectLine(diff))
@@ -295,7 +303,7 @@ struct GateCommand: Command {
         name: "gate",
         abstract: "Check a registered candidate against a baseline; exit 0 when blessed, 1 when not.",
         discussion: """
-        Applies a gate policy (the candidate's own pipeline.json gate, or --config FILE) to the candidate's
+        Applies a gate policy (the candidate's own pipeline.json gate, or --pipeline FILE) to the candidate's
         metrics against the baseline's, re-checks that the candidate's artifacts match their checksums and
         that its model loads and answers, and measures its scoring latency on this machine. Prints the
         report (Markdown, or JSON with --json).
@@ -305,7 +313,7 @@ struct GateCommand: Command {
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("candidate", "V", help: "Candidate version number or alias.", required: true),
             .value("baseline", "V", help: "Baseline version number or alias.", default: "champion"),
-            .value("config", "FILE", help: "Pipeline config whose gate to apply (default: the candidate's)."),
+            .value("pipeline", "FILE", help: "Pipeline configuration whose gate to apply (default: the candidate's)."),
             .flag("json", help: "Print the report as JSON."),
         ])
 
@@ -321,7 +329,7 @@ struct GateCommand: Command {
         model = try arguments.requiredString("model")
         candidate = try arguments.requiredString("candidate")
         baseline = try arguments.requiredString("baseline")
-        configPath = arguments.string("config")
+        configPath = arguments.string("pipeline")
         json = arguments.flag("json")
     }
 
@@ -334,6 +342,8 @@ struct GateCommand: Command {
     }
 }
 
-struct GateRefusal: Error, CustomStringConvertible {
+/// The gate did not bless the candidate: exit code 3, as for a pipeline run.
+struct GateRefusal: ExitCodeError {
+    var exitCode: Int32 { ExitCode.notBlessed }
     var description: String { "not blessed" }
 }

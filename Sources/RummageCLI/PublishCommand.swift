@@ -14,11 +14,11 @@ struct PublishCommand: Command {
         checks that each parses, and publishes the valid ones to the durable queue (--queue) as persistent
         messages of --per-message lines, each confirmed by the broker before the next is sent: when the
         command exits 0, every valid event is in the queue. Refused lines are reported on stderr as
-        'line N: reason' (exit 2). Consumers: rummage ingest --from amqp://… (docs/scaling.md).
+        'line N: reason' (exit 4, or 65 when every line was). Consumers: rummage ingest --from amqp://… (docs/scaling.md).
         """,
         options: [
             .value("from", "FILE", help: "JSON-lines file to read, or '-' for standard input.", required: true),
-            .value("to", "URL", help: "RabbitMQ: amqp://USER:PASS@HOST:PORT/VHOST.", required: true),
+            .value("to", "URL", help: "RabbitMQ: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_PUBLISH_TO).", required: true),
             .value("queue", "NAME", help: "The durable queue.", default: "rummage.events"),
             .value("per-message", "N", help: "Events per message.", default: "100"),
             .value("producer", "NAME", help: "Whose event ids these are (the messages' app-id; ids are unique per producer; default: none)."),
@@ -66,7 +66,7 @@ struct PublishCommand: Command {
                 _ = try Event(json: bytes, now: now)
             } catch {
                 refused += 1
-                console.progress("line \(number): \(error.description)")
+                console.output.standardError("line \(number): \(error.description)\n")  // printed with --quiet too
                 return
             }
             if inMessage > 0 { message.append(0x0A) }
@@ -88,6 +88,9 @@ struct PublishCommand: Command {
         } else {
             console.result(summary)
         }
-        if refused > 0 { throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)") }
+        if refused > 0 {
+            throw IngestError(message: "\(refused) of \(lines) lines refused (reasons above)",
+                              exitCode: refused < lines ? ExitCode.partiallyRefused : ExitCode.dataError)
+        }
     }
 }

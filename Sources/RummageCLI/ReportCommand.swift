@@ -23,7 +23,7 @@ struct ReportCommand: Command {
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
-            .value("version", "V", help: "Version or alias.", default: "champion"),
+            .value("version", "REF", help: "Version number or alias.", default: "champion"),
             .value("out", "FILE", help: "Where to write the HTML.", default: "report.html"),
         ])
 

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import BuildInfo
 import Catalogue
 import Foundation
 import RummageCore
@@ -7,17 +8,27 @@ import Training
 
 /// The `rummage` command-line program: its commands and the process-level glue.
 public enum RummageCLI {
-    public static let tool = CommandLineTool(
-        name: "rummage",
-        abstract: "Rummage: recommendations for marketplaces of one-off listings.",
-        commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self,
-                   IngestCommand.self, FeaturesCheckCommand.self, FeaturesTrainingSetCommand.self,
-                   BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistrySubcommand<RegistryList>.self,
-                   RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
-                   RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
-                   GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
-                   BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
-                   SimulateCommand.self, KeysCreateCommand.self])
+    public static let tool: CommandLineTool = {
+        var tool = CommandLineTool(
+            name: "rummage",
+            abstract: "Rummage: recommendations for marketplaces of one-off listings.",
+            version: BuildInfo.versionLine,
+            commands: [GenerateCommand.self, EvaluateCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self,
+                       IngestCommand.self, FeaturesCheckCommand.self, FeaturesTrainingSetCommand.self,
+                       BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistrySubcommand<RegistryList>.self,
+                       RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
+                       RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
+                       GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
+                       BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
+                       SimulateCommand.self, KeysCreateCommand.self, ConfigCheckCommand.self, ConfigReferenceCommand.self,
+                       CompletionCommand.self])
+        tool.commonOptions = [Settings.configOption]
+        tool.configKey = { command, option in Settings.key(command: command, option: option) }
+        tool.fallbacks = { command, given in
+            try Settings.fallbacks(for: command, given: given, environment: ProcessInfo.processInfo.environment, tool: RummageCLI.tool)
+        }
+        return tool
+    }()
 
     /// Runs with the process arguments, prints the outcome and exits with its code.
     /// SIGPIPE is ignored: a closed pipe or socket is an error to handle, never a reason to die.
@@ -27,7 +38,9 @@ public enum RummageCLI {
     }
 }
 
-extension DataError: UserFacingError {}
+extension DataError: UserFacingError {
+    public var exitCode: Int32 { code == .fileNotFound ? ExitCode.noInput : ExitCode.dataError }
+}
 extension SchemaError: UserFacingError {}
 extension TrainingError: UserFacingError {}
 

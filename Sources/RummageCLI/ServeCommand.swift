@@ -47,7 +47,7 @@ struct ServeCommand: Command {
         options: [
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
-            .value("alias", "V", help: "Alias or version to serve.", default: "champion"),
+            .value("version", "REF", help: "Version number or alias to serve (an alias is followed: see --poll).", default: "champion"),
             .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("schema", "FILE", help: "Catalogue schema: refuse listing and user events whose attributes break it (422)."),
             .flag("create-log", help: "Start an empty event log when the --log file does not exist (default: refuse a missing log)."),
@@ -100,7 +100,7 @@ struct ServeCommand: Command {
     init(_ arguments: ParsedArguments) throws {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
         model = try arguments.requiredString("model")
-        alias = try arguments.requiredString("alias")
+        alias = try arguments.requiredString("version")
         log = try arguments.requiredString("log")
         guard eventLogExists(log) || arguments.flag("create-log") else {
             throw DataError(.fileNotFound, "no such event log (pass --create-log to start an empty one)", path: log)

@@ -11,7 +11,7 @@ struct SimulateCommand: Command {
         name: "simulate",
         abstract: "Play a generated marketplace's users against a live server and report online CTR and purchases.",
         discussion: """
-        Rebuilds the marketplace that `rummage generate` wrote into --data (from its manifest.json: the
+        Rebuilds the marketplace that `rummage generate` wrote into --dataset's directory (from its manifest.json: the
         users' latent tastes are the ground truth), then runs --sessions sessions for each of --users users
         drawn by activity: ask GET /v1/users/{user}/recommendations, examine the answer top-down, and
         view, like, save, bag and buy by the user's tastes, each action posted to /v1/events with the
@@ -22,7 +22,7 @@ struct SimulateCommand: Command {
         """,
         options: [
             .value("url", "URL", help: "The server, http://HOST:PORT.", required: true),
-            .value("data", "DIR", help: "The generated marketplace the server's data came from.", required: true),
+            .value("dataset", "SPEC", help: "The generated marketplace the server's data came from: synthetic:DIR.", required: true),
             .value("users", "N", help: "Users taking part.", default: "200"),
             .value("sessions", "N", help: "Sessions per user.", default: "3"),
             .value("k", "N", help: "Recommendations asked per session.", default: "10"),
@@ -48,7 +48,9 @@ struct SimulateCommand: Command {
         }
         self.host = host
         self.port = UInt16(port)
-        data = try arguments.requiredString("data")
+        let spec = try arguments.requiredString("dataset")
+        guard spec.hasPrefix("synthetic:") else { throw UsageError("--dataset must be synthetic:DIR (a marketplace `rummage generate` wrote), got '\(spec)'") }
+        data = String(spec.dropFirst("synthetic:".count))
         var c = TrafficSimulator.Configuration()
         c.users = try arguments.requiredInt("users", in: 1...10_000_000)
         c.sessions = try arguments.requiredInt("sessions", in: 1...1_000_000)

@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Foundation
 import RummageTestSupport
 import Serving
@@ -13,10 +14,10 @@ import Testing
         for (name, content) in [("empty", ""), ("short", "0123456789\n")] {
             let file = Fixtures.write(content, to: name, in: dir)
             let result = rummage(serve + ["--admin-token-file", file])
-            #expect(result.code == 2 && result.err.contains("must be at least 16 bytes"), "\(name): \(result.err)")
+            #expect(result.code == ExitCode.usage && result.err.contains("must be at least 16 bytes"), "\(name): \(result.err)")
         }
         let onArgv = rummage(serve + ["--admin-token", "a-long-enough-secret-token"])
-        #expect(onArgv.code == 2 && onArgv.err.contains("admin-token"), "\(onArgv.err)")
+        #expect(onArgv.code == ExitCode.usage && onArgv.err.contains("admin-token"), "\(onArgv.err)")
     }
 
     @Test func theBearerTokenIsComparedWholeAndInConstantTime() {

@@ -14,7 +14,7 @@ import Testing
                                 "--seed", "42")
         #expect(generated.code == 0, "\(generated.err)")
         func coldRecall(_ model: String, _ settings: String...) throws -> Double {
-            let arguments = ["evaluate", "--dataset", "synthetic:\(dir)", "--model", model, "--json", "--quiet"]
+            let arguments = ["evaluate", "--dataset", "synthetic:\(dir)", "--kind", model, "--json", "--quiet"]
                 + settings.flatMap { ["--set", $0] }
             let result = rummage(arguments)
             #expect(result.code == 0, "\(result.err)")

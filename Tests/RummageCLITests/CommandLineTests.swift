@@ -27,27 +27,28 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
                       ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
                       ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
-                      ["keys"], ["keys", "create"]])
+                      ["keys"], ["keys", "create"], ["config"], ["config", "check"], ["config", "reference"], ["completion"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
     }
 
-    @Test func badArgumentsGiveOneLineAndExitCode2() {
-        let cases: [([String], String)] = [
-            (["evaluate", "--model", "toppop"], "rummage evaluate: error: missing required option '--dataset SPEC'"),
-            (["evaluate", "--dataset", "nope:/x", "--model", "toppop"], "rummage evaluate: error: unknown dataset kind 'nope'"),
-            (["evaluate", "--dataset", "lightgcn:/no/such/dir", "--model", "toppop"], "rummage evaluate: error: /no/such/dir: no such directory"),
-            (["evaluate", "--dataset", "lightgcn:/x", "--model", "nope"], "rummage evaluate: error: unknown model 'nope'"),
-            (["generate", "--out", "/tmp/x", "--users", "1"], "rummage generate: error: option '--users' must be in 2"),
+    @Test func badArgumentsGiveOneLineAndTheirExitCode() {
+        let cases: [([String], String, Int32)] = [
+            (["evaluate", "--kind", "toppop"], "rummage evaluate: error: missing required option '--dataset SPEC'", ExitCode.usage),
+            (["evaluate", "--dataset", "nope:/x", "--kind", "toppop"], "rummage evaluate: error: unknown dataset kind 'nope'", ExitCode.dataError),
+            (["evaluate", "--dataset", "lightgcn:/no/such/dir", "--kind", "toppop"], "rummage evaluate: error: /no/such/dir: no such directory",
+             ExitCode.noInput),
+            (["evaluate", "--dataset", "lightgcn:/x", "--kind", "nope"], "rummage evaluate: error: unknown model 'nope'", ExitCode.usage),
+            (["generate", "--out", "/tmp/x", "--users", "1"], "rummage generate: error: option '--users' must be in 2", ExitCode.usage),
             (["serve", "--model", "m", "--log", "/no/such/events.sqlite"],
-             "rummage serve: error: /no/such/events.sqlite: no such event log (pass --create-log to start an empty one)"),
+             "rummage serve: error: /no/such/events.sqlite: no such event log (pass --create-log to start an empty one)", ExitCode.noInput),
             (["batch-recommend", "--model", "m", "--log", "/no/such/events.sqlite"],
-             "rummage batch-recommend: error: /no/such/events.sqlite: no such event log"),
+             "rummage batch-recommend: error: /no/such/events.sqlite: no such event log", ExitCode.noInput),
         ]
-        for (arguments, prefix) in cases {
+        for (arguments, prefix, code) in cases {
             let output = CommandOutput.capturing()
-            #expect(RummageCLI.tool.run(arguments, output: output) == 2)
+            #expect(RummageCLI.tool.run(arguments, output: output) == code, "\(arguments)")
             let err = output.standardErrorText
             #expect(err.hasPrefix(prefix), "\(arguments): \(err)")
             #expect(err.filter { $0 == "\n" }.count == 1)
@@ -58,8 +59,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         let dir = Fixtures.temporaryDirectory()
         Fixtures.write("0 1 2\n1 3 oops\n", to: "train.txt", in: dir)
         Fixtures.write("0 3\n", to: "test.txt", in: dir)
-        let result = rummage("evaluate", "--dataset", "lightgcn:\(dir)", "--model", "toppop")
-        #expect(result.code == 2)
+        let result = rummage("evaluate", "--dataset", "lightgcn:\(dir)", "--kind", "toppop")
+        #expect(result.code == ExitCode.dataError)
         #expect(result.err == "rummage evaluate: error: \(dir)/train.txt:2: item 2 is not a non-negative integer: 'oops'\n")
     }
 
@@ -67,8 +68,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         let dir = Fixtures.temporaryDirectory()
         Fixtures.write("0 1 2\n1 2 3\n", to: "train.txt", in: dir)
         Fixtures.write("0 3\n", to: "test.txt", in: dir)
-        let result = rummage("evaluate", "--dataset", "lightgcn:\(dir)", "--model", "itemknn", "--set", "neighbors=5")
-        #expect(result.code == 2)
+        let result = rummage("evaluate", "--dataset", "lightgcn:\(dir)", "--kind", "itemknn", "--set", "neighbors=5")
+        #expect(result.code == ExitCode.dataError)
         #expect(result.err.contains("model 'itemknn' has no setting 'neighbors' (settings: neighbours, seed, shrink)"))
     }
 
@@ -78,7 +79,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         #expect(generated.code == 0, "\(generated.err)")
         var recall: [String: Double] = [:]
         for model in ["random", "toppop", "itemknn"] {
-            let result = rummage("evaluate", "--dataset", "synthetic:\(dir)", "--model", model, "--json", "--quiet")
+            let result = rummage("evaluate", "--dataset", "synthetic:\(dir)", "--kind", model, "--json", "--quiet")
             #expect(result.code == 0, "\(result.err)")
             #expect(result.err.isEmpty)
             let json = try lastJSONLine(result.out)
@@ -100,14 +101,14 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         let dir = Fixtures.temporaryDirectory()
         #expect(rummage("generate", "--out", dir, "--users", "300", "--items", "500", "--events", "20000", "--quiet").code == 0)
         let model = dir + "/two-tower.rmg"
-        let trained = rummage("train", "--dataset", "synthetic:\(dir)", "--model", "two-tower", "--out", model, "--quiet",
+        let trained = rummage("train", "--dataset", "synthetic:\(dir)", "--kind", "two-tower", "--out", model, "--quiet",
                               "--set", "epochs=2", "--set", "batch_size=64", "--set", "dimension=16", "--set", "id_dropout=0.3",
                               "--set", "content=true")
         #expect(trained.code == 0, "\(trained.err)")
         #expect(trained.out.contains("saved to \(model)"))
 
         let items = dir + "/items.rmg"
-        #expect(rummage("embed", "--model", model, "--items", "--out", items, "--quiet").code == 0)
+        #expect(rummage("embed", "--artifact", model, "--items", "--out", items, "--quiet").code == 0)
         let itemSet = try EmbeddingSet.load(from: items)
         #expect(itemSet.entity == "items" && itemSet.ids.count == 500 && itemSet.vectors.columns == 16)
         #expect(itemSet.ids.first == "0")
@@ -120,7 +121,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         """
         Fixtures.write(listings + "\n", to: "new.csv", in: dir)
         let fresh = dir + "/new.rmg"
-        let embedded = rummage("embed", "--model", model, "--items", "--listings", dir + "/new.csv", "--out", fresh)
+        let embedded = rummage("embed", "--artifact", model, "--items", "--listings", dir + "/new.csv", "--out", fresh)
         #expect(embedded.code == 0, "\(embedded.err)")
         let newSet = try EmbeddingSet.load(from: fresh)
         #expect(newSet.ids == ["new1", "new2"])
@@ -128,7 +129,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
         // Content matters: a listing of another category lands elsewhere.
         let other = listings.replacingOccurrences(of: "new2,u2,1900000001,jeans", with: "new2,u2,1900000001,bags")
         Fixtures.write(other + "\n", to: "other.csv", in: dir)
-        #expect(rummage("embed", "--model", model, "--items", "--listings", dir + "/other.csv", "--out", fresh, "--quiet").code == 0)
+        #expect(rummage("embed", "--artifact", model, "--items", "--listings", dir + "/other.csv", "--out", fresh, "--quiet").code == 0)
         let otherSet = try EmbeddingSet.load(from: fresh)
         #expect(Array(otherSet.vectors.row(0)) != Array(otherSet.vectors.row(1)))
         let norm = newSet.vectors.row(0).reduce(0) { $0 + $1 * $1 }
@@ -136,14 +137,14 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
     }
 
     @Test func trainRefusesModelsThatCannotBeSaved() {
-        let result = rummage("train", "--dataset", "lightgcn:/x", "--model", "itemknn", "--out", "/tmp/x.rmg")
-        #expect(result.code == 2)
+        let result = rummage("train", "--dataset", "lightgcn:/x", "--kind", "itemknn", "--out", "/tmp/x.rmg")
+        #expect(result.code == ExitCode.usage)
         #expect(result.err.contains("model 'itemknn' cannot be saved"))
     }
 
     @Test func embedNeedsExactlyOneEntity() {
-        let result = rummage("embed", "--model", "/x.rmg", "--items", "--users", "--out", "/tmp/e.rmg")
-        #expect(result.code == 2 && result.err.contains("give exactly one of --items and --users"))
+        let result = rummage("embed", "--artifact", "/x.rmg", "--items", "--users", "--out", "/tmp/e.rmg")
+        #expect(result.code == ExitCode.usage && result.err.contains("give exactly one of --items and --users"))
     }
 
     @Test func exportWritesALightGCNSplitThatLoadsBack() throws {

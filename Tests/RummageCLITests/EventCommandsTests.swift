@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Foundation
 import RummageTestSupport
 import Testing
@@ -22,7 +23,7 @@ import Testing
     @Test func ingestReportsEachRefusedLineAndAppendsTheValidOnes() throws {
         let (dir, input) = write(Self.lines)
         let result = rummage("ingest", "--from", input, "--log", dir + "/log.sqlite", "--now", "1767230000", "--json")
-        #expect(result.code == 2)
+        #expect(result.code == ExitCode.partiallyRefused)
         let refusals = result.err.split(separator: "\n").filter { $0.hasPrefix("line ") }
         #expect(refusals.count == 4)
         #expect(refusals[0] == "line 3: not valid JSON")
@@ -41,7 +42,7 @@ import Testing
     @Test func atomicBatchesAppendNothingWhenALineIsRefused() throws {
         let (dir, input) = write(Self.lines)
         let result = rummage("ingest", "--from", input, "--log", dir + "/log.sqlite", "--now", "1767230000", "--atomic", "--json")
-        #expect(result.code == 2)
+        #expect(result.code == ExitCode.dataError)
         #expect(result.err.contains("line 1: not appended (--atomic"))
         let json = try lastJSONLine(result.out)
         #expect(json["appended"] as? Int == 0 && json["log_events"] as? Int == 0)
@@ -59,7 +60,7 @@ import Testing
         #expect(rummage("generate", "--out", dir, "--users", "2000", "--items", "4000", "--events", "150000", "--seed", "5",
                         "--quiet").code == 0)
         for at in ["1768000000", "1770000000", "1774000000"] {
-            let result = rummage("features", "check", "--data", "synthetic:\(dir)", "--jitter", "3600", "--at", at, "--json")
+            let result = rummage("features", "check", "--dataset", "synthetic:\(dir)", "--jitter", "3600", "--at", at, "--json")
             #expect(result.code == 0, "\(result.err)")
             let json = try lastJSONLine(result.out)
             #expect(json["mismatches"] as? Int == 0, "at \(at): \(json["examples"] ?? "")")
@@ -106,7 +107,7 @@ import Testing
         let dir = Fixtures.temporaryDirectory("rummage-training-set")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(rummage("generate", "--out", dir, "--users", "500", "--items", "1000", "--events", "20000", "--quiet").code == 0)
-        let result = rummage("features", "training-set", "--data", "synthetic:\(dir)", "--as-of", "1770000000",
+        let result = rummage("features", "training-set", "--dataset", "synthetic:\(dir)", "--as-of", "1770000000",
                              "--out", dir + "/train.jsonl")
         #expect(result.code == 0, "\(result.err)")
         let rows = try String(contentsOfFile: dir + "/train.jsonl", encoding: .utf8).split(separator: "\n")

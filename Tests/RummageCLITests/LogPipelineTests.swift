@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Backends
 import Events
 import Foundation
@@ -7,7 +8,7 @@ import Testing
 
 /// Issue [10/19]: training on the marketplace's own event log. The events `rummage generate` writes,
 /// once ingested, give the same evaluation as the generated files; the version records where in the log
-/// its data ended and the schema it was read with; bad input is refused with one line and exit code 2.
+/// its data ended and the schema it was read with; bad input is refused with one line and its exit code (docs/cli.md).
 @Suite(.serialized) struct LogPipelineTests {
     let dir = Fixtures.temporaryDirectory("rummage-log-pipeline")
     static let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -22,7 +23,7 @@ import Testing
     }
 
     func pipeline(_ config: String) throws -> [String: Any] {
-        let result = rummage("pipeline", "run", "--config", config, "--json", "--quiet")
+        let result = rummage("pipeline", "run", "--pipeline", config, "--json", "--quiet")
         #expect(result.code == 0, "\(result.err)")
         return try lastJSONLine(result.out)
     }
@@ -41,16 +42,16 @@ import Testing
         print("log pipeline: recall@20 from the generated files \(a), from the ingested log \(b)")
         #expect(abs(a - b) <= 0.002, "files \(a), log \(b)")
         // The same split through `--dataset log:` (evaluate, as any dataset spec).
-        let evaluated = rummage("evaluate", "--dataset", "log:\(log)", "--model", "toppop", "--json", "--quiet")
-        let synthetic = rummage("evaluate", "--dataset", "synthetic:\(data)", "--model", "toppop", "--json", "--quiet")
+        let evaluated = rummage("evaluate", "--dataset", "log:\(log)", "--kind", "toppop", "--json", "--quiet")
+        let synthetic = rummage("evaluate", "--dataset", "synthetic:\(data)", "--kind", "toppop", "--json", "--quiet")
         #expect(evaluated.code == 0, "\(evaluated.err)")
         #expect(try lastJSONLine(evaluated.out)["recall@20"] as? Double == (try lastJSONLine(synthetic.out)["recall@20"] as? Double))
         // As of an earlier time, fewer interactions; the flag needs a log dataset.
-        let early = rummage("evaluate", "--dataset", "log:\(log)", "--model", "toppop", "--as-of", "1769000000", "--window-days", "10",
+        let early = rummage("evaluate", "--dataset", "log:\(log)", "--kind", "toppop", "--as-of", "1769000000", "--window-days", "10",
                             "--json", "--quiet")
         #expect(early.code == 0, "\(early.err)")
         #expect(try lastJSONLine(early.out)["recall@20"] as? Double != (try lastJSONLine(evaluated.out)["recall@20"] as? Double))
-        #expect(rummage("evaluate", "--dataset", "synthetic:\(data)", "--model", "toppop", "--as-of", "1769000000").code == 2)
+        #expect(rummage("evaluate", "--dataset", "synthetic:\(data)", "--kind", "toppop", "--as-of", "1769000000").code == ExitCode.usage)
         // Where the data ended and how it was read.
         let registry = ModelRegistry(root: dir + "/registry")
         let manifest = try registry.manifest("mp", 2)
@@ -69,33 +70,33 @@ import Testing
         #expect(try lastJSONLine(reproduced.out)["bit_identical"] as? Bool == true)
     }
 
-    @Test func badInputIsOneLineAndExitCode2AndTheLogIsUnchanged() throws {
+    @Test func badInputIsOneLineWithItsExitCodeAndTheLogIsUnchanged() throws {
         let log = dir + "/bad.sqlite"
         // An empty log.
         _ = try SQLiteEventLog(path: log)
-        let empty = rummage("pipeline", "run", "--config", config("empty.json", data: #""log": "\#(log)""#), "--quiet")
-        #expect(empty.code == 2 && empty.err.contains("the event log is empty") && empty.err.filter { $0 == "\n" }.count == 1, "\(empty.err)")
+        let empty = rummage("pipeline", "run", "--pipeline", config("empty.json", data: #""log": "\#(log)""#), "--quiet")
+        #expect(empty.code == ExitCode.dataError && empty.err.contains("the event log is empty") && empty.err.filter { $0 == "\n" }.count == 1, "\(empty.err)")
         // An event that breaks the schema is refused, naming the field; the valid one is appended.
         let events = Fixtures.write("""
             {"event_id":"c1","type":"listing_created","timestamp":1767225000,"seller":"s1","item":"l1","price":20,"attributes":{"category":"jeans","brand":"levis","size":"W30","condition":"good","colour":"blue","style":"vintage"}}
             {"event_id":"c2","type":"listing_created","timestamp":1767225000,"seller":"s1","item":"l2","price":20,"attributes":{"category":"jeans","price_band":"1"}}
             """, to: "events.jsonl", in: dir)
         let ingest = rummage("ingest", "--from", events, "--log", log, "--schema", Self.schemas + "/secondhand-fashion.json", "--now", "1767300000")
-        #expect(ingest.code == 2)
+        #expect(ingest.code == ExitCode.partiallyRefused)
         #expect(ingest.err.contains("line 2: event 'c2': attribute 'price_band' is derived from price; do not send it"), "\(ingest.err)")
         #expect(try SQLiteEventLog(path: log).count() == 1)
         // An as-of before the first event.
-        let early = rummage("pipeline", "run", "--config", config("early.json", data: #""log": "\#(log)", "as_of": 1000000000"#), "--quiet")
-        #expect(early.code == 2 && early.err.contains("as-of 1000000000 is before the log's first event (1767225000)"), "\(early.err)")
+        let early = rummage("pipeline", "run", "--pipeline", config("early.json", data: #""log": "\#(log)", "as_of": 1000000000"#), "--quiet")
+        #expect(early.code == ExitCode.dataError && early.err.contains("as-of 1000000000 is before the log's first event (1767225000)"), "\(early.err)")
         // A schema with an unknown type.
         let schema = Fixtures.write(#"{"name": "x", "listing": [{"name": "a", "type": "colour"}]}"#, to: "schema.json", in: dir)
         let unknownType = rummage("ingest", "--from", events, "--log", log, "--schema", schema)
-        #expect(unknownType.code == 2 && unknownType.err.contains("'a' has unknown type 'colour'"), "\(unknownType.err)")
-        let pipelineSchema = rummage("pipeline", "run", "--config", config("with-schema.json", data: #""log": "\#(log)", "schema": "\#(schema)""#), "--quiet")
-        #expect(pipelineSchema.code == 2 && pipelineSchema.err.contains("'a' has unknown type 'colour'"), "\(pipelineSchema.err)")
+        #expect(unknownType.code == ExitCode.usage && unknownType.err.contains("'a' has unknown type 'colour'"), "\(unknownType.err)")
+        let pipelineSchema = rummage("pipeline", "run", "--pipeline", config("with-schema.json", data: #""log": "\#(log)", "schema": "\#(schema)""#), "--quiet")
+        #expect(pipelineSchema.code == ExitCode.dataError && pipelineSchema.err.contains("'a' has unknown type 'colour'"), "\(pipelineSchema.err)")
         // A log that does not exist.
-        let missing = rummage("pipeline", "run", "--config", config("missing.json", data: #""log": "\#(dir)/nope.sqlite""#), "--quiet")
-        #expect(missing.code == 2 && missing.err.contains("nope.sqlite: no such event log"), "\(missing.err)")
+        let missing = rummage("pipeline", "run", "--pipeline", config("missing.json", data: #""log": "\#(dir)/nope.sqlite""#), "--quiet")
+        #expect(missing.code == ExitCode.noInput && missing.err.contains("nope.sqlite: no such event log"), "\(missing.err)")
         #expect(try SQLiteEventLog(path: log).count() == 1)
     }
 }

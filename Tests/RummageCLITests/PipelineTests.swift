@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Foundation
 import Registry
 import RummageTestSupport
@@ -30,7 +31,7 @@ import Testing
 
     /// Runs the pipeline; exit code 0 when the version is blessed, 3 when registered but not blessed.
     func run(_ config: String) throws -> [String: Any] {
-        let result = rummage("pipeline", "run", "--config", config, "--json", "--quiet")
+        let result = rummage("pipeline", "run", "--pipeline", config, "--json", "--quiet")
         let json = try lastJSONLine(result.out)
         let blessed = json["blessed"] as? Bool == true
         #expect(result.code == (blessed ? 0 : 3), "\(result.err)")
@@ -76,7 +77,7 @@ import Testing
         #expect(reg.aliases("mp")["champion"] == 1)
         let report = try String(contentsOfFile: reg.versionDirectory("mp", 2) + "/gate.md", encoding: .utf8)
         #expect(report.contains("NOT BLESSED") && report.contains("| FAIL |"))
-        #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "2", "--baseline", "champion").code == 1)
+        #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "2", "--baseline", "champion").code == ExitCode.notBlessed)
         #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "1", "--baseline", "1").code == 0)
         // Promote the worse one by hand, then roll back in one command.
         #expect(rummage("registry", "promote", "--registry", registry, "--model", "mp", "--version", "2").code == 0)
@@ -84,7 +85,7 @@ import Testing
         #expect(rummage("registry", "rollback", "--registry", registry, "--model", "mp").code == 0)
         #expect(reg.aliases("mp")["champion"] == 1)
         let diff = try lastJSONLine(rummage("registry", "diff", "--registry", registry, "--model", "mp",
-                                            "--version", "1", "--to", "2", "--json").out)
+                                            "--version", "1", "--against", "2", "--json").out)
         let configuration = try #require(diff["configuration"] as? [String: Any])
         #expect(configuration["epochs"] != nil && configuration["content"] != nil)
         #expect((diff["metrics"] as? [String: Any])?["recall@20"] != nil)
@@ -110,8 +111,8 @@ import Testing
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: model))
         let promote = rummage("registry", "promote", "--registry", registry, "--model", "mp", "--version", "1")
-        #expect(promote.code == 2 && promote.err.contains("checksum mismatch"), "\(promote.err)")
-        #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "1", "--baseline", "1").code == 1)
+        #expect(promote.code == ExitCode.dataError && promote.err.contains("checksum mismatch"), "\(promote.err)")
+        #expect(rummage("gate", "--registry", registry, "--model", "mp", "--candidate", "1", "--baseline", "1").code == ExitCode.notBlessed)
     }
 
     /// 24 `rummage registry promote` processes at once, alternating versions 1 and 2: the alias

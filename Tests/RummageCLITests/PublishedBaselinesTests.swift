@@ -9,7 +9,7 @@ import Testing
 @Suite struct PublishedBaselinesTests {
     func evaluate(_ model: String) throws -> [String: Any]? {
         guard let dir = SharedData.directory("ncf-ml-1m", neededBy: "PublishedBaselinesTests.\(model)") else { return nil }
-        let result = rummage("evaluate", "--dataset", "ncf-ml1m:\(dir)", "--model", model, "--json", "--quiet")
+        let result = rummage("evaluate", "--dataset", "ncf-ml1m:\(dir)", "--kind", model, "--json", "--quiet")
         #expect(result.code == 0, "\(result.err)")
         return try lastJSONLine(result.out)
     }

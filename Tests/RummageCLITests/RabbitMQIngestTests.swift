@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Events
 import Features
 import Foundation
@@ -126,7 +127,7 @@ import Testing
         try channel.publish(Array(view("v1", "u9").utf8), to: queue, producer: "shop")  // the shop's own v1
         let consume = ["ingest", "--from", url, "--queue", queue, "--log", log, "--idle-exit", "1", "--json"]
         let first = rummage(consume)
-        #expect(first.code == 2 && first.err.contains("control character") && first.err.contains("line 4"), "\(first.err)")
+        #expect(first.code == ExitCode.partiallyRefused && first.err.contains("control character") && first.err.contains("line 4"), "\(first.err)")
         #expect(try lastJSONLine(first.out)["dead_lettered"] as? Int == 2)
         let stored = try PostgreSQLEventLog(conninfo: log)
         #expect(try stored.contains(ids: ["c1", "v1", "v2"]) == [true, true, true])

@@ -72,7 +72,7 @@ import Testing
              "train": {"kind": "two-tower", "settings": {"content": "true", "epochs": "2"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
         let rebuilt = rummage("online", "rebuild", "--log", log, "--online-store", redis.url, "--json")
         #expect(rebuilt.code == 0, "\(rebuilt.err)")
 

@@ -62,7 +62,7 @@ import Testing
              "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.3", "epochs": "4"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
-        let run = rummage("pipeline", "run", "--config", config, "--json", "--quiet")
+        let run = rummage("pipeline", "run", "--pipeline", config, "--json", "--quiet")
         #expect(run.code == 0, "\(run.err)")
         let metrics = try #require(try lastJSONLine(run.out)["metrics"] as? [String: Double])
         #expect(metrics.keys.contains("recall@20[device=phone]") && metrics.keys.contains("recall@20[price_tier=2]"))

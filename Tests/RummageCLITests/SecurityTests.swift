@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Foundation
 import HTTPServer
 import RummageClient
@@ -72,7 +73,7 @@ import Testing
              "train": {"kind": "two-tower", "settings": {"content": "true", "epochs": "1"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
     }
 
     /// Every route × {no credential, a key without the route's scope, a key with it}: 401, 403 and the
@@ -258,7 +259,7 @@ import Testing
         #expect(HTTPClient.send("GET", "/healthz", port: server.port).status == -1, "nothing listens on 127.0.0.1")
         let mismatched = rummage("serve", "--registry", dir + "/registry", "--model", "mp", "--log", dir + "/events.sqlite",
                                  "--api-keys", keysPath, "--tls-cert", dir + "/cert.pem")
-        #expect(mismatched.code == 2 && mismatched.err.contains("go together"))
+        #expect(mismatched.code == ExitCode.usage && mismatched.err.contains("go together"))
     }
 
     /// Without keys a server stays on loopback; keys that are empty, short or malformed stop it at start.
@@ -268,14 +269,14 @@ import Testing
         let serve = ["serve", "--registry", dir + "/registry", "--model", "m", "--log", dir + "/events.sqlite", "--create-log", "--port", "0"]
         for host in ["0.0.0.0", "::"] {
             let open = rummage(serve + ["--host", host])
-            #expect(open.code == 2 && open.err.contains("needs API keys"), "\(host): \(open.err)")
+            #expect(open.code == ExitCode.usage && open.err.contains("needs API keys"), "\(host): \(open.err)")
         }
         for (name, content, says) in [("short", "web recommend too-short\n", "at least 16"),
                                       ("scope", "web recommend,everything sha256:\(String(repeating: "0", count: 64))\n", "unknown scope"),
                                       ("digest", "web recommend sha256:abc\n", "64 hex digits"),
                                       ("twice", "a events key-number-one-0123456789\na events key-number-two-0123456789\n", "used twice")] {
             let result = rummage(serve + ["--api-keys", Fixtures.write(content, to: name, in: dir)])
-            #expect(result.code == 2 && result.err.contains(says), "\(name): \(result.err)")
+            #expect(result.code == ExitCode.usage && result.err.contains(says), "\(name): \(result.err)")
         }
         // In a child process: the environment is the process's.
         let child = Process()
@@ -287,9 +288,9 @@ import Testing
         try child.run()
         child.waitUntilExit()
         let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(child.terminationStatus == 2 && said.contains("holds no key"), "\(said)")
+        #expect(child.terminationStatus == ExitCode.usage && said.contains("holds no key"), "\(said)")
         let onArgv = rummage(serve + ["--api-key", "a-long-enough-secret-key-0123"])
-        #expect(onArgv.code == 2, "keys are never taken from argv: \(onArgv.err)")
+        #expect(onArgv.code == ExitCode.usage, "keys are never taken from argv: \(onArgv.err)")
     }
 
     @Test func keysCreatePrintsTheKeyOnceAndStoresOnlyItsDigest() throws {

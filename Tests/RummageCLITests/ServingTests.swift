@@ -25,7 +25,7 @@ import VectorSearch
                        "features": "\(features)"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
         return try RecommendationService(registry: ModelRegistry(root: dir + "/registry"), model: "mp",
                                          reference: "champion", logPath: dir + "/events.sqlite")
     }
@@ -239,7 +239,7 @@ import VectorSearch
              "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.3", "epochs": "2"}, "seed": 2},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "v2.json", in: s.dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
         let reload = HTTPRequest(method: "POST", path: "/v1/admin/reload", headers: AccessPolicy.testAuthorization)
         #expect(router.handle(reload).status == 403)  // installed without keys
         let admin = Router()
@@ -301,7 +301,7 @@ import VectorSearch
              "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.3", "epochs": "2"}, "seed": 2},
              "gate": {"absolute": {}, "relative": {}}, "alias": "challenger"}
             """, to: "v2.json", in: s.dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
         let registry = ModelRegistry(root: s.dir + "/registry")
         #expect(registry.aliases("mp") == ["champion": 1, "challenger": 2])
         let experiment = try Experiment(name: "exp1", split: "champion=50,challenger=50")

@@ -1,3 +1,4 @@
+import ArgumentParsing
 import Backends
 import Datasets
 import Events
@@ -36,7 +37,7 @@ import Testing
              "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "3"}, "seed": 1},
              "gate": {"absolute": {}, "relative": {}}}
             """, to: "pipeline.json", in: dir)
-        #expect(rummage("pipeline", "run", "--config", config, "--quiet").code == 0)
+        #expect(rummage("pipeline", "run", "--pipeline", config, "--quiet").code == 0)
         let marketplace = MarketplaceGenerator(try .load(manifestIn: data)).generate()
         var settings = TrafficSimulator.Configuration()
         settings.users = 150
@@ -65,12 +66,12 @@ import Testing
         // The command: a report per variant, and JSON.
         let (server, _, _) = try server(logName: "c.sqlite")
         defer { server.stop() }
-        let cli = rummage("simulate", "--url", "http://127.0.0.1:\(server.port)", "--data", data, "--users", "20", "--sessions", "1",
+        let cli = rummage("simulate", "--url", "http://127.0.0.1:\(server.port)", "--dataset", "synthetic:" + data, "--users", "20", "--sessions", "1",
                           "--json")
         #expect(cli.code == 0, "\(cli.err)")
         #expect(cli.out.contains("variant") && cli.out.contains("sold listings served after their sale: 0"))
         let json = try lastJSONLine(cli.out)
         #expect(json["sessions"] as? Int == 20 && json["sold_listings_served"] as? Int == 0)
-        #expect(rummage("simulate", "--url", "ftp://x", "--data", data).code == 2)
+        #expect(rummage("simulate", "--url", "ftp://x", "--dataset", "synthetic:" + data).code == ExitCode.usage)
     }
 }

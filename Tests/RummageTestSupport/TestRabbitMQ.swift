@@ -92,7 +92,7 @@ public enum TestRabbitMQ {
             try? FileManager.default.removeItem(atPath: home)
         }
 
-        public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/%2f" }
+        public var url: String { "amqp://127.0.0.1:\(port)/%2f" }
 
         public func start() throws {
             guard process == nil else { return }
@@ -111,5 +111,5 @@ public enum TestRabbitMQ {
     }
 
     /// The shared broker's URL.
-    public static func url() throws(StorageError) -> String { "amqp://guest:guest@127.0.0.1:\(try broker.get())/%2f" }
+    public static func url() throws(StorageError) -> String { "amqp://127.0.0.1:\(try broker.get())/%2f" }
 }

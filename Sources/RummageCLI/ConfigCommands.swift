@@ -1,0 +1,116 @@
+import ArgumentParsing
+import Foundation
+import Pipeline
+import RummageCore
+
+/// `rummage config check`: validates the configuration file and prints the effective configuration (each
+/// value with where it came from, passwords masked).
+struct ConfigCheckCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "config check",
+        abstract: "Check a configuration file and print the effective configuration, passwords masked.",
+        discussion: """
+            Reads --config FILE (or $RUMMAGE_CONFIG), refuses unknown keys and values of the wrong kind with
+            their key path and line, and prints every key that has a value, from the file or from a RUMMAGE_*
+            environment variable (which wins). Keys: docs/configuration.md.
+            """,
+        options: [.flag("json", help: "Print JSON.")])
+
+    let path: String
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        guard let path = arguments.string("config") ?? ProcessInfo.processInfo.environment["RUMMAGE_CONFIG"] else {
+            throw UsageError("give --config FILE (or set $RUMMAGE_CONFIG)")
+        }
+        self.path = path
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        let tool = RummageCLI.tool
+        let document = try Settings.load(path, tool: tool)
+        let environment = ProcessInfo.processInfo.environment
+        var values: [(key: String, value: String, from: String)] = []
+        for key in Settings.schema(tool).paths where !key.hasPrefix("pipelines") {
+            let variable = Settings.environmentName(key)
+            if let value = environment[variable] {
+                values.append((key, Settings.masked(value), "$" + variable))
+            } else if let node = document.value(at: key), let value = node.text, !node.isNull {
+                values.append((key, value, "\(path):\(node.line)"))
+            }
+        }
+        let pipelines = document["pipelines"]?.entries?.map(\.key) ?? []
+        for name in pipelines {
+            _ = try PipelineSource.configured(name, in: document, source: path)  // each must be a valid pipeline
+        }
+        if json {
+            var object: [String: Any] = ["config": path, "pipelines": pipelines]
+            object["values"] = Dictionary(uniqueKeysWithValues: values.map { ($0.key, ["value": $0.value, "from": $0.from]) })
+            output.standardOutput(try jsonObjectLine(object) + "\n")
+        } else {
+            let width = values.map(\.key.count).max() ?? 0
+            var text = "\(path): valid\n"
+            for v in values { text += "  \(v.key.padding(toLength: width, withPad: " ", startingAt: 0))  \(v.value)  (\(v.from))\n" }
+            if !pipelines.isEmpty { text += "  pipelines: \(pipelines.joined(separator: ", "))\n" }
+            output.standardOutput(text)
+        }
+    }
+}
+
+/// `rummage config reference`: the reference of every configuration key, in markdown (docs/configuration.md
+/// is this output; a test keeps them equal).
+struct ConfigReferenceCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "config reference",
+        abstract: "Print the reference of every configuration key (markdown), generated from the commands' options.",
+        options: [])
+
+    init(_ arguments: ParsedArguments) throws {}
+
+    func run(output: CommandOutput) throws { output.standardOutput(Self.reference(RummageCLI.tool)) }
+
+    static func reference(_ tool: CommandLineTool) -> String {
+        struct Use { var commands: [String] = []; var help = ""; var defaultValue: String?; var variable = "" }
+        var uses: [String: Use] = [:]
+        for command in tool.commands {
+            let c = tool.assembled(command)
+            for option in c.options {
+                guard let key = option.configKey else { continue }
+                var use = uses[key] ?? Use()
+                use.commands.append("`\(c.name) --\(option.name)`")
+                if use.help.isEmpty { use.help = option.help }
+                use.defaultValue = use.defaultValue ?? option.defaultValue
+                use.variable = option.environmentVariable ?? ""
+                uses[key] = use
+            }
+        }
+        var text = "| key | environment | default | what it gives |\n|---|---|---|---|\n"
+        for key in uses.keys.sorted() {
+            let use = uses[key]!
+            let help = use.help.replacingOccurrences(of: "|", with: "\\|")
+            text += "| `\(key)` | `\(use.variable)` | \(use.defaultValue.map { "`\($0)`" } ?? "") | \(help) Read by \(use.commands.joined(separator: ", ")). |\n"
+        }
+        text += "| `pipelines.NAME` | | | A pipeline (the keys of a pipeline file, docs/pipeline.md): `rummage pipeline run --pipeline NAME`. |\n"
+        return text
+    }
+}
+
+/// Where `pipeline run --pipeline` finds its pipeline: a file, or `pipelines.NAME` in the configuration file.
+enum PipelineSource {
+    static func configured(_ name: String, in document: ConfigValue, source: String) throws -> PipelineConfig {
+        guard let node = document["pipelines"]?[name] else {
+            let names = document["pipelines"]?.entries?.map(\.key) ?? []
+            throw DataError(.fileNotFound, "no pipeline file '\(name)', and no 'pipelines.\(name)' in the configuration"
+                            + didYouMean(name, among: names), path: source)
+        }
+        return try PipelineConfig.decode(node, source: "\(source): pipelines.\(name)")
+    }
+
+    /// The pipeline `reference` names: a file if one exists there, else one of the configuration file's.
+    static func load(_ reference: String, configPath: String?) throws -> PipelineConfig {
+        if FileManager.default.fileExists(atPath: reference) || configPath == nil { return try PipelineConfig.load(path: reference) }
+        let path = configPath!
+        return try configured(reference, in: try Settings.load(path, tool: RummageCLI.tool), source: path)
+    }
+}
