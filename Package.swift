@@ -7,7 +7,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify)
 import PackageDescription
 
 let package = Package(
@@ -21,6 +21,8 @@ let package = Package(
         // Layer 0: C libraries from Debian.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
@@ -85,7 +87,7 @@ let package = Package(
 
         // Layer 5: the command line (argument parsing, printing, exit codes).
         .target(name: "RummageCLI",
-                dependencies: ["ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Features",
+                dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Features",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
                                "Serving", "Storage", "Telemetry", "Training", "VectorSearch"]),
 

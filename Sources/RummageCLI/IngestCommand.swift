@@ -199,6 +199,7 @@ struct IngestCommand: Command {
             // backoff; unacknowledged messages come again, their events already in the log as duplicates.
             let stop = StopSignal()
             var idleSince = clock.elapsedSeconds
+            ServiceNotifier.ready(status: "consuming \(queueName) into \(logPath)")
             while !stop.requested {
                 let next: (deliveryTag: UInt64, body: [UInt8], producer: String)?
                 do {
@@ -231,9 +232,10 @@ struct IngestCommand: Command {
                 for line in message.body.split(separator: 0x0A, omittingEmptySubsequences: false) { try take(lines + 1, Array(line)) }
                 consumedTag = message.deliveryTag
             }
+            if stop.requested { ServiceNotifier.stopping() }
             if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
         }
-        if lines == 0 && queue == nil { throw DataError(.malformedLine, "no events to ingest: the input is empty", path: source) }
+        if lines == 0 && !source.hasPrefix("amqp://") { throw DataError(.malformedLine, "no events to ingest: the input is empty", path: source) }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
             + (queue == nil ? "" : "(\(deadLettered) dead-lettered to \(deadLetterQueue)) ")

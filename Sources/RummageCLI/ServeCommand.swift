@@ -225,6 +225,11 @@ struct ServeCommand: Command {
                                 "user_query": service.userQuery, "load_seconds": clock.elapsedSeconds])
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         console.result("listening on \(configuration.tls == nil ? "" : "https://")\(host):\(application.port)")
-        application.run(until: StopSignal().wait)
+        let stop = StopSignal()
+        ServiceNotifier.ready(status: "serving \(model) (\(served)) on \(host):\(application.port)")
+        application.run {
+            stop.wait()
+            ServiceNotifier.stopping()
+        }
     }
 }
