@@ -82,6 +82,37 @@ public struct ModelRegistry: Sendable {
         }
     }
 
+    /// Places a version that was registered elsewhere (an import): `files` (name → contents, its
+    /// manifest.json included) are written aside, fsync'd and renamed into `versions/N` under the lock.
+    /// Throws if the version exists.
+    func place(_ name: String, version: Int, files: [String: [UInt8]]) throws(RegistryError) {
+        let fm = FileManager.default
+        let model = modelDirectory(name)
+        let staging = model + "/.staging-\(UUID().uuidString)"
+        do {
+            try fm.createDirectory(atPath: model + "/versions", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            for (file, bytes) in files.sorted(by: { $0.key < $1.key }) {
+                try Data(bytes).write(to: URL(fileURLWithPath: staging + "/" + file))
+                Self.syncToDisk(staging + "/" + file)
+            }
+            Self.syncToDisk(staging)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw RegistryError("cannot stage \(name) v\(version): \(error.localizedDescription)")
+        }
+        try withLock(name) { () throws(RegistryError) in
+            defer { try? fm.removeItem(atPath: staging) }
+            guard !versions(name).contains(version) else { throw RegistryError("\(name) v\(version) already exists in \(root)") }
+            do {
+                try fm.moveItem(atPath: staging, toPath: versionDirectory(name, version))
+                Self.syncToDisk(model + "/versions")
+            } catch {
+                throw RegistryError("cannot place \(name) v\(version): \(error.localizedDescription)")
+            }
+        }
+    }
+
     public func manifest(_ name: String, _ version: Int) throws(RegistryError) -> Manifest {
         let path = versionDirectory(name, version) + "/manifest.json"
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -83,7 +83,21 @@ public struct TextFile: Sendable {
 }
 
 /// xz (LZMA2) decompression through liblzma.
+/// xz (LZMA2) through Debian's liblzma.
 public enum XZ {
+    /// `input` compressed at preset 6 with a CRC64 check, in one call.
+    public static func compress(_ input: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: lzma_stream_buffer_bound(input.count))
+        var written = 0
+        let status = input.withUnsafeBufferPointer { inp in
+            output.withUnsafeMutableBufferPointer { out in
+                lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nil, inp.baseAddress, inp.count, out.baseAddress, &written, out.count)
+            }
+        }
+        precondition(status == LZMA_OK, "liblzma could not compress into a buffer of its own bound (status \(status.rawValue))")
+        return Array(output[..<written])
+    }
+
     public static func decompress(_ input: [UInt8], path: String = "<memory>") throws(DataError) -> [UInt8] {
         var stream = lzma_stream()  // LZMA_STREAM_INIT is all zeros
         // 0x08 = LZMA_CONCATENATED (the macro does not import).

@@ -27,7 +27,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
                       ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
                       ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
-                      ["keys"], ["keys", "create"], ["config"], ["config", "check"], ["config", "reference"], ["completion"]])
+                      ["keys"], ["keys", "create"], ["registry", "export"], ["registry", "import"], ["config"], ["config", "check"], ["config", "reference"], ["completion"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
