@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
-        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ"]),
+        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ", "CCrypto"]),
         // The JSON wire types of the serving API and of events (Foundation only).
         .target(name: "RummageAPI"),
         // A marketplace's declared catalogue: typed listing and user fields, derived fields, tokens (Foundation only).
@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["Catalogue", "RummageAPI", "RummageCore", "Storage"]),
         .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
-        .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Training", "VectorSearch"]),
+        .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Storage", "Training", "VectorSearch"]),
         .target(name: "VectorSearch", dependencies: ["CVectorKernels", "RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),
         // The Swift client for the serving API, for backend teams (Foundation + RummageAPI).

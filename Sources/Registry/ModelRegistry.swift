@@ -204,6 +204,19 @@ public struct ModelRegistry: Sendable {
         }
     }
 
+    /// Replaces the aliases of `name` with `aliases` (a mirror of a shared registry's: no history line
+    /// here, the history is the shared registry's), atomically under the lock.
+    func mirrorAliases(_ name: String, _ aliases: [String: Int]) throws(RegistryError) {
+        guard aliases != self.aliases(name) else { return }
+        try withLock(name) { () throws(RegistryError) in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try Self.writeAtomically(try encoder.encode(aliases), to: modelDirectory(name) + "/aliases.json") } catch {
+                throw RegistryError("cannot mirror the aliases of \(name): \(error)")
+            }
+        }
+    }
+
     /// Moves `alias` back to where it pointed before its latest move.
     @discardableResult
     public func rollback(_ name: String, _ alias: String, who: String = ModelRegistry.currentUser) throws(RegistryError) -> Int? {

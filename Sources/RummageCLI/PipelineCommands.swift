@@ -167,7 +167,7 @@ struct RegistryCommand: Sendable {
             lock) and kept in alias-history.jsonl with who and when. The registry layout: docs/pipeline.md.
             """,
             options: [
-                .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+                .value("registry", "DIR|S3", help: "Registry directory, or a shared registry s3://BUCKET/PREFIX[?endpoint=URL].", default: ".rummage/registry"),
                 .value("model", "NAME", help: "Registered model name\(action == "list" ? " (default: every model)" : "").",
                        required: action != "list"),
             ] + (["show", "diff", "promote"].contains(action) ? [.value("version", "REF", help: "Version number or alias.", required: true)] : [])
@@ -177,6 +177,7 @@ struct RegistryCommand: Sendable {
     }
 
     let action: String
+    let location: RegistryLocation
     let registry: ModelRegistry
     let model: String?
     let version: String?
@@ -186,7 +187,8 @@ struct RegistryCommand: Sendable {
 
     init(action: String, _ arguments: ParsedArguments) throws {
         self.action = action
-        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        location = try RegistryLocation(try arguments.requiredString("registry"))
+        registry = location.registry
         model = arguments.string("model")
         // Each action declares only its own options (see `configuration`).
         version = ["show", "diff", "promote"].contains(action) ? arguments.string("version") : nil
@@ -207,6 +209,7 @@ struct RegistryCommand: Sendable {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: false)
+        try location.refresh(model)
         switch action {
         case "list":
             guard FileManager.default.fileExists(atPath: registry.root) else {
@@ -259,11 +262,11 @@ struct RegistryCommand: Sendable {
             let name = try requireModel()
             let v = try requireVersion(version, "version")
             try registry.verify(name, v)
-            try registry.setAlias(name, alias, to: v)
+            try location.setAlias(name, alias, to: v)
             console.result(json ? try jsonObjectLine(["model": name, "alias": alias, "version": v]) : "\(name): \(alias) → v\(v)")
         case "rollback":
             let name = try requireModel()
-            let restored = try registry.rollback(name, alias)
+            let restored = try location.rollback(name, alias)
             console.result(json ? try jsonObjectLine(["model": name, "alias": alias, "version": restored ?? NSNull()])
                 : "\(name): \(alias) → \(restored.map { "v\($0)" } ?? "nothing")")
         default:

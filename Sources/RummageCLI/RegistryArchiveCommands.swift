@@ -95,3 +95,65 @@ struct RegistryImportCommand: Command {
         }
     }
 }
+
+/// `rummage registry push`: versions of a local registry into a shared one in S3.
+struct RegistryPushCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "registry push",
+        abstract: "Upload versions of a local registry (e.g. a pipeline's) to a shared registry in S3, optionally with their aliases.",
+        discussion: """
+            Each version is verified, its files created once in the bucket (If-None-Match) and its manifest last,
+            so other machines see it whole or not at all; a version the bucket holds identically is skipped, one
+            it holds with other content refused. With --aliases, the local aliases that point at pushed versions
+            are moved in the bucket too (a compare-and-swap): replicas serving from S3 hot-swap at their next poll.
+            Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.
+            """,
+        options: [
+            .value("registry", "DIR", help: "The local registry directory.", default: ".rummage/registry"),
+            .value("to", "S3", help: "The shared registry: s3://BUCKET/PREFIX[?endpoint=URL].", required: true),
+            .value("model", "NAME", help: "Registered model name.", required: true),
+            .repeated("version", "REF", help: "A version number or alias to push (repeat for several; default: every version)."),
+            .flag("aliases", help: "Also move the bucket's aliases to where the local ones point (for the versions pushed)."),
+            .flag("json", help: "Print JSON."),
+        ])
+
+    let local: ModelRegistry
+    let to: String
+    let model: String
+    let references: [String]
+    let aliases: Bool
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        local = ModelRegistry(root: try arguments.requiredString("registry"))
+        to = try arguments.requiredString("to")
+        guard to.hasPrefix("s3://") else { throw UsageError("--to must be an s3://BUCKET/PREFIX location, got '\(to)'") }
+        model = try arguments.requiredString("model")
+        references = arguments.strings("version")
+        aliases = arguments.flag("aliases")
+        json = arguments.flag("json")
+    }
+
+    func run(output: CommandOutput) throws {
+        guard let shared = try RegistryLocation(to).shared else { return }
+        let versions = try references.map { reference throws(RegistryError) in try local.resolve(model, reference) }
+        let chosen = versions.isEmpty ? local.versions(model) : versions
+        guard !chosen.isEmpty else { throw DataError(.fileNotFound, "no versions of '\(model)' here", path: local.root) }
+        let uploaded = try shared.push(model, versions: chosen, from: local)
+        var moved: [String: Int] = [:]
+        if aliases {
+            for (alias, version) in local.aliases(model).sorted(by: { $0.key < $1.key }) where chosen.contains(version) {
+                try shared.setAlias(model, alias, to: version)
+                moved[alias] = version
+            }
+        }
+        if json {
+            output.standardOutput(try jsonObjectLine(["model": model, "to": Settings.masked(to), "uploaded": uploaded,
+                                                      "already_there": chosen.filter { !uploaded.contains($0) }, "aliases_moved": moved]) + "\n")
+        } else {
+            output.standardOutput("pushed \(model) to \(to): uploaded " + (uploaded.isEmpty ? "none" : uploaded.map { "v\($0)" }.joined(separator: ", "))
+                                  + (moved.isEmpty ? "" : "; moved " + moved.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", "))
+                                  + "\n")
+        }
+    }
+}

@@ -18,7 +18,7 @@ public enum RummageCLI {
                        BenchIngestCommand.self, PipelineRunCommand.self, PipelineReproduceCommand.self, RegistrySubcommand<RegistryList>.self,
                        RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
                        RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
-                       RegistryExportCommand.self, RegistryImportCommand.self,
+                       RegistryExportCommand.self, RegistryImportCommand.self, RegistryPushCommand.self,
                        GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
                        BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
                        SimulateCommand.self, KeysCreateCommand.self, ConfigCheckCommand.self, ConfigReferenceCommand.self,

@@ -45,7 +45,7 @@ struct ServeCommand: Command {
         `rummage online rebuild` has run (docs/scaling.md).
         """,
         options: [
-            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("registry", "DIR|S3", help: "Registry directory, or a shared registry s3://BUCKET/PREFIX[?endpoint=URL] (mirrored locally, polled with --poll).", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name.", required: true),
             .value("version", "REF", help: "Version number or alias to serve (an alias is followed: see --poll).", default: "champion"),
             .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
@@ -81,6 +81,7 @@ struct ServeCommand: Command {
         ])
 
     let registry: ModelRegistry
+    let location: RegistryLocation
     let model: String
     let alias: String
     let log: String
@@ -98,7 +99,8 @@ struct ServeCommand: Command {
     let schema: CatalogueSchema?
 
     init(_ arguments: ParsedArguments) throws {
-        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        location = try RegistryLocation(try arguments.requiredString("registry"))
+        registry = location.registry
         model = try arguments.requiredString("model")
         alias = try arguments.requiredString("version")
         log = try arguments.requiredString("log")
@@ -205,6 +207,7 @@ struct ServeCommand: Command {
         let directory = (log as NSString).deletingLastPathComponent
         if !directory.isEmpty && !isDatabaseURI(log) { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let clock = Stopwatch()
+        try location.refresh(model)
         let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
                                                 loadModel: ModelCatalog.loadForServing, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features,
@@ -216,6 +219,7 @@ struct ServeCommand: Command {
         options.requestDeadlineMilliseconds = requestDeadline
         options.audit = try auditLog.map { path throws(DataError) in try AuditLog.appending(to: path) }
         options.pollSeconds = poll
+        if location.shared != nil { options.refreshRegistry = { [location, model] in try location.refresh(model) } }
         options.followsLog = onlineStore != nil
         options.publisher = try publishURL.map { url throws(StorageError) in try EventPublisher(url: url, queue: queue) }
         let application = try ServerApplication(service: service, options: options, logger: logger)

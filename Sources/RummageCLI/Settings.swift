@@ -60,11 +60,16 @@ enum Settings {
         }
         do {
             let document = try ConfigValue.parse(text, source: path)
+            if document["train"] != nil && document["gate"] != nil && document["pipelines"] == nil {
+                throw UsageError("\(path) is a pipeline, not a configuration file: give it with --pipeline FILE")
+            }
             try schema(tool).check(document, source: path)
             try refusePasswords(in: document, path: "", source: path)
             return document
+        } catch let error as UsageError {
+            throw error
         } catch {
-            throw UsageError(error.description)
+            throw UsageError("\(error)")
         }
     }
 

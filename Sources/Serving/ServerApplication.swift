@@ -21,6 +21,8 @@ public final class ServerApplication {
         public var audit: AuditLog?
         /// Check the served aliases this often (seconds) and hot-swap those that moved; 0 never.
         public var pollSeconds = 0
+        /// Called before each check: brings a mirrored registry up to date (a shared registry in S3).
+        public var refreshRegistry: (@Sendable () throws -> Void)?
         /// Follow the shared log every 250 ms (replicas with shared states).
         public var followsLog = false
         /// With a publisher, `POST /v1/events` publishes to RabbitMQ instead of ingesting (202).
@@ -59,7 +61,11 @@ public final class ServerApplication {
         let poll = options.pollSeconds
         poller = DispatchSource.makeTimerSource(queue: .global())
         poller.schedule(deadline: poll > 0 ? .now() + .seconds(poll) : .distantFuture, repeating: poll > 0 ? .seconds(poll) : .never)
-        poller.setEventHandler { Self.followAliases(service, logger: logger) }
+        let refresh = options.refreshRegistry
+        poller.setEventHandler {
+            do { try refresh?() } catch { logger.error("refreshing the registry failed; serving what is loaded", ["error": "\(error)"]) }
+            Self.followAliases(service, logger: logger)
+        }
         poller.resume()
         follower = DispatchSource.makeTimerSource(queue: .global())
         follower.schedule(deadline: .now(), repeating: options.followsLog ? .milliseconds(250) : .never)

@@ -16,13 +16,13 @@ import Testing
 
         /// `ready`: whether the server on that port answers (default: plain HTTP /healthz on 127.0.0.1).
         /// `standardError`: where its log goes (default: a file in `dir`, quoted when it fails to start).
-        init(_ arguments: [String], environment: [String: String] = [:], dir: String, standardError: FileHandle? = nil,
+        init(_ arguments: [String], environment: [String: String] = [:], dir: String, standardError: FileHandle? = nil, pollSeconds: Int = 0,
              ready: (UInt16) -> Bool = { HTTPClient.send("GET", "/healthz", port: $0).status == 200 }) throws {
             port = try HTTPServer.freeLoopbackPort()
             errors = dir + "/serve-\(port).err"
             _ = FileManager.default.createFile(atPath: errors, contents: nil)
             process.executableURL = repositoryRoot.appendingPathComponent(".build/release/rummage")
-            process.arguments = ["serve"] + arguments + ["--port", String(port), "--poll", "0"]
+            process.arguments = ["serve"] + arguments + ["--port", String(port), "--poll", String(pollSeconds)]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             process.standardError = standardError ?? FileHandle(forWritingAtPath: errors)
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
