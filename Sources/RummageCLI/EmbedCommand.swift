@@ -21,6 +21,7 @@ struct EmbedCommand: Command {
             .flag("users", help: "Embed users."),
             .value("listings", "FILE", help: "Embed the listings in this listings.csv from content (two-tower, with --items)."),
             .value("out", "FILE", help: "Embeddings artifact to write.", required: true),
+            .flag("json", help: "Print a JSON summary on stdout."),
             .flag("quiet", help: "Print nothing on success."),
         ])
 
@@ -29,6 +30,7 @@ struct EmbedCommand: Command {
     let listings: String?
     let path: String
     let quiet: Bool
+    let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
         modelPath = try arguments.requiredString("artifact")
@@ -41,6 +43,7 @@ struct EmbedCommand: Command {
         if listings != nil && entity != "items" { throw UsageError("--listings needs --items") }
         path = try arguments.requiredString("out")
         quiet = arguments.flag("quiet")
+        json = arguments.flag("json")
     }
 
     func run(output: CommandOutput) throws {
@@ -64,6 +67,10 @@ struct EmbedCommand: Command {
         }
         try set.save(to: path)
         console.progress("wrote \(set.ids.count) \(entity) embeddings of width \(set.vectors.columns) to \(path) in \(formattedSeconds(clock.elapsedSeconds))")
+        if json {
+            console.result(try jsonObjectLine(["out": path, "entity": entity, "count": set.ids.count, "width": set.vectors.columns,
+                                               "seconds": clock.elapsedSeconds]))
+        }
     }
 
     static func indexed(_ entity: String, _ vectors: Matrix) -> EmbeddingSet {

@@ -18,14 +18,17 @@ struct ExportCommand: Command {
         options: [
             .value("dataset", "SPEC", help: "Dataset as KIND:DIR or log:PATH|URI.", required: true),
             .value("out", "DIR", help: "Directory to write into (created if missing).", required: true),
+            .flag("json", help: "Print a JSON summary on stdout."),
         ])
 
     let dataset: DatasetSpec
     let directory: String
+    let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
         dataset = try DatasetSpec(parsing: try arguments.requiredString("dataset"))
         directory = try arguments.requiredString("out")
+        json = arguments.flag("json")
     }
 
     func run(output: CommandOutput) throws {
@@ -43,6 +46,11 @@ struct ExportCommand: Command {
             try Self.adjacency(test).write(toFile: directory + "/test.txt", atomically: true, encoding: .utf8)
         } catch {
             throw DataError(.unreadable, "cannot write: \(error.localizedDescription)", path: directory)
+        }
+        if json {
+            output.standardOutput(try jsonObjectLine(["out": directory, "users": split.train.userCount, "items": split.train.itemCount,
+                                                      "train_interactions": split.train.interactionCount, "test_interactions": test.nonZeroCount]) + "\n")
+            return
         }
         output.standardOutput("wrote \(split.train.userCount) users, \(split.train.itemCount) items, "
             + "\(split.train.interactionCount) training and \(test.nonZeroCount) test interactions to \(directory)\n")

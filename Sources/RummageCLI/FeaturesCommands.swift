@@ -162,6 +162,7 @@ struct FeaturesTrainingSetCommand: Command {
             .value("as-of", "UNIX", help: "Use examples and events before this time.", required: true),
             .value("out", "FILE", help: "JSON-lines file to write.", required: true),
             .flag("quiet", help: "Print nothing on success."),
+            .flag("json", help: "Print a JSON summary on stdout."),
         ])
 
     let source: FeatureEventSource
@@ -169,6 +170,7 @@ struct FeaturesTrainingSetCommand: Command {
     let asOf: Int64
     let out: String
     let quiet: Bool
+    let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
         source = try FeatureEventSource(arguments)
@@ -176,6 +178,7 @@ struct FeaturesTrainingSetCommand: Command {
         asOf = Int64(try arguments.requiredInt("as-of", in: 0...Int(Int64.max / 2)))
         out = try arguments.requiredString("out")
         quiet = arguments.flag("quiet")
+        json = arguments.flag("json")
     }
 
     func run(output: CommandOutput) throws {
@@ -194,5 +197,8 @@ struct FeaturesTrainingSetCommand: Command {
         }
         try file.flush()
         console.progress("wrote \(file.lines) examples with \(features.definitions.count) point-in-time features each to \(out) in \(formattedSeconds(clock.elapsedSeconds))")
+        if json {
+            console.result(try jsonObjectLine(["out": out, "examples": file.lines, "features": features.definitions.count, "seconds": clock.elapsedSeconds]))
+        }
     }
 }

@@ -21,6 +21,7 @@ struct GenerateCommand: Command {
             .value("days", "N", help: "Days of simulated activity.", default: "90"),
             .value("seed", "S", help: "Random seed.", default: "42"),
             .flag("jsonl", help: "Also write events.jsonl: the marketplace as the event stream 'rummage ingest' reads."),
+            .flag("json", help: "Print a JSON summary on stdout."),
             .flag("quiet", help: "Print nothing on success."),
         ])
 
@@ -28,6 +29,7 @@ struct GenerateCommand: Command {
     let generator: MarketplaceGenerator.Configuration
     let jsonl: Bool
     let quiet: Bool
+    let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
         directory = try arguments.requiredString("out")
@@ -39,6 +41,7 @@ struct GenerateCommand: Command {
             seed: UInt64(try arguments.requiredInt("seed", in: 0...Int.max)))
         jsonl = arguments.flag("jsonl")
         quiet = arguments.flag("quiet")
+        json = arguments.flag("json")
     }
 
     func run(output: CommandOutput) throws {
@@ -57,6 +60,10 @@ struct GenerateCommand: Command {
             }
             try out.flush()
             console.progress("wrote \(out.lines) events to \(out.path)")
+        }
+        if json {
+            console.result(try jsonObjectLine(["out": directory, "users": marketplace.users.count, "listings": marketplace.listings.count,
+                                               "events": marketplace.events.count, "jsonl": jsonl, "seconds": clock.elapsedSeconds]))
         }
     }
 }

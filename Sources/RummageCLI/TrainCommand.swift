@@ -15,20 +15,22 @@ struct TrainCommand: Command {
         is versioned and checksummed; 'rummage embed' reads it.
         """,
         options: ModelRun.options(modelHelp: "Model to train (\(ModelCatalog.persistentNames.joined(separator: ", "))).")
-            + [.value("out", "PATH", help: "Artifact file to write.", required: true)])
+            + [.value("out", "PATH", help: "Artifact file to write.", required: true), .flag("json", help: "Print a JSON summary on stdout.")])
 
     let modelRun: ModelRun
     let path: String
+    let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
         modelRun = try ModelRun(arguments, allowed: ModelCatalog.persistentNames) { model in
             "model '\(model)' cannot be saved; models that can: \(ModelCatalog.persistentNames.joined(separator: ", "))"
         }
         path = try arguments.requiredString("out")
+        json = arguments.flag("json")
     }
 
     func run(output: CommandOutput) throws {
-        let (dataset, model, settings, threads) = (modelRun.dataset, modelRun.model, modelRun.settings, modelRun.threads)
+        let (model, settings, threads) = (modelRun.model, modelRun.settings, modelRun.threads)
         let console = Console(output: output, quiet: modelRun.quiet)
         let split = try modelRun.split()
         let clock = Stopwatch()
@@ -38,6 +40,10 @@ struct TrainCommand: Command {
             preconditionFailure("\(model) is listed as persistent but is not")
         }
         try persistent.save(to: path)
-        console.result("trained \(model) on \(split.name) in \(formattedSeconds(clock.elapsedSeconds)); saved to \(path)")
+        if json {
+            console.result(try jsonObjectLine(["kind": model, "dataset": split.name, "out": path, "seconds": clock.elapsedSeconds]))
+        } else {
+            console.result("trained \(model) on \(split.name) in \(formattedSeconds(clock.elapsedSeconds)); saved to \(path)")
+        }
     }
 }

@@ -176,3 +176,23 @@ import Testing
         #expect(rummage("completion", "--shell", "fish").code == ExitCode.usage)
     }
 }
+
+extension ConfigurationFileTests {
+    /// The commands that write data print one JSON object with --json, for scripts.
+    @Test func dataCommandsSummariseInJSON() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-json")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let runs: [([String], [String])] = [
+            (["generate", "--out", dir + "/mp", "--users", "50", "--items", "100", "--events", "2000", "--seed", "1"], ["users", "listings", "events"]),
+            (["train", "--dataset", "synthetic:" + dir + "/mp", "--kind", "ials", "--out", dir + "/m.rmg"], ["kind", "out", "seconds"]),
+            (["embed", "--artifact", dir + "/m.rmg", "--items", "--out", dir + "/e.rmg"], ["count", "width"]),
+            (["export", "--dataset", "synthetic:" + dir + "/mp", "--out", dir + "/x"], ["users", "items", "train_interactions"]),
+        ]
+        for (arguments, keys) in runs {
+            let result = rummage(arguments + ["--json"] + (arguments[0] == "export" ? [] : ["--quiet"]))
+            #expect(result.code == 0, "\(arguments[0]): \(result.err)")
+            let object = try lastJSONLine(result.out)
+            for key in keys { #expect(object[key] != nil, "\(arguments[0]) --json: no '\(key)' in \(object)") }
+        }
+    }
+}
