@@ -73,13 +73,19 @@ struct OpenAPIDocument {
 
     /// Over a real socket: for each operation, requests that should succeed and fail get a documented
     /// status, and JSON bodies carry the documented required fields.
-    @Test func theRunningServerAnswersAsDocumented() throws {
-        let operations = Dictionary(uniqueKeysWithValues: Self.document.operations.map { ("\($0.method) \($0.path)", $0) })
+    /// A server over a freshly deployed service, with the test keys; the caller stops it.
+    static func runningServer() throws -> HTTPServer {
         let (_, service) = try ServingTests().deploy()
         let router = Router()
         ServingRoutes.install(service, on: router, access: .testing)
         let server = HTTPServer(router: router)
         try server.start()
+        return server
+    }
+
+    @Test func theRunningServerAnswersAsDocumented() throws {
+        let operations = Dictionary(uniqueKeysWithValues: Self.document.operations.map { ("\($0.method) \($0.path)", $0) })
+        let server = try Self.runningServer()
         defer { server.stop() }
         let auth = AccessPolicy.testAuthorization, none: [String: String] = [:]
         let cases: [(String, String, String, [String: String], String)] = [

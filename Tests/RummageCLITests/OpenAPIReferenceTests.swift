@@ -59,11 +59,7 @@ import Testing
     /// Each request example, sent to a running server, is accepted (a 2xx).
     @Test func theRunningServerAcceptsEveryRequestExample() throws {
         let document = try Self.document()
-        let (_, service) = try ServingTests().deploy()
-        let router = Router()
-        ServingRoutes.install(service, on: router, access: .testing)
-        let server = HTTPServer(router: router)
-        try server.start()
+        let server = try OpenAPIContractTests.runningServer()
         defer { server.stop() }
         var sent = 0
         // In an order that makes each valid: the listing is created before its state changes.
