@@ -35,9 +35,6 @@ public struct ConfigSchema: Sendable {
     /// Every declared path but the root, sorted.
     public var paths: [String] { kinds.keys.filter { !$0.isEmpty }.sorted() }
 
-    /// The kind declared at `path`, matching `*` segments.
-    public func kind(at path: String) -> Kind? { kinds[path] ?? schemaPath(for: path).flatMap { kinds[$0] } }
-
     /// Throws the first problem of `value` against the schema.
     public func check(_ value: ConfigValue, source: String) throws(ConfigError) {
         try check(value, schemaPath: "", path: "", source: source)
@@ -47,17 +44,6 @@ public struct ConfigSchema: Sendable {
         let prefix = schemaPath.isEmpty ? "" : schemaPath + "."
         return kinds.keys.filter { $0.hasPrefix(prefix) && $0 != schemaPath && !$0.dropFirst(prefix.count).contains(".") }
             .map { String($0.dropFirst(prefix.count)) }.sorted()
-    }
-
-    /// The declared path `path` matches, segment by segment, a `*` matching any key.
-    private func schemaPath(for path: String) -> String? {
-        var current = ""
-        for key in path.split(separator: ".") {
-            let exact = current.isEmpty ? String(key) : "\(current).\(key)"
-            let wild = current.isEmpty ? "*" : "\(current).*"
-            if kinds[exact] != nil { current = exact } else if kinds[wild] != nil { current = wild } else { return nil }
-        }
-        return current
     }
 
     private func check(_ value: ConfigValue, schemaPath: String, path: String, source: String) throws(ConfigError) {

@@ -82,9 +82,6 @@ public struct ParsedArguments: Sendable {
         values.filter { origins[$0.key] == nil }.merging(flags.filter { origins[$0] == nil }.map { ($0, ["true"]) }) { a, _ in a }
     }
 
-    /// Where the option's value came from: nil for the command line or the default, else the
-    /// configuration file's key or the environment variable.
-    public func origin(of name: String) -> String? { origins[name] }
 
     private func spec(_ name: String) -> OptionSpec {
         guard let spec = specs[name] else { preconditionFailure("option '--\(name)' is not declared") }

@@ -7,9 +7,6 @@ enum ServiceNotifier {
     /// `systemctl status`.
     static func ready(status: String) { notify("READY=1\nSTATUS=\(status)") }
 
-    /// A new status line for `systemctl status`.
-    static func status(_ text: String) { notify("STATUS=\(text)") }
-
     /// The command is stopping (draining in-flight work).
     static func stopping() { notify("STOPPING=1\nSTATUS=stopping: draining in-flight work") }
 

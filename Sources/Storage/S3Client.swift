@@ -21,14 +21,6 @@ public final class S3Client: Sendable {
     private let sessionToken: String?
     public let timeoutSeconds: Double
 
-    /// A failed request: the HTTP status (0: no answer) and S3's error code when it gave one.
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var status: Int
-        public var code: String
-        public var message: String
-        public var description: String { message }
-    }
-
     public init(endpoint: URL, bucket: String, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
                 timeoutSeconds: Double = 30) {
         self.endpoint = endpoint
