@@ -27,8 +27,11 @@ public struct OptionSpec: Sendable, Equatable {
     }
 
     /// The environment variable that overrides `configKey`: `serving.port` → `RUMMAGE_SERVING_PORT`.
-    public var environmentVariable: String? {
-        configKey.map { "RUMMAGE_" + $0.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined() }
+    public var environmentVariable: String? { configKey.map(Self.environmentVariable(forKey:)) }
+
+    /// The environment variable of a configuration key: `RUMMAGE_` and the key in capitals, other characters as `_`.
+    public static func environmentVariable(forKey key: String) -> String {
+        "RUMMAGE_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
     public static func flag(_ name: String, help: String) -> OptionSpec {

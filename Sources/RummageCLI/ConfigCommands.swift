@@ -33,7 +33,7 @@ struct ConfigCheckCommand: Command {
         let environment = ProcessInfo.processInfo.environment
         var values: [(key: String, value: String, from: String)] = []
         for key in Settings.schema(tool).paths where !key.hasPrefix("pipelines") {
-            let variable = Settings.environmentName(key)
+            let variable = OptionSpec.environmentVariable(forKey: key)
             if let value = environment[variable] {
                 values.append((key, Settings.masked(value), "$" + variable))
             } else if let node = document.value(at: key), let value = node.text, !node.isNull {

@@ -78,7 +78,7 @@ enum Settings {
         case .scalar:
             if let text = value.text, holdsPassword(text) {
                 throw ConfigError(source: source, line: value.line, "'\(path)' holds a password: give this value in the environment "
-                                  + "($\(environmentName(path))) or use the store's password file, never in the configuration file")
+                                  + "($\(OptionSpec.environmentVariable(forKey: path))) or use the store's password file, never in the configuration file")
             }
         case .list(let items, _):
             for item in items { try refusePasswords(in: item, path: path, source: source) }
@@ -86,9 +86,6 @@ enum Settings {
             for (key, item) in entries { try refusePasswords(in: item, path: path.isEmpty ? key : "\(path).\(key)", source: source) }
         }
     }
-
-    /// `RUMMAGE_` and the key in capitals, dots as underscores.
-    static func environmentName(_ key: String) -> String { OptionSpec.value("x", "X", help: "").config(key).environmentVariable! }
 
     /// Whether `text` is a URL with a password (`scheme://user:password@host…`).
     static func holdsPassword(_ text: String) -> Bool {
