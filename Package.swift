@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "RummageCLI",
                 dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Features",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
-                               "Serving", "Storage", "Telemetry", "Training", "VectorSearch"]),
+                               "Serving", "Storage", "Telemetry", "Training", "TwoTower", "VectorSearch"]),
 
         // Layer 6: executables.
         .executableTarget(name: "rummage", dependencies: ["RummageCLI"]),

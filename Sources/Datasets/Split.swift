@@ -27,6 +27,13 @@ public struct Split: Sendable {
         self.itemFeatures = itemFeatures ?? .none(entityCount: train.itemCount)
         precondition(self.userFeatures.entityCount == train.userCount && self.itemFeatures.entityCount == train.itemCount)
     }
+
+    /// The users' external ids by index: a marketplace's own ids, else the index as text (the NCF and
+    /// LightGCN files number users and items from 0, so their ids are their indices).
+    public var userIDs: [String] { marketplace?.data.userIDs.ids.map(\.value) ?? (0..<train.userCount).map(String.init) }
+
+    /// The items' external ids by index (see `userIDs`).
+    public var itemIDs: [String] { marketplace?.data.itemIDs.ids.map(\.value) ?? (0..<train.itemCount).map(String.init) }
 }
 
 /// Which dataset to load: `KIND:DIRECTORY` on the command line.

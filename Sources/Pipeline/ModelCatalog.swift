@@ -21,6 +21,9 @@ public protocol ModelKind: Sendable {
     static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender
     /// Loads what `train` saved (kinds with an artifact kind).
     static func load(path: String) throws -> any PersistentRecommender
+    /// Whether `train` returns a model that can be saved (registered, served): kinds with an artifact
+    /// kind, and the import of a hand-off, whose models save as the kind they are.
+    static var saves: Bool { get }
     /// Whether serving needs the loaded model (it embeds new listings from content, or runs a user side at
     /// request time); otherwise a version of this kind serves from its embeddings alone.
     static var servingUsesModel: Bool { get }
@@ -29,6 +32,7 @@ public protocol ModelKind: Sendable {
 extension ModelKind {
     public static var artifactKind: String? { nil }
     public static var servingUsesModel: Bool { false }
+    public static var saves: Bool { artifactKind != nil }
     public static func load(path: String) throws -> any PersistentRecommender {
         throw DataError(.invalidArgument, "\(name) models are not saved", path: path)
     }
@@ -37,11 +41,11 @@ extension ModelKind {
 /// Every model kind, by name.
 public enum ModelCatalog {
     public static let kinds: [any ModelKind.Type] = [RandomKind.self, PopularityKind.self, CategoryPopularityKind.self, ItemKNNKind.self,
-                                                     ImplicitALSKind.self, BPRKind.self, TwoTowerKind.self]
+                                                     ImplicitALSKind.self, BPRKind.self, TwoTowerKind.self, HandOffKind.self]
     /// Every kind's name.
     public static var names: [String] { kinds.map { $0.name } }
     /// The kinds whose trained form can be saved (registered, served).
-    public static var persistentNames: [String] { kinds.filter { $0.artifactKind != nil }.map { $0.name } }
+    public static var persistentNames: [String] { kinds.filter { $0.saves }.map { $0.name } }
 
     public static func kind(named name: String) throws(TrainingError) -> any ModelKind.Type {
         guard let kind = kinds.first(where: { $0.name == name }) else {
@@ -211,5 +215,40 @@ struct TwoTowerKind: ModelKind {
         }
         return TwoTowerTrainer.fit(split.train, userFeatures: split.userFeatures, itemFeatures: split.itemFeatures,
                                    dynamic: dynamic, configuration: c, context: context)
+    }
+}
+
+/// A model trained elsewhere, imported from a hand-off directory (`--set path=DIR`; docs/scientists.md):
+/// an embeddings hand-off becomes a matrix-factorization model (scores are dot products), a two-tower
+/// hand-off a two-tower model after its golden outputs reproduce. Either is mapped onto the split's
+/// users and items by id, so it is evaluated, gated, registered and served like a model trained here.
+struct HandOffKind: ModelKind {
+    static let name = "handoff"
+    static let saves = true
+    static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender {
+        let path = try settings.requiredString("path", model: name)
+        try settings.checkAllUsed(model: name)
+        do {
+            let handOff = try HandOff.read(directory: path)
+            context.progress("handoff: \(handOff.specification.kind.rawValue) hand-off \(path) (\(handOff.userIDs.count) users, "
+                             + "\(handOff.itemIDs.count) items; sha256 \(handOff.sha256.prefix(12))…)")
+            for (key, value) in handOff.provenance { context.history.note(key, value) }
+            let model: any Recommender, parity: ParityReport
+            switch handOff.specification.kind {
+            case .embeddings:
+                let mapped = try handOff.embeddingMatrices(userIDs: split.userIDs, itemIDs: split.itemIDs)
+                (model, parity) = (FactorizationModel(algorithm: name, userFactors: mapped.users, itemFactors: mapped.items), mapped.report)
+            case .twoTower:
+                (model, parity) = try handOff.twoTowerModel(userIDs: split.userIDs, itemIDs: split.itemIDs, userFeatures: split.userFeatures,
+                                                            itemFeatures: split.itemFeatures, threads: context.threads)
+            }
+            context.history.note("parity_max_abs_error", String(parity.maxAbsError))
+            context.history.note("parity_tensors", parity.comparisons.map(\.tensor).joined(separator: ","))
+            context.history.note("matched", "\(parity.usersMatched)/\(parity.users) users, \(parity.itemsMatched)/\(parity.items) items")
+            context.progress("handoff: \(parity.summary)")
+            return model
+        } catch {
+            throw TrainingError(.invalidData, "cannot import \(path): \(error)")
+        }
     }
 }

@@ -173,11 +173,8 @@ public struct Pipeline: Sendable {
         let latency = scoringLatencyP99(model, users: sampleUsers)
         let clock = Stopwatch()
         let itemVectors = model.itemEmbeddings, userVectors = model.userEmbeddings
-        let marketplace = snapshot.split.marketplace?.data
-        let items = EmbeddingSet(entity: "items", ids: marketplace?.itemIDs.ids.map(\.value) ?? (0..<itemVectors.rows).map(String.init),
-                                 vectors: itemVectors)
-        let users = EmbeddingSet(entity: "users", ids: marketplace?.userIDs.ids.map(\.value) ?? (0..<userVectors.rows).map(String.init),
-                                 vectors: userVectors)
+        let items = EmbeddingSet(entity: "items", ids: snapshot.split.itemIDs, vectors: itemVectors)
+        let users = EmbeddingSet(entity: "users", ids: snapshot.split.userIDs, vectors: userVectors)
         var eligible: [Bool]? = nil
         var filters: [@Sendable (Int64) -> Bool] = []
         if case .fullRanking(let protocolRun) = snapshot.split.evaluation {
@@ -245,14 +242,16 @@ public struct Pipeline: Sendable {
             codeVersion: BuildInfo.codeVersion, toolchain: BuildInfo.toolchain, hardware: BuildInfo.hardware,
             metrics: metrics, artifacts: [:], createdAt: ISO8601DateFormatter().string(from: Date()), parent: champion,
             blessed: gate.blessed, gateReport: "gate.md").withData(schemaVersion: snapshot.schema.version, logSequence: snapshot.logSequence)
-        var numbered = manifest
+        var sourced = manifest
+        sourced.source = trained.history.notes.isEmpty ? nil : trained.history.notes
+        var numbered = sourced
         numbered.version = (registry.versions(config.model).last ?? 0) + 1
         let championManifest = try champion.map { version throws(RegistryError) in try registry.manifest(config.model, version) }
         let report = VersionReport.make(manifest: numbered, baseline: championManifest, history: trained.history.steps,
                                         users: trained.model.userEmbeddings, index: artifacts.index)
         try TextFile.write(Array(report.html.utf8), to: staging + "/report.html")
         files["report.html"] = staging + "/report.html"
-        return try registry.register(manifest, artifacts: files)
+        return try registry.register(sourced, artifacts: files)
     }
 
     /// Moves `alias` to the version when it is blessed; returns whether it moved.

@@ -34,6 +34,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Whether the gate blessed it, and the gate report's file name.
     public var blessed: Bool
     public var gateReport: String?
+    /// For a model trained elsewhere and imported (a hand-off): where it came from and the parity measured
+    /// at import (`handoff_sha256`, `producer`, `parity_max_abs_error`, …). Nil for models trained here.
+    public var source: [String: String]?
 
     public init(model: String, version: Int, kind: String, configuration: [String: String], seed: UInt64, threads: Int,
                 dataFingerprint: String, data: String, featureSetVersion: String?, codeVersion: String, toolchain: String,
@@ -71,6 +74,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case model, version, kind, configuration, seed, threads, data, toolchain, hardware, metrics, artifacts, parent, blessed
         case dataFingerprint = "data_fingerprint", featureSetVersion = "feature_set_version", codeVersion = "code_version"
         case createdAt = "created_at", gateReport = "gate_report", schemaVersion = "schema_version", logSequence = "log_sequence"
+        case source
     }
 
     /// Pretty, key-sorted JSON (stable bytes for equal manifests).

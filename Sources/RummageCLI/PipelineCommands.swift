@@ -41,7 +41,11 @@ struct PipelineRunCommand: Command {
     }
 
     func run(output: CommandOutput) throws {
-        let console = Console(output: output, quiet: quiet)
+        try Self.run(config, json: json, console: Console(output: output, quiet: quiet))
+    }
+
+    /// Runs `config`, prints the result, and throws `NotBlessed` (exit 3) when the gate did not bless it.
+    static func run(_ config: PipelineConfig, json: Bool, console: Console) throws {
         let result = try Pipeline(config: config, progress: { console.progress($0) }).run()
         try PipelineRunCommand.print(result, json: json, console: console)
         if !result.gate.blessed {
@@ -55,10 +59,15 @@ struct PipelineRunCommand: Command {
         let m = result.manifest
         console.result("\(m.model) v\(m.version): \(result.gate.blessed ? "blessed" : "not blessed"); "
             + "recall@20 \(String(format: "%.4f", m.metrics["recall@20"] ?? 0)); model.rmg sha256 \(result.modelSHA256.prefix(16))…")
+        if let source = m.source, let error = source["parity_max_abs_error"] {
+            console.result("imported from \(source["handoff"] ?? "a hand-off"): parity \(error) (max abs; tolerance \(source["parity_tolerance"] ?? "?")), "
+                           + "\(source["matched"] ?? "")")
+        }
         if asJSON {
-            console.result(try jsonObjectLine(["model": m.model, "registry": result.registry, "version": m.version, "blessed": result.gate.blessed,
-                                     "metrics": m.metrics, "artifact_sha256": result.modelSHA256,
-                                     "data_fingerprint": m.dataFingerprint]))
+            var object: [String: Any] = ["model": m.model, "registry": result.registry, "version": m.version, "blessed": result.gate.blessed,
+                                         "metrics": m.metrics, "artifact_sha256": result.modelSHA256, "data_fingerprint": m.dataFingerprint]
+            if let source = m.source { object["source"] = source }
+            console.result(try jsonObjectLine(object))
         }
     }
 }

@@ -37,6 +37,12 @@ public struct ArtifactWriter {
         bytes.append(contentsOf: utf8)
     }
 
+    /// A byte array: a UInt64 count, then the bytes.
+    public mutating func append(byteArray values: [UInt8]) {
+        append(UInt64(values.count))
+        bytes.append(contentsOf: values)
+    }
+
     /// A float32 array with its shape. Precondition: the shape's product is `values.count`.
     public mutating func append(floats values: [Float], shape: [Int]) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
@@ -143,6 +149,12 @@ public struct ArtifactReader {
         return s
     }
 
+    /// A byte array written by `append(byteArray:)`.
+    public mutating func byteArray() throws(DataError) -> [UInt8] {
+        let count = try count(ofElementsOfAtLeast: 1, what: "bytes")
+        return Array(bytes[try take(count, for: "byte array")])
+    }
+
     /// A float32 array; its rank must be `rank`. Returns the shape and the values.
     public mutating func floats(rank: Int) throws(DataError) -> (shape: [Int], values: [Float]) {
         let tag = try integer(UInt8.self)
@@ -171,6 +183,10 @@ public struct ArtifactReader {
         }
         return (shape, values)
     }
+
+    /// Whether every field has been read: how a reader tells an older artifact, which lacks a section
+    /// added at the end later, from a newer one.
+    public var isAtEnd: Bool { offset == end }
 
     /// Throws unless every field was read (a reader and writer out of step).
     public func finish() throws(DataError) {

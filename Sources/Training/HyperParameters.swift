@@ -55,6 +55,15 @@ public final class HyperParameters: @unchecked Sendable {
         return record(key, text)
     }
 
+    /// A free-form value that must be given (a path, a name).
+    public func requiredString(_ key: String, model: String) throws(TrainingError) -> String {
+        used.insert(key)
+        guard let text = values[key], !text.isEmpty else {
+            throw TrainingError(.invalidHyperParameter, "model '\(model)' needs --set \(key)=VALUE")
+        }
+        return record(key, text)
+    }
+
     private func record<T>(_ key: String, _ value: T) -> T {
         resolved[key] = "\(value)"
         return value

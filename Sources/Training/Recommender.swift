@@ -48,6 +48,14 @@ public final class TrainingHistory: Sendable {
     public func record(step: Int, _ values: [String: Double]) { recorded.withLock { $0.append(Step(step: step, values: values)) } }
 
     public var steps: [Step] { recorded.withLock { $0 } }
+
+    private let recordedNotes = Mutex<[String: String]>([:])
+
+    /// Notes where a model came from when it was not trained here (an imported hand-off: its files'
+    /// checksum, its producer, the parity measured); the registry keeps them as the manifest's `source`.
+    public func note(_ key: String, _ value: String) { recordedNotes.withLock { $0[key] = value } }
+
+    public var notes: [String: String] { recordedNotes.withLock { $0 } }
 }
 
 /// Everything a training run may use besides the data: threads, seed, a progress sink and a history.

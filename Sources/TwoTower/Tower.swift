@@ -64,11 +64,24 @@ final class Tower: @unchecked Sendable {
     }
 
     /// Inference: no caches, safe to call from several threads at once.
-    func apply(_ inputs: [Bags]) -> Matrix {
+    func apply(_ inputs: [Bags]) -> Matrix { stages(inputs).last!.value }
+
+    /// Inference with each stage's output, in order: `pooled` (every field's mean bag, concatenated),
+    /// `hidden.K` (after its ReLU), `projection` (before normalisation) and `output`. What a hand-off's
+    /// golden tensors are compared with, stage by stage.
+    func stages(_ inputs: [Bags]) -> [(name: String, value: Matrix)] {
         var x = concatenate(zip(bagLayers, inputs).map { $0.apply($1) })
-        for layer in hidden { x = ReLULayer.apply(layer.apply(x)) }
-        if let projection { x = projection.apply(x) }
-        return L2NormalizeLayer.apply(x)
+        var stages = [(name: "pooled", value: x)]
+        for (k, layer) in hidden.enumerated() {
+            x = ReLULayer.apply(layer.apply(x))
+            stages.append(("hidden.\(k)", x))
+        }
+        if let projection {
+            x = projection.apply(x)
+            stages.append(("projection", x))
+        }
+        stages.append(("output", L2NormalizeLayer.apply(x)))
+        return stages
     }
 
     func zeroGradients() {

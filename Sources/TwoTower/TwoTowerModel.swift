@@ -18,6 +18,10 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, Con
     let itemTower: Tower
     let userInput: TowerInput
     let itemInput: TowerInput
+    /// Which users and items the model was trained with (their own id rows); the others are embedded
+    /// with the unknown id. Artifacts written before this was saved read as all known.
+    let knownUsers: [Bool]
+    let knownItems: [Bool]
 
     public var userCount: Int { userEmbeddings.rows }
     public var itemCount: Int { itemEmbeddings.rows }
@@ -30,17 +34,21 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, Con
         self.itemTower = itemTower
         self.userInput = userInput
         self.itemInput = itemInput
+        self.knownUsers = knownUsers
+        self.knownItems = knownItems
         userEmbeddings = Self.embed(tower: userTower, input: userInput, known: knownUsers, threads: threads)
         itemEmbeddings = Self.embed(tower: itemTower, input: itemInput, known: knownItems, threads: threads)
     }
 
     private init(configuration: TwoTowerConfiguration, userTower: Tower, itemTower: Tower, userInput: TowerInput,
-                 itemInput: TowerInput, userEmbeddings: Matrix, itemEmbeddings: Matrix) {
+                 itemInput: TowerInput, knownUsers: [Bool], knownItems: [Bool], userEmbeddings: Matrix, itemEmbeddings: Matrix) {
         self.configuration = configuration
         self.userTower = userTower
         self.itemTower = itemTower
         self.userInput = userInput
         self.itemInput = itemInput
+        self.knownUsers = knownUsers
+        self.knownItems = knownItems
         self.userEmbeddings = userEmbeddings
         self.itemEmbeddings = itemEmbeddings
     }
@@ -171,6 +179,8 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, Con
         }
         writer.append(floats: userEmbeddings.storage, shape: [userEmbeddings.rows, userEmbeddings.columns])
         writer.append(floats: itemEmbeddings.storage, shape: [itemEmbeddings.rows, itemEmbeddings.columns])
+        // Added later, at the end so that older artifacts still read: which entities had their own id rows.
+        for known in [knownUsers, knownItems] { writer.append(byteArray: known.map { $0 ? 1 : 0 }) }
     }
 
     public init(reading reader: inout ArtifactReader) throws(DataError) {
@@ -228,8 +238,18 @@ public struct TwoTowerModel: SimilarItemsRecommender, PersistentRecommender, Con
         }
         let users = try reader.floats(rank: 2)
         let items = try reader.floats(rank: 2)
+        var known = [[Bool](repeating: true, count: users.shape[0]), [Bool](repeating: true, count: items.shape[0])]
+        if !reader.isAtEnd {
+            for side in 0..<2 {
+                let flags = try reader.byteArray()
+                guard flags.count == known[side].count else {
+                    throw DataError(.corrupt, "\(flags.count) known-entity flags for \(known[side].count) embeddings", path: reader.path)
+                }
+                known[side] = flags.map { $0 != 0 }
+            }
+        }
         self.init(configuration: configuration, userTower: towers[0].0, itemTower: towers[1].0, userInput: towers[0].1,
-                  itemInput: towers[1].1,
+                  itemInput: towers[1].1, knownUsers: known[0], knownItems: known[1],
                   userEmbeddings: Matrix(rows: users.shape[0], columns: users.shape[1], storage: users.values),
                   itemEmbeddings: Matrix(rows: items.shape[0], columns: items.shape[1], storage: items.values))
     }
