@@ -1,4 +1,9 @@
-"""Python client for Rummage's serving API (docs/api.md). Standard library only."""
+"""Rummage from Python.
+
+- `rummage.RummageClient`: the serving API (docs/api.md), standard library only;
+- `rummage.artifacts`: the hand-off format for models trained elsewhere (docs/scientists.md; numpy, safetensors);
+- `rummage.torch_tower`: Rummage's tower as a torch module (needs torch).
+"""
 
 from .client import (IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, ScoredItem,
                      SimilarItems)
