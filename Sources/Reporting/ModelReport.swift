@@ -23,6 +23,8 @@ public struct ModelReport: Sendable {
     /// The version compared against (usually the champion when this one was registered).
     public var baseline: (name: String, metrics: [String: Double])?
     public var history: [Step]
+    /// The baseline's training history, drawn beside this one's (run comparisons).
+    public var baselineHistory: [Step] = []
     /// Top-20 scores of a sample of users against the version's index.
     public var servedScores: [Double]
     /// Share of the indexed listings in those users' top 20s.
@@ -99,14 +101,17 @@ public struct ModelReport: Sendable {
                                              (name: baseline.name, values: shared.map { baseline.metrics[$0]! })]) + "</section>\n"
         }
         // Training curves.
-        let figures = Set(history.flatMap { $0.values.keys }).sorted()
+        let figures = Set((history + baselineHistory).flatMap { $0.values.keys }).sorted()
         if figures.isEmpty {
             out += "<section><h2>Training</h2><p>This model kind records no per-epoch figures.</p></section>\n"
         }
         for figure in figures {
-            let points = history.compactMap { step in step.values[figure].map { (x: Double(step.step), y: $0) } }
-            out += "<section>" + SVGChart(title: "Training \(figure) per epoch", xLabel: "epoch", yLabel: figure)
-                .lines([SVGChart.Series(name: figure, points: points)]) + "</section>\n"
+            func series(_ name: String, _ steps: [Step]) -> SVGChart.Series {
+                SVGChart.Series(name: name, points: steps.compactMap { step in step.values[figure].map { (x: Double(step.step), y: $0) } })
+            }
+            let lines = baselineHistory.isEmpty ? [series(figure, history)]
+                : [series(title, history), series(baseline?.name ?? "baseline", baselineHistory)].filter { !$0.points.isEmpty }
+            out += "<section>" + SVGChart(title: "Training \(figure) per epoch", xLabel: "epoch", yLabel: figure).lines(lines) + "</section>\n"
         }
         // Per-slice bars.
         for (name, values) in slices.sorted(by: { $0.key < $1.key }) {

@@ -43,8 +43,9 @@ struct EvaluateCommand: Command {
             + "\(train.interactionCount) training interactions in \(formattedSeconds(loading.elapsedSeconds))")
 
         let training = Stopwatch()
-        let recommender = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split,
-                                                 threads: threads, progress: { console.progress($0) })
+        let parameters = HyperParameters(settings), history = TrainingHistory()
+        let recommender = try ModelCatalog.train(model, settings: parameters, split: split,
+                                                 threads: threads, progress: { console.progress($0) }, history: history)
         let trainSeconds = training.elapsedSeconds
         console.progress("trained \(model) in \(formattedSeconds(trainSeconds))")
 
@@ -60,11 +61,15 @@ struct EvaluateCommand: Command {
         console.progress("evaluated \(report.userCount) users (\(split.evaluation.name)) in \(formattedSeconds(evalSeconds))")
 
         console.result("\(model) on \(split.name): \(report)")
+        var metrics: [String: Double] = [:]
+        for name in report.names { metrics[name] = report[name] }
+        try modelRun.record("evaluate", parameters: parameters, history: history, metrics: metrics, artifacts: [],
+                            seconds: trainSeconds + evalSeconds, console: console)
         if json {
             var object: [String: Any] = ["model": model, "dataset": dataset.description, "protocol": split.evaluation.name,
                                          "users": report.userCount, "train_seconds": trainSeconds,
                                          "eval_seconds": evalSeconds]
-            for name in report.names { object[name] = report[name] }
+            object.merge(metrics) { $1 }
             console.result(try jsonObjectLine(object))
         }
     }

@@ -34,12 +34,15 @@ struct TrainCommand: Command {
         let console = Console(output: output, quiet: modelRun.quiet)
         let split = try modelRun.split()
         let clock = Stopwatch()
-        let trained = try ModelCatalog.train(model, settings: HyperParameters(settings), split: split, threads: threads,
-                                             progress: { console.progress($0) })
+        let parameters = HyperParameters(settings), history = TrainingHistory()
+        let trained = try ModelCatalog.train(model, settings: parameters, split: split, threads: threads,
+                                             progress: { console.progress($0) }, history: history)
         guard let persistent = trained as? any PersistentRecommender else {
             preconditionFailure("\(model) is listed as persistent but is not")
         }
         try persistent.save(to: path)
+        try modelRun.record("train", parameters: parameters, history: history, metrics: [:], artifacts: [path],
+                            seconds: clock.elapsedSeconds, console: console)
         if json {
             console.result(try jsonObjectLine(["kind": model, "dataset": split.name, "out": path, "seconds": clock.elapsedSeconds]))
         } else {

@@ -2,6 +2,7 @@ import ArgumentParsing
 import Datasets
 import Foundation
 import RummageCLI
+import RummageCore
 import RummageTestSupport
 import Testing
 import Training
@@ -27,7 +28,8 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
                       ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
                       ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
-                      ["keys"], ["keys", "create"], ["registry", "export"], ["registry", "import"], ["config"], ["config", "check"], ["config", "reference"], ["completion"]])
+                      ["keys"], ["keys", "create"], ["registry", "export"], ["registry", "import"], ["config"], ["config", "check"], ["config", "reference"], ["completion"],
+                      ["import"], ["export-model"], ["runs"], ["runs", "list"], ["runs", "compare"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
@@ -159,5 +161,50 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
             Issue.record("expected full ranking"); return
         }
         #expect(a.heldOut.columns == b.heldOut.columns)
+        // Beside the split: the ids by index and the content fields, what a hand-off names and reads.
+        let ids = try String(contentsOfFile: exported + "/item_ids.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(ids == original.itemIDs)
+        let features = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported + "/features.json")))
+            as? [String: [[String: Any]]])
+        let category = try #require(features["items"]?.first { $0["name"] as? String == "category" })
+        let field = try #require(original.itemFeatures.fields.first { $0.name == "category" })
+        #expect(category["vocabulary"] as? [String] == field.vocabulary)
+        #expect((category["values"] as? [[Int]])?.first == field.values.columns(of: 0).map(Int.init))
+    }
+}
+
+@Suite struct TrackedRunTests {
+    @Test func recordedRunsAreListedAndCompared() throws {
+        let dir = Fixtures.temporaryDirectory(), registry = dir + "/registry"
+        #expect(rummage("generate", "--out", dir, "--users", "200", "--items", "300", "--events", "10000", "--quiet").code == 0)
+        for epochs in ["1", "2"] {
+            let run = rummage("evaluate", "--dataset", "synthetic:\(dir)", "--kind", "two-tower", "--set", "epochs=\(epochs)",
+                              "--set", "validation_users=50", "--record", "--registry", registry)
+            #expect(run.code == 0, "\(run.err)")
+            #expect(run.err.contains("recorded run \(epochs) in \(registry)/runs"))
+        }
+        let trained = rummage("train", "--dataset", "synthetic:\(dir)", "--kind", "ials", "--out", dir + "/ials.rmg", "--record",
+                              "--registry", registry, "--quiet")
+        #expect(trained.code == 0, "\(trained.err)")
+
+        let listed = rummage("runs", "list", "--registry", registry, "--json")
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as? [[String: Any]])
+        #expect(runs.map { $0["id"] as? Int } == [1, 2, 3])
+        #expect(runs.map { $0["command"] as? String } == ["evaluate", "evaluate", "train"])
+        #expect((runs[1]["history"] as? [Any])?.count == 2, "two epochs of history")
+        #expect((runs[0]["metrics"] as? [String: Double])?["recall@20"] != nil)
+        #expect((runs[2]["artifacts"] as? [String: String])?[dir + "/ials.rmg"] == (try SHA256Hasher.hex(ofFile: dir + "/ials.rmg")))
+        #expect((runs[2]["settings"] as? [String: String])?["factors"] != nil, "settings keep defaults")
+
+        let html = dir + "/compare.html"
+        let compared = rummage("runs", "compare", "--registry", registry, "--run", "2", "--against", "1", "--html", html)
+        #expect(compared.code == 0, "\(compared.err)")
+        #expect(compared.out.contains("epochs: 1 → 2"))
+        #expect(compared.out.contains("recall@20"))
+        let report = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(report.contains("run 1") && report.contains("Training loss per epoch"))
+        let json = try lastJSONLine(rummage("runs", "compare", "--registry", registry, "--run", "2", "--against", "1", "--json").out)
+        #expect((json["settings"] as? [String: [String: String]])?["epochs"] == ["a": "1", "b": "2"])
+        #expect(rummage("runs", "compare", "--registry", registry, "--run", "9", "--against", "1").code != 0)
     }
 }
