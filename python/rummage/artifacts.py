@@ -187,8 +187,9 @@ class HandOff:
             handoff.golden = load_tensors(directory / GOLDEN_FILE)
         return handoff
 
-    def save(self, directory) -> None:
-        """Writes the hand-off (the directory is created if needed). Checks shapes first."""
+    def save(self, directory, npy: bool = False) -> None:
+        """Writes the hand-off (the directory is created if needed); embeddings as users.npy and items.npy
+        with `npy`, else in embeddings.safetensors. Checks shapes first."""
         self.check()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -203,7 +204,10 @@ class HandOff:
         write_ids(directory / USER_IDS_FILE, self.user_ids)
         write_ids(directory / ITEM_IDS_FILE, self.item_ids)
         metadata = {"producer": self.producer} if self.producer else None
-        if self.users is not None:
+        if self.users is not None and npy:
+            np.save(directory / "users.npy", np.ascontiguousarray(self.users, dtype=np.float32))
+            np.save(directory / "items.npy", np.ascontiguousarray(self.items, dtype=np.float32))
+        elif self.users is not None:
             save_tensors(directory / EMBEDDINGS_FILE, {"users": self.users, "items": self.items}, metadata)
         if self.kind == "two-tower":
             save_tensors(directory / WEIGHTS_FILE, self.weights, metadata)

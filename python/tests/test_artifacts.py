@@ -52,7 +52,8 @@ def test_an_embeddings_handoff_is_imported_gated_registered_and_served(marketpla
     rng = np.random.default_rng(1)
     users = rng.normal(size=(len(exported.user_ids), 8)).astype(np.float32)
     items = rng.normal(size=(len(exported.item_ids), 8)).astype(np.float32)
-    embeddings_handoff(exported.user_ids, users, exported.item_ids, items, producer="pytest").save(tmp_path / "h")
+    embeddings_handoff(exported.user_ids, users, exported.item_ids, items, producer="pytest").save(tmp_path / "h", npy=True)
+    assert (tmp_path / "h" / "users.npy").exists()
     done = import_handoff(marketplace, tmp_path / "h", "emb")
     assert done.returncode == 0, done.stderr
     result = last_json(done.stdout)
