@@ -101,7 +101,7 @@ public struct FeatureSet: Sendable, Equatable {
         return String(FNV1a.hash(text), radix: 16)
     }
 
-    /// The marketplace defaults: activity counts over 1h/1d/7d windows, recent items, category and
+    /// The marketplace defaults: activity counts over 1h/1d/7d windows, recent items and views, category and
     /// brand affinity, spend, and listing popularity windows.
     public static let marketplace: FeatureSet = {
         let engaged: Set<EventType> = [.like, .save, .addToBag, .purchase]
@@ -112,6 +112,8 @@ public struct FeatureSet: Sendable, Equatable {
             FeatureDefinition(name: "user_engagements_7d", entity: .user, eventTypes: engaged, window: 7 * d, aggregation: .count),
             FeatureDefinition(name: "user_recent_items", entity: .user, eventTypes: engaged, window: nil,
                               aggregation: .lastN(20), ttl: 30 * d),
+            FeatureDefinition(name: "user_recent_views", entity: .user, eventTypes: [.view], window: nil,
+                              aggregation: .lastN(50), ttl: 7 * d),
             FeatureDefinition(name: "user_category_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,
                               aggregation: .affinity(attribute: "category")),
             FeatureDefinition(name: "user_brand_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,

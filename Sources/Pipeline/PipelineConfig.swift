@@ -162,7 +162,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     }
 
     /// A decoding error as one line naming the key path: "missing 'train.kind'", "'train.seed' must be a whole number".
-    static func describe(_ error: DecodingError) -> String {
+    public static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
         switch error {
         case .keyNotFound(let key, let context): return "missing '\(path(context.codingPath + [key]))'"

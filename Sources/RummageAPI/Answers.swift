@@ -62,6 +62,75 @@ public struct Recommendations: Sendable, Codable, Equatable {
     }
 }
 
+/// `GET /v1/surfaces/{surface}/recommendations`: a surface's list (docs/serving.md, "Surfaces") for a user, an
+/// anchor listing, or both, with the stages that made it when asked (`explain=true`).
+public struct SurfaceRecommendations: Sendable, Codable, Equatable {
+    /// How one listing of the answer got its place: what retrieval gave it, and each later stage.
+    public struct Explanation: Sendable, Codable, Equatable {
+        public var item: String
+        /// Where it came from (`personalised`, `similar`, `new-in`, `popular`, `latest`, `precomputed`), its
+        /// score there and its rank among the candidates (0-based).
+        public var source: String
+        public var retrievalScore: Float
+        public var retrievalRank: Int
+
+        public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int) {
+            self.item = item
+            self.source = source
+            self.retrievalScore = retrievalScore
+            self.retrievalRank = retrievalRank
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case item, source
+            case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank"
+        }
+    }
+
+    public var surface: String
+    /// The user the list is for (absent: anonymous).
+    public var user: String?
+    /// The listing the list is anchored on (similar-to-listing surfaces).
+    public var item: String?
+    public var modelVersion: Int
+    public var items: [ScoredItem]
+    /// True when the surface's retrieval found nothing to serve (precomputed or popular listings instead).
+    public var fallback: Bool
+    public var reason: FallbackReason?
+    /// The alias that served this answer.
+    public var variant: String
+    public var experiment: String?
+    /// Identifies this answer; impressions and the client's later events refer to it.
+    public var rankingID: String
+    /// As in `Recommendations`.
+    public var degraded: [String]?
+    /// With `explain=true`: one per listing of `items`, in order.
+    public var explanations: [Explanation]?
+
+    public init(surface: String, user: String?, item: String?, modelVersion: Int, items: [ScoredItem], fallback: Bool,
+                reason: FallbackReason? = nil, variant: String, experiment: String?, rankingID: String, degraded: [String]? = nil,
+                explanations: [Explanation]? = nil) {
+        self.surface = surface
+        self.user = user
+        self.item = item
+        self.modelVersion = modelVersion
+        self.items = items
+        self.fallback = fallback
+        self.reason = reason
+        self.variant = variant
+        self.experiment = experiment
+        self.rankingID = rankingID
+        self.degraded = degraded
+        self.explanations = explanations
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case surface, user, item, items, fallback, reason, variant, experiment, degraded, explanations
+        case modelVersion = "model_version"
+        case rankingID = "ranking_id"
+    }
+}
+
 /// `GET /v1/items/{item}/similar`.
 public struct SimilarItems: Sendable, Codable, Equatable {
     public var item: String

@@ -11,6 +11,9 @@ public struct RecommendationFilters: Sendable, Equatable {
     public var attributes: [String: String]
     public var minimumPrice: Double?
     public var maximumPrice: Double?
+    /// Only listings created at or after this time (event time; surfaces of new listings set it, it is
+    /// not a query parameter).
+    public var createdAfter: Int64?
 
     public init(category: String? = nil, size: String? = nil, minimumPrice: Double? = nil, maximumPrice: Double? = nil,
                 attributes: [String: String] = [:]) {

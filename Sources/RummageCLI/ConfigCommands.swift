@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import Pipeline
+import Serving
 import RummageCore
 
 /// `rummage config check`: validates the configuration file and prints the effective configuration (each
@@ -32,7 +33,7 @@ struct ConfigCheckCommand: Command {
         let document = try Settings.load(path, tool: tool)
         let environment = ProcessInfo.processInfo.environment
         var values: [(key: String, value: String, from: String)] = []
-        for key in Settings.schema(tool).paths where !key.hasPrefix("pipelines") {
+        for key in Settings.schema(tool).paths where !key.hasPrefix("pipelines") && !key.hasPrefix("surfaces") {
             let variable = OptionSpec.environmentVariable(forKey: key)
             if let value = environment[variable] {
                 values.append((key, Settings.masked(value), "$" + variable))
@@ -44,8 +45,9 @@ struct ConfigCheckCommand: Command {
         for name in pipelines {
             _ = try PipelineSource.configured(name, in: document, source: path)  // each must be a valid pipeline
         }
+        let surfaces = try SurfaceSource.decode(document["surfaces"], source: path).map(\.name)
         if json {
-            var object: [String: Any] = ["config": path, "pipelines": pipelines]
+            var object: [String: Any] = ["config": path, "pipelines": pipelines, "surfaces": surfaces]
             object["values"] = Dictionary(uniqueKeysWithValues: values.map { ($0.key, ["value": $0.value, "from": $0.from]) })
             output.standardOutput(try jsonObjectLine(object) + "\n")
         } else {
@@ -53,6 +55,7 @@ struct ConfigCheckCommand: Command {
             var text = "\(path): valid\n"
             for v in values { text += "  \(v.key.padding(toLength: width, withPad: " ", startingAt: 0))  \(v.value)  (\(v.from))\n" }
             if !pipelines.isEmpty { text += "  pipelines: \(pipelines.joined(separator: ", "))\n" }
+            if !surfaces.isEmpty { text += "  surfaces: \(surfaces.joined(separator: ", "))\n" }
             output.standardOutput(text)
         }
     }
@@ -92,6 +95,8 @@ struct ConfigReferenceCommand: Command {
             text += "| `\(key)` | `\(use.variable)` | \(use.defaultValue.map { "`\($0)`" } ?? "") | \(help) Read by \(use.commands.joined(separator: ", ")). |\n"
         }
         text += "| `pipelines.NAME` | | | A pipeline (the keys of a pipeline file, docs/pipeline.md): `rummage pipeline run --pipeline NAME`. |\n"
+        text += "| `surfaces.NAME` | | | A surface `serve` answers at /v1/surfaces/NAME/recommendations (keys: "
+            + Surface.definitionKeys.map { "`\($0.key)`" }.joined(separator: ", ") + "; docs/serving.md, \"Surfaces\"). |\n"
         return text
     }
 }
@@ -112,5 +117,45 @@ enum PipelineSource {
         if FileManager.default.fileExists(atPath: reference) || configPath == nil { return try PipelineConfig.load(path: reference) }
         let path = configPath!
         return try configured(reference, in: try Settings.load(path, tool: RummageCLI.tool), source: path)
+    }
+}
+
+/// Where `serve` finds its surfaces: a file (`--surfaces FILE`: a map of names to definitions, JSON or
+/// YAML), or the configuration file's `surfaces` section.
+enum SurfaceSource {
+    /// The surfaces of `node` (a map of names to definitions); each problem names its key path.
+    static func decode(_ node: ConfigValue?, source: String) throws -> [Surface] {
+        guard let node else { return [] }
+        guard let entries = node.entries else { throw DataError(.malformedLine, "'surfaces' must map names to surface definitions", path: source) }
+        var schema = ConfigSchema()
+        for (key, isList) in Surface.definitionKeys { schema.add("*." + key, isList ? .list : .scalar) }
+        do { try schema.check(node, source: source) } catch {
+            throw DataError(.malformedLine, "surfaces: " + error.message, path: error.source, line: error.line)
+        }
+        return try entries.map { name, definition in
+            let decoded: Surface.Definition
+            do {
+                decoded = try JSONDecoder().decode(Surface.Definition.self, from: JSONSerialization.data(withJSONObject: definition.jsonObject))
+            } catch let error as DecodingError {
+                throw DataError(.malformedLine, "surfaces.\(name): " + PipelineConfig.describe(error), path: source, line: definition.line)
+            }
+            do throws(SurfaceError) { return try Surface(name: name, definition: decoded) } catch {
+                throw DataError(.malformedLine, error.message, path: source, line: definition.line)
+            }
+        }
+    }
+
+    /// The surfaces of `file` when given, else of the configuration file at `configPath`, else none.
+    static func load(file: String?, configPath: String?) throws -> [Surface] {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw DataError(.fileNotFound, "cannot read", path: file) }
+            let document: ConfigValue
+            do { document = try ConfigValue.parse(text, source: file) } catch {
+                throw DataError(.malformedLine, error.message, path: file, line: error.line)
+            }
+            return try decode(document["surfaces"] ?? document, source: file)
+        }
+        guard let configPath else { return [] }
+        return try decode(try Settings.load(configPath, tool: RummageCLI.tool)["surfaces"], source: configPath)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParsing
 import BuildInfo
 import Catalogue
+import Serving
 import Foundation
 import RummageCore
 import Synchronization
@@ -44,6 +45,7 @@ extension DataError: UserFacingError {
 }
 extension SchemaError: UserFacingError {}
 extension TrainingError: UserFacingError {}
+extension SurfaceError: UserFacingError {}
 
 /// One JSON object on one line with sorted keys (slashes escaped only when asked, as Foundation does).
 func jsonObjectLine(_ object: [String: Any], escapingSlashes: Bool = false) throws -> String {

@@ -78,6 +78,7 @@ struct ServeCommand: Command {
             .value("publish-events", "URL", help: "Publish POST /v1/events to this RabbitMQ (amqp://…) instead of ingesting them here (202)."),
             .value("queue", "NAME", help: "With --publish-events: the durable queue.", default: "rummage.events"),
             .value("precomputed", "STORE", help: "Lists from `batch-recommend --to` (SQLite file or redis://…), served to users the model cannot rank before popular ones."),
+            .value("surfaces", "FILE", help: "Surfaces to serve (JSON or YAML: names to definitions, docs/serving.md; default: the configuration file's 'surfaces')."),
         ])
 
     let registry: ModelRegistry
@@ -97,6 +98,7 @@ struct ServeCommand: Command {
     let precomputed: (any PrecomputedRecommendationStore)?
     let queue: String
     let schema: CatalogueSchema?
+    let surfaces: [Surface]
 
     init(_ arguments: ParsedArguments) throws {
         location = try RegistryLocation(try arguments.requiredString("registry"))
@@ -125,6 +127,8 @@ struct ServeCommand: Command {
         default: throw UsageError("--experiment and --split go together")
         }
         onlineStore = try OnlineStore.from(arguments)
+        surfaces = try SurfaceSource.load(file: arguments.string("surfaces"),
+                                          configPath: arguments.string("config") ?? ProcessInfo.processInfo.environment["RUMMAGE_CONFIG"])
         schema = try arguments.string("schema").map { path throws(SchemaError) in try CatalogueSchema.load(path: path) }
         publishURL = arguments.string("publish-events")
         queue = try arguments.requiredString("queue")
@@ -211,7 +215,7 @@ struct ServeCommand: Command {
         let service = try RecommendationService(registry: registry, model: model, reference: alias, log: try openEventLog(log),
                                                 loadModel: ModelCatalog.loadForServing, experiment: experiment,
                                                 listingStates: onlineStore?.states, featureStore: onlineStore?.features,
-                                                precomputed: precomputed, schema: schema)
+                                                precomputed: precomputed, schema: schema, surfaces: surfaces)
         var options = ServerApplication.Options()
         options.http = configuration
         options.access = access

@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import Pipeline
+import Serving
 import RummageCore
 
 /// The configuration file and the environment: where a command's options get the values its command
@@ -39,7 +40,8 @@ enum Settings {
         commandKeys[command]?[option] ?? sharedKeys[option]
     }
 
-    /// Every key the file may hold: each option's key, and `pipelines.NAME` (a pipeline, docs/pipeline.md).
+    /// Every key the file may hold: each option's key, `pipelines.NAME` (a pipeline, docs/pipeline.md) and
+    /// `surfaces.NAME` (a surface, docs/serving.md).
     static func schema(_ tool: CommandLineTool) -> ConfigSchema {
         var schema = ConfigSchema()
         for command in tool.commands {
@@ -49,6 +51,7 @@ enum Settings {
             }
         }
         schema.add(PipelineConfig.schema, under: "pipelines.*")
+        for (key, isList) in Surface.definitionKeys { schema.add("surfaces.*." + key, isList ? .list : .scalar) }
         return schema
     }
 

@@ -63,6 +63,17 @@ public final class RummageClient: Sendable {
         try decode(try call("GET", "/v1/items/\(Self.percentEncoded(item))/similar", query: [("k", String(k))]))
     }
 
+    /// Surface `surface`'s list (docs/serving.md, "Surfaces") for `user`, anchored on `item` when the
+    /// surface retrieves by listing; `explain` adds each listing's source, retrieval score and rank.
+    public func surface(_ surface: String, user: String? = nil, item: String? = nil, k: Int = 20, filters: Filters = Filters(),
+                        explain: Bool = false) throws(RummageClientError) -> SurfaceRecommendations {
+        var query = [("k", String(k))] + filters.queryItems
+        if let user { query.append(("user", user)) }
+        if let item { query.append(("item", item)) }
+        if explain { query.append(("explain", "true")) }
+        return try decode(try call("GET", "/v1/surfaces/\(Self.percentEncoded(surface))/recommendations", query: query))
+    }
+
     public func send(events: [Event]) throws(RummageClientError) -> IngestReply {
         try decode(try call("POST", "/v1/events", json: events))
     }

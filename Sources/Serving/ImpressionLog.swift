@@ -6,7 +6,7 @@ import RummageCore
 import Synchronization
 
 /// Exposure logging off the request path: each answer's listings become `impression` events (user,
-/// listing, ranking id, 0-based position, surface `recommendations`, and the experiment and variant as
+/// listing, ranking id, 0-based position, the surface's name, and the experiment and variant as
 /// attributes), buffered and appended to the event log in batches, one durable write each, every
 /// `interval`. Impressions are not fed to the online features (no feature reads them).
 ///
@@ -41,12 +41,12 @@ final class ImpressionLog: @unchecked Sendable {
 
     deinit { timer.cancel() }
 
-    func record(_ answer: Recommendations) {
+    func record(_ answer: SurfaceRecommendations) {
         let now = Int64(Date().timeIntervalSince1970)
         let events = answer.items.enumerated().map { position, item in
-            var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: UserID(answer.user),
+            var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: answer.user.map { UserID($0) },
                               item: ItemID(item.item), attributes: ["variant": answer.variant])
-            event.surface = "recommendations"
+            event.surface = answer.surface
             event.rankingID = answer.rankingID
             event.position = position
             if let experiment = answer.experiment { event.attributes["experiment"] = experiment }
@@ -73,7 +73,7 @@ final class ImpressionLog: @unchecked Sendable {
                 let outcome = try ingestor.ingest(batch)
                 let refused = Set(outcome.refused.map(\.index))
                 for (i, event) in batch.enumerated() where !refused.contains(i) {
-                    metrics.exposure.labels(metrics.surfaceLabel(event.surface ?? "recommendations"),
+                    metrics.exposure.labels(metrics.surfaceLabel(event.surface),
                                             metrics.variantLabel(event.attributes["variant"] ?? ""), "impression").increment()
                 }
                 counts.withLock {

@@ -69,6 +69,9 @@ final class ListingEligibility: Sendable {
                 if let minimumPrice = filters.minimumPrice, price < minimumPrice { return false }
                 if let maximumPrice = filters.maximumPrice, price > maximumPrice { return false }
             }
+            if let createdAfter = filters.createdAfter {
+                guard let createdAt = facts?.createdAt, createdAt >= createdAfter else { return false }
+            }
             return true
         }
     }

@@ -69,6 +69,15 @@ final class OnlineSignals: Sendable {
         return norm > 0 ? query.map { $0 / norm } : nil
     }
 
+    /// The listings the user viewed or engaged with recently (`user_recent_views`, `user_recent_items`):
+    /// what a surface that excludes `seen` leaves out. Empty when unknown or unreadable.
+    func seen(by user: String) -> Set<String> {
+        let values = read { () throws(StorageError) in try store.currentValues(["user_recent_views", "user_recent_items"], entity: user) }
+        var items = Set<String>()
+        for case .ids(let ids) in values ?? [] { items.formUnion(ids) }
+        return items
+    }
+
     /// Each listing's engagements over the 7 days before `time` (`item_engagements_7d`); 0 when unknown
     /// or unreadable.
     func engagements(of items: [String], at time: Int64) -> [Float] {

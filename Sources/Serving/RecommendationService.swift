@@ -20,7 +20,8 @@ import Synchronization
 /// | `DeploymentSlots` | the deployment per served alias and the hot-swap state machine |
 /// | `Deployment` | one checked version (`ServingBundle`): embeddings, index, model capabilities |
 /// | `OnlineSignals` | request-time queries and engagement from the online feature store |
-/// | `Retrieval` | personalised, similar and popular searches, each answer checked |
+/// | `Surface` | what a named list retrieves, how many candidates, what it excludes, whether it logs impressions |
+/// | `Retrieval` | personalised, similar, popular and latest searches, each answer checked |
 /// | `EventIntake` | events into the log, the features and every served index (the only writer of indexes besides preparing a version); following the shared log |
 /// | `ImpressionLog`, `ServingMetrics` | exposure logging and metrics |
 ///
@@ -41,6 +42,8 @@ public final class RecommendationService: Sendable {
     /// batch recommendations use.
     public var primaryAlias: String { slots.primary }
     public let experiment: Experiment?
+    /// The surfaces served, by name: `home` and `similar` and the configured ones (`Surface`).
+    public let surfaces: [String: Surface]
     let slots: DeploymentSlots
     let eligibility: ListingEligibility
     let signals: OnlineSignals
@@ -66,11 +69,18 @@ public final class RecommendationService: Sendable {
     /// and the online feature store. With `listingStates` (shared by replicas), ingests record states
     /// there and every answer is checked against it; with `featureStore` (shared), features are read and
     /// updated there instead of replayed into memory. With `schema`, listing and user events whose
-    /// attributes break the catalogue are refused (422 with the field and the reason).
+    /// attributes break the catalogue are refused (422 with the field and the reason). `surfaces` join or
+    /// replace the predefined `home` and `similar` (which must keep retrieving per user and per listing).
     public init(registry: ModelRegistry, model: String, reference: String, log: any EventLog, loadModel: @escaping ModelLoader,
                 experiment: Experiment? = nil, listingStates: (any ListingStateStore)? = nil,
                 featureStore: (any OnlineFeatureStore)? = nil, precomputed: (any PrecomputedRecommendationStore)? = nil,
-                schema: CatalogueSchema? = nil, measuresRequests: Bool = true) throws {
+                schema: CatalogueSchema? = nil, surfaces: [Surface] = [], measuresRequests: Bool = true) throws {
+        let served = Surface.served(surfaces)
+        guard served["home"]!.retrieval != .similar, served["similar"]!.retrieval == .similar else {
+            throw SurfaceError("surface 'home' answers /v1/users/{user}/recommendations and 'similar' /v1/items/{item}/similar: "
+                               + "home cannot retrieve by listing, and similar must")
+        }
+        self.surfaces = served
         self.registry = registry
         self.loadModel = loadModel
         self.precomputed = precomputed
@@ -81,7 +91,7 @@ public final class RecommendationService: Sendable {
             try Deployment(registry: registry, model: model, reference: alias, loadModel: loadModel)
         }
         self.slots = slots
-        let metrics = ServingMetrics(variants: slots.aliases)
+        let metrics = ServingMetrics(variants: slots.aliases, surfaces: Array(served.keys))
         self.metrics = metrics
         // Events appended from here on are followed (`followLog`); those the replay below also sees are
         // applied twice, which changes nothing.
@@ -107,7 +117,8 @@ public final class RecommendationService: Sendable {
         let ingestor = try EventIngestor(log: log, states: listingStates ?? localStates, schema: schema)
         intake = EventIntake(ingestor: ingestor, listingEvents: listingEvents, position: position, eligibility: eligibility,
                              signals: signals, slots: slots, metrics: metrics)
-        impressions = experiment == nil ? nil : ImpressionLog(ingestor: ingestor, metrics: metrics)
+        impressions = experiment == nil && !served.values.contains(where: \.logsImpressions) ? nil
+            : ImpressionLog(ingestor: ingestor, metrics: metrics)
         for d in slots.deployments { prepare(d) }
         registerCollectedMetrics()
     }
@@ -180,45 +191,104 @@ public final class RecommendationService: Sendable {
 
     public var modelVersion: Int { deployment.version }
 
-    /// The user's top `k` servable listings from the variant serving them (with an experiment, the
-    /// answer's listings are also logged as impressions).
+    /// The user's top `k` servable listings on the `home` surface, from the variant serving them (with an
+    /// experiment, the answer's listings are also logged as impressions).
     public func recommend(user: String, k: Int, filters: RecommendationFilters = RecommendationFilters()) -> Recommendations {
-        var (answer, degraded) = DegradedStores.collecting { rank(user: user, k: k, filters: filters) }
+        // `home` is always served and never needs an anchor listing (checked when surfaces are set), so this cannot throw.
+        let answer = (try? recommend(surface: Surface.home.name, SurfaceRequest(user: user, k: k, filters: filters)))!
+        return Recommendations(user: user, modelVersion: answer.modelVersion, items: answer.items, fallback: answer.fallback,
+                               variant: answer.variant, experiment: answer.experiment, rankingID: answer.rankingID, reason: answer.reason,
+                               degraded: answer.degraded)
+    }
+
+    /// Listings most like `item` on the `similar` surface (the primary deployment, by embedding), servable
+    /// only. Nil when the item is unknown.
+    public func similar(item: String, k: Int) -> [ScoredItem]? {
+        try? recommend(surface: Surface.similar.name, SurfaceRequest(item: item, k: k)).items
+    }
+
+    /// The answer of surface `name` to `request` (`Surface`): candidates from its retrieval on the
+    /// deployment serving the user (the experiment's variant, else the primary alias), checked; its
+    /// fallback when retrieval found nothing; the first `k`. Logged as impressions during an experiment
+    /// or when the surface asks. Throws for an unknown surface, a missing anchor listing, or an anchor
+    /// the deployment does not know.
+    public func recommend(surface name: String, _ request: SurfaceRequest) throws(SurfaceError) -> SurfaceRecommendations {
+        guard let surface = surfaces[name] else {
+            throw SurfaceError("unknown surface '\(name)'; surfaces: \(surfaces.keys.sorted().joined(separator: ", "))", code: .unknownSurface)
+        }
+        let (result, degraded) = DegradedStores.collecting { serve(surface, request) }
+        var answer = try result.get()
         answer.degraded = degraded.isEmpty ? nil : degraded
         return answer
     }
 
-    private func rank(user: String, k: Int, filters: RecommendationFilters) -> Recommendations {
-        let variant = experiment?.variant(for: user) ?? primaryAlias
+    private func serve(_ surface: Surface, _ request: SurfaceRequest) -> Result<SurfaceRecommendations, SurfaceError> {
+        let user = request.user, k = request.k
+        let variant = user.flatMap { experiment?.variant(for: $0) } ?? primaryAlias
         let d = slots.deployment(variant)
-        let excluded = eligibility.excluded(for: user)
-        let (found, checkFailures) = retrieval.personalised(d, user: user, excluded: excluded, k: k, filters: filters)
-        let hits = found ?? []
-        var unservable = checkFailures
-        var answer = Recommendations(user: user, modelVersion: d.version, items: hits.map(\.item), fallback: false, variant: variant,
-                                     experiment: experiment?.name, rankingID: UUID().uuidString)
-        if answer.items.isEmpty, let stored = precomputedList(user: user, k: k, excluding: excluded, filters: filters) {
-            answer.items = stored.items
-            answer.modelVersion = stored.modelVersion
-            answer.fallback = true
-            answer.reason = .precomputed
+        var excluded = user.map { eligibility.excluded(for: $0) } ?? []
+        if let user, surface.exclusions.contains(.seen) { excluded.formUnion(signals.seen(by: user)) }
+        var filters = request.filters
+        let n = surface.candidateCount(k: k)
+        // Retrieval: nil when the user (or anchor) gives it nothing to search with.
+        var candidates: [ScoredItem]? = nil, source = surface.retrieval.rawValue, unservable = 0, hitIDs: [Int64] = []
+        switch surface.retrieval {
+        case .personalised, .newIn:
+            if surface.retrieval == .newIn { filters.createdAfter = signals.eventTime - Int64(surface.newWithinHours * 3600) }
+            if let user {
+                let (found, failures) = retrieval.personalised(d, user: user, excluded: excluded, k: n, filters: filters)
+                (candidates, unservable, hitIDs) = (found?.map(\.item), failures, found?.map(\.id) ?? [])
+            }
+            if candidates == nil && surface.retrieval == .newIn {
+                (candidates, unservable) = retrieval.ranked(.latest, d, user: user, k: n, excluded: excluded, filters: filters)
+                source = "latest"
+            }
+        case .similar:
+            guard let item = request.item else {
+                return .failure(SurfaceError("surface '\(surface.name)' lists listings like one: give item=ID"))
+            }
+            let (found, failures) = retrieval.similar(d, item: item, user: user, excluded: excluded, k: n, filters: filters)
+            guard let found else { return .failure(SurfaceError("unknown item '\(item)'", code: .unknownItem)) }
+            (candidates, unservable) = (found.map(\.item), failures)
+        case .popular:
+            (candidates, unservable) = retrieval.ranked(.popular, d, user: user, k: n, excluded: excluded, filters: filters)
+        case .latest:
+            (candidates, unservable) = retrieval.ranked(.latest, d, user: user, k: n, excluded: excluded, filters: filters)
         }
-        if answer.items.isEmpty {
-            (answer.items, unservable) = retrieval.popularChecked(d, user: user, k: k, excluded: excluded, filters: filters)
+        var answer = SurfaceRecommendations(surface: surface.name, user: user, item: request.item, modelVersion: d.version,
+                                            items: candidates ?? [], fallback: false, variant: variant, experiment: experiment?.name,
+                                            rankingID: UUID().uuidString)
+        if answer.items.isEmpty && surface.fallback == .popular {
             answer.fallback = true
-            answer.reason = found == nil ? .popularUnknownUser : .popularNoCandidates
-        } else if measuresRequests {
-            d.quality?.record(hits.map(\.id), scores: hits.map(\.item.score))
+            if let user, let stored = precomputedList(user: user, k: k, excluding: excluded, filters: filters) {
+                (answer.items, answer.modelVersion, answer.reason, source) = (stored.items, stored.modelVersion, .precomputed, "precomputed")
+            } else {
+                (answer.items, unservable) = retrieval.ranked(.popular, d, user: user, k: k, excluded: excluded, filters: filters)
+                answer.reason = candidates == nil ? .popularUnknownUser : .popularNoCandidates
+                source = "popular"
+            }
+        } else if measuresRequests && surface.retrieval == .personalised && !hitIDs.isEmpty {
+            d.quality?.record(Array(hitIDs.prefix(k)), scores: answer.items.prefix(k).map(\.score))
         }
-        if measuresRequests { metrics.record(answer, unservable: unservable) }
-        if let impressions {
-            impressions.record(answer)
-            rankingVariants.withLock { maps in
-                maps.current[answer.rankingID] = variant
-                if maps.current.count >= 100_000 { maps = (current: [:], previous: maps.current) }
+        // The later stages (a ranker, re-ranking rules, exploration) will order the candidates here.
+        let retrieved = answer.items
+        answer.items = Array(retrieved.prefix(k))
+        if request.explain {
+            answer.explanations = answer.items.enumerated().map { rank, item in
+                SurfaceRecommendations.Explanation(item: item.item, source: source, retrievalScore: item.score, retrievalRank: rank)
             }
         }
-        return answer
+        if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
+        if let impressions, experiment != nil || surface.logsImpressions, user != nil {
+            impressions.record(answer)
+            if experiment != nil {
+                rankingVariants.withLock { maps in
+                    maps.current[answer.rankingID] = variant
+                    if maps.current.count >= 100_000 { maps = (current: [:], previous: maps.current) }
+                }
+            }
+        }
+        return .success(answer)
     }
 
     /// The user's precomputed list, without the listings that may not be served to them now (checked
@@ -236,9 +306,6 @@ public final class RecommendationService: Sendable {
         list.items = Array(zip(candidates, verdicts).filter { $0.1 == .servable }.map(\.0).prefix(k))
         return list.items.isEmpty ? nil : list
     }
-
-    /// Listings most like `item` (by embedding), servable only. Nil when the item is unknown.
-    public func similar(item: String, k: Int) -> [ScoredItem]? { retrieval.similar(deployment, item: item, k: k) }
 
     /// The variant an event's ranking was served by: its own `variant` attribute, the variant remembered
     /// for its `ranking_id`, or the primary alias.

@@ -31,19 +31,23 @@ final class ServingMetrics: Sendable {
 
     /// Surfaces that may appear as label values; any other surface an event names is counted as `other`.
     /// The service's own (`recommendations`, `similar`), the common feeds, and `unknown` for none.
-    static let declaredSurfaces: Set<String> = ["recommendations", "similar", "home", "search", "feed", "new_in", "unknown"]
+    /// Surface labels: the usual names and the served surfaces' (`ServingMetrics(variants:surfaces:)`).
+    let declaredSurfaces: Set<String>
+    static let usualSurfaces: Set<String> = ["recommendations", "similar", "home", "search", "feed", "new_in", "unknown"]
     /// A caller-supplied surface as a label value: itself when declared, else `other` (so no request can
     /// add series to /metrics).
     func surfaceLabel(_ surface: String?) -> String {
         let surface = surface ?? "unknown"
-        return Self.declaredSurfaces.contains(surface) ? surface : "other"
+        return declaredSurfaces.contains(surface) ? surface : "other"
     }
 
     /// A caller-supplied variant as a label value: itself when it is a served alias, else `other`.
     func variantLabel(_ variant: String) -> String { answerCounters[variant] != nil ? variant : "other" }
 
-    /// `variants`: the served aliases, whose answer counters are looked up without a lock.
-    init(variants: [String]) {
+    /// `variants`: the served aliases, whose answer counters are looked up without a lock; `surfaces`: the
+    /// served surfaces' names, labels besides the usual ones.
+    init(variants: [String], surfaces: [String] = []) {
+        declaredSurfaces = Self.usualSurfaces.union(surfaces)
         requestDuration = registry.histogram("rummage_http_request_duration_seconds", "Time to answer a request, by endpoint.",
                                              labels: ["endpoint"], bounds: Histogram.latencySeconds)
         requests = registry.counter("rummage_http_requests_total", "Requests answered, by endpoint and status class (2xx, 4xx, 5xx).",
@@ -89,9 +93,9 @@ final class ServingMetrics: Sendable {
     let answerCounters: [String: [Counter]]
 
     /// Counts an answer and the listings in it that failed the final lifecycle check.
-    func record(_ answer: Recommendations, unservable: Int) {
-        let kind = answer.items.isEmpty ? 2 : (answer.fallback ? 1 : 0)
-        if let counters = answerCounters[answer.variant] {
+    func record(variant: String, empty: Bool, fallback: Bool, unservable: Int) {
+        let kind = empty ? 2 : (fallback ? 1 : 0)
+        if let counters = answerCounters[variant] {
             counters[kind].increment()
         } else {
             answers.labels("other", ["personalised", "fallback", "empty"][kind]).increment()

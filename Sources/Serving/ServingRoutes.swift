@@ -76,22 +76,19 @@ public enum ServingRoutes {
             }
         }
         route("GET", "/v1/users/{user}/recommendations", "recommendations", .recommend) { request, _ in
-            let k = try Self.k(request)
-            func price(_ name: String) throws -> Double? {
-                guard let text = request.query(name) else { return nil }
-                guard let value = Double(text), value >= 0 else { throw HTTPError(400, "\(name) must be a non-negative number") }
-                return value
+            .json(service.recommend(user: try Self.pathID(request, "user"), k: try Self.k(request), filters: try Self.filters(request)))
+        }
+        route("GET", "/v1/surfaces/{surface}/recommendations", "surface_recommendations", .recommend) { request, _ in
+            let explain = request.query("explain")
+            guard explain == nil || explain == "true" || explain == "false" else { throw HTTPError(400, "explain must be true or false") }
+            let query = SurfaceRequest(user: try Self.queryID(request, "user"), item: try Self.queryID(request, "item"), k: try Self.k(request),
+                                       filters: try Self.filters(request), explain: explain == "true")
+            let surface = try Self.pathID(request, "surface")
+            do throws(SurfaceError) {
+                return .json(try service.recommend(surface: surface, query))
+            } catch {
+                throw HTTPError(error.code == .invalid ? 400 : 404, error.message)
             }
-            var attributes: [String: String] = [:]
-            if let text = request.query("where") {
-                do throws(PayloadError) { attributes = try RecommendationFilters.attributes(where: text) } catch {
-                    throw HTTPError(400, error.message)
-                }
-            }
-            let filters = RecommendationFilters(category: request.query("category"), size: request.query("size"),
-                                                minimumPrice: try price("min_price"), maximumPrice: try price("max_price"),
-                                                attributes: attributes)
-            return .json(service.recommend(user: try Self.pathID(request, "user"), k: k, filters: filters))
         }
         route("GET", "/v1/items/{item}/similar", "similar", .recommend) { request, _ in
             let item = try Self.pathID(request, "item")
@@ -194,6 +191,29 @@ public enum ServingRoutes {
         guard let text = request.query("k") else { return 20 }
         guard let k = Int(text), (1...1_000).contains(k) else { throw HTTPError(400, "k must be an integer in 1...1000") }
         return k
+    }
+
+    /// The query filters of a recommendations request (`RecommendationFilters`), or 400 naming the bad one.
+    static func filters(_ request: HTTPRequest) throws -> RecommendationFilters {
+        func price(_ name: String) throws -> Double? {
+            guard let text = request.query(name) else { return nil }
+            guard let value = Double(text), value >= 0 else { throw HTTPError(400, "\(name) must be a non-negative number") }
+            return value
+        }
+        var attributes: [String: String] = [:]
+        if let text = request.query("where") {
+            do throws(PayloadError) { attributes = try RecommendationFilters.attributes(where: text) } catch {
+                throw HTTPError(400, error.message)
+            }
+        }
+        return RecommendationFilters(category: request.query("category"), size: request.query("size"),
+                                     minimumPrice: try price("min_price"), maximumPrice: try price("max_price"), attributes: attributes)
+    }
+
+    /// The query parameter `name` as a canonical id, nil when absent, or 400 saying why it cannot be one.
+    static func queryID(_ request: HTTPRequest, _ name: String) throws -> String? {
+        guard let text = request.query(name) else { return nil }
+        do { return try CanonicalID.canonical(text, field: name) } catch { throw HTTPError(400, error.message) }
     }
 
     /// The event, if its fields pass `Event.validate` (ids non-empty, price non-negative, …); else 400.

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Features
 import Foundation
 import RummageTestSupport
 import Testing
@@ -114,7 +115,7 @@ import Testing
         #expect(rows.count > 100)
         for row in rows.prefix(50) {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any])
-            #expect(object.count == 5 + 11)
+            #expect(object.count == 5 + FeatureSet.marketplace.definitions.count)
             #expect((object["timestamp"] as? Int ?? .max) < 1_770_000_000)
         }
     }

@@ -62,7 +62,7 @@ struct OpenAPIDocument {
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() throws {
         let document = Self.document
-        #expect(document.operations.count == 11)
+        #expect(document.operations.count == 12)
         let (_, service) = try ServingTests().deploy()
         let admin = Router()
         ServingRoutes.install(service, on: admin)
@@ -94,6 +94,10 @@ struct OpenAPIDocument {
             ("GET", "/v1/users/{user}/recommendations", "/v1/users/u12/recommendations?k=0", auth, ""),
             ("GET", "/v1/items/{item}/similar", "/v1/items/l5/similar?k=3", auth, ""),
             ("GET", "/v1/items/{item}/similar", "/v1/items/missing/similar", auth, ""),
+            ("GET", "/v1/surfaces/{surface}/recommendations", "/v1/surfaces/home/recommendations?user=u12&k=5&explain=true", auth, ""),
+            ("GET", "/v1/surfaces/{surface}/recommendations", "/v1/surfaces/similar/recommendations?item=l5&user=u12", auth, ""),
+            ("GET", "/v1/surfaces/{surface}/recommendations", "/v1/surfaces/similar/recommendations?user=u12", auth, ""),
+            ("GET", "/v1/surfaces/{surface}/recommendations", "/v1/surfaces/nowhere/recommendations?user=u12", auth, ""),
             ("POST", "/v1/events", "/v1/events", auth, #"{"event_id":"c-1","type":"view","timestamp":1775000000,"user":"u1","item":"l5"}"#),
             ("POST", "/v1/events", "/v1/events", auth, #"[{"event_id":"c-2","type":"view","timestamp":1775000000,"user":"u1","item":"l5"},{"x":1}]"#),
             ("POST", "/v1/events", "/v1/events", auth, "[1,2"),

@@ -37,7 +37,7 @@ import Testing
     @Test func everyOperationIsNamedTaggedAndItsExamplesAreComplete() throws {
         let document = try Self.document()
         let operations = Self.operations(document)
-        #expect(operations.count == 11)
+        #expect(operations.count == 12)
         let ids = operations.compactMap { $0.operation["operationId"]?.text }
         #expect(ids.count == operations.count && Set(ids).count == ids.count, "\(ids)")
         for (path, method, operation) in operations {

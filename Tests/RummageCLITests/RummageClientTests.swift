@@ -29,6 +29,9 @@ import Testing
 
         let top = try #require(first.items.first?.item)
         #expect(try client.similar(item: top, k: 4).items.count == 4)
+        let home = try client.surface("home", user: "u12", k: 10, explain: true)
+        #expect(home.items == first.items && home.surface == "home" && home.explanations?.count == 10)
+        #expect(try client.surface("similar", item: top, k: 4).items == client.similar(item: top, k: 4).items)
         #expect(try client.setState(item: top, .sold).changed == true)
         #expect(try client.setState(item: top, .sold).changed == false)  // a retry changes nothing
         #expect(try client.listing(item: top).state == "sold")

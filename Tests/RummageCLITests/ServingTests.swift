@@ -325,14 +325,14 @@ import VectorSearch
         try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll(types: [.impression]) { impressions.append($0) }
         #expect(impressions.count == shown)
         for event in impressions {
-            #expect(event.attributes["experiment"] == "exp1" && event.surface == "recommendations")
+            #expect(event.attributes["experiment"] == "exp1" && event.surface == "home")
             #expect(event.attributes["variant"] == experiment.variant(for: event.user?.value ?? ""))
             #expect(event.rankingID != nil && (0..<5).contains(event.position ?? -1))
         }
         let metrics = String(decoding: router.handle(HTTPRequest(method: "GET", path: "/metrics")).body, as: UTF8.self)
         #expect(metrics.contains("rummage_recs_answers_total{variant=\"challenger\",kind=\"personalised\"}"))
         #expect(metrics.contains("rummage_impressions_total{outcome=\"written\"} \(shown)"))
-        let exposed = metrics.split(separator: "\n").filter { $0.hasPrefix("rummage_exposure_events_total{surface=\"recommendations\"") }
+        let exposed = metrics.split(separator: "\n").filter { $0.hasPrefix("rummage_exposure_events_total{surface=\"home\"") }
             .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
         #expect(exposed == shown)
     }

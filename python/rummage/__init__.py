@@ -5,9 +5,9 @@
 - `rummage.torch_tower`: Rummage's tower as a torch module (needs torch).
 """
 
-from .client import (IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, ScoredItem,
-                     SimilarItems)
+from .client import (Explanation, IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, ScoredItem,
+                     SimilarItems, SurfaceRecommendations)
 
-__all__ = ["RummageClient", "RummageError", "Recommendations", "SimilarItems", "ScoredItem", "IngestReply", "Listing",
-           "Readiness", "Reloaded"]
+__all__ = ["RummageClient", "RummageError", "Recommendations", "SurfaceRecommendations", "Explanation", "SimilarItems", "ScoredItem",
+           "IngestReply", "Listing", "Readiness", "Reloaded"]
 __version__ = "0.1.0"

@@ -41,6 +41,32 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """How a listing got its place: retrieval's source, score and 0-based rank among the candidates."""
+    item: str
+    source: str
+    retrieval_score: float
+    retrieval_rank: int
+
+
+@dataclass(frozen=True)
+class SurfaceRecommendations:
+    """`getSurfaceRecommendations`: a surface's list for a user, an anchor listing, or both."""
+    surface: str
+    model_version: int
+    items: List[ScoredItem]
+    fallback: bool
+    variant: str
+    ranking_id: str
+    user: Optional[str] = None
+    item: Optional[str] = None
+    experiment: Optional[str] = None
+    reason: Optional[str] = None
+    degraded: List[str] = field(default_factory=list)
+    explanations: List[Explanation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class SimilarItems:
     item: str
     model_version: int
@@ -82,6 +108,14 @@ class Reloaded:
     to_version: int
 
 
+def _filters(k: int, category: Optional[str], size: Optional[str], where: Optional[Mapping[str, str]], min_price: Optional[float],
+             max_price: Optional[float]) -> Dict[str, Any]:
+    query: Dict[str, Any] = {"k": k, "category": category, "size": size, "min_price": min_price, "max_price": max_price}
+    if where:
+        query["where"] = ",".join(f"{name}:{value}" for name, value in where.items())
+    return query
+
+
 def _items(values: Iterable[Mapping[str, Any]]) -> List[ScoredItem]:
     return [ScoredItem(item=v["item"], score=float(v["score"])) for v in values]
 
@@ -91,7 +125,8 @@ class RummageClient:
 
     # operationId (openapi.yaml) → method: kept in step with the specification by the tests.
     OPERATIONS = {
-        "getRecommendations": "recommendations", "getSimilarListings": "similar", "postEvents": "send_events",
+        "getRecommendations": "recommendations", "getSimilarListings": "similar", "getSurfaceRecommendations": "surface",
+        "postEvents": "send_events",
         "createListing": "create_listing", "getListing": "listing", "changeListingState": "set_state",
         "reloadModel": "reload", "getDashboard": "dashboard", "getHealth": "health", "getReadiness": "ready",
         "getMetrics": "metrics",
@@ -107,13 +142,25 @@ class RummageClient:
     def recommendations(self, user: str, k: int = 20, *, category: Optional[str] = None, size: Optional[str] = None,
                         where: Optional[Mapping[str, str]] = None, min_price: Optional[float] = None,
                         max_price: Optional[float] = None) -> Recommendations:
-        query: Dict[str, Any] = {"k": k, "category": category, "size": size, "min_price": min_price, "max_price": max_price}
-        if where:
-            query["where"] = ",".join(f"{name}:{value}" for name, value in where.items())
+        query = _filters(k, category, size, where, min_price, max_price)
         d = self._json("GET", f"/v1/users/{_segment(user)}/recommendations", query=query)
         return Recommendations(user=d["user"], model_version=d["model_version"], items=_items(d["items"]), fallback=d["fallback"],
                                variant=d["variant"], ranking_id=d["ranking_id"], experiment=d.get("experiment"),
                                reason=d.get("reason"), degraded=d.get("degraded", []))
+
+    def surface(self, surface: str, *, user: Optional[str] = None, item: Optional[str] = None, k: int = 20,
+                category: Optional[str] = None, size: Optional[str] = None, where: Optional[Mapping[str, str]] = None,
+                min_price: Optional[float] = None, max_price: Optional[float] = None, explain: bool = False) -> SurfaceRecommendations:
+        """A surface's list (home, similar, new in, … as the server configures them; docs/serving.md)."""
+        query = _filters(k, category, size, where, min_price, max_price)
+        query.update({"user": user, "item": item, "explain": "true" if explain else None})
+        d = self._json("GET", f"/v1/surfaces/{_segment(surface)}/recommendations", query=query)
+        return SurfaceRecommendations(
+            surface=d["surface"], model_version=d["model_version"], items=_items(d["items"]), fallback=d["fallback"],
+            variant=d["variant"], ranking_id=d["ranking_id"], user=d.get("user"), item=d.get("item"), experiment=d.get("experiment"),
+            reason=d.get("reason"), degraded=d.get("degraded", []),
+            explanations=[Explanation(e["item"], e["source"], float(e["retrieval_score"]), e["retrieval_rank"])
+                          for e in d.get("explanations", [])])
 
     def similar(self, item: str, k: int = 20) -> SimilarItems:
         d = self._json("GET", f"/v1/items/{_segment(item)}/similar", query={"k": k})

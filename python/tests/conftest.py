@@ -39,7 +39,9 @@ def marketplace():
         "--quiet")
     key = run("keys", "create", "--name", "python", "--scopes", "recommend,events,listings,admin,metrics",
               "--append", str(work / "keys")).splitlines()[0].strip()
-    return SimpleNamespace(work=work, data=data, log=log, registry=registry, keys=work / "keys", key=key)
+    surfaces = work / "surfaces.yaml"
+    surfaces.write_text("surfaces:\n  new_in:\n    retrieval: new-in\n    new_within_hours: 720\n    exclude: [seen]\n")
+    return SimpleNamespace(work=work, data=data, log=log, registry=registry, keys=work / "keys", key=key, surfaces=surfaces)
 
 
 def write_pipeline(work: Path, model: str, data: Path, registry: Path, train: dict) -> Path:
@@ -55,7 +57,8 @@ def serving(marketplace, model: str):
     """A `rummage serve` of `model`'s champion; yields its base URL and stops it after."""
     port = free_port()
     process = subprocess.Popen([RUMMAGE, "serve", "--registry", str(marketplace.registry), "--model", model, "--log", str(marketplace.log),
-                                "--api-keys", str(marketplace.keys), "--port", str(port), "--poll", "0"],
+                                "--api-keys", str(marketplace.keys), "--port", str(port), "--poll", "0",
+                                "--surfaces", str(marketplace.surfaces)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rummage import IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, SimilarItems
+from rummage import (IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, SimilarItems,
+                     SurfaceRecommendations)
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
@@ -19,7 +20,7 @@ def client(server):
 
 def test_every_operation_of_the_specification_has_a_method():
     ids = re.findall(r"^\s+operationId:\s*(\w+)\s*$", SPEC.read_text(), flags=re.M)
-    assert len(ids) == 11 and set(ids) == set(RummageClient.OPERATIONS)
+    assert len(ids) == 12 and set(ids) == set(RummageClient.OPERATIONS)
     for method in RummageClient.OPERATIONS.values():
         assert callable(getattr(RummageClient, method))
 
@@ -44,6 +45,24 @@ def test_similar_listings_and_an_unknown_one(client):
     with pytest.raises(RummageError) as error:
         client.similar("no-such-listing-" + uuid.uuid4().hex)
     assert error.value.status == 404
+
+
+def test_surfaces_configured_and_predefined_with_explanations(client):
+    home = client.surface("home", user="u12", k=5, explain=True)
+    assert isinstance(home, SurfaceRecommendations) and home.surface == "home" and len(home.items) == 5
+    assert [item.item for item in home.items] == [item.item for item in client.recommendations("u12", k=5).items]
+    assert [e.retrieval_rank for e in home.explanations] == list(range(5))
+    assert all(e.source == "personalised" for e in home.explanations)
+    new_in = client.surface("new_in", user="u12", k=5)
+    assert new_in.surface == "new_in" and new_in.items and not new_in.explanations
+    similar = client.surface("similar", item=home.items[0].item, user="u12", k=3)
+    assert similar.item == home.items[0].item and len(similar.items) == 3
+    with pytest.raises(RummageError) as error:
+        client.surface("nowhere", user="u12")
+    assert error.value.status == 404 and "new_in" in error.value.message
+    with pytest.raises(RummageError) as error:
+        client.surface("similar", user="u12")
+    assert error.value.status == 400
 
 
 def test_listings_are_created_moved_and_refused_when_the_lifecycle_says_no(client):

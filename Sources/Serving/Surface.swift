@@ -1,0 +1,177 @@
+import Foundation
+import RummageAPI
+
+/// A named place in an app where listings are shown (home, similar, new in, …) and how its lists are made:
+/// where candidates come from and how many, what is excluded beyond what is never served, whether answers
+/// are logged as impressions, and what to serve when retrieval finds nothing. Served at
+/// `GET /v1/surfaces/{name}/recommendations`; `home` and `similar` are predefined (and may be redefined)
+/// and also answer the older `/v1/users/{user}/recommendations` and `/v1/items/{item}/similar`.
+///
+/// Configured in the configuration file under `surfaces.NAME` (docs/serving.md, "Surfaces"):
+///
+/// ```yaml
+/// surfaces:
+///   new_in:
+///     retrieval: new-in        # personalised | similar | new-in | popular | latest
+///     candidates: 200          # retrieved before the later stages (default: the k asked)
+///     new_within_hours: 72     # new-in: listings created this recently (event time)
+///     exclude: [seen]          # besides never-servable, own and bought listings
+///     log_impressions: true    # every answer's listings as impressions (default: only in an experiment)
+///     fallback: popular        # popular | none (when retrieval finds nothing)
+/// ```
+public struct Surface: Sendable, Equatable {
+    /// Where a surface's candidates come from.
+    public enum Retrieval: String, Sendable, CaseIterable, Codable {
+        /// The user's query (their embedding, moved towards recent listings, or the user tower) against
+        /// the served index.
+        case personalised
+        /// The anchor listing's vector against the index (the listing itself left out).
+        case similar
+        /// As `personalised`, among listings created within `newWithinHours` only: new listings reach users
+        /// through their content embedding. Newest first for a user without a query.
+        case newIn = "new-in"
+        /// The most engaged-with listings of the last 7 days (event time).
+        case popular
+        /// The newest listings.
+        case latest
+    }
+
+    /// What a surface leaves out besides what is never served (not active, the user's own, bought).
+    public enum Exclusion: String, Sendable, CaseIterable, Codable {
+        /// Listings the user viewed or engaged with recently (`user_recent_views`, `user_recent_items`).
+        case seen
+    }
+
+    /// What a user surface serves when its retrieval finds nothing.
+    public enum Fallback: String, Sendable, CaseIterable, Codable {
+        /// The user's precomputed list, if any, then popular listings (marked as a fallback).
+        case popular
+        /// An empty list.
+        case none
+    }
+
+    public var name: String
+    public var retrieval: Retrieval
+    /// Candidates retrieved before the later stages; nil: the k asked. Never fewer than k.
+    public var candidates: Int?
+    /// `new-in`: how recently (event time) a listing must have been created.
+    public var newWithinHours: Double
+    public var exclusions: Set<Exclusion>
+    /// Whether every answer's listings are logged as impressions (always during an experiment).
+    public var logsImpressions: Bool
+    public var fallback: Fallback
+
+    public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
+                exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil) {
+        self.name = name
+        self.retrieval = retrieval
+        self.candidates = candidates
+        self.newWithinHours = newWithinHours
+        self.exclusions = exclusions
+        self.logsImpressions = logsImpressions
+        self.fallback = fallback ?? (retrieval == .similar ? .none : .popular)
+    }
+
+    /// `GET /v1/users/{user}/recommendations`.
+    public static let home = Surface(name: "home", retrieval: .personalised)
+    /// `GET /v1/items/{item}/similar`.
+    public static let similar = Surface(name: "similar", retrieval: .similar)
+
+    /// Whether the surface needs an anchor listing (`item`) in each request.
+    public var needsItem: Bool { retrieval == .similar }
+
+    /// How many candidates to retrieve for an answer of `k`.
+    func candidateCount(k: Int) -> Int { max(k, candidates ?? k) }
+
+    // MARK: Configuration
+
+    /// A surface as the configuration file writes it (every key optional but `retrieval`).
+    public struct Definition: Codable, Sendable, Equatable {
+        public var retrieval: Retrieval
+        public var candidates: Int?
+        public var newWithinHours: Double?
+        public var exclude: [Exclusion]?
+        public var logImpressions: Bool?
+        public var fallback: Fallback?
+
+        public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
+                    logImpressions: Bool? = nil, fallback: Fallback? = nil) {
+            self.retrieval = retrieval
+            self.candidates = candidates
+            self.newWithinHours = newWithinHours
+            self.exclude = exclude
+            self.logImpressions = logImpressions
+            self.fallback = fallback
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case retrieval, candidates, exclude, fallback
+            case newWithinHours = "new_within_hours", logImpressions = "log_impressions"
+        }
+    }
+
+    /// The keys of a surface's definition, for the configuration file's schema (`surfaces.*.KEY`), with
+    /// whether each holds a list.
+    public static let definitionKeys: [(key: String, isList: Bool)] = [
+        ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
+        ("fallback", false),
+    ]
+
+    /// The surface `name` defined by `definition`; refuses a name that cannot label metrics and values
+    /// out of range, naming the key.
+    public init(name: String, definition: Definition) throws(SurfaceError) {
+        guard (1...32).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            throw SurfaceError("surface name '\(name)': 1 to 32 characters of a-z, 0-9, '_' and '-'")
+        }
+        if let candidates = definition.candidates, !(1...10_000).contains(candidates) {
+            throw SurfaceError("surfaces.\(name).candidates must be in 1...10000, got \(candidates)")
+        }
+        if let hours = definition.newWithinHours, !(hours > 0 && hours <= 24 * 365) {
+            throw SurfaceError("surfaces.\(name).new_within_hours must be in (0, 8760], got \(hours)")
+        }
+        if definition.newWithinHours != nil && definition.retrieval != .newIn {
+            throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in")
+        }
+        self.init(name: name, retrieval: definition.retrieval, candidates: definition.candidates,
+                  newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
+                  logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback)
+    }
+
+    /// The surfaces a server answers: `home` and `similar`, replaced or joined by `configured`.
+    public static func served(_ configured: [Surface]) -> [String: Surface] {
+        var surfaces = ["home": Surface.home, "similar": Surface.similar]
+        for surface in configured { surfaces[surface.name] = surface }
+        return surfaces
+    }
+}
+
+/// What a surface is asked for: the user (absent: anonymous), the anchor listing, the length, the query
+/// filters, and whether to explain each listing's place.
+public struct SurfaceRequest: Sendable, Equatable {
+    public var user: String?
+    public var item: String?
+    public var k: Int
+    public var filters: RecommendationFilters
+    public var explain: Bool
+
+    public init(user: String? = nil, item: String? = nil, k: Int = 20, filters: RecommendationFilters = RecommendationFilters(),
+                explain: Bool = false) {
+        self.user = user
+        self.item = item
+        self.k = k
+        self.filters = filters
+        self.explain = explain
+    }
+}
+
+/// A surface that is not configured or cannot be served as asked (`message` says why).
+public struct SurfaceError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable { case invalid, unknownSurface, unknownItem }
+    public var code: Code
+    public var message: String
+    public init(_ message: String, code: Code = .invalid) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,105 @@
+import Events
+import Foundation
+import HTTPServer
+import Registry
+import RummageTestSupport
+import Serving
+import Testing
+
+/// Issue [16/19], named surfaces: each retrieval, the exclusions, the older endpoints as the predefined
+/// `home` and `similar`, explanations, errors, and impressions named by surface.
+@Suite(.serialized) struct SurfaceTests {
+    let s = ServingTests()
+
+    func surface(_ name: String, _ definition: Surface.Definition) throws -> Surface { try Surface(name: name, definition: definition) }
+
+    @Test func surfacesRetrieveExcludeExplainAndLogImpressions() throws {
+        _ = try ServingTests.deployService(dir: s.dir)
+        let surfaces = [
+            try surface("new_in", .init(retrieval: .newIn, candidates: 50, newWithinHours: 24 * 14, logImpressions: true)),
+            try surface("for_you", .init(retrieval: .personalised, candidates: 40, exclude: [.seen])),
+            try surface("trending", .init(retrieval: .popular)),
+            try surface("latest", .init(retrieval: .latest)),
+        ]
+        let service = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
+                                                logPath: s.dir + "/events.sqlite", surfaces: surfaces)
+        let router = Router()
+        ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
+        var created: [String: Int64] = [:], latestEvent = Int64.min
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll { event in
+            latestEvent = max(latestEvent, event.timestamp)
+            if event.type == .listingCreated, let item = event.item?.value { created[item] = event.timestamp }
+        }
+        let user = service.knownUsers[7]
+
+        // The predefined surfaces answer as the older endpoints do, and explain each place.
+        let home = try s.get(router, "/v1/surfaces/home/recommendations?user=\(user)&k=10&explain=true")
+        #expect(s.items(home) == s.items(try s.get(router, "/v1/users/\(user)/recommendations?k=10")))
+        let explanations = try #require(home["explanations"] as? [[String: Any]])
+        #expect(explanations.map { $0["item"] as? String } == s.items(home).map(Optional.some))
+        #expect(explanations.map { $0["retrieval_rank"] as? Int } == Array(0..<10).map(Optional.some))
+        #expect(explanations.allSatisfy { $0["source"] as? String == "personalised" })
+        let anchor = try #require(s.items(home).first)
+        let similar = try s.get(router, "/v1/surfaces/similar/recommendations?item=\(anchor)&k=5")
+        #expect(s.items(similar) == s.items(try s.get(router, "/v1/items/\(anchor)/similar?k=5")) && !s.items(similar).contains(anchor))
+        #expect(similar["item"] as? String == anchor && similar["user"] == nil)
+
+        // new-in: only listings created within the window before the latest event, ranked for the user.
+        let cutoff = latestEvent + 1 - 24 * 14 * 3600
+        let newIn = try s.get(router, "/v1/surfaces/new_in/recommendations?user=\(user)&k=20")
+        #expect(s.items(newIn).count == 20 && newIn["fallback"] as? Bool == false)
+        #expect(s.items(newIn).allSatisfy { (created[$0] ?? .min) >= cutoff })
+        let scores = (newIn["items"] as? [[String: Any]] ?? []).compactMap { $0["score"] as? Double }
+        #expect(scores == scores.sorted(by: >))
+        // Anonymous: the newest first.
+        let anonymous = s.items(try s.get(router, "/v1/surfaces/new_in/recommendations?k=10"))
+        #expect(anonymous.count == 10 && anonymous.map { created[$0]! } == anonymous.map { created[$0]! }.sorted(by: >))
+        let latest = s.items(try s.get(router, "/v1/surfaces/latest/recommendations?k=10"))
+        #expect(latest.map { created[$0]! } == latest.map { created[$0]! }.sorted(by: >))
+        #expect(s.items(try s.get(router, "/v1/surfaces/trending/recommendations?user=\(user)&k=10")).count == 10)
+
+        // exclude: [seen]: a listing the user just viewed leaves their next answer.
+        let before = s.items(try s.get(router, "/v1/surfaces/for_you/recommendations?user=\(user)&k=10"))
+        let viewed = try #require(before.first)
+        let view = #"{"event_id":"surface-view-1","type":"view","timestamp":\#(latestEvent + 5),"user":"\#(user)","item":"\#(viewed)"}"#
+        #expect(s.send(router, "POST", "/v1/events", view).status == 200)
+        let after = s.items(try s.get(router, "/v1/surfaces/for_you/recommendations?user=\(user)&k=10"))
+        #expect(!after.contains(viewed) && after.count == 10)
+        #expect(s.items(try s.get(router, "/v1/surfaces/home/recommendations?user=\(user)&k=10")).contains(viewed),
+                "home does not exclude seen listings")
+
+        // Errors: an unknown surface, a similar surface without its anchor, an unknown anchor.
+        for (path, status, message) in [("/v1/surfaces/nowhere/recommendations?user=\(user)", 404, "surfaces: for_you, home, latest, new_in"),
+                                        ("/v1/surfaces/similar/recommendations?user=\(user)", 400, "give item=ID"),
+                                        ("/v1/surfaces/similar/recommendations?item=no-such-listing", 404, "unknown item"),
+                                        ("/v1/surfaces/home/recommendations?user=\(user)&explain=yes", 400, "explain")] {
+            let response = router.handle(HTTPRequest(method: "GET", path: path))
+            #expect(response.status == status && String(decoding: response.body, as: UTF8.self).contains(message), "\(path)")
+        }
+
+        // Only new_in logs impressions (no experiment runs), named by the surface.
+        service.flushImpressions()
+        var impressions: [Event] = []
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll(types: [.impression]) { impressions.append($0) }
+        #expect(impressions.count == 20)
+        #expect(impressions.allSatisfy { $0.surface == "new_in" && $0.user?.value == user && $0.rankingID == newIn["ranking_id"] as? String })
+    }
+
+    @Test func surfaceDefinitionsAreChecked() throws {
+        for (name, definition, message) in [
+            ("Home", Surface.Definition(retrieval: .personalised), "surface name 'Home'"),
+            ("a", Surface.Definition(retrieval: .personalised, candidates: 0), "surfaces.a.candidates"),
+            ("b", Surface.Definition(retrieval: .personalised, newWithinHours: 5), "goes with retrieval new-in"),
+        ] {
+            let error = #expect(throws: SurfaceError.self) { try Surface(name: name, definition: definition) }
+            #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        }
+        let dir = Fixtures.temporaryDirectory("surfaces")
+        let file = Fixtures.write("surfaces:\n  new_in:\n    retrieval: new-in\n    candidtes: 10\n", to: "surfaces.yaml", in: dir)
+        let refused = rummage("serve", "--surfaces", file, "--log", dir + "/none.sqlite", "--create-log", "--registry", dir, "--model", "m")
+        #expect(refused.code == 65 && refused.err.contains("candidtes") && refused.err.contains("candidates"), "\(refused.err)")
+        let config = Fixtures.write("surfaces:\n  home:\n    retrieval: similar\n", to: "rummage.yaml", in: dir)
+        let checked = rummage("config", "check", "--config", config)
+        #expect(checked.code == 0 && checked.out.contains("surfaces: home"), "\(checked.err)")
+    }
+}
