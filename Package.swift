@@ -4,10 +4,10 @@
 //   6 executables  rummage
 //   5 interface    RummageCLI
 //   4 assembly     Pipeline · Serving · BenchmarkHarness
-//   3 models       Baselines · MatrixFactorization · TwoTower · Backends (drivers by location) · Simulation
+//   3 models       Baselines · MatrixFactorization · TwoTower · Ranking · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost)
 import PackageDescription
 
 let package = Package(
@@ -25,6 +25,8 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CXGBoost", path: "Sources/CXGBoost", pkgConfig: "xgboost",
+                       providers: [.apt(["libxgboost-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
                        providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
@@ -70,6 +72,7 @@ let package = Package(
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        .target(name: "Ranking", dependencies: ["CXGBoost", "RummageCore"]),
         // Generated users played against a live server through the HTTP API (rummage simulate).
         .target(name: "Simulation", dependencies: ["Datasets", "RummageAPI", "RummageClient", "RummageCore"]),
         // Every backend a location names: event logs, the online store, precomputed lists.
@@ -107,6 +110,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LinearAlgebra", "RummageCore"]),
         .testTarget(name: "MatrixFactorizationTests",
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
+        .testTarget(name: "RankingTests", dependencies: ["Ranking", "RummageCore"]),
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageAPITests", dependencies: ["RummageAPI"]),
