@@ -81,7 +81,7 @@ let package = Package(
         // Layer 4: assembly.
         .target(name: "Pipeline",
                 dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
-                               "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
+                               "Ranking", "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
                 dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
                                "RummageCore", "Storage", "Telemetry", "Training", "VectorSearch"]),

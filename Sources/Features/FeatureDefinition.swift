@@ -101,8 +101,8 @@ public struct FeatureSet: Sendable, Equatable {
         return String(FNV1a.hash(text), radix: 16)
     }
 
-    /// The marketplace defaults: activity counts over 1h/1d/7d windows, recent items and views, category and
-    /// brand affinity, spend, and listing popularity windows.
+    /// The marketplace defaults: activity counts over 1h/1d/7d windows, recent items and views, category,
+    /// brand and size affinity, spend, and listing popularity windows.
     public static let marketplace: FeatureSet = {
         let engaged: Set<EventType> = [.like, .save, .addToBag, .purchase]
         let h = FeatureWindow.hour, d = FeatureWindow.day
@@ -118,6 +118,8 @@ public struct FeatureSet: Sendable, Equatable {
                               aggregation: .affinity(attribute: "category")),
             FeatureDefinition(name: "user_brand_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,
                               aggregation: .affinity(attribute: "brand")),
+            FeatureDefinition(name: "user_size_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,
+                              aggregation: .affinity(attribute: "size")),
             FeatureDefinition(name: "user_spend_30d", entity: .user, eventTypes: [.purchase], window: 30 * d,
                               aggregation: .sumOfPrice),
             FeatureDefinition(name: "item_views_1h", entity: .item, eventTypes: [.view], window: h, aggregation: .count),

@@ -186,3 +186,24 @@ public struct RankingError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+extension GradientBoostedTrees.Rows {
+    /// Mean NDCG@`cutoff` over the groups when each group's rows are ordered by `scores` (ties: the
+    /// earlier row first), with gains 2^label − 1; groups without any positive label are left out.
+    public func meanNDCG(scores: [Float], cutoff: Int) -> Double {
+        precondition(scores.count == count)
+        var total = 0.0, counted = 0, start = 0
+        for size in groups {
+            let labels = self.labels[start..<start + size].map(Double.init), ranked = Array(scores[start..<start + size])
+            start += size
+            func dcg(_ order: [Int]) -> Double {
+                order.prefix(cutoff).enumerated().reduce(0) { $0 + (pow(2, labels[$1.element]) - 1) / log2(Double($1.offset) + 2) }
+            }
+            let ideal = dcg(labels.indices.sorted { (labels[$0], -$0) > (labels[$1], -$1) })
+            guard ideal > 0 else { continue }
+            total += dcg(ranked.indices.sorted { (ranked[$0], -$0) > (ranked[$1], -$1) }) / ideal
+            counted += 1
+        }
+        return counted == 0 ? 0 : total / Double(counted)
+    }
+}

@@ -41,11 +41,15 @@ final class ImpressionLog: @unchecked Sendable {
 
     deinit { timer.cancel() }
 
-    func record(_ answer: SurfaceRecommendations) {
+    /// Logs `answer`'s listings; `retrievalScores[k]` is the score retrieval gave listing `k` (what a learned
+    /// ranker reads as a feature), kept as the attribute `retrieval_score`.
+    func record(_ answer: SurfaceRecommendations, retrievalScores: [Float]) {
+        precondition(retrievalScores.count == answer.items.count)
         let now = Int64(Date().timeIntervalSince1970)
         let events = answer.items.enumerated().map { position, item in
             var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: answer.user.map { UserID($0) },
-                              item: ItemID(item.item), attributes: ["variant": answer.variant])
+                              item: ItemID(item.item),
+                              attributes: ["variant": answer.variant, "retrieval_score": String(retrievalScores[position])])
             event.surface = answer.surface
             event.rankingID = answer.rankingID
             event.position = position

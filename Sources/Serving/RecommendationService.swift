@@ -280,7 +280,7 @@ public final class RecommendationService: Sendable {
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
         if let impressions, experiment != nil || surface.logsImpressions, user != nil {
-            impressions.record(answer)
+            impressions.record(answer, retrievalScores: answer.items.map(\.score))
             if experiment != nil {
                 rankingVariants.withLock { maps in
                     maps.current[answer.rankingID] = variant

@@ -18,21 +18,6 @@ import Testing
         return GradientBoostedTrees.Rows(values: values, columns: 3, labels: labels, groups: Array(repeating: size, count: lists))
     }
 
-    /// Mean NDCG@10 of each list ordered by `scores` (gains 2^label − 1).
-    static func ndcg(_ rows: GradientBoostedTrees.Rows, _ scores: [Float]) -> Double {
-        var total = 0.0, start = 0
-        for size in rows.groups {
-            let labels = Array(rows.labels[start..<start + size]), ranked = Array(scores[start..<start + size])
-            func dcg(_ order: [Int]) -> Double {
-                order.prefix(10).enumerated().reduce(0) { $0 + (pow(2, Double(labels[$1.element])) - 1) / log2(Double($1.offset) + 2) }
-            }
-            let ideal = dcg(labels.indices.sorted { labels[$0] > labels[$1] })
-            total += ideal == 0 ? 1 : dcg(ranked.indices.sorted { (ranked[$0], -$0) > (ranked[$1], -$1) }) / ideal
-            start += size
-        }
-        return total / Double(rows.groups.count)
-    }
-
     var parameters: GradientBoostedTrees.Parameters {
         var p = GradientBoostedTrees.Parameters()
         p.rounds = 30
@@ -48,7 +33,8 @@ import Testing
         }
         #expect(model.featureCount == 3)
         let scores = try model.predict(test.values, columns: 3)
-        let learned = Self.ndcg(test, scores), noise = Self.ndcg(test, test.values.enumerated().filter { $0.offset % 3 == 1 }.map(\.element))
+        let learned = test.meanNDCG(scores: scores, cutoff: 10)
+        let noise = test.meanNDCG(scores: test.values.enumerated().filter { $0.offset % 3 == 1 }.map(\.element), cutoff: 10)
         #expect(learned > 0.97 && learned > noise + 0.2, "NDCG@10 learned \(learned), noise feature \(noise)")
         #expect(reported.count == 30 && reported.last! > 0.95, "validation ndcg@10 per round: \(reported.suffix(3))")
     }
@@ -72,6 +58,16 @@ import Testing
             results.withLock { $0[k] = scores }
         }
         #expect(results.withLock { $0 }.allSatisfy { $0 == expected })
+    }
+
+    /// Labels 0, 1, 2 ranked worst first: DCG = 1/log2(3) + 3/log2(4), ideal = 3 + 1/log2(3); a group
+    /// without a positive label is left out of the mean.
+    @Test func meanNDCGKnownAnswer() {
+        let rows = GradientBoostedTrees.Rows(values: [0, 0, 0, 0, 0], columns: 1, labels: [0, 1, 2, 0, 0], groups: [3, 2])
+        let expected = (1 / log2(3.0) + 1.5) / (3 + 1 / log2(3.0))
+        #expect(abs(rows.meanNDCG(scores: [3, 2, 1, 5, 4], cutoff: 10) - expected) < 1e-12)
+        #expect(abs(rows.meanNDCG(scores: [1, 2, 3, 0, 0], cutoff: 10) - 1) < 1e-12)
+        #expect(abs(rows.meanNDCG(scores: [3, 2, 1, 0, 0], cutoff: 1) - 0) < 1e-12)
     }
 
     @Test func refusesRowsThatDoNotAddUp() {

@@ -83,6 +83,9 @@ import Testing
         try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll(types: [.impression]) { impressions.append($0) }
         #expect(impressions.count == 20)
         #expect(impressions.allSatisfy { $0.surface == "new_in" && $0.user?.value == user && $0.rankingID == newIn["ranking_id"] as? String })
+        // Each carries the score retrieval gave it, what a learned ranker reads.
+        let served = (newIn["items"] as? [[String: Any]] ?? []).compactMap { ($0["score"] as? Double).map(Float.init) }
+        #expect(impressions.sorted { $0.position! < $1.position! }.compactMap { $0.attributes["retrieval_score"].flatMap(Float.init) } == served)
     }
 
     @Test func surfaceDefinitionsAreChecked() throws {

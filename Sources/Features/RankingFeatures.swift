@@ -1,0 +1,81 @@
+import Foundation
+
+/// What a learned ranker reads for one (user, listing) candidate, defined once: `row` is the only code
+/// that computes it, fed offline with point-in-time values (`OfflineFeatures.values` at an impression's
+/// time, the listing as it was then) and online with the online store's current values and the listing's
+/// current facts. The base features it reads are ordinary features of the feature set, so
+/// `FeatureConsistency` (`rummage features check`) covers the ranker's inputs too.
+public enum RankingFeatures {
+    /// A listing as the ranker sees it.
+    public struct Listing: Sendable, Equatable {
+        /// Its categorical attributes (`category`, `brand`, `size`, …).
+        public var attributes: [String: String]
+        public var price: Double?
+        /// When it was created (event time).
+        public var createdAt: Int64?
+
+        public init(attributes: [String: String], price: Double?, createdAt: Int64?) {
+            self.attributes = attributes
+            self.price = price
+            self.createdAt = createdAt
+        }
+    }
+
+    /// The ranker's columns, in order. Unknown inputs are NaN (the trees' "missing").
+    public static let names = [
+        "retrieval_score",          // the candidate's similarity from retrieval
+        "user_category_affinity",   // share of the user's engagements (30 days) in the listing's category
+        "user_brand_affinity",      // … in its brand
+        "user_size_affinity",       // … in its size
+        "log_price",                // log(1 + price)
+        "price_vs_recent",          // log(price / mean price of the user's recent listings); 0 without any
+        "listing_age_hours",        // hours since the listing was created
+        "item_views_1d", "item_engagements_7d",   // log(1 + count)
+        "user_views_1d", "user_engagements_7d",   // log(1 + count): how active the user is
+    ]
+
+    /// The user features `row` reads, in the order it takes their values.
+    public static let userFeatures = ["user_category_affinity_30d", "user_brand_affinity_30d", "user_size_affinity_30d",
+                                      "user_views_1d", "user_engagements_7d", "user_recent_items"]
+    /// The listing features `row` reads, in the order it takes their values.
+    public static let itemFeatures = ["item_views_1d", "item_engagements_7d"]
+
+    /// The row of `names` for a candidate: `user` and `item` are the values of `userFeatures` and
+    /// `itemFeatures` at `time`; `recentPrices` the prices of the listings of the user's `user_recent_items`
+    /// (those known).
+    public static func row(retrievalScore: Float, user: [FeatureValue], item: [FeatureValue], listing: Listing,
+                           recentPrices: [Double], at time: Int64) -> [Float] {
+        precondition(user.count == userFeatures.count && item.count == itemFeatures.count)
+        func share(_ value: FeatureValue, _ attribute: String) -> Float {
+            guard case .distribution(let shares) = value, let key = listing.attributes[attribute] else { return 0 }
+            return Float(shares[key] ?? 0)
+        }
+        func count(_ value: FeatureValue) -> Float {
+            if case .number(let n) = value { return Float(log1p(max(0, n))) }
+            return 0
+        }
+        let price = listing.price
+        let known = recentPrices.filter { $0 > 0 }
+        let relative: Float
+        if let price, price > 0, !known.isEmpty {
+            relative = Float(log(price / (known.reduce(0, +) / Double(known.count))))
+        } else {
+            relative = price == nil ? .nan : 0
+        }
+        return [
+            retrievalScore,
+            share(user[0], "category"), share(user[1], "brand"), share(user[2], "size"),
+            price.map { Float(log1p(max(0, $0))) } ?? .nan,
+            relative,
+            listing.createdAt.map { Float(Double(time - $0) / 3600) } ?? .nan,
+            count(item[0]), count(item[1]),
+            count(user[3]), count(user[4]),
+        ]
+    }
+
+    /// The listings of a `user_recent_items` value.
+    public static func recentItems(_ user: [FeatureValue]) -> [String] {
+        if case .ids(let ids) = user[5] { return ids }
+        return []
+    }
+}

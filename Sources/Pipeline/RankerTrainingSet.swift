@@ -1,0 +1,99 @@
+import Events
+import Features
+import Ranking
+import RummageCore
+
+/// A learned ranker's data, from the event log: every impression of a surface (a listing shown to a user in
+/// a list with a `ranking_id`), labelled by the engagement that followed it, with `RankingFeatures` computed
+/// point in time. One list (`ranking_id`) is one query group.
+///
+/// Labels are graded by the strongest engagement with the same listing that names the impression's
+/// `ranking_id` within `attributionSeconds` after it: view 1, like or save 2, add to bag 3, purchase 4;
+/// none 0. The newest `validationFraction` of lists (by impression time) are held out; lists without any
+/// engagement teach a ranking nothing and are left out of training (kept out of the NDCG average too).
+public struct RankerTrainingSet: Sendable {
+    public struct Options: Sendable {
+        public var surface: String
+        public var attributionSeconds: Int64 = 3_600
+        public var validationFraction = 0.2
+
+        public init(surface: String) { self.surface = surface }
+    }
+
+    /// The grade of an engagement type (absent: not an engagement).
+    public static let grades: [EventType: Float] = [.view: 1, .like: 2, .save: 2, .addToBag: 3, .purchase: 4]
+
+    public var training: GradientBoostedTrees.Rows
+    public var validation: GradientBoostedTrees.Rows
+    /// Impressions of the surface in the log, and how many were engaged with.
+    public var impressions: Int
+    public var engaged: Int
+
+    /// Builds the set from `events` (the log as read, any order).
+    public static func build(events: [Event], options: Options) -> RankerTrainingSet {
+        struct Shown { var event: Event; var retrievalScore: Float; var label: Float = 0 }
+        var shown: [Shown] = [], position: [String: Int] = [:]
+        for event in events where event.type == .impression && event.surface == options.surface {
+            guard let ranking = event.rankingID, let item = event.item?.value, event.user != nil,
+                  let score = event.attributes["retrieval_score"].flatMap(Float.init) else { continue }
+            position[ranking + "\u{1F}" + item] = shown.count
+            shown.append(Shown(event: event, retrievalScore: score))
+        }
+        for event in events {
+            guard let grade = grades[event.type], let ranking = event.rankingID, let item = event.item?.value,
+                  let k = position[ranking + "\u{1F}" + item], shown[k].event.user == event.user else { continue }
+            let delay = event.timestamp - shown[k].event.timestamp
+            if delay >= 0 && delay <= options.attributionSeconds { shown[k].label = max(shown[k].label, grade) }
+        }
+        // Listings as they were: attributes from their creation, prices as they changed.
+        var attributes: [String: [String: String]] = [:], created: [String: Int64] = [:], prices: [String: [(Int64, Double)]] = [:]
+        for event in events {
+            guard let item = event.item?.value else { continue }
+            switch event.type {
+            case .listingCreated:
+                attributes[item] = event.attributes
+                created[item] = event.timestamp
+                if let price = event.price { prices[item, default: []].append((event.timestamp, price)) }
+            case .priceChanged:
+                if let price = event.price { prices[item, default: []].append((event.timestamp, price)) }
+            default: break
+            }
+        }
+        for item in prices.keys { prices[item]!.sort { $0.0 < $1.0 } }
+        func price(of item: String, at time: Int64) -> Double? { prices[item]?.last { $0.0 <= time }?.1 }
+
+        // Point-in-time feature values at each impression; impressions feed no feature.
+        let features = FeatureSet.marketplace, names = features.definitions.map(\.name)
+        let userColumns = RankingFeatures.userFeatures.map { names.firstIndex(of: $0)! }
+        let itemColumns = RankingFeatures.itemFeatures.map { names.firstIndex(of: $0)! }
+        var rows = [[Float]](repeating: [], count: shown.count)
+        OfflineFeatures.values(events: events.filter { $0.type != .impression }, features: features,
+                               requests: shown.map { .init(user: $0.event.user, item: $0.event.item, time: $0.event.timestamp) }) { k, values in
+            let s = shown[k], item = s.event.item!.value, time = s.event.timestamp
+            let user = userColumns.map { values[$0] }
+            rows[k] = RankingFeatures.row(
+                retrievalScore: s.retrievalScore, user: user, item: itemColumns.map { values[$0] },
+                listing: .init(attributes: attributes[item] ?? [:], price: price(of: item, at: time), createdAt: created[item]),
+                recentPrices: RankingFeatures.recentItems(user).compactMap { price(of: $0, at: time) }, at: time)
+        }
+        // Lists in time order (then by id), each list's rows by position; the newest fraction held out.
+        var lists: [String: [Int]] = [:]
+        for (k, s) in shown.enumerated() { lists[s.event.rankingID!, default: []].append(k) }
+        let ordered = lists.map { ($0.key, $0.value.sorted { (shown[$0].event.position ?? 0) < (shown[$1].event.position ?? 0) }) }
+            .sorted { (shown[$0.1[0]].event.timestamp, $0.0) < (shown[$1.1[0]].event.timestamp, $1.0) }
+        let cut = ordered.count - Int((Double(ordered.count) * options.validationFraction).rounded())
+        func assemble(_ part: ArraySlice<(String, [Int])>) -> GradientBoostedTrees.Rows {
+            var values: [Float] = [], labels: [Float] = [], groups: [Int] = []
+            for (_, members) in part where members.contains(where: { shown[$0].label > 0 }) {
+                for k in members {
+                    values += rows[k]
+                    labels.append(shown[k].label)
+                }
+                groups.append(members.count)
+            }
+            return GradientBoostedTrees.Rows(values: values, columns: RankingFeatures.names.count, labels: labels, groups: groups)
+        }
+        return RankerTrainingSet(training: assemble(ordered[..<cut]), validation: assemble(ordered[cut...]),
+                                 impressions: shown.count, engaged: shown.count { $0.label > 0 })
+    }
+}
