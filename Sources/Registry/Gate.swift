@@ -62,12 +62,24 @@ public struct GateReport: Codable, Sendable, Equatable {
         public var name: String
         public var passed: Bool
         public var detail: String
+
+        public init(name: String, passed: Bool, detail: String) {
+            self.name = name
+            self.passed = passed
+            self.detail = detail
+        }
     }
 
     public var candidate: String
     public var baseline: String?
     public var checks: [Check]
     public var blessed: Bool { checks.allSatisfy(\.passed) }
+
+    public init(candidate: String, baseline: String?, checks: [Check]) {
+        self.candidate = candidate
+        self.baseline = baseline
+        self.checks = checks
+    }
 
     /// Evaluates `policy` for a candidate's metrics against an optional baseline's, with the measured
     /// scoring latency and whether the saved artifact loaded and answered like the trained model.

@@ -23,7 +23,8 @@ public enum RummageCLI {
                        GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
                        BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
                        SimulateCommand.self, KeysCreateCommand.self, ConfigCheckCommand.self, ConfigReferenceCommand.self,
-                       CompletionCommand.self, ImportCommand.self, ExportModelCommand.self, RunsListCommand.self, RunsCompareCommand.self])
+                       CompletionCommand.self, ImportCommand.self, ExportModelCommand.self, RunsListCommand.self, RunsCompareCommand.self,
+                       RankerTrainCommand.self])
         tool.commonOptions = [Settings.configOption]
         tool.configKey = { command, option in Settings.key(command: command, option: option) }
         tool.fallbacks = { command, given in

@@ -2,7 +2,10 @@ import Events
 import Features
 import Foundation
 import Pipeline
+import Registry
 import RummageCore
+import RummageTestSupport
+import Training
 import Testing
 
 @Suite struct RankerTrainingSetTests {
@@ -64,5 +67,48 @@ import Testing
         // l3 is shown in r1 (at 2000 s, price 13) and r3 (at 4000 s, after its change to 99).
         #expect(set.training.values[5 * columns + price] == Float(log1p(13.0)))
         #expect(set.validation.values[price] == Float(log1p(99.0)))
+    }
+}
+
+@Suite struct RankerPipelineTests {
+    /// 400 lists of up to ten listings (a pair of jeans among tops, retrieval scores at random) for users who
+    /// liked jeans before; they engage with the jeans. Retrieval's order knows nothing of it, the user's
+    /// category affinity does.
+    static func events(seed: UInt64) -> [Event] {
+        var rng = SeededGenerator(seed: seed)
+        var events = (0..<40).map { i in
+            Event(id: "c\(i)", type: .listingCreated, timestamp: 0, user: "s", item: ItemID("l\(i)"), price: 10,
+                  attributes: ["category": i < 20 ? "jeans" : "tops"])
+        }
+        for u in 0..<10 { events.append(Event(id: "h\(u)", type: .like, timestamp: 10, user: UserID("u\(u)"), item: "l0")) }
+        for k in 0..<400 {
+            let t = Int64(1_000 + 10 * k), user = "u\(k % 10)", ranking = "r\(k)"
+            let items = [rng.nextInt(below: 20)] + (0..<9).map { _ in 20 + rng.nextInt(below: 20) }
+            let shown = Array(Set(items)).sorted().shuffled(using: &rng)
+            for (p, i) in shown.enumerated() {
+                events.append(RankerTrainingSetTests.impression(ranking, p, user: user, item: "l\(i)", at: t, score: rng.nextFloat()))
+            }
+            let liked = shown.filter { $0 < 20 }[0]
+            events.append(RankerTrainingSetTests.engagement("e\(k)", .like, ranking: ranking, user: user, item: "l\(liked)", at: t + 5))
+        }
+        return events
+    }
+
+    @Test func aRankerThatBeatsRetrievalIsBlessedRegisteredAndPromoted() throws {
+        let registry = ModelRegistry(root: Fixtures.temporaryDirectory("ranker") + "/registry")
+        func train(_ settings: [(key: String, value: String)]) throws -> RankerPipeline.Result {
+            try RankerPipeline.run(events: Self.events(seed: 1), data: "test", logSequence: nil, surface: "home", registry: registry,
+                                   model: "home-ranker", alias: "champion", settings: HyperParameters(settings), threads: 1, progress: { _ in })
+        }
+        let first = try train([("rounds", "30"), ("max_depth", "3")])
+        #expect(first.gate.blessed, "\(first.gate.markdown)")
+        #expect(first.manifest.metrics["ndcg@10"]! > 0.99 && first.manifest.metrics["ndcg@10[retrieval]"]! < 0.7, "\(first.manifest.metrics)")
+        #expect(registry.aliases("home-ranker")["champion"] == 1 && first.manifest.kind == RankerPipeline.artifactKind)
+        let files = try registry.verify("home-ranker", 1)
+        #expect(files[RankerPipeline.modelFile] != nil && files[RankerPipeline.featuresFile] != nil)
+        // A second version that cannot split (every score equal) is gated against the first and refused: the alias stays.
+        let second = try train([("rounds", "5"), ("min_child_weight", "1000000")])
+        #expect(second.manifest.version == 2 && !second.gate.blessed && registry.aliases("home-ranker")["champion"] == 1)
+        #expect(throws: TrainingError.self) { _ = try train([("rounds", "1"), ("depth", "1")]) }
     }
 }

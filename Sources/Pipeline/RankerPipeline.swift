@@ -1,0 +1,134 @@
+import BuildInfo
+import Events
+import Features
+import Foundation
+import Ranking
+import Registry
+import RummageCore
+import Training
+
+/// A surface's learned ranker, trained from the event log and registered like any model:
+///
+/// ```
+/// data (RankerTrainingSet: impressions labelled by engagement, point-in-time features)
+///   → train (gradient-boosted trees, LambdaMART) → evaluate (NDCG@10 on the held-out, newest lists)
+///   → gate → register → promote
+/// ```
+///
+/// The evaluation ranks each held-out list three ways: by the ranker, by retrieval's score (what the
+/// surface serves without a ranker) and in the order it was shown. The gate asks the ranker to beat
+/// retrieval's order, to be no more than 0.005 below the version its alias holds, and its saved model to
+/// load and score as trained. A version holds `ranker.json` (XGBoost's JSON) and `ranker-features.json`
+/// (the columns, in order, and the feature set's version).
+public enum RankerPipeline {
+    public static let artifactKind = "xgboost-ranker"
+    public static let modelFile = "ranker.json"
+    public static let featuresFile = "ranker-features.json"
+    /// How far below the current holder of the alias a new version's NDCG@10 may be.
+    public static let tolerance = 0.005
+
+    public struct Result: Sendable {
+        public var manifest: Manifest
+        public var gate: GateReport
+    }
+
+    /// Reads `key=value` settings: `rounds`, `max_depth`, `eta`, `min_child_weight`, `subsample`, `lambda`,
+    /// `objective` (`rank:ndcg` or `binary:logistic`), `seed`; unknown keys are refused.
+    public static func parameters(_ settings: HyperParameters, threads: Int) throws(TrainingError) -> GradientBoostedTrees.Parameters {
+        var p = GradientBoostedTrees.Parameters()
+        p.rounds = try settings.int("rounds", default: p.rounds, in: 1...100_000)
+        p.maxDepth = try settings.int("max_depth", default: p.maxDepth, in: 1...32)
+        p.learningRate = try settings.double("eta", default: p.learningRate, in: 1e-6...1)
+        p.minChildWeight = try settings.double("min_child_weight", default: p.minChildWeight, in: 0...1e6)
+        p.subsample = try settings.double("subsample", default: p.subsample, in: 0.01...1)
+        p.l2 = try settings.double("lambda", default: p.l2, in: 0...1e6)
+        p.objective = GradientBoostedTrees.Parameters.Objective(rawValue: try settings.string(
+            "objective", default: p.objective.rawValue, allowed: GradientBoostedTrees.Parameters.Objective.allCases.map(\.rawValue)))!
+        p.seed = UInt64(try settings.int("seed", default: Int(p.seed), in: 0...Int.max))
+        p.threads = threads
+        try settings.checkAllUsed(model: artifactKind)
+        return p
+    }
+
+    /// Trains, evaluates, gates and registers the ranker of `surface` from `events` (the log as of a time);
+    /// promotes it to `alias` when blessed.
+    public static func run(events: [Event], data: String, logSequence: Int64?, surface: String, registry: ModelRegistry,
+                           model: String, alias: String, settings: HyperParameters, threads: Int,
+                           progress: @Sendable (String) -> Void) throws -> Result {
+        let parameters = try parameters(settings, threads: threads)
+        let set = RankerTrainingSet.build(events: events, options: .init(surface: surface))
+        progress("ranker: \(set.impressions) impressions of surface '\(surface)', \(set.engaged) engaged; "
+                 + "\(set.training.groups.count) lists to train on, \(set.validation.groups.count) held out")
+        guard !set.training.groups.isEmpty, !set.validation.groups.isEmpty else {
+            throw TrainingError(.invalidData, "not enough engaged impressions of surface '\(surface)' to train and evaluate a ranker "
+                                + "(\(set.training.groups.count) lists to train on, \(set.validation.groups.count) to evaluate): log them with "
+                                + "the surface's log_impressions: true, and send events with their ranking_id")
+        }
+        let clock = Stopwatch()
+        let ranker = try GradientBoostedTrees.train(set.training, parameters: parameters, validation: set.validation) { round, value in
+            if (round + 1) % 50 == 0 || round + 1 == parameters.rounds {
+                progress("ranker: round \(round + 1)/\(parameters.rounds)" + (value.map { String(format: ", validation ndcg@10 %.4f", $0) } ?? ""))
+            }
+        }
+        progress("ranker: trained in \(formattedSeconds(clock.elapsedSeconds))")
+        let columns = RankingFeatures.names.count, retrieval = RankingFeatures.names.firstIndex(of: "retrieval_score")!
+        let validation = set.validation
+        let scores = try ranker.predict(validation.values, columns: columns)
+        let retrievalScores = (0..<validation.count).map { validation.values[$0 * columns + retrieval] }
+        // Rows of a list are in the order they were shown.
+        var shownOrder: [Float] = []
+        for size in validation.groups { shownOrder += (0..<size).map { Float(-$0) } }
+        let metrics: [String: Double] = [
+            "ndcg@10": validation.meanNDCG(scores: scores, cutoff: 10),
+            "ndcg@10[retrieval]": validation.meanNDCG(scores: retrievalScores, cutoff: 10),
+            "ndcg@10[logged]": validation.meanNDCG(scores: shownOrder, cutoff: 10),
+            "impressions": Double(set.impressions), "engaged_impressions": Double(set.engaged),
+            "training_lists": Double(set.training.groups.count), "validation_lists": Double(validation.groups.count),
+        ]
+        progress(String(format: "ranker: held-out ndcg@10 %.4f (retrieval's order %.4f, as shown %.4f)",
+                        metrics["ndcg@10"]!, metrics["ndcg@10[retrieval]"]!, metrics["ndcg@10[logged]"]!))
+
+        let staging = NSTemporaryDirectory() + "rummage-ranker-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let json = try ranker.modelJSON()
+        try TextFile.write(json, to: staging + "/" + modelFile)
+        let description = try JSONSerialization.data(withJSONObject: ["columns": RankingFeatures.names, "surface": surface,
+                                                                      "feature_set_version": FeatureSet.marketplace.version],
+                                                     options: [.prettyPrinted, .sortedKeys])
+        try description.write(to: URL(fileURLWithPath: staging + "/" + featuresFile))
+
+        let champion = registry.aliases(model)[alias]
+        let baseline = try champion.map { version throws(RegistryError) in (version, try registry.manifest(model, version).metrics) }
+        var checks = [GateReport.Check(name: "ndcg@10 ≥ retrieval's order", passed: metrics["ndcg@10"]! >= metrics["ndcg@10[retrieval]"]!,
+                                       detail: String(format: "%.4f against %.4f", metrics["ndcg@10"]!, metrics["ndcg@10[retrieval]"]!))]
+        if let (version, old) = baseline, let previous = old["ndcg@10"] {
+            checks.append(.init(name: "ndcg@10 ≥ v\(version)'s − \(tolerance)", passed: metrics["ndcg@10"]! >= previous - tolerance,
+                                detail: String(format: "%.4f against %.4f", metrics["ndcg@10"]!, previous)))
+        }
+        let reloaded = try GradientBoostedTrees(modelJSON: json).predict(validation.values, columns: columns)
+        checks.append(.init(name: "artifact loads and answers", passed: reloaded == scores,
+                            detail: "\(modelFile) scores the \(validation.count) held-out rows " + (reloaded == scores ? "as trained" : "differently")))
+        let next = (registry.versions(model).last ?? 0) + 1
+        let gate = GateReport(candidate: "\(model) v\(next)", baseline: baseline.map { "\(model) v\($0.0) (\(alias))" }, checks: checks)
+        try gate.json.write(to: URL(fileURLWithPath: staging + "/gate.json"))
+        try Data(gate.markdown.utf8).write(to: URL(fileURLWithPath: staging + "/gate.md"))
+
+        var hasher = SHA256Hasher()
+        hasher.update("\(data) surface \(surface) impressions \(set.impressions) engaged \(set.engaged)\n")
+        let manifest = Manifest(
+            model: model, version: 0, kind: artifactKind, configuration: settings.resolved, seed: parameters.seed, threads: threads,
+            dataFingerprint: hasher.finalize(), data: "\(data): impressions of surface '\(surface)'",
+            featureSetVersion: FeatureSet.marketplace.version, codeVersion: BuildInfo.codeVersion, toolchain: BuildInfo.toolchain,
+            hardware: BuildInfo.hardware, metrics: metrics, artifacts: [:], createdAt: ISO8601DateFormatter().string(from: Date()),
+            parent: champion, blessed: gate.blessed, gateReport: "gate.md").withData(schemaVersion: nil, logSequence: logSequence)
+        let stored = try registry.register(manifest, artifacts: [modelFile: staging + "/" + modelFile, featuresFile: staging + "/" + featuresFile,
+                                                                 "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md"])
+        progress("ranker: registered \(model) v\(stored.version); gate \(gate.blessed ? "blessed" : "NOT blessed")")
+        if gate.blessed {
+            try registry.setAlias(model, alias, to: stored.version)
+            progress("ranker: \(alias) → v\(stored.version)")
+        }
+        return Result(manifest: stored, gate: gate)
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParsing
+import Backends
+import Events
+import Foundation
+import Pipeline
+import Registry
+import RummageCore
+import Training
+
+/// `rummage ranker train`: a surface's learned ranker from the impressions and engagement in the log.
+struct RankerTrainCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "ranker train",
+        abstract: "Train a surface's learned ranker (gradient-boosted trees) from its logged impressions, evaluate, gate and register it.",
+        discussion: """
+        The data: every impression of the surface in the log (surfaces with log_impressions: true, or any
+        during an experiment), labelled by the strongest engagement with that listing naming the impression's
+        ranking_id within an hour (view 1, like or save 2, add to bag 3, purchase 4), with the ranker's
+        features computed point in time (docs/serving.md, "Learned ranker"). The newest 20 % of lists are
+        held out: NDCG@10 of the ranker, of retrieval's order and of the order shown are the version's
+        metrics. The gate asks the ranker to beat retrieval's order and to stay within 0.005 of the version
+        the alias holds; a blessed version moves the alias.
+
+        Settings (--set): rounds (200), max_depth (6), eta (0.1), min_child_weight (1), subsample (1),
+        lambda (1), objective (rank:ndcg, LambdaMART; or binary:logistic), seed (42).
+
+        Exit codes as 'pipeline run': 0 promoted; 3 registered but not blessed.
+        """,
+        options: [
+            .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .value("surface", "NAME", help: "The surface whose impressions train the ranker.", default: "home"),
+            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("model", "NAME", help: "Registered model name of the ranker, e.g. home-ranker.", required: true),
+            .value("alias", "NAME", help: "The alias a blessed version moves.", default: "champion"),
+            .value("as-of", "UNIX", help: "Use the events before this time (default: all)."),
+            .repeated("set", "KEY=VALUE", help: "A training setting, e.g. rounds=300."),
+            .value("threads", "N", help: "XGBoost's threads.", default: String(Parallel.defaultThreadCount)),
+            .flag("json", help: "Print the result as one JSON object on the last line of stdout."),
+            .flag("quiet", help: "No progress on stderr."),
+        ])
+
+    let log: String
+    let surface: String
+    let registry: ModelRegistry
+    let model: String
+    let alias: String
+    let asOf: Int64?
+    let settings: [(key: String, value: String)]
+    let threads: Int
+    let json: Bool
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        log = try arguments.requiredString("log")
+        surface = try arguments.requiredString("surface")
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = try arguments.requiredString("model")
+        alias = try arguments.requiredString("alias")
+        asOf = try arguments.int("as-of", in: 0...Int(Int32.max) * 4).map(Int64.init)
+        settings = try arguments.keyValues("set")
+        threads = try arguments.requiredInt("threads", in: 1...1024)
+        json = arguments.flag("json")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let eventLog = try openExistingEventLog(log)
+        let sequence = try eventLog.lastSequence()
+        var events: [Event] = []
+        try eventLog.readAll { event in if asOf.map({ event.timestamp < $0 }) ?? true { events.append(event) } }
+        console.progress("ranker: read \(events.count) events from \(log)")
+        let result = try RankerPipeline.run(
+            events: events, data: "log:\(log)" + (asOf.map { " as of \($0)" } ?? ""), logSequence: sequence, surface: surface,
+            registry: registry, model: model, alias: alias, settings: HyperParameters(settings), threads: threads,
+            progress: { console.progress($0) })
+        let m = result.manifest
+        console.result(String(format: "%@ v%d: %@; held-out ndcg@10 %.4f (retrieval's order %.4f, as shown %.4f)", m.model, m.version,
+                              result.gate.blessed ? "blessed" : "not blessed", m.metrics["ndcg@10"] ?? 0,
+                              m.metrics["ndcg@10[retrieval]"] ?? 0, m.metrics["ndcg@10[logged]"] ?? 0))
+        if json {
+            console.result(try jsonObjectLine(["model": m.model, "version": m.version, "blessed": result.gate.blessed, "metrics": m.metrics,
+                                               "registry": registry.root]))
+        }
+        if !result.gate.blessed {
+            throw NotBlessed(message: "\(m.model) v\(m.version) registered but not blessed; \(alias) did not move "
+                             + "(see \(registry.versionDirectory(m.model, m.version))/gate.md)")
+        }
+    }
+}
