@@ -84,7 +84,7 @@ let package = Package(
                                "Ranking", "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
                 dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
-                               "RummageCore", "Storage", "Telemetry", "Training", "VectorSearch"]),
+                               "Ranking", "RummageCore", "Storage", "Telemetry", "Training", "VectorSearch"]),
         // The load-testing harness (wrk, nginx) behind `rummage bench serve`: not in the product's modules.
         .target(name: "BenchmarkHarness", dependencies: ["HTTPServer", "RummageClient", "RummageCore"]),
 

@@ -6,16 +6,20 @@ import Foundation
 /// current facts. The base features it reads are ordinary features of the feature set, so
 /// `FeatureConsistency` (`rummage features check`) covers the ranker's inputs too.
 public enum RankingFeatures {
+    /// The listing attributes the ranker reads (through the user's affinities).
+    public static let attributes = ["category", "brand", "size"]
+
     /// A listing as the ranker sees it.
     public struct Listing: Sendable, Equatable {
-        /// Its categorical attributes (`category`, `brand`, `size`, …).
+        /// Its values of `RankingFeatures.attributes` (those of at most 64 bytes: what serving keeps).
         public var attributes: [String: String]
         public var price: Double?
         /// When it was created (event time).
         public var createdAt: Int64?
 
+        /// Keeps of `attributes` only the ranker's, as serving keeps them, so both paths see the same listing.
         public init(attributes: [String: String], price: Double?, createdAt: Int64?) {
-            self.attributes = attributes
+            self.attributes = attributes.filter { RankingFeatures.attributes.contains($0.key) && $0.value.utf8.count <= 64 }
             self.price = price
             self.createdAt = createdAt
         }

@@ -22,8 +22,8 @@ import Training
 /// (the columns, in order, and the feature set's version).
 public enum RankerPipeline {
     public static let artifactKind = "xgboost-ranker"
-    public static let modelFile = "ranker.json"
-    public static let featuresFile = "ranker-features.json"
+    public static let modelFile = RankerFiles.model
+    public static let featuresFile = RankerFiles.columns
     /// How far below the current holder of the alias a new version's NDCG@10 may be.
     public static let tolerance = 0.005
 

@@ -180,6 +180,13 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     }
 }
 
+/// The files of a registered ranker version: XGBoost's JSON, and the columns it reads in order (with the
+/// feature set's version and the surface), written by the training pipeline and checked by serving.
+public enum RankerFiles {
+    public static let model = "ranker.json"
+    public static let columns = "ranker-features.json"
+}
+
 /// A refusal from XGBoost or of the rows given to it, with XGBoost's own message.
 public struct RankingError: Error, CustomStringConvertible, Sendable {
     public var message: String

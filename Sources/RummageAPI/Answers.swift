@@ -73,17 +73,20 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         public var source: String
         public var retrievalScore: Float
         public var retrievalRank: Int
+        /// The surface's learned ranker's score (absent without a ranker): what orders the answer.
+        public var rankerScore: Float?
 
-        public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int) {
+        public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int, rankerScore: Float? = nil) {
             self.item = item
             self.source = source
             self.retrievalScore = retrievalScore
             self.retrievalRank = retrievalRank
+            self.rankerScore = rankerScore
         }
 
         enum CodingKeys: String, CodingKey {
             case item, source
-            case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank"
+            case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank", rankerScore = "ranker_score"
         }
     }
 

@@ -1,4 +1,5 @@
 import Events
+import Features
 import RummageAPI
 import RummageCore
 import Storage
@@ -54,6 +55,8 @@ final class ListingEligibility: Sendable {
     /// Every listing's facts, and the ids of the distinct attribute name-value pairs they hold.
     struct FactTable: Sendable {
         var pairIDs: [String: Int32] = [:]
+        /// Each pair id's attribute name and value.
+        var pairs: [(name: String, value: String)] = []
         var listings: [String: ListingFacts] = [:]
 
         static func key(_ name: String, _ value: String) -> String { name + "\u{1F}" + value }
@@ -115,6 +118,21 @@ final class ListingEligibility: Sendable {
         filters.isEmpty || facts.withLock { $0.passes(item, filters) }
     }
 
+    /// Each listing as a learned ranker sees it (`RankingFeatures.Listing`): the facts remembered from its events.
+    func rankingListings(_ items: [String]) -> [RankingFeatures.Listing] {
+        facts.withLock { table in
+            items.map { item in
+                let facts = table.listings[item]
+                var attributes: [String: String] = [:]
+                for id in facts?.pairs ?? [] {
+                    let pair = table.pairs[Int(id)]
+                    attributes[pair.name] = pair.value
+                }
+                return RankingFeatures.Listing(attributes: attributes, price: facts?.price, createdAt: facts?.createdAt)
+            }
+        }
+    }
+
     /// Each listing's creation time (`Int64.min` when unknown).
     func creationTimes(of items: [String]) -> [Int64] {
         facts.withLock { table in items.map { table.listings[$0]?.createdAt ?? Int64.min } }
@@ -127,13 +145,17 @@ final class ListingEligibility: Sendable {
         case .purchase:
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated:
-            let filterable = event.attributes.filter { $0.value.utf8.count <= 64 && !$0.value.contains(" ") }
+            // Single words (titles and descriptions are not kept), and the attributes a ranker reads.
+            let filterable = event.attributes.filter {
+                $0.value.utf8.count <= 64 && (!$0.value.contains(" ") || RankingFeatures.attributes.contains($0.key))
+            }
             facts.withLock { table in
                 let pairs = filterable.map { name, value -> Int32 in
                     let key = FactTable.key(name, value)
                     if let id = table.pairIDs[key] { return id }
                     let id = Int32(table.pairIDs.count)
                     table.pairIDs[key] = id
+                    table.pairs.append((name, value))
                     return id
                 }
                 table.listings[item] = ListingFacts(pairs: pairs, price: event.price, createdAt: event.timestamp)

@@ -44,6 +44,8 @@ public final class RecommendationService: Sendable {
     public let experiment: Experiment?
     /// The surfaces served, by name: `home` and `similar` and the configured ones (`Surface`).
     public let surfaces: [String: Surface]
+    /// The learned rankers of the surfaces that have one, by surface name.
+    let rankers: [String: SurfaceRanker]
     let slots: DeploymentSlots
     let eligibility: ListingEligibility
     let signals: OnlineSignals
@@ -81,6 +83,14 @@ public final class RecommendationService: Sendable {
                                + "home cannot retrieve by listing, and similar must")
         }
         self.surfaces = served
+        var rankers: [String: SurfaceRanker] = [:]
+        for surface in served.values {
+            guard let (rankerModel, version) = surface.ranker else { continue }
+            do { rankers[surface.name] = try SurfaceRanker(registry: registry, model: rankerModel, reference: version) } catch {
+                throw SurfaceError("surface '\(surface.name)': ranker \(rankerModel) \(version): \(error)")
+            }
+        }
+        self.rankers = rankers
         self.registry = registry
         self.loadModel = loadModel
         self.precomputed = precomputed
@@ -270,17 +280,24 @@ public final class RecommendationService: Sendable {
         } else if measuresRequests && surface.retrieval == .personalised && !hitIDs.isEmpty {
             d.quality?.record(Array(hitIDs.prefix(k)), scores: answer.items.prefix(k).map(\.score))
         }
-        // The later stages (a ranker, re-ranking rules, exploration) will order the candidates here.
+        // Ranking: the surface's learned ranker orders retrieval's candidates (never a fallback's).
         let retrieved = answer.items
-        answer.items = Array(retrieved.prefix(k))
+        var order = Array(retrieved.indices), rankerScores: [Float]? = nil
+        if let ranker = rankers[surface.name], let user, !answer.fallback, retrieved.count > 1 {
+            rankerScores = rank(retrieved, for: user, with: ranker)
+            if let scores = rankerScores { order.sort { (scores[$0], -$0) > (scores[$1], -$1) } }
+        }
+        order = Array(order.prefix(k))
+        answer.items = order.map { r in rankerScores.map { ScoredItem(item: retrieved[r].item, score: $0[r]) } ?? retrieved[r] }
         if request.explain {
-            answer.explanations = answer.items.enumerated().map { rank, item in
-                SurfaceRecommendations.Explanation(item: item.item, source: source, retrievalScore: item.score, retrievalRank: rank)
+            answer.explanations = order.map { r in
+                SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
+                                                   rankerScore: rankerScores?[r])
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
         if let impressions, experiment != nil || surface.logsImpressions, user != nil {
-            impressions.record(answer, retrievalScores: answer.items.map(\.score))
+            impressions.record(answer, retrievalScores: order.map { retrieved[$0].score })
             if experiment != nil {
                 rankingVariants.withLock { maps in
                     maps.current[answer.rankingID] = variant
@@ -289,6 +306,43 @@ public final class RecommendationService: Sendable {
             }
         }
         return .success(answer)
+    }
+
+    /// The ranker's score of each candidate for `user` (`RankingFeatures` from the online features and the
+    /// listings' facts, as in training); nil when the ranker cannot answer (the candidates keep retrieval's
+    /// order and the request counts a fallback).
+    private func rank(_ candidates: [ScoredItem], for user: String, with ranker: SurfaceRanker) -> [Float]? {
+        let items = candidates.map(\.item), store = signals.store
+        let time = signals.eventTime
+        guard let userValues = signals.read({ () throws(StorageError) in try store.currentValues(RankingFeatures.userFeatures, entity: user) }),
+              let itemValues = signals.read({ () throws(StorageError) in
+                  try RankingFeatures.itemFeatures.map { name throws(StorageError) in try store.values(name, entities: items, at: time) }
+              }) else { return nil }
+        let recent = RankingFeatures.recentItems(userValues)
+        let recentPrices = eligibility.rankingListings(recent).compactMap(\.price)
+        var rows: [Float] = []
+        rows.reserveCapacity(items.count * RankingFeatures.names.count)
+        for (k, listing) in eligibility.rankingListings(items).enumerated() {
+            rows += RankingFeatures.row(retrievalScore: candidates[k].score, user: userValues, item: itemValues.map { $0[k] },
+                                        listing: listing, recentPrices: recentPrices, at: time)
+        }
+        do { return try ranker.current.trees.predict(rows, columns: RankingFeatures.names.count) } catch {
+            metrics.fellBack("ranker")
+            return nil
+        }
+    }
+
+    /// Moves each surface's ranker to the version its alias points at now (the server's alias poll).
+    /// Returns what moved, and the errors of those that could not (they keep their version).
+    public func refreshRankers() -> [(surface: String, from: Int, to: Int, error: String?)] {
+        rankers.sorted { $0.key < $1.key }.compactMap { surface, ranker in
+            do {
+                let (from, to) = try ranker.refresh()
+                return from == to ? nil : (surface, from, to, nil)
+            } catch {
+                return (surface, ranker.current.version, ranker.current.version, "\(error)")
+            }
+        }
     }
 
     /// The user's precomputed list, without the listings that may not be served to them now (checked

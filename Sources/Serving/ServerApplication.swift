@@ -83,6 +83,13 @@ public final class ServerApplication {
     /// Loads each served alias that moved in the registry and swaps it in; a refused version is logged
     /// and the current one keeps serving.
     static func followAliases(_ service: RecommendationService, logger: JSONLogger) {
+        for moved in service.refreshRankers() {
+            if let error = moved.error {
+                logger.error("ranker swap refused", ["surface": moved.surface, "serving": moved.from, "error": error])
+            } else {
+                logger.info("ranker swap", ["surface": moved.surface, "from": moved.from, "to": moved.to])
+            }
+        }
         for (alias, version) in service.servedVersions {
             guard let target = try? service.registry.resolve(service.modelName, alias), target != version else { continue }
             do {

@@ -18,6 +18,8 @@ import RummageAPI
 ///     exclude: [seen]          # besides never-servable, own and bought listings
 ///     log_impressions: true    # every answer's listings as impressions (default: only in an experiment)
 ///     fallback: popular        # popular | none (when retrieval finds nothing)
+///     ranker: home-ranker      # a registered ranker (`rummage ranker train`) orders the candidates
+///     ranker_version: champion
 /// ```
 public struct Surface: Sendable, Equatable {
     /// Where a surface's candidates come from.
@@ -60,9 +62,13 @@ public struct Surface: Sendable, Equatable {
     /// Whether every answer's listings are logged as impressions (always during an experiment).
     public var logsImpressions: Bool
     public var fallback: Fallback
+    /// The learned ranker that orders the candidates (`rummage ranker train`): a registered model and the
+    /// version or alias served; nil: retrieval's order.
+    public var ranker: (model: String, version: String)?
 
     public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
-                exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil) {
+                exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil,
+                ranker: (model: String, version: String)? = nil) {
         self.name = name
         self.retrieval = retrieval
         self.candidates = candidates
@@ -70,6 +76,13 @@ public struct Surface: Sendable, Equatable {
         self.exclusions = exclusions
         self.logsImpressions = logsImpressions
         self.fallback = fallback ?? (retrieval == .similar ? .none : .popular)
+        self.ranker = ranker
+    }
+
+    public static func == (a: Surface, b: Surface) -> Bool {
+        a.name == b.name && a.retrieval == b.retrieval && a.candidates == b.candidates && a.newWithinHours == b.newWithinHours
+            && a.exclusions == b.exclusions && a.logsImpressions == b.logsImpressions && a.fallback == b.fallback
+            && a.ranker?.model == b.ranker?.model && a.ranker?.version == b.ranker?.version
     }
 
     /// `GET /v1/users/{user}/recommendations`.
@@ -93,20 +106,25 @@ public struct Surface: Sendable, Equatable {
         public var exclude: [Exclusion]?
         public var logImpressions: Bool?
         public var fallback: Fallback?
+        /// A registered ranker's model name, and the version or alias to serve (default `champion`).
+        public var ranker: String?
+        public var rankerVersion: String?
 
         public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
-                    logImpressions: Bool? = nil, fallback: Fallback? = nil) {
+                    logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil) {
             self.retrieval = retrieval
             self.candidates = candidates
             self.newWithinHours = newWithinHours
             self.exclude = exclude
             self.logImpressions = logImpressions
             self.fallback = fallback
+            self.ranker = ranker
+            self.rankerVersion = rankerVersion
         }
 
         enum CodingKeys: String, CodingKey {
-            case retrieval, candidates, exclude, fallback
-            case newWithinHours = "new_within_hours", logImpressions = "log_impressions"
+            case retrieval, candidates, exclude, fallback, ranker
+            case newWithinHours = "new_within_hours", logImpressions = "log_impressions", rankerVersion = "ranker_version"
         }
     }
 
@@ -114,7 +132,7 @@ public struct Surface: Sendable, Equatable {
     /// whether each holds a list.
     public static let definitionKeys: [(key: String, isList: Bool)] = [
         ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
-        ("fallback", false),
+        ("fallback", false), ("ranker", false), ("ranker_version", false),
     ]
 
     /// The surface `name` defined by `definition`; refuses a name that cannot label metrics and values
@@ -132,9 +150,13 @@ public struct Surface: Sendable, Equatable {
         if definition.newWithinHours != nil && definition.retrieval != .newIn {
             throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in")
         }
+        if definition.rankerVersion != nil && definition.ranker == nil {
+            throw SurfaceError("surfaces.\(name).ranker_version goes with ranker")
+        }
         self.init(name: name, retrieval: definition.retrieval, candidates: definition.candidates,
                   newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
-                  logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback)
+                  logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
+                  ranker: definition.ranker.map { ($0, definition.rankerVersion ?? "champion") })
     }
 
     /// The surfaces a server answers: `home` and `similar`, replaced or joined by `configured`.

@@ -1,10 +1,13 @@
 import Events
 import Foundation
 import HTTPServer
+import Pipeline
 import Registry
+import RummageCore
 import RummageTestSupport
 import Serving
 import Testing
+import Training
 
 /// Issue [16/19], named surfaces: each retrieval, the exclusions, the older endpoints as the predefined
 /// `home` and `similar`, explanations, errors, and impressions named by surface.
@@ -86,6 +89,68 @@ import Testing
         // Each carries the score retrieval gave it, what a learned ranker reads.
         let served = (newIn["items"] as? [[String: Any]] ?? []).compactMap { ($0["score"] as? Double).map(Float.init) }
         #expect(impressions.sorted { $0.position! < $1.position! }.compactMap { $0.attributes["retrieval_score"].flatMap(Float.init) } == served)
+    }
+
+    /// A surface with a learned ranker: its candidates are ordered by the ranker's score (explained beside
+    /// retrieval's), a missing or foreign ranker is refused at start, and a moved alias is followed.
+    @Test func aRankerOrdersTheSurfacesCandidates() throws {
+        _ = try ServingTests.deployService(dir: s.dir)
+        let registry = ModelRegistry(root: s.dir + "/registry")
+        func trainRanker(rounds: String) throws {
+            // A ranker that learned that cheaper is better: it reorders any list that retrieval did not sort by price.
+            _ = try RankerPipeline.run(events: Self.cheapestWins(), data: "test", logSequence: nil, surface: "home",
+                                       registry: registry, model: "home-ranker", alias: "champion",
+                                       settings: HyperParameters([("rounds", rounds), ("max_depth", "3")]), threads: 1, progress: { _ in })
+        }
+        try trainRanker(rounds: "20")
+        let ranked = try surface("ranked", .init(retrieval: .personalised, candidates: 60, ranker: "home-ranker"))
+        let service = try RecommendationService(registry: registry, model: "mp", reference: "champion", logPath: s.dir + "/events.sqlite",
+                                                surfaces: [ranked])
+        let router = Router()
+        ServingRoutes.install(service, on: router, clock: { 1_775_000_000 })
+        let user = service.knownUsers[11]
+        let answer = try s.get(router, "/v1/surfaces/ranked/recommendations?user=\(user)&k=10&explain=true")
+        let explanations = try #require(answer["explanations"] as? [[String: Any]])
+        let rankerScores = explanations.compactMap { $0["ranker_score"] as? Double }
+        #expect(rankerScores.count == 10 && rankerScores == rankerScores.sorted(by: >))
+        #expect((answer["items"] as? [[String: Any]])?.compactMap { $0["score"] as? Double } == rankerScores)
+        let ranks = explanations.compactMap { $0["retrieval_rank"] as? Int }
+        #expect(ranks.count == 10 && Set(ranks).count == 10 && ranks.allSatisfy { $0 < 60 })
+        #expect(ranks != Array(0..<10), "the ranker reorders retrieval's candidates")
+
+        // The alias moves to a new version: the next poll swaps it in; the version before keeps serving until then.
+        try trainRanker(rounds: "20")
+        #expect(registry.aliases("home-ranker")["champion"] == 2)
+        #expect(service.refreshRankers().map { "\($0.surface) \($0.from)→\($0.to)" } == ["ranked 1→2"])
+        #expect(service.refreshRankers().isEmpty)
+
+        // A surface whose ranker is not a registered ranker is refused at start.
+        let wrong = try surface("ranked", .init(retrieval: .personalised, ranker: "mp"))
+        let error = #expect(throws: SurfaceError.self) {
+            try RecommendationService(registry: registry, model: "mp", reference: "champion", logPath: s.dir + "/events.sqlite", surfaces: [wrong])
+        }
+        #expect(error?.message.contains("is not a ranker") == true, "\(error?.message ?? "")")
+    }
+
+    /// 300 lists of ten listings never shown before (so no listing has a history), priced at random; the
+    /// user engages with the cheapest. Price is the only signal.
+    static func cheapestWins() -> [Event] {
+        var rng = SeededGenerator(seed: 5)
+        var events: [Event] = []
+        for k in 0..<300 {
+            let t = Int64(1_000 + 10 * k), ranking = "r\(k)"
+            let prices = (0..<10).map { _ in Double(2 + rng.nextInt(below: 300)) }
+            for (p, price) in prices.enumerated() {
+                let item = "l\(k)-\(p)"
+                events.append(Event(id: "c\(item)", type: .listingCreated, timestamp: 0, user: "s", item: ItemID(item), price: price,
+                                    attributes: ["category": "jeans"]))
+                events.append(RankerTrainingSetTests.impression(ranking, p, user: "u\(k % 10)", item: item, at: t, score: rng.nextFloat()))
+            }
+            let cheapest = prices.indices.min { prices[$0] < prices[$1] }!
+            events.append(RankerTrainingSetTests.engagement("e\(k)", .like, ranking: ranking, user: "u\(k % 10)", item: "l\(k)-\(cheapest)",
+                                                            at: t + 5))
+        }
+        return events
     }
 
     @Test func surfaceDefinitionsAreChecked() throws {
