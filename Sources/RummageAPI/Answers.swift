@@ -75,17 +75,21 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         public var retrievalRank: Int
         /// The surface's learned ranker's score (absent without a ranker): what orders the answer.
         public var rankerScore: Float?
+        /// With exploration: the probability with which this listing was chosen for its slot (1: not sampled).
+        public var propensity: Double?
 
-        public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int, rankerScore: Float? = nil) {
+        public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int, rankerScore: Float? = nil,
+                    propensity: Double? = nil) {
             self.item = item
             self.source = source
             self.retrievalScore = retrievalScore
             self.retrievalRank = retrievalRank
             self.rankerScore = rankerScore
+            self.propensity = propensity
         }
 
         enum CodingKeys: String, CodingKey {
-            case item, source
+            case item, source, propensity
             case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank", rankerScore = "ranker_score"
         }
     }

@@ -287,17 +287,24 @@ public final class RecommendationService: Sendable {
             rankerScores = rank(retrieved, for: user, with: ranker)
             if let scores = rankerScores { order.sort { (scores[$0], -$0) > (scores[$1], -$1) } }
         }
-        order = Array(order.prefix(k))
+        // Exploration: the last slots sampled from the rest of the ranking, each with its probability.
+        var propensities: [Double]? = nil
+        if let exploration = surface.exploration, !answer.fallback {
+            (order, propensities) = exploration.choose(order: order, scores: rankerScores ?? retrieved.map(\.score), k: k,
+                                                       rankingID: answer.rankingID)
+        } else {
+            order = Array(order.prefix(k))
+        }
         answer.items = order.map { r in rankerScores.map { ScoredItem(item: retrieved[r].item, score: $0[r]) } ?? retrieved[r] }
         if request.explain {
-            answer.explanations = order.map { r in
+            answer.explanations = order.enumerated().map { slot, r in
                 SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
-                                                   rankerScore: rankerScores?[r])
+                                                   rankerScore: rankerScores?[r], propensity: propensities?[slot])
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
         if let impressions, experiment != nil || surface.logsImpressions, user != nil {
-            impressions.record(answer, retrievalScores: order.map { retrieved[$0].score })
+            impressions.record(answer, retrievalScores: order.map { retrieved[$0].score }, propensities: propensities)
             if experiment != nil {
                 rankingVariants.withLock { maps in
                     maps.current[answer.rankingID] = variant

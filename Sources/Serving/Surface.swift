@@ -20,6 +20,8 @@ import RummageAPI
 ///     fallback: popular        # popular | none (when retrieval finds nothing)
 ///     ranker: home-ranker      # a registered ranker (`rummage ranker train`) orders the candidates
 ///     ranker_version: champion
+///     exploration_share: 0.1   # the last 10 % of slots sampled (Plackett–Luce), propensities logged
+///     exploration_temperature: 1
 /// ```
 public struct Surface: Sendable, Equatable {
     /// Where a surface's candidates come from.
@@ -65,10 +67,13 @@ public struct Surface: Sendable, Equatable {
     /// The learned ranker that orders the candidates (`rummage ranker train`): a registered model and the
     /// version or alias served; nil: retrieval's order.
     public var ranker: (model: String, version: String)?
+    /// Slots filled by sampling, with the probabilities logged (`Exploration`); nil: none.
+    public var exploration: Exploration?
 
     public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
                 exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil,
-                ranker: (model: String, version: String)? = nil) {
+                ranker: (model: String, version: String)? = nil, exploration: Exploration? = nil) {
+        self.exploration = exploration
         self.name = name
         self.retrieval = retrieval
         self.candidates = candidates
@@ -82,7 +87,7 @@ public struct Surface: Sendable, Equatable {
     public static func == (a: Surface, b: Surface) -> Bool {
         a.name == b.name && a.retrieval == b.retrieval && a.candidates == b.candidates && a.newWithinHours == b.newWithinHours
             && a.exclusions == b.exclusions && a.logsImpressions == b.logsImpressions && a.fallback == b.fallback
-            && a.ranker?.model == b.ranker?.model && a.ranker?.version == b.ranker?.version
+            && a.ranker?.model == b.ranker?.model && a.ranker?.version == b.ranker?.version && a.exploration == b.exploration
     }
 
     /// `GET /v1/users/{user}/recommendations`.
@@ -109,9 +114,15 @@ public struct Surface: Sendable, Equatable {
         /// A registered ranker's model name, and the version or alias to serve (default `champion`).
         public var ranker: String?
         public var rankerVersion: String?
+        /// The share of slots sampled (0…1), and the sampling temperature (default 1).
+        public var explorationShare: Double?
+        public var explorationTemperature: Double?
 
         public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
-                    logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil) {
+                    logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil,
+                    explorationShare: Double? = nil, explorationTemperature: Double? = nil) {
+            self.explorationShare = explorationShare
+            self.explorationTemperature = explorationTemperature
             self.retrieval = retrieval
             self.candidates = candidates
             self.newWithinHours = newWithinHours
@@ -125,6 +136,7 @@ public struct Surface: Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case retrieval, candidates, exclude, fallback, ranker
             case newWithinHours = "new_within_hours", logImpressions = "log_impressions", rankerVersion = "ranker_version"
+            case explorationShare = "exploration_share", explorationTemperature = "exploration_temperature"
         }
     }
 
@@ -132,7 +144,8 @@ public struct Surface: Sendable, Equatable {
     /// whether each holds a list.
     public static let definitionKeys: [(key: String, isList: Bool)] = [
         ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
-        ("fallback", false), ("ranker", false), ("ranker_version", false),
+        ("fallback", false), ("ranker", false), ("ranker_version", false), ("exploration_share", false),
+        ("exploration_temperature", false),
     ]
 
     /// The surface `name` defined by `definition`; refuses a name that cannot label metrics and values
@@ -153,10 +166,20 @@ public struct Surface: Sendable, Equatable {
         if definition.rankerVersion != nil && definition.ranker == nil {
             throw SurfaceError("surfaces.\(name).ranker_version goes with ranker")
         }
+        if let share = definition.explorationShare, !(0...1).contains(share) {
+            throw SurfaceError("surfaces.\(name).exploration_share must be in 0...1, got \(share)")
+        }
+        if let temperature = definition.explorationTemperature {
+            guard temperature > 0 && temperature <= 1e6 else {
+                throw SurfaceError("surfaces.\(name).exploration_temperature must be positive, got \(temperature)")
+            }
+            guard definition.explorationShare != nil else { throw SurfaceError("surfaces.\(name).exploration_temperature goes with exploration_share") }
+        }
         self.init(name: name, retrieval: definition.retrieval, candidates: definition.candidates,
                   newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
                   logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
-                  ranker: definition.ranker.map { ($0, definition.rankerVersion ?? "champion") })
+                  ranker: definition.ranker.map { ($0, definition.rankerVersion ?? "champion") },
+                  exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1) : nil })
     }
 
     /// The surfaces a server answers: `home` and `similar`, replaced or joined by `configured`.

@@ -23,6 +23,8 @@ import Training
             try surface("for_you", .init(retrieval: .personalised, candidates: 40, exclude: [.seen])),
             try surface("trending", .init(retrieval: .popular)),
             try surface("latest", .init(retrieval: .latest)),
+            try surface("explore", .init(retrieval: .personalised, candidates: 40, logImpressions: true, explorationShare: 0.5,
+                                         explorationTemperature: 0.05)),
         ]
         let service = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
                                                 logPath: s.dir + "/events.sqlite", surfaces: surfaces)
@@ -72,7 +74,7 @@ import Training
                 "home does not exclude seen listings")
 
         // Errors: an unknown surface, a similar surface without its anchor, an unknown anchor.
-        for (path, status, message) in [("/v1/surfaces/nowhere/recommendations?user=\(user)", 404, "surfaces: for_you, home, latest, new_in"),
+        for (path, status, message) in [("/v1/surfaces/nowhere/recommendations?user=\(user)", 404, "surfaces: explore, for_you, home, latest, new_in"),
                                         ("/v1/surfaces/similar/recommendations?user=\(user)", 400, "give item=ID"),
                                         ("/v1/surfaces/similar/recommendations?item=no-such-listing", 404, "unknown item"),
                                         ("/v1/surfaces/home/recommendations?user=\(user)&explain=yes", 400, "explain")] {
@@ -80,10 +82,21 @@ import Training
             #expect(response.status == status && String(decoding: response.body, as: UTF8.self).contains(message), "\(path)")
         }
 
-        // Only new_in logs impressions (no experiment runs), named by the surface.
+        // Exploration: the last half of the slots sampled from the other candidates, each with its probability.
+        let explored = try s.get(router, "/v1/surfaces/explore/recommendations?user=\(user)&k=10&explain=true")
+        let slots = try #require(explored["explanations"] as? [[String: Any]])
+        let propensities = slots.compactMap { $0["propensity"] as? Double }
+        #expect(propensities.count == 10 && propensities.prefix(5).allSatisfy { $0 == 1 } && propensities.suffix(5).allSatisfy { $0 < 1 })
+        #expect(slots.prefix(5).compactMap { $0["retrieval_rank"] as? Int } == [0, 1, 2, 3, 4])
+
+        // Only new_in and explore log impressions (no experiment runs), named by the surface; explore's carry their propensities.
         service.flushImpressions()
-        var impressions: [Event] = []
-        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll(types: [.impression]) { impressions.append($0) }
+        var logged: [Event] = []
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll(types: [.impression]) { logged.append($0) }
+        let exploredImpressions = logged.filter { $0.surface == "explore" }.sorted { $0.position! < $1.position! }
+        let loggedPropensities = exploredImpressions.compactMap { $0.attributes["propensity"].flatMap(Double.init) }
+        #expect(loggedPropensities.count == 10 && zip(loggedPropensities, propensities).allSatisfy { abs($0 - $1) < 1e-12 })
+        let impressions = logged.filter { $0.surface != "explore" }
         #expect(impressions.count == 20)
         #expect(impressions.allSatisfy { $0.surface == "new_in" && $0.user?.value == user && $0.rankingID == newIn["ranking_id"] as? String })
         // Each carries the score retrieval gave it, what a learned ranker reads.
@@ -158,6 +171,8 @@ import Training
             ("Home", Surface.Definition(retrieval: .personalised), "surface name 'Home'"),
             ("a", Surface.Definition(retrieval: .personalised, candidates: 0), "surfaces.a.candidates"),
             ("b", Surface.Definition(retrieval: .personalised, newWithinHours: 5), "goes with retrieval new-in"),
+            ("c", Surface.Definition(retrieval: .personalised, explorationShare: 1.5), "surfaces.c.exploration_share"),
+            ("d", Surface.Definition(retrieval: .personalised, explorationTemperature: 2), "goes with exploration_share"),
         ] {
             let error = #expect(throws: SurfaceError.self) { try Surface(name: name, definition: definition) }
             #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")

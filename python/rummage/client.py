@@ -42,11 +42,14 @@ class Recommendations:
 
 @dataclass(frozen=True)
 class Explanation:
-    """How a listing got its place: retrieval's source, score and 0-based rank among the candidates."""
+    """How a listing got its place: retrieval's source, score and 0-based rank among the candidates; the
+    surface's ranker's score, and with exploration the probability it was chosen for its slot."""
     item: str
     source: str
     retrieval_score: float
     retrieval_rank: int
+    ranker_score: Optional[float] = None
+    propensity: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,8 @@ class RummageClient:
             surface=d["surface"], model_version=d["model_version"], items=_items(d["items"]), fallback=d["fallback"],
             variant=d["variant"], ranking_id=d["ranking_id"], user=d.get("user"), item=d.get("item"), experiment=d.get("experiment"),
             reason=d.get("reason"), degraded=d.get("degraded", []),
-            explanations=[Explanation(e["item"], e["source"], float(e["retrieval_score"]), e["retrieval_rank"])
-                          for e in d.get("explanations", [])])
+            explanations=[Explanation(e["item"], e["source"], float(e["retrieval_score"]), e["retrieval_rank"], e.get("ranker_score"),
+                                      e.get("propensity")) for e in d.get("explanations", [])])
 
     def similar(self, item: str, k: int = 20) -> SimilarItems:
         d = self._json("GET", f"/v1/items/{_segment(item)}/similar", query={"k": k})
