@@ -77,9 +77,12 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         public var rankerScore: Float?
         /// With exploration: the probability with which this listing was chosen for its slot (1: not sampled).
         public var propensity: Double?
+        /// The re-ranking rules that moved it (`diversity`: over a seller or category cap, moved down).
+        public var rules: [String]?
 
         public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int, rankerScore: Float? = nil,
-                    propensity: Double? = nil) {
+                    propensity: Double? = nil, rules: [String]? = nil) {
+            self.rules = rules
             self.item = item
             self.source = source
             self.retrievalScore = retrievalScore
@@ -89,7 +92,7 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case item, source, propensity
+            case item, source, propensity, rules
             case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank", rankerScore = "ranker_score"
         }
     }

@@ -50,6 +50,8 @@ final class ListingEligibility: Sendable {
         var price: Double?
         /// When the listing was created (event time).
         var createdAt: Int64?
+        /// Who listed it.
+        var seller: String?
     }
 
     /// Every listing's facts, and the ids of the distinct attribute name-value pairs they hold.
@@ -133,6 +135,18 @@ final class ListingEligibility: Sendable {
         }
     }
 
+    /// Each listing's seller and category (nil when unknown): what diversity rules count.
+    func sellersAndCategories(_ items: [String]) -> [(seller: String?, category: String?)] {
+        facts.withLock { table in
+            items.map { item in
+                let facts = table.listings[item]
+                var category: String? = nil
+                for id in facts?.pairs ?? [] where table.pairs[Int(id)].name == "category" { category = table.pairs[Int(id)].value }
+                return (facts?.seller, category)
+            }
+        }
+    }
+
     /// Each listing's creation time (`Int64.min` when unknown).
     func creationTimes(of items: [String]) -> [Int64] {
         facts.withLock { table in items.map { table.listings[$0]?.createdAt ?? Int64.min } }
@@ -158,7 +172,7 @@ final class ListingEligibility: Sendable {
                     table.pairs.append((name, value))
                     return id
                 }
-                table.listings[item] = ListingFacts(pairs: pairs, price: event.price, createdAt: event.timestamp)
+                table.listings[item] = ListingFacts(pairs: pairs, price: event.price, createdAt: event.timestamp, seller: event.user?.value)
             }
         case .priceChanged:
             facts.withLock { $0.listings[item, default: ListingFacts()].price = event.price }

@@ -287,6 +287,11 @@ public final class RecommendationService: Sendable {
             rankerScores = rank(retrieved, for: user, with: ranker)
             if let scores = rankerScores { order.sort { (scores[$0], -$0) > (scores[$1], -$1) } }
         }
+        // Re-ranking: listings over the surface's diversity caps move below the others.
+        var demoted = Set<Int>()
+        if !answer.fallback && (surface.maxPerSeller != nil || surface.maxPerCategory != nil) {
+            (order, demoted) = surface.diversified(order, keys: eligibility.sellersAndCategories(retrieved.map(\.item)))
+        }
         // Exploration: the last slots sampled from the rest of the ranking, each with its probability.
         var propensities: [Double]? = nil
         if let exploration = surface.exploration, !answer.fallback {
@@ -299,7 +304,8 @@ public final class RecommendationService: Sendable {
         if request.explain {
             answer.explanations = order.enumerated().map { slot, r in
                 SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
-                                                   rankerScore: rankerScores?[r], propensity: propensities?[slot])
+                                                   rankerScore: rankerScores?[r], propensity: propensities?[slot],
+                                                   rules: demoted.contains(r) ? ["diversity"] : nil)
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }

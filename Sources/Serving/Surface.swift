@@ -22,6 +22,8 @@ import RummageAPI
 ///     ranker_version: champion
 ///     exploration_share: 0.1   # the last 10 % of slots sampled (Plackett–Luce), propensities logged
 ///     exploration_temperature: 1
+///     max_per_seller: 2        # diversity: listings over a cap move down
+///     max_per_category: 5
 /// ```
 public struct Surface: Sendable, Equatable {
     /// Where a surface's candidates come from.
@@ -69,6 +71,10 @@ public struct Surface: Sendable, Equatable {
     public var ranker: (model: String, version: String)?
     /// Slots filled by sampling, with the probabilities logged (`Exploration`); nil: none.
     public var exploration: Exploration?
+    /// Diversity: at most this many listings of one seller, and of one category, in an answer (nil: no cap).
+    /// Listings over a cap move down below the others; they fill the answer only when nothing else can.
+    public var maxPerSeller: Int?
+    public var maxPerCategory: Int?
 
     public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
                 exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil,
@@ -88,12 +94,34 @@ public struct Surface: Sendable, Equatable {
         a.name == b.name && a.retrieval == b.retrieval && a.candidates == b.candidates && a.newWithinHours == b.newWithinHours
             && a.exclusions == b.exclusions && a.logsImpressions == b.logsImpressions && a.fallback == b.fallback
             && a.ranker?.model == b.ranker?.model && a.ranker?.version == b.ranker?.version && a.exploration == b.exploration
+            && a.maxPerSeller == b.maxPerSeller && a.maxPerCategory == b.maxPerCategory
     }
 
     /// `GET /v1/users/{user}/recommendations`.
     public static let home = Surface(name: "home", retrieval: .personalised)
     /// `GET /v1/items/{item}/similar`.
     public static let similar = Surface(name: "similar", retrieval: .similar)
+
+    /// Moves listings over the diversity caps below the others, keeping the order within each part:
+    /// `order` (indices) ranked best first, `keys[i]` listing i's seller and category. Returns the new
+    /// order and the indices that were moved down.
+    public func diversified(_ order: [Int], keys: [(seller: String?, category: String?)]) -> (order: [Int], demoted: Set<Int>) {
+        guard maxPerSeller != nil || maxPerCategory != nil else { return (order, []) }
+        var sellers: [String: Int] = [:], categories: [String: Int] = [:], kept: [Int] = [], demoted: [Int] = []
+        for i in order {
+            let (seller, category) = keys[i]
+            let overSeller = seller.map { s in maxPerSeller.map { sellers[s, default: 0] >= $0 } ?? false } ?? false
+            let overCategory = category.map { c in maxPerCategory.map { categories[c, default: 0] >= $0 } ?? false } ?? false
+            if overSeller || overCategory {
+                demoted.append(i)
+            } else {
+                kept.append(i)
+                if let seller { sellers[seller, default: 0] += 1 }
+                if let category { categories[category, default: 0] += 1 }
+            }
+        }
+        return (kept + demoted, Set(demoted))
+    }
 
     /// Whether the surface needs an anchor listing (`item`) in each request.
     public var needsItem: Bool { retrieval == .similar }
@@ -117,10 +145,15 @@ public struct Surface: Sendable, Equatable {
         /// The share of slots sampled (0…1), and the sampling temperature (default 1).
         public var explorationShare: Double?
         public var explorationTemperature: Double?
+        public var maxPerSeller: Int?
+        public var maxPerCategory: Int?
 
         public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
                     logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil,
-                    explorationShare: Double? = nil, explorationTemperature: Double? = nil) {
+                    explorationShare: Double? = nil, explorationTemperature: Double? = nil, maxPerSeller: Int? = nil,
+                    maxPerCategory: Int? = nil) {
+            self.maxPerSeller = maxPerSeller
+            self.maxPerCategory = maxPerCategory
             self.explorationShare = explorationShare
             self.explorationTemperature = explorationTemperature
             self.retrieval = retrieval
@@ -137,6 +170,7 @@ public struct Surface: Sendable, Equatable {
             case retrieval, candidates, exclude, fallback, ranker
             case newWithinHours = "new_within_hours", logImpressions = "log_impressions", rankerVersion = "ranker_version"
             case explorationShare = "exploration_share", explorationTemperature = "exploration_temperature"
+            case maxPerSeller = "max_per_seller", maxPerCategory = "max_per_category"
         }
     }
 
@@ -145,7 +179,7 @@ public struct Surface: Sendable, Equatable {
     public static let definitionKeys: [(key: String, isList: Bool)] = [
         ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
         ("fallback", false), ("ranker", false), ("ranker_version", false), ("exploration_share", false),
-        ("exploration_temperature", false),
+        ("exploration_temperature", false), ("max_per_seller", false), ("max_per_category", false),
     ]
 
     /// The surface `name` defined by `definition`; refuses a name that cannot label metrics and values
@@ -175,11 +209,16 @@ public struct Surface: Sendable, Equatable {
             }
             guard definition.explorationShare != nil else { throw SurfaceError("surfaces.\(name).exploration_temperature goes with exploration_share") }
         }
+        for (key, cap) in [("max_per_seller", definition.maxPerSeller), ("max_per_category", definition.maxPerCategory)] {
+            if let cap, cap < 1 { throw SurfaceError("surfaces.\(name).\(key) must be at least 1, got \(cap)") }
+        }
         self.init(name: name, retrieval: definition.retrieval, candidates: definition.candidates,
                   newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
                   logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
                   ranker: definition.ranker.map { ($0, definition.rankerVersion ?? "champion") },
                   exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1) : nil })
+        maxPerSeller = definition.maxPerSeller
+        maxPerCategory = definition.maxPerCategory
     }
 
     /// The surfaces a server answers: `home` and `similar`, replaced or joined by `configured`.

@@ -25,6 +25,7 @@ import Training
             try surface("latest", .init(retrieval: .latest)),
             try surface("explore", .init(retrieval: .personalised, candidates: 40, logImpressions: true, explorationShare: 0.5,
                                          explorationTemperature: 0.05)),
+            try surface("diverse", .init(retrieval: .personalised, candidates: 80, maxPerCategory: 2)),
         ]
         let service = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
                                                 logPath: s.dir + "/events.sqlite", surfaces: surfaces)
@@ -74,13 +75,29 @@ import Training
                 "home does not exclude seen listings")
 
         // Errors: an unknown surface, a similar surface without its anchor, an unknown anchor.
-        for (path, status, message) in [("/v1/surfaces/nowhere/recommendations?user=\(user)", 404, "surfaces: explore, for_you, home, latest, new_in"),
+        for (path, status, message) in [("/v1/surfaces/nowhere/recommendations?user=\(user)", 404, "surfaces: diverse, explore, for_you, home, latest, new_in"),
                                         ("/v1/surfaces/similar/recommendations?user=\(user)", 400, "give item=ID"),
                                         ("/v1/surfaces/similar/recommendations?item=no-such-listing", 404, "unknown item"),
                                         ("/v1/surfaces/home/recommendations?user=\(user)&explain=yes", 400, "explain")] {
             let response = router.handle(HTTPRequest(method: "GET", path: path))
             #expect(response.status == status && String(decoding: response.body, as: UTF8.self).contains(message), "\(path)")
         }
+
+        // Diversity: at most two listings of a category among the ten (there are more categories than five).
+        let categories = Dictionary(uniqueKeysWithValues: try String(contentsOfFile: s.dir + "/data/listings.csv", encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { line -> (String, String) in
+                let f = line.split(separator: ",", omittingEmptySubsequences: false)
+                return (String(f[0]), String(f[3]))
+            })
+        // Listings over the cap fill the answer only after every other candidate, marked as moved by the rule.
+        let diverse = try s.get(router, "/v1/surfaces/diverse/recommendations?user=\(user)&k=10&explain=true")
+        let moved = (diverse["explanations"] as? [[String: Any]] ?? []).map { ($0["rules"] as? [String]) == ["diversity"] }
+        let withinCaps = zip(s.items(diverse), moved).filter { !$0.1 }.compactMap { categories[$0.0] }
+        #expect(moved.count == 10 && moved == moved.sorted { !$0 && $1 }, "moved listings come last: \(moved)")
+        #expect(Dictionary(withinCaps.map { ($0, 1) }, uniquingKeysWith: +).values.allSatisfy { $0 <= 2 }, "\(withinCaps)")
+        let plain = s.items(try s.get(router, "/v1/surfaces/home/recommendations?user=\(user)&k=10"))
+        let crowded = Dictionary(plain.compactMap { categories[$0] }.map { ($0, 1) }, uniquingKeysWith: +).values.contains { $0 > 2 }
+        #expect(crowded == (s.items(diverse) != plain), "the caps change the answer exactly when a category was over them")
 
         // Exploration: the last half of the slots sampled from the other candidates, each with its probability.
         let explored = try s.get(router, "/v1/surfaces/explore/recommendations?user=\(user)&k=10&explain=true")
@@ -166,6 +183,16 @@ import Training
         return events
     }
 
+    /// Caps of 2 per seller and 2 per category: listings over a cap move below the others, in order.
+    @Test func diversityCapsMoveListingsDown() throws {
+        let surface = try surface("d", .init(retrieval: .personalised, maxPerSeller: 2, maxPerCategory: 2))
+        let keys: [(seller: String?, category: String?)] = [("s1", "tops"), ("s1", "jeans"), ("s1", "bags"), ("s2", "tops"), ("s3", "tops"),
+                                                             ("s4", nil), (nil, "jeans")]
+        let (order, demoted) = surface.diversified(Array(0..<7), keys: keys)
+        #expect(order == [0, 1, 3, 5, 6, 2, 4] && demoted == [2, 4])
+        #expect(Surface.home.diversified([2, 0, 1], keys: keys).order == [2, 0, 1], "no caps, no change")
+    }
+
     @Test func surfaceDefinitionsAreChecked() throws {
         for (name, definition, message) in [
             ("Home", Surface.Definition(retrieval: .personalised), "surface name 'Home'"),
@@ -173,6 +200,7 @@ import Training
             ("b", Surface.Definition(retrieval: .personalised, newWithinHours: 5), "goes with retrieval new-in"),
             ("c", Surface.Definition(retrieval: .personalised, explorationShare: 1.5), "surfaces.c.exploration_share"),
             ("d", Surface.Definition(retrieval: .personalised, explorationTemperature: 2), "goes with exploration_share"),
+            ("e", Surface.Definition(retrieval: .personalised, maxPerSeller: 0), "surfaces.e.max_per_seller"),
         ] {
             let error = #expect(throws: SurfaceError.self) { try Surface(name: name, definition: definition) }
             #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")

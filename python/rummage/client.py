@@ -50,6 +50,7 @@ class Explanation:
     retrieval_rank: int
     ranker_score: Optional[float] = None
     propensity: Optional[float] = None
+    rules: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class RummageClient:
             variant=d["variant"], ranking_id=d["ranking_id"], user=d.get("user"), item=d.get("item"), experiment=d.get("experiment"),
             reason=d.get("reason"), degraded=d.get("degraded", []),
             explanations=[Explanation(e["item"], e["source"], float(e["retrieval_score"]), e["retrieval_rank"], e.get("ranker_score"),
-                                      e.get("propensity")) for e in d.get("explanations", [])])
+                                      e.get("propensity"), e.get("rules", [])) for e in d.get("explanations", [])])
 
     def similar(self, item: str, k: int = 20) -> SimilarItems:
         d = self._json("GET", f"/v1/items/{_segment(item)}/similar", query={"k": k})
