@@ -129,6 +129,6 @@ let package = Package(
                                    "RummageClient", "RummageCore", "RummageTestSupport", "Training", "VectorSearch"]),
         .testTarget(name: "RummageCLITests",
                     dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "LinearAlgebra", "Pipeline", "Simulation", "Training", "Events", "Features", "Storage", "RummageCore",
-                                   "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
+                                   "Ranking", "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
     ]
 )

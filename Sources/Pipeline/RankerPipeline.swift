@@ -22,8 +22,6 @@ import Training
 /// (the columns, in order, and the feature set's version).
 public enum RankerPipeline {
     public static let artifactKind = "xgboost-ranker"
-    public static let modelFile = RankerFiles.model
-    public static let featuresFile = RankerFiles.columns
     /// How far below the current holder of the alias a new version's NDCG@10 may be.
     public static let tolerance = 0.005
 
@@ -92,11 +90,11 @@ public enum RankerPipeline {
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let json = try ranker.modelJSON()
-        try TextFile.write(json, to: staging + "/" + modelFile)
+        try TextFile.write(json, to: staging + "/" + RankerFiles.model)
         let description = try JSONSerialization.data(withJSONObject: ["columns": RankingFeatures.names, "surface": surface,
                                                                       "feature_set_version": FeatureSet.marketplace.version],
                                                      options: [.prettyPrinted, .sortedKeys])
-        try description.write(to: URL(fileURLWithPath: staging + "/" + featuresFile))
+        try description.write(to: URL(fileURLWithPath: staging + "/" + RankerFiles.columns))
 
         let champion = registry.aliases(model)[alias]
         let baseline = try champion.map { version throws(RegistryError) in (version, try registry.manifest(model, version).metrics) }
@@ -108,7 +106,7 @@ public enum RankerPipeline {
         }
         let reloaded = try GradientBoostedTrees(modelJSON: json).predict(validation.values, columns: columns)
         checks.append(.init(name: "artifact loads and answers", passed: reloaded == scores,
-                            detail: "\(modelFile) scores the \(validation.count) held-out rows " + (reloaded == scores ? "as trained" : "differently")))
+                            detail: "\(RankerFiles.model) scores the \(validation.count) held-out rows " + (reloaded == scores ? "as trained" : "differently")))
         let next = (registry.versions(model).last ?? 0) + 1
         let gate = GateReport(candidate: "\(model) v\(next)", baseline: baseline.map { "\(model) v\($0.0) (\(alias))" }, checks: checks)
         try gate.json.write(to: URL(fileURLWithPath: staging + "/gate.json"))
@@ -122,8 +120,8 @@ public enum RankerPipeline {
             featureSetVersion: FeatureSet.marketplace.version, codeVersion: BuildInfo.codeVersion, toolchain: BuildInfo.toolchain,
             hardware: BuildInfo.hardware, metrics: metrics, artifacts: [:], createdAt: ISO8601DateFormatter().string(from: Date()),
             parent: champion, blessed: gate.blessed, gateReport: "gate.md").withData(schemaVersion: nil, logSequence: logSequence)
-        let stored = try registry.register(manifest, artifacts: [modelFile: staging + "/" + modelFile, featuresFile: staging + "/" + featuresFile,
-                                                                 "gate.json": staging + "/gate.json", "gate.md": staging + "/gate.md"])
+        let files = [RankerFiles.model, RankerFiles.columns, "gate.json", "gate.md"]
+        let stored = try registry.register(manifest, artifacts: Dictionary(uniqueKeysWithValues: files.map { ($0, staging + "/" + $0) }))
         progress("ranker: registered \(model) v\(stored.version); gate \(gate.blessed ? "blessed" : "NOT blessed")")
         if gate.blessed {
             try registry.setAlias(model, alias, to: stored.version)

@@ -85,9 +85,9 @@ public final class RecommendationService: Sendable {
         self.surfaces = served
         var rankers: [String: SurfaceRanker] = [:]
         for surface in served.values {
-            guard let (rankerModel, version) = surface.ranker else { continue }
-            do { rankers[surface.name] = try SurfaceRanker(registry: registry, model: rankerModel, reference: version) } catch {
-                throw SurfaceError("surface '\(surface.name)': ranker \(rankerModel) \(version): \(error)")
+            guard let ranker = surface.ranker else { continue }
+            do { rankers[surface.name] = try SurfaceRanker(registry: registry, model: ranker.model, reference: ranker.version) } catch {
+                throw SurfaceError("surface '\(surface.name)': ranker \(ranker.model) \(ranker.version): \(error)")
             }
         }
         self.rankers = rankers

@@ -66,9 +66,18 @@ public struct Surface: Sendable, Equatable {
     /// Whether every answer's listings are logged as impressions (always during an experiment).
     public var logsImpressions: Bool
     public var fallback: Fallback
-    /// The learned ranker that orders the candidates (`rummage ranker train`): a registered model and the
-    /// version or alias served; nil: retrieval's order.
-    public var ranker: (model: String, version: String)?
+    /// A registered ranker (`rummage ranker train`) and the version or alias served.
+    public struct RankerReference: Sendable, Equatable {
+        public var model: String
+        public var version: String
+        public init(model: String, version: String) {
+            self.model = model
+            self.version = version
+        }
+    }
+
+    /// The learned ranker that orders the candidates; nil: retrieval's order.
+    public var ranker: RankerReference?
     /// Slots filled by sampling, with the probabilities logged (`Exploration`); nil: none.
     public var exploration: Exploration?
     /// Diversity: at most this many listings of one seller, and of one category, in an answer (nil: no cap).
@@ -78,7 +87,7 @@ public struct Surface: Sendable, Equatable {
 
     public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
                 exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil,
-                ranker: (model: String, version: String)? = nil, exploration: Exploration? = nil) {
+                ranker: RankerReference? = nil, exploration: Exploration? = nil) {
         self.exploration = exploration
         self.name = name
         self.retrieval = retrieval
@@ -88,13 +97,6 @@ public struct Surface: Sendable, Equatable {
         self.logsImpressions = logsImpressions
         self.fallback = fallback ?? (retrieval == .similar ? .none : .popular)
         self.ranker = ranker
-    }
-
-    public static func == (a: Surface, b: Surface) -> Bool {
-        a.name == b.name && a.retrieval == b.retrieval && a.candidates == b.candidates && a.newWithinHours == b.newWithinHours
-            && a.exclusions == b.exclusions && a.logsImpressions == b.logsImpressions && a.fallback == b.fallback
-            && a.ranker?.model == b.ranker?.model && a.ranker?.version == b.ranker?.version && a.exploration == b.exploration
-            && a.maxPerSeller == b.maxPerSeller && a.maxPerCategory == b.maxPerCategory
     }
 
     /// `GET /v1/users/{user}/recommendations`.
@@ -215,7 +217,7 @@ public struct Surface: Sendable, Equatable {
         self.init(name: name, retrieval: definition.retrieval, candidates: definition.candidates,
                   newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
                   logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
-                  ranker: definition.ranker.map { ($0, definition.rankerVersion ?? "champion") },
+                  ranker: definition.ranker.map { RankerReference(model: $0, version: definition.rankerVersion ?? "champion") },
                   exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1) : nil })
         maxPerSeller = definition.maxPerSeller
         maxPerCategory = definition.maxPerCategory

@@ -18,7 +18,7 @@ final class SurfaceRanker: Sendable {
         self.registry = registry
         self.model = model
         self.reference = reference
-        loaded = Mutex(try Self.load(registry: registry, model: model, reference: reference))
+        loaded = Mutex(try Self.load(registry: registry, model: model, version: try registry.resolve(model, reference)))
     }
 
     /// The version served and its trees.
@@ -31,13 +31,12 @@ final class SurfaceRanker: Sendable {
         let from = current.version
         let target = try registry.resolve(model, reference)
         guard target != from else { return (from, from) }
-        let fresh = try Self.load(registry: registry, model: model, reference: reference)
+        let fresh = try Self.load(registry: registry, model: model, version: target)
         loaded.withLock { $0 = fresh }
         return (from, fresh.version)
     }
 
-    private static func load(registry: ModelRegistry, model: String, reference: String) throws -> (version: Int, trees: GradientBoostedTrees) {
-        let version = try registry.resolve(model, reference)
+    private static func load(registry: ModelRegistry, model: String, version: Int) throws -> (version: Int, trees: GradientBoostedTrees) {
         let files = try registry.verify(model, version)
         guard let modelPath = files[RankerFiles.model], let featuresPath = files[RankerFiles.columns] else {
             throw SurfaceError("\(model) v\(version) is not a ranker (no \(RankerFiles.model) and \(RankerFiles.columns)): "

@@ -2,6 +2,7 @@ import Events
 import Features
 import Foundation
 import Pipeline
+import Ranking
 import Registry
 import RummageCore
 import RummageTestSupport
@@ -105,7 +106,7 @@ import Testing
         #expect(first.manifest.metrics["ndcg@10"]! > 0.99 && first.manifest.metrics["ndcg@10[retrieval]"]! < 0.7, "\(first.manifest.metrics)")
         #expect(registry.aliases("home-ranker")["champion"] == 1 && first.manifest.kind == RankerPipeline.artifactKind)
         let files = try registry.verify("home-ranker", 1)
-        #expect(files[RankerPipeline.modelFile] != nil && files[RankerPipeline.featuresFile] != nil)
+        #expect(files[RankerFiles.model] != nil && files[RankerFiles.columns] != nil)
         // A second version that cannot split (every score equal) is gated against the first and refused: the alias stays.
         let second = try train([("rounds", "5"), ("min_child_weight", "1000000")])
         #expect(second.manifest.version == 2 && !second.gate.blessed && registry.aliases("home-ranker")["champion"] == 1)
