@@ -120,6 +120,8 @@ public struct FeatureSet: Sendable, Equatable {
                               aggregation: .affinity(attribute: "brand")),
             FeatureDefinition(name: "user_size_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,
                               aggregation: .affinity(attribute: "size")),
+            FeatureDefinition(name: "user_style_affinity_30d", entity: .user, eventTypes: engaged, window: 30 * d,
+                              aggregation: .affinity(attribute: "style")),
             FeatureDefinition(name: "user_spend_30d", entity: .user, eventTypes: [.purchase], window: 30 * d,
                               aggregation: .sumOfPrice),
             FeatureDefinition(name: "item_views_1h", entity: .item, eventTypes: [.view], window: h, aggregation: .count),

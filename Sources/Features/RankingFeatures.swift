@@ -7,7 +7,7 @@ import Foundation
 /// `FeatureConsistency` (`rummage features check`) covers the ranker's inputs too.
 public enum RankingFeatures {
     /// The listing attributes the ranker reads (through the user's affinities).
-    public static let attributes = ["category", "brand", "size"]
+    public static let attributes = ["category", "brand", "size", "style"]
 
     /// A listing as the ranker sees it.
     public struct Listing: Sendable, Equatable {
@@ -31,6 +31,7 @@ public enum RankingFeatures {
         "user_category_affinity",   // share of the user's engagements (30 days) in the listing's category
         "user_brand_affinity",      // … in its brand
         "user_size_affinity",       // … in its size
+        "user_style_affinity",      // … in its style
         "log_price",                // log(1 + price)
         "price_vs_recent",          // log(price / mean price of the user's recent listings); 0 without any
         "listing_age_hours",        // hours since the listing was created
@@ -40,7 +41,7 @@ public enum RankingFeatures {
 
     /// The user features `row` reads, in the order it takes their values.
     public static let userFeatures = ["user_category_affinity_30d", "user_brand_affinity_30d", "user_size_affinity_30d",
-                                      "user_views_1d", "user_engagements_7d", "user_recent_items"]
+                                      "user_style_affinity_30d", "user_views_1d", "user_engagements_7d", "user_recent_items"]
     /// The listing features `row` reads, in the order it takes their values.
     public static let itemFeatures = ["item_views_1d", "item_engagements_7d"]
 
@@ -68,18 +69,18 @@ public enum RankingFeatures {
         }
         return [
             retrievalScore,
-            share(user[0], "category"), share(user[1], "brand"), share(user[2], "size"),
+            share(user[0], "category"), share(user[1], "brand"), share(user[2], "size"), share(user[3], "style"),
             price.map { Float(log1p(max(0, $0))) } ?? .nan,
             relative,
             listing.createdAt.map { Float(Double(time - $0) / 3600) } ?? .nan,
             count(item[0]), count(item[1]),
-            count(user[3]), count(user[4]),
+            count(user[4]), count(user[5]),
         ]
     }
 
     /// The listings of a `user_recent_items` value.
     public static func recentItems(_ user: [FeatureValue]) -> [String] {
-        if case .ids(let ids) = user[5] { return ids }
+        if case .ids(let ids) = user[6] { return ids }
         return []
     }
 }

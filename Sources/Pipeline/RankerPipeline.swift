@@ -11,7 +11,7 @@ import Training
 ///
 /// ```
 /// data (RankerTrainingSet: impressions labelled by engagement, point-in-time features)
-///   → train (gradient-boosted trees, LambdaMART) → evaluate (NDCG@10 on the held-out, newest lists)
+///   → train (gradient-boosted trees, LambdaMART) → evaluate (NDCG@20 on the held-out, newest lists)
 ///   → gate → register → promote
 /// ```
 ///
@@ -22,8 +22,12 @@ import Training
 /// (the columns, in order, and the feature set's version).
 public enum RankerPipeline {
     public static let artifactKind = "xgboost-ranker"
-    /// How far below the current holder of the alias a new version's NDCG@10 may be.
+    /// How far below the current holder of the alias a new version's NDCG may be.
     public static let tolerance = 0.005
+    /// The NDCG cut-off of training's evaluation, the held-out metrics and the gate: a surface's page.
+    public static let cutoff = 20
+    /// The version's metric: `ndcg@20`; `[retrieval]` and `[logged]` suffixes name the other orders'.
+    public static let metric = "ndcg@\(cutoff)"
 
     public struct Result: Sendable {
         public var manifest: Manifest
@@ -34,6 +38,7 @@ public enum RankerPipeline {
     /// `objective` (`rank:ndcg` or `binary:logistic`), `seed`; unknown keys are refused.
     public static func parameters(_ settings: HyperParameters, threads: Int) throws(TrainingError) -> GradientBoostedTrees.Parameters {
         var p = GradientBoostedTrees.Parameters()
+        p.evaluationCutoff = cutoff
         p.rounds = try settings.int("rounds", default: p.rounds, in: 1...100_000)
         p.maxDepth = try settings.int("max_depth", default: p.maxDepth, in: 1...32)
         p.learningRate = try settings.double("eta", default: p.learningRate, in: 1e-6...1)
@@ -56,7 +61,8 @@ public enum RankerPipeline {
         let parameters = try parameters(settings, threads: threads)
         let set = RankerTrainingSet.build(events: events, options: .init(surface: surface))
         progress("ranker: \(set.impressions) impressions of surface '\(surface)', \(set.engaged) engaged; "
-                 + "\(set.training.groups.count) lists to train on, \(set.validation.groups.count) held out")
+                 + "\(set.training.groups.count) lists to train on, \(set.validation.groups.count) held out"
+                 + (set.validationRandomized ? " (fully explored lists)" : " (the newest; no fully explored lists to hold out)"))
         guard !set.training.groups.isEmpty, !set.validation.groups.isEmpty else {
             throw TrainingError(.invalidData, "not enough engaged impressions of surface '\(surface)' to train and evaluate a ranker "
                                 + "(\(set.training.groups.count) lists to train on, \(set.validation.groups.count) to evaluate): log them with "
@@ -65,7 +71,7 @@ public enum RankerPipeline {
         let clock = Stopwatch()
         let ranker = try GradientBoostedTrees.train(set.training, parameters: parameters, validation: set.validation) { round, value in
             if (round + 1) % 50 == 0 || round + 1 == parameters.rounds {
-                progress("ranker: round \(round + 1)/\(parameters.rounds)" + (value.map { String(format: ", validation ndcg@10 %.4f", $0) } ?? ""))
+                progress("ranker: round \(round + 1)/\(parameters.rounds)" + (value.map { String(format: ", validation \(Self.metric) %.4f", $0) } ?? ""))
             }
         }
         progress("ranker: trained in \(formattedSeconds(clock.elapsedSeconds))")
@@ -76,15 +82,23 @@ public enum RankerPipeline {
         // Rows of a list are in the order they were shown.
         var shownOrder: [Float] = []
         for size in validation.groups { shownOrder += (0..<size).map { Float(-$0) } }
+        let metric = Self.metric, ranked = validation.meanNDCG(scores: scores, cutoff: cutoff)
+        let retrievalOrder = validation.meanNDCG(scores: retrievalScores, cutoff: cutoff)
+        // The gain over retrieval's order, paired by list, with its 95 % interval.
+        let gain = RatioEstimate(mean: zip(validation.ndcgPerGroup(scores: scores, cutoff: cutoff),
+                                           validation.ndcgPerGroup(scores: retrievalScores, cutoff: cutoff)).compactMap { a, b in
+            a.flatMap { a in b.map { a - $0 } }
+        })
         let metrics: [String: Double] = [
-            "ndcg@10": validation.meanNDCG(scores: scores, cutoff: 10),
-            "ndcg@10[retrieval]": validation.meanNDCG(scores: retrievalScores, cutoff: 10),
-            "ndcg@10[logged]": validation.meanNDCG(scores: shownOrder, cutoff: 10),
+            metric: ranked, metric + "[retrieval]": retrievalOrder,
+            metric + "[logged]": validation.meanNDCG(scores: shownOrder, cutoff: cutoff),
+            metric + "_gain": gain.value, metric + "_gain_low": gain.interval95.low, metric + "_gain_high": gain.interval95.high,
             "impressions": Double(set.impressions), "engaged_impressions": Double(set.engaged),
             "training_lists": Double(set.training.groups.count), "validation_lists": Double(validation.groups.count),
+            "validation_randomized": set.validationRandomized ? 1 : 0,
         ]
-        progress(String(format: "ranker: held-out ndcg@10 %.4f (retrieval's order %.4f, as shown %.4f)",
-                        metrics["ndcg@10"]!, metrics["ndcg@10[retrieval]"]!, metrics["ndcg@10[logged]"]!))
+        progress(String(format: "ranker: held-out \(metric) %.4f (retrieval's order %.4f, as shown %.4f); gain %+.4f [%+.4f, %+.4f]",
+                        ranked, retrievalOrder, metrics[metric + "[logged]"]!, gain.value, gain.interval95.low, gain.interval95.high))
 
         let staging = NSTemporaryDirectory() + "rummage-ranker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -98,11 +112,11 @@ public enum RankerPipeline {
 
         let champion = registry.aliases(model)[alias]
         let baseline = try champion.map { version throws(RegistryError) in (version, try registry.manifest(model, version).metrics) }
-        var checks = [GateReport.Check(name: "ndcg@10 ≥ retrieval's order", passed: metrics["ndcg@10"]! >= metrics["ndcg@10[retrieval]"]!,
-                                       detail: String(format: "%.4f against %.4f", metrics["ndcg@10"]!, metrics["ndcg@10[retrieval]"]!))]
-        if let (version, old) = baseline, let previous = old["ndcg@10"] {
-            checks.append(.init(name: "ndcg@10 ≥ v\(version)'s − \(tolerance)", passed: metrics["ndcg@10"]! >= previous - tolerance,
-                                detail: String(format: "%.4f against %.4f", metrics["ndcg@10"]!, previous)))
+        var checks = [GateReport.Check(name: "\(metric) ≥ retrieval's order", passed: ranked >= retrievalOrder,
+                                       detail: String(format: "%.4f against %.4f", ranked, retrievalOrder))]
+        if let (version, old) = baseline, let previous = old[metric] {
+            checks.append(.init(name: "\(metric) ≥ v\(version)'s − \(tolerance)", passed: ranked >= previous - tolerance,
+                                detail: String(format: "%.4f against %.4f", ranked, previous)))
         }
         let reloaded = try GradientBoostedTrees(modelJSON: json).predict(validation.values, columns: columns)
         checks.append(.init(name: "artifact loads and answers", passed: reloaded == scores,

@@ -9,13 +9,20 @@ import RummageCore
 ///
 /// Labels are graded by the strongest engagement with the same listing that names the impression's
 /// `ranking_id` within `attributionSeconds` after it: view 1, like or save 2, add to bag 3, purchase 4;
-/// none 0. The newest `validationFraction` of lists (by impression time) are held out; lists without any
-/// engagement teach a ranking nothing and are left out of training (kept out of the NDCG average too).
+/// none 0. Lists without any engagement teach a ranking nothing and are left out (of the NDCG average too).
+///
+/// Held out: the newest `validationFraction` of lists (by impression time). Users look at the top of a list
+/// first, so on lists shown in the ranking's order the engagement follows that order whatever the listings'
+/// worth, and any other order looks worse than it is. When the log holds at least `minimumRandomizedLists`
+/// fully explored lists (every slot sampled: the first slot's logged `propensity` below 1, e.g. a
+/// surface with `exploration_share: 1` and a high temperature on a share of traffic), the held-out lists
+/// are the newest of those instead: there a listing's position does not depend on either order compared.
 public struct RankerTrainingSet: Sendable {
     public struct Options: Sendable {
         public var surface: String
         public var attributionSeconds: Int64 = 3_600
         public var validationFraction = 0.2
+        public var minimumRandomizedLists = 200
 
         public init(surface: String) { self.surface = surface }
     }
@@ -28,16 +35,18 @@ public struct RankerTrainingSet: Sendable {
     /// Impressions of the surface in the log, and how many were engaged with.
     public var impressions: Int
     public var engaged: Int
+    /// Whether the held-out lists are fully explored ones (see the type's description).
+    public var validationRandomized: Bool
 
     /// Builds the set from `events` (the log as read, any order).
     public static func build(events: [Event], options: Options) -> RankerTrainingSet {
-        struct Shown { var event: Event; var retrievalScore: Float; var label: Float = 0 }
+        struct Shown { var event: Event; var retrievalScore: Float; var propensity: Double; var label: Float = 0 }
         var shown: [Shown] = [], position: [String: Int] = [:]
         for event in events where event.type == .impression && event.surface == options.surface {
             guard let ranking = event.rankingID, let item = event.item?.value, event.user != nil,
                   let score = event.attributes["retrieval_score"].flatMap(Float.init) else { continue }
             position[ranking + "\u{1F}" + item] = shown.count
-            shown.append(Shown(event: event, retrievalScore: score))
+            shown.append(Shown(event: event, retrievalScore: score, propensity: event.attributes["propensity"].flatMap(Double.init) ?? 1))
         }
         for event in events {
             guard let grade = grades[event.type], let ranking = event.rankingID, let item = event.item?.value,
@@ -81,8 +90,14 @@ public struct RankerTrainingSet: Sendable {
         for (k, s) in shown.enumerated() { lists[s.event.rankingID!, default: []].append(k) }
         let ordered = lists.map { ($0.key, $0.value.sorted { (shown[$0].event.position ?? 0) < (shown[$1].event.position ?? 0) }) }
             .sorted { (shown[$0.1[0]].event.timestamp, $0.0) < (shown[$1.1[0]].event.timestamp, $1.0) }
-        let cut = ordered.count - Int((Double(ordered.count) * options.validationFraction).rounded())
-        func assemble(_ part: ArraySlice<(String, [Int])>) -> GradientBoostedTrees.Rows {
+        let randomized = ordered.filter { shown[$0.1[0]].propensity < 1 && $0.1.contains { shown[$0].label > 0 } }
+        let heldOut: Set<String>
+        if randomized.count >= options.minimumRandomizedLists {
+            heldOut = Set(randomized.suffix(Int((Double(randomized.count) * options.validationFraction).rounded())).map(\.0))
+        } else {
+            heldOut = Set(ordered.suffix(Int((Double(ordered.count) * options.validationFraction).rounded())).map(\.0))
+        }
+        func assemble(_ part: [(String, [Int])]) -> GradientBoostedTrees.Rows {
             var values: [Float] = [], labels: [Float] = [], groups: [Int] = []
             for (_, members) in part where members.contains(where: { shown[$0].label > 0 }) {
                 for k in members {
@@ -93,7 +108,9 @@ public struct RankerTrainingSet: Sendable {
             }
             return GradientBoostedTrees.Rows(values: values, columns: RankingFeatures.names.count, labels: labels, groups: groups)
         }
-        return RankerTrainingSet(training: assemble(ordered[..<cut]), validation: assemble(ordered[cut...]),
-                                 impressions: shown.count, engaged: shown.count { $0.label > 0 })
+        return RankerTrainingSet(training: assemble(ordered.filter { !heldOut.contains($0.0) }),
+                                 validation: assemble(ordered.filter { heldOut.contains($0.0) }),
+                                 impressions: shown.count, engaged: shown.count { $0.label > 0 },
+                                 validationRandomized: randomized.count >= options.minimumRandomizedLists)
     }
 }

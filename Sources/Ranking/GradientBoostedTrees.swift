@@ -198,19 +198,23 @@ extension GradientBoostedTrees.Rows {
     /// Mean NDCG@`cutoff` over the groups when each group's rows are ordered by `scores` (ties: the
     /// earlier row first), with gains 2^label − 1; groups without any positive label are left out.
     public func meanNDCG(scores: [Float], cutoff: Int) -> Double {
+        let values = ndcgPerGroup(scores: scores, cutoff: cutoff).compactMap { $0 }
+        return values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// Each group's NDCG@`cutoff` as `meanNDCG` computes it (nil for a group without any positive label).
+    public func ndcgPerGroup(scores: [Float], cutoff: Int) -> [Double?] {
         precondition(scores.count == count)
-        var total = 0.0, counted = 0, start = 0
-        for size in groups {
+        var start = 0
+        return groups.map { size in
             let labels = self.labels[start..<start + size].map(Double.init), ranked = Array(scores[start..<start + size])
             start += size
             func dcg(_ order: [Int]) -> Double {
                 order.prefix(cutoff).enumerated().reduce(0) { $0 + (pow(2, labels[$1.element]) - 1) / log2(Double($1.offset) + 2) }
             }
             let ideal = dcg(labels.indices.sorted { (labels[$0], -$0) > (labels[$1], -$1) })
-            guard ideal > 0 else { continue }
-            total += dcg(ranked.indices.sorted { (ranked[$0], -$0) > (ranked[$1], -$1) }) / ideal
-            counted += 1
+            guard ideal > 0 else { return nil }
+            return dcg(ranked.indices.sorted { (ranked[$0], -$0) > (ranked[$1], -$1) }) / ideal
         }
-        return counted == 0 ? 0 : total / Double(counted)
     }
 }

@@ -17,7 +17,7 @@ struct RankerTrainCommand: Command {
         during an experiment), labelled by the strongest engagement with that listing naming the impression's
         ranking_id within an hour (view 1, like or save 2, add to bag 3, purchase 4), with the ranker's
         features computed point in time (docs/serving.md, "Learned ranker"). The newest 20 % of lists are
-        held out: NDCG@10 of the ranker, of retrieval's order and of the order shown are the version's
+        held out: NDCG@20 of the ranker, of retrieval's order and of the order shown are the version's
         metrics. The gate asks the ranker to beat retrieval's order and to stay within 0.005 of the version
         the alias holds; a blessed version moves the alias.
 
@@ -75,9 +75,10 @@ struct RankerTrainCommand: Command {
             registry: registry, model: model, alias: alias, settings: HyperParameters(settings), threads: threads,
             progress: { console.progress($0) })
         let m = result.manifest
-        console.result(String(format: "%@ v%d: %@; held-out ndcg@10 %.4f (retrieval's order %.4f, as shown %.4f)", m.model, m.version,
-                              result.gate.blessed ? "blessed" : "not blessed", m.metrics["ndcg@10"] ?? 0,
-                              m.metrics["ndcg@10[retrieval]"] ?? 0, m.metrics["ndcg@10[logged]"] ?? 0))
+        let metric = RankerPipeline.metric
+        console.result(String(format: "%@ v%d: %@; held-out \(metric) %.4f (retrieval's order %.4f, as shown %.4f)", m.model, m.version,
+                              result.gate.blessed ? "blessed" : "not blessed", m.metrics[metric] ?? 0,
+                              m.metrics[metric + "[retrieval]"] ?? 0, m.metrics[metric + "[logged]"] ?? 0))
         if json {
             console.result(try jsonObjectLine(["model": m.model, "version": m.version, "blessed": result.gate.blessed, "metrics": m.metrics,
                                                "registry": registry.root]))

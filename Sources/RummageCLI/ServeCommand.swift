@@ -35,7 +35,9 @@ struct ServeCommand: Command {
 
         With `--experiment NAME --split champion=90,challenger=10`, each alias of the split is loaded and
         followed, every user is served by the alias a stable hash of NAME and their id assigns, each answer
-        names its `variant` and `ranking_id`, and its listings are logged as impression events.
+        names its `variant` and `ranking_id`, and its listings are logged as impression events. With
+        `--experiment-surface home --split home=50,home-ranked=50`, the users' requests to `home` are split
+        between the two surfaces' definitions instead (e.g. retrieval alone against retrieval then a ranker).
 
         Replicas: run several with the same --log (postgresql://…) and --online-store (redis://…). Listing
         states and online features then live in Redis: a listing sold through one replica is never served
@@ -74,6 +76,7 @@ struct ServeCommand: Command {
             .value("admin-token-file", "FILE", help: "File holding a bearer key with the admin scope only, at least 16 bytes (default: $RUMMAGE_ADMIN_TOKEN). Secrets never go on the command line."),
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
+            .value("experiment-surface", "SURFACE", help: "Split this surface's requests between the surfaces --split names instead of aliases, e.g. --split home=50,home-ranked=50."),
             OnlineStore.option,
             .value("publish-events", "URL", help: "Publish POST /v1/events to this RabbitMQ (amqp://…) instead of ingesting them here (202)."),
             .value("queue", "NAME", help: "With --publish-events: the durable queue.", default: "rummage.events"),
@@ -121,9 +124,13 @@ struct ServeCommand: Command {
         maxClockSkew = Int64(try arguments.requiredInt("max-clock-skew", in: 0...(1 << 40)))
         requestDeadline = try arguments.requiredInt("request-deadline", in: 10...600_000)
         switch (arguments.string("experiment"), arguments.string("split")) {
-        case (nil, nil): experiment = nil
+        case (nil, nil):
+            guard arguments.string("experiment-surface") == nil else { throw UsageError("--experiment-surface goes with --experiment and --split") }
+            experiment = nil
         case let (name?, split?):
-            do { experiment = try Experiment(name: name, split: split) } catch { throw UsageError(error.message) }
+            do { experiment = try Experiment(name: name, split: split, surface: arguments.string("experiment-surface")) } catch {
+                throw UsageError(error.message)
+            }
         default: throw UsageError("--experiment and --split go together")
         }
         onlineStore = try OnlineStore.from(arguments)

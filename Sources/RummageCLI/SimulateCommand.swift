@@ -19,6 +19,12 @@ struct SimulateCommand: Command {
         (PUT /v1/items/{item}). Reports, per served variant: answers, fallbacks, listings shown, views, CTR
         (views per listing shown), purchases and purchase rate, and the sold listings served after the
         simulator's purchase was acknowledged (must be 0). Deterministic by --seed given the same answers.
+        For the listings its sellers created, it reports per variant how many its users were shown and the
+        median number of sessions from creation to first impression.
+
+        With several variants (an experiment), each other variant is compared with --control (default: the
+        first by name): the difference in CTR and in purchase rate with its 95 % confidence interval, users
+        being the independent units (delta method).
         """,
         options: [
             .value("url", "URL", help: "The server, http://HOST:PORT.", required: true),
@@ -30,6 +36,7 @@ struct SimulateCommand: Command {
             .value("minutes", "M", help: "Stop after this much wall-clock time, even if sessions remain.", default: "10"),
             .value("seed", "S", help: "Seed of every draw.", default: "1"),
             .value("run-id", "ID", help: "Prefix of the ids of the events and listings this run creates (default: a random one, unique per run)."),
+            .value("control", "VARIANT", help: "The variant the others are compared with (default: the first by name)."),
             .value("actions", "FILE", help: "Write one line per action (asks, listings, events) to this file."),
             .flag("json", help: "Print the report as one JSON object on the last line of stdout."),
         ])
@@ -38,6 +45,7 @@ struct SimulateCommand: Command {
     let data: String
     let settings: TrafficSimulator.Configuration
     let actionsPath: String?
+    let control: String?
     let json: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -62,6 +70,7 @@ struct SimulateCommand: Command {
         guard !c.runID.isEmpty, c.runID.utf8.count <= 64 else { throw UsageError("--run-id must be 1 to 64 bytes") }
         settings = c
         actionsPath = arguments.string("actions")
+        control = arguments.string("control")
         json = arguments.flag("json")
     }
 
@@ -81,16 +90,52 @@ struct SimulateCommand: Command {
                            + String(format: " %7d %9d %7d %7d %6.3f %10d %14.4f", v.requests, v.fallbacks, v.shown, v.views,
                                     v.clickThroughRate, v.purchases, v.purchaseRate))
         }
+        let names = report.variants.keys.sorted()
+        let baseline = control ?? names.first
+        if let control, report.variants[control] == nil {
+            throw UsageError("--control \(control) served no answer; variants: \(names.joined(separator: ", "))")
+        }
+        var comparisons: [String: Any] = [:]
+        if let baseline, names.count > 1 {
+            let base = report.rates(of: baseline)
+            for name in names where name != baseline {
+                let rates = report.rates(of: name)
+                let ctr = rates.clickThrough.difference(from: base.clickThrough), purchase = rates.purchase.difference(from: base.purchase)
+                console.result("\(name) against \(baseline) (\(rates.clickThrough.units) and \(base.clickThrough.units) users): "
+                               + "CTR \(Self.describe(ctr)); purchase rate \(Self.describe(purchase))")
+                comparisons[name] = ["control": baseline, "ctr": Self.json(ctr), "purchase_rate": Self.json(purchase)]
+            }
+        }
+        for name in names where !report.creationSessions.isEmpty {
+            let shown = report.sessionsToFirstImpression(in: name).compactMap { $0 }.count
+            console.result("\(name): new listings shown \(shown) of \(report.creationSessions.count); median sessions from creation to first impression: "
+                           + (report.medianSessionsToFirstImpression(in: name).map { String(format: "%.1f", $0) } ?? "not reached (half or more never shown)"))
+        }
         console.result("sold listings served after their sale: \(report.soldListingsServed); purchases refused: \(report.purchasesRefused)")
         if json {
             var variants: [String: Any] = [:]
             for (name, v) in report.variants {
+                let rates = report.rates(of: name)
                 variants[name] = ["answers": v.requests, "fallbacks": v.fallbacks, "shown": v.shown, "views": v.views, "likes": v.likes,
-                                  "bags": v.bags, "purchases": v.purchases, "ctr": v.clickThroughRate, "purchase_rate": v.purchaseRate]
+                                  "bags": v.bags, "purchases": v.purchases, "ctr": v.clickThroughRate, "purchase_rate": v.purchaseRate,
+                                  "users": rates.clickThrough.units, "ctr_standard_error": rates.clickThrough.standardError,
+                                  "purchase_rate_standard_error": rates.purchase.standardError,
+                                  "new_listings_shown": report.sessionsToFirstImpression(in: name).compactMap { $0 }.count,
+                                  "median_sessions_to_first_impression": report.medianSessionsToFirstImpression(in: name) ?? NSNull()]
             }
             console.result(try jsonObjectLine(["sessions": report.sessions, "seconds": report.seconds, "cut_short": report.cutShort,
-                                               "listings_created": report.listingsCreated, "sold_listings_served": report.soldListingsServed,
-                                               "purchases_refused": report.purchasesRefused, "variants": variants]))
+                                               "listings_created": report.listingsCreated,
+                                               "sold_listings_served": report.soldListingsServed,
+                                               "purchases_refused": report.purchasesRefused, "variants": variants, "comparisons": comparisons]))
         }
+    }
+
+    static func describe(_ d: RatioEstimate.Difference) -> String {
+        String(format: "%+.4f [%+.4f, %+.4f]", d.absolute, d.low, d.high)
+            + (d.relative.map { String(format: " (%+.1f %%)", $0 * 100) } ?? "") + (d.isSignificant ? "" : ", not significant")
+    }
+
+    static func json(_ d: RatioEstimate.Difference) -> [String: Any] {
+        ["difference": d.absolute, "ci95": [d.low, d.high], "relative": d.relative ?? NSNull(), "significant": d.isSignificant]
     }
 }

@@ -1,8 +1,10 @@
 import RummageAPI
 import RummageCore
 
-/// A traffic split between model aliases, e.g. 90 % `champion` and 10 % `challenger`. A user's variant
-/// comes from a stable hash (FNV-1a, 64 bit, with MurmurHash3's finaliser to mix the low bits) of the
+/// A traffic split between model aliases, e.g. 90 % `champion` and 10 % `challenger`, or, with `surface`,
+/// between surfaces: a request to that surface is served by the variant's surface definition (the same
+/// model alias), e.g. `home` (retrieval alone) against `home-ranked` (the same retrieval, then a learned
+/// ranker). A user's variant comes from a stable hash (FNV-1a, 64 bit, with MurmurHash3's finaliser to mix the low bits) of the
 /// experiment name and the user id: the same user gets
 /// the same variant on every request and every server, and a new experiment name reshuffles users.
 public struct Experiment: Sendable, Equatable {
@@ -13,10 +15,14 @@ public struct Experiment: Sendable, Equatable {
 
     public let name: String
     public let variants: [Variant]
+    /// The surface whose requests are split between the surfaces the variants name; nil: the variants are
+    /// model aliases and every surface's requests are split.
+    public let surface: String?
 
-    /// `split`: `alias=weight,alias=weight,…` with positive integer weights (their shares of the total).
-    /// The name and the aliases are ids (`CanonicalID`): they become log fields and metric labels.
-    public init(name: String, split: String) throws(ServingError) {
+    /// `split`: `alias=weight,alias=weight,…` with positive integer weights (their shares of the total);
+    /// with `surface`, surface names instead of aliases. The name and the variants are ids
+    /// (`CanonicalID`): they become log fields and metric labels.
+    public init(name: String, split: String, surface: String? = nil) throws(ServingError) {
         guard !name.isEmpty else { throw ServingError("an experiment needs a name") }
         if let problem = CanonicalID.problem(with: name) { throw ServingError("the experiment name \(problem)") }
         var variants: [Variant] = []
@@ -33,6 +39,7 @@ public struct Experiment: Sendable, Equatable {
         guard variants.count >= 2 else { throw ServingError("--split needs at least two aliases, e.g. champion=90,challenger=10") }
         self.name = name
         self.variants = variants
+        self.surface = surface
     }
 
     /// The alias serving `user`.

@@ -135,14 +135,14 @@ final class ListingEligibility: Sendable {
         }
     }
 
-    /// Each listing's seller and category (nil when unknown): what diversity rules count.
-    func sellersAndCategories(_ items: [String]) -> [(seller: String?, category: String?)] {
+    /// Each listing as re-ranking reads it: its remembered attributes, seller and creation time.
+    func reRankingCandidates(_ items: [String]) -> [ReRanking.Candidate] {
         facts.withLock { table in
             items.map { item in
                 let facts = table.listings[item]
-                var category: String? = nil
-                for id in facts?.pairs ?? [] where table.pairs[Int(id)].name == "category" { category = table.pairs[Int(id)].value }
-                return (facts?.seller, category)
+                var attributes: [String: String] = [:]
+                for id in facts?.pairs ?? [] { attributes[table.pairs[Int(id)].name] = table.pairs[Int(id)].value }
+                return ReRanking.Candidate(item: item, attributes: attributes, seller: facts?.seller, createdAt: facts?.createdAt)
             }
         }
     }

@@ -32,8 +32,10 @@ import Synchronization
 /// Locks: the order is written once, in docs/architecture.md ("Serving: parts and lock order"): the
 /// log follower, then a hot swap, then the slots' map; every other lock in Serving is a leaf.
 ///
-/// Experiments: with an `Experiment`, each variant's alias is loaded as its own deployment, each user is
-/// served by the variant the split assigns them, every answer names its variant and ranking id, and its
+/// Experiments: with an `Experiment` between aliases, each variant's alias is loaded as its own deployment
+/// and each user is served by the variant the split assigns them; with one between surfaces, a request to
+/// the experiment's surface is answered by the variant's surface definition (on the primary alias) and
+/// names the requested surface. Every answer in the experiment names its variant and ranking id, and its
 /// listings are logged as `impression` events carrying the experiment and variant.
 public final class RecommendationService: Sendable {
     public let modelName: String
@@ -97,11 +99,26 @@ public final class RecommendationService: Sendable {
         self.measuresRequests = measuresRequests
         self.experiment = experiment
         modelName = model
-        let slots = try DeploymentSlots(primary: reference, variants: experiment?.variants.map(\.alias) ?? []) { alias in
+        if let experiment, let split = experiment.surface {
+            guard served[split] != nil else { throw SurfaceError("experiment \(experiment.name): no surface '\(split)' to split") }
+            for variant in experiment.variants.map(\.alias) {
+                guard let surface = served[variant] else {
+                    throw SurfaceError("experiment \(experiment.name): variant '\(variant)' is not a surface; surfaces: "
+                                       + served.keys.sorted().joined(separator: ", "))
+                }
+                guard surface.needsItem == served[split]!.needsItem else {
+                    throw SurfaceError("experiment \(experiment.name): surface '\(variant)' cannot answer '\(split)''s requests "
+                                       + "(one retrieves by listing, the other does not)")
+                }
+            }
+        }
+        let modelVariants = experiment?.surface == nil ? experiment?.variants.map(\.alias) ?? [] : []
+        let slots = try DeploymentSlots(primary: reference, variants: modelVariants) { alias in
             try Deployment(registry: registry, model: model, reference: alias, loadModel: loadModel)
         }
         self.slots = slots
-        let metrics = ServingMetrics(variants: slots.aliases, surfaces: Array(served.keys))
+        let metrics = ServingMetrics(variants: slots.aliases + (experiment?.surface == nil ? [] : experiment!.variants.map(\.alias)),
+                                     surfaces: Array(served.keys))
         self.metrics = metrics
         // Events appended from here on are followed (`followLog`); those the replay below also sees are
         // applied twice, which changes nothing.
@@ -232,10 +249,22 @@ public final class RecommendationService: Sendable {
         return answer
     }
 
-    private func serve(_ surface: Surface, _ request: SurfaceRequest) -> Result<SurfaceRecommendations, SurfaceError> {
+    private func serve(_ requested: Surface, _ request: SurfaceRequest) -> Result<SurfaceRecommendations, SurfaceError> {
         let user = request.user, k = request.k
-        let variant = user.flatMap { experiment?.variant(for: $0) } ?? primaryAlias
-        let d = slots.deployment(variant)
+        // The variant serving the user: a model alias, or with a surface experiment on this surface, the
+        // surface whose definition answers (on the primary alias).
+        var surface = requested, variant = primaryAlias, alias = primaryAlias
+        if let experiment, let user {
+            if let split = experiment.surface {
+                if split == requested.name {
+                    variant = experiment.variant(for: user)
+                    surface = surfaces[variant]!
+                }
+            } else {
+                (variant, alias) = (experiment.variant(for: user), experiment.variant(for: user))
+            }
+        }
+        let d = slots.deployment(alias)
         var excluded = user.map { eligibility.excluded(for: $0) } ?? []
         if let user, surface.exclusions.contains(.seen) { excluded.formUnion(signals.seen(by: user)) }
         var filters = request.filters
@@ -265,7 +294,7 @@ public final class RecommendationService: Sendable {
         case .latest:
             (candidates, unservable) = retrieval.ranked(.latest, d, user: user, k: n, excluded: excluded, filters: filters)
         }
-        var answer = SurfaceRecommendations(surface: surface.name, user: user, item: request.item, modelVersion: d.version,
+        var answer = SurfaceRecommendations(surface: requested.name, user: user, item: request.item, modelVersion: d.version,
                                             items: candidates ?? [], fallback: false, variant: variant, experiment: experiment?.name,
                                             rankingID: UUID().uuidString)
         if answer.items.isEmpty && surface.fallback == .popular {
@@ -280,6 +309,18 @@ public final class RecommendationService: Sendable {
         } else if measuresRequests && surface.retrieval == .personalised && !hitIDs.isEmpty {
             d.quality?.record(Array(hitIDs.prefix(k)), scores: answer.items.prefix(k).map(\.score))
         }
+        // A listing pinned by id joins the candidates when it may be served to the user.
+        let rules = surface.reRanking
+        if !answer.fallback, let user {
+            let missing = rules.rules.compactMap(\.pinnedItem).filter { id in
+                !answer.items.contains { $0.item == id } && !excluded.contains(id) && eligibility.isServable(id) && eligibility.passes(id, filters)
+            }
+            if !missing.isEmpty {
+                let servable = zip(missing, eligibility.check(missing).verdicts(missing, user: user, excluded: excluded)).filter { $0.1 == .servable }
+                let floor = answer.items.map(\.score).min() ?? 0
+                answer.items += servable.map { ScoredItem(item: $0.0, score: floor) }
+            }
+        }
         // Ranking: the surface's learned ranker orders retrieval's candidates (never a fallback's).
         let retrieved = answer.items
         var order = Array(retrieved.indices), rankerScores: [Float]? = nil
@@ -287,31 +328,42 @@ public final class RecommendationService: Sendable {
             rankerScores = rank(retrieved, for: user, with: ranker)
             if let scores = rankerScores { order.sort { (scores[$0], -$0) > (scores[$1], -$1) } }
         }
-        // Re-ranking: listings over the surface's diversity caps move below the others.
-        var demoted = Set<Int>()
-        if !answer.fallback && (surface.maxPerSeller != nil || surface.maxPerCategory != nil) {
-            (order, demoted) = surface.diversified(order, keys: eligibility.sellersAndCategories(retrieved.map(\.item)))
+        // Re-ranking: boosts and buries, diversity caps, the share of new listings (`ReRanking`).
+        var reasons: [Int: [String]] = [:], facts: [ReRanking.Candidate] = []
+        if !answer.fallback && !rules.isEmpty {
+            facts = eligibility.reRankingCandidates(retrieved.map(\.item))
+            (order, reasons) = rules.apply(order, candidates: facts, k: k, now: signals.eventTime)
         }
         // Exploration: the last slots sampled from the rest of the ranking, each with its probability.
         var propensities: [Double]? = nil
+        let ranking = order
         if let exploration = surface.exploration, !answer.fallback {
             (order, propensities) = exploration.choose(order: order, scores: rankerScores ?? retrieved.map(\.score), k: k,
                                                        rankingID: answer.rankingID)
         } else {
             order = Array(order.prefix(k))
         }
+        // Pins last: a pinned listing takes its slot whatever came before (shown with probability 1).
+        if !facts.isEmpty && rules.rules.contains(where: { if case .pin = $0.action { true } else { false } }) {
+            let chosen = propensities.map { Dictionary(zip(order, $0), uniquingKeysWith: { a, _ in a }) }
+            let pins: [Int: String]
+            (order, pins) = rules.pinned(order, order: ranking, candidates: facts)
+            for (i, rule) in pins { reasons[i, default: []].append(rule) }
+            propensities = chosen.map { chosen in order.map { pins[$0] != nil ? 1 : chosen[$0] ?? 1 } }
+        }
         answer.items = order.map { r in rankerScores.map { ScoredItem(item: retrieved[r].item, score: $0[r]) } ?? retrieved[r] }
         if request.explain {
             answer.explanations = order.enumerated().map { slot, r in
                 SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
                                                    rankerScore: rankerScores?[r], propensity: propensities?[slot],
-                                                   rules: demoted.contains(r) ? ["diversity"] : nil)
+                                                   rules: reasons[r])
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
-        if let impressions, experiment != nil || surface.logsImpressions, user != nil {
+        let inExperiment = experiment.map { $0.surface == nil || $0.surface == requested.name } ?? false
+        if let impressions, inExperiment || surface.logsImpressions, user != nil {
             impressions.record(answer, retrievalScores: order.map { retrieved[$0].score }, propensities: propensities)
-            if experiment != nil {
+            if inExperiment {
                 rankingVariants.withLock { maps in
                     maps.current[answer.rankingID] = variant
                     if maps.current.count >= 100_000 { maps = (current: [:], previous: maps.current) }

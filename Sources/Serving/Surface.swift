@@ -24,6 +24,9 @@ import RummageAPI
 ///     exploration_temperature: 1
 ///     max_per_seller: 2        # diversity: listings over a cap move down
 ///     max_per_category: 5
+///     rules: ["boost brand=acme by 3", "bury condition=fair", "pin item=l42 at 1"]
+///     min_new_share: 0.2       # at least 20 % of the k slots for listings created within new_within_hours
+///     max_new_share: 0.6
 /// ```
 public struct Surface: Sendable, Equatable {
     /// Where a surface's candidates come from.
@@ -60,7 +63,8 @@ public struct Surface: Sendable, Equatable {
     public var retrieval: Retrieval
     /// Candidates retrieved before the later stages; nil: the k asked. Never fewer than k.
     public var candidates: Int?
-    /// `new-in`: how recently (event time) a listing must have been created.
+    /// How recently (event time) a listing must have been created to be new: what `new-in` retrieves and
+    /// what the new-listing shares count.
     public var newWithinHours: Double
     public var exclusions: Set<Exclusion>
     /// Whether every answer's listings are logged as impressions (always during an experiment).
@@ -80,10 +84,8 @@ public struct Surface: Sendable, Equatable {
     public var ranker: RankerReference?
     /// Slots filled by sampling, with the probabilities logged (`Exploration`); nil: none.
     public var exploration: Exploration?
-    /// Diversity: at most this many listings of one seller, and of one category, in an answer (nil: no cap).
-    /// Listings over a cap move down below the others; they fill the answer only when nothing else can.
-    public var maxPerSeller: Int?
-    public var maxPerCategory: Int?
+    /// Re-ranking after the ranker: business rules, diversity caps, the share of new listings.
+    public var reRanking = ReRanking()
 
     public init(name: String, retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double = 72,
                 exclusions: Set<Exclusion> = [], logsImpressions: Bool = false, fallback: Fallback? = nil,
@@ -103,27 +105,6 @@ public struct Surface: Sendable, Equatable {
     public static let home = Surface(name: "home", retrieval: .personalised)
     /// `GET /v1/items/{item}/similar`.
     public static let similar = Surface(name: "similar", retrieval: .similar)
-
-    /// Moves listings over the diversity caps below the others, keeping the order within each part:
-    /// `order` (indices) ranked best first, `keys[i]` listing i's seller and category. Returns the new
-    /// order and the indices that were moved down.
-    public func diversified(_ order: [Int], keys: [(seller: String?, category: String?)]) -> (order: [Int], demoted: Set<Int>) {
-        guard maxPerSeller != nil || maxPerCategory != nil else { return (order, []) }
-        var sellers: [String: Int] = [:], categories: [String: Int] = [:], kept: [Int] = [], demoted: [Int] = []
-        for i in order {
-            let (seller, category) = keys[i]
-            let overSeller = seller.map { s in maxPerSeller.map { sellers[s, default: 0] >= $0 } ?? false } ?? false
-            let overCategory = category.map { c in maxPerCategory.map { categories[c, default: 0] >= $0 } ?? false } ?? false
-            if overSeller || overCategory {
-                demoted.append(i)
-            } else {
-                kept.append(i)
-                if let seller { sellers[seller, default: 0] += 1 }
-                if let category { categories[category, default: 0] += 1 }
-            }
-        }
-        return (kept + demoted, Set(demoted))
-    }
 
     /// Whether the surface needs an anchor listing (`item`) in each request.
     public var needsItem: Bool { retrieval == .similar }
@@ -149,11 +130,19 @@ public struct Surface: Sendable, Equatable {
         public var explorationTemperature: Double?
         public var maxPerSeller: Int?
         public var maxPerCategory: Int?
+        /// Business rules (`ReRankingRule`), applied in order.
+        public var rules: [String]?
+        /// The least and the most of the k slots new listings (created within `new_within_hours`) take.
+        public var minNewShare: Double?
+        public var maxNewShare: Double?
 
         public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
                     logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil,
                     explorationShare: Double? = nil, explorationTemperature: Double? = nil, maxPerSeller: Int? = nil,
-                    maxPerCategory: Int? = nil) {
+                    maxPerCategory: Int? = nil, rules: [String]? = nil, minNewShare: Double? = nil, maxNewShare: Double? = nil) {
+            self.rules = rules
+            self.minNewShare = minNewShare
+            self.maxNewShare = maxNewShare
             self.maxPerSeller = maxPerSeller
             self.maxPerCategory = maxPerCategory
             self.explorationShare = explorationShare
@@ -172,7 +161,8 @@ public struct Surface: Sendable, Equatable {
             case retrieval, candidates, exclude, fallback, ranker
             case newWithinHours = "new_within_hours", logImpressions = "log_impressions", rankerVersion = "ranker_version"
             case explorationShare = "exploration_share", explorationTemperature = "exploration_temperature"
-            case maxPerSeller = "max_per_seller", maxPerCategory = "max_per_category"
+            case maxPerSeller = "max_per_seller", maxPerCategory = "max_per_category", rules
+            case minNewShare = "min_new_share", maxNewShare = "max_new_share"
         }
     }
 
@@ -181,7 +171,8 @@ public struct Surface: Sendable, Equatable {
     public static let definitionKeys: [(key: String, isList: Bool)] = [
         ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
         ("fallback", false), ("ranker", false), ("ranker_version", false), ("exploration_share", false),
-        ("exploration_temperature", false), ("max_per_seller", false), ("max_per_category", false),
+        ("exploration_temperature", false), ("max_per_seller", false), ("max_per_category", false), ("rules", true),
+        ("min_new_share", false), ("max_new_share", false),
     ]
 
     /// The surface `name` defined by `definition`; refuses a name that cannot label metrics and values
@@ -196,8 +187,19 @@ public struct Surface: Sendable, Equatable {
         if let hours = definition.newWithinHours, !(hours > 0 && hours <= 24 * 365) {
             throw SurfaceError("surfaces.\(name).new_within_hours must be in (0, 8760], got \(hours)")
         }
-        if definition.newWithinHours != nil && definition.retrieval != .newIn {
-            throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in")
+        let sharesNew = definition.minNewShare != nil || definition.maxNewShare != nil
+        if definition.newWithinHours != nil && definition.retrieval != .newIn && !sharesNew {
+            throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in, min_new_share or max_new_share")
+        }
+        for (key, share) in [("min_new_share", definition.minNewShare), ("max_new_share", definition.maxNewShare)] {
+            if let share, !(0...1).contains(share) { throw SurfaceError("surfaces.\(name).\(key) must be in 0...1, got \(share)") }
+        }
+        if let low = definition.minNewShare, let high = definition.maxNewShare, low > high {
+            throw SurfaceError("surfaces.\(name).min_new_share (\(low)) is above max_new_share (\(high))")
+        }
+        var rules: [ReRankingRule] = []
+        for text in definition.rules ?? [] {
+            do { rules.append(try ReRankingRule(parsing: text)) } catch { throw SurfaceError("surfaces.\(name).rules: \(error.message)") }
         }
         if definition.rankerVersion != nil && definition.ranker == nil {
             throw SurfaceError("surfaces.\(name).ranker_version goes with ranker")
@@ -219,8 +221,12 @@ public struct Surface: Sendable, Equatable {
                   logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
                   ranker: definition.ranker.map { RankerReference(model: $0, version: definition.rankerVersion ?? "champion") },
                   exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1) : nil })
-        maxPerSeller = definition.maxPerSeller
-        maxPerCategory = definition.maxPerCategory
+        reRanking.maxPerSeller = definition.maxPerSeller
+        reRanking.maxPerCategory = definition.maxPerCategory
+        reRanking.rules = rules
+        reRanking.newWithinHours = newWithinHours
+        reRanking.minimumNewShare = definition.minNewShare
+        reRanking.maximumNewShare = definition.maxNewShare
     }
 
     /// The surfaces a server answers: `home` and `similar`, replaced or joined by `configured`.

@@ -50,8 +50,22 @@ public struct TrafficSimulator: Sendable {
         enum CodingKeys: String, CodingKey { case requests, fallbacks, shown, views, likes, bags, purchases }
     }
 
+    /// One user's totals within a variant: the unit of the confidence intervals (`RatioEstimate`).
+    public struct UserTotals: Sendable, Equatable {
+        public var shown = 0
+        public var views = 0
+        public var purchases = 0
+    }
+
     public struct Report: Sendable {
         public var variants: [String: VariantReport] = [:]
+        /// Per variant, each user's totals.
+        public var users: [String: [Int: UserTotals]] = [:]
+        /// The session in which each listing the simulator created was created.
+        public var creationSessions: [Int] = []
+        /// Per variant, the session in which a user of that variant was first shown each created listing
+        /// (by the listing's index in `creationSessions`).
+        public var firstImpressions: [String: [Int: Int]] = [:]
         /// Listings served after the simulator's purchase of them was acknowledged: must be 0.
         public var soldListingsServed = 0
         public var listingsCreated = 0
@@ -84,6 +98,8 @@ public struct TrafficSimulator: Sendable {
         // Listings the simulator knows: the generated ones and those its sellers create.
         var listings = Dictionary(uniqueKeysWithValues: m.listings.enumerated().map { ("l\($0.offset)", $0.element) })
         var sold = Set<String>()
+        // Each created listing's index in `creationSessions`.
+        var created: [String: Int] = [:]
         let activity = CumulativeWeights(m.users.map(\.activity))
         let players = (0..<configuration.users).map { _ in activity.sample(&rng) }
         let sellers = m.users.indices.filter { m.users[$0].isSeller }
@@ -106,6 +122,8 @@ public struct TrafficSimulator: Sendable {
                     let reply = try client.createListing(item: item, seller: "u\(seller)", price: listing.price, attributes: attributes)
                     if reply.appended == 1 {
                         listings[item] = listing
+                        created[item] = report.creationSessions.count
+                        report.creationSessions.append(report.sessions)
                         report.listingsCreated += 1
                         log("list \(item) by u\(seller)")
                     }
@@ -117,6 +135,13 @@ public struct TrafficSimulator: Sendable {
                 if answer.fallback { variant.fallbacks += 1 }
                 variant.shown += answer.items.count
                 report.soldListingsServed += answer.items.filter { sold.contains($0.item) }.count
+                for scored in answer.items {
+                    if let index = created[scored.item], report.firstImpressions[answer.variant]?[index] == nil {
+                        report.firstImpressions[answer.variant, default: [:]][index] = report.sessions
+                    }
+                }
+                var totals = report.users[answer.variant, default: [:]][u, default: UserTotals()]
+                totals.shown += answer.items.count
                 log("ask \(userID) \(answer.variant) v\(answer.modelVersion) \(answer.items.map(\.item).joined(separator: ","))")
                 var events: [EventPayload] = []
                 var purchased: [String] = []
@@ -133,6 +158,7 @@ public struct TrafficSimulator: Sendable {
                     guard rng.nextDouble() < attraction else { continue }
                     event("view", scored.item, position)
                     variant.views += 1
+                    totals.views += 1
                     var engaged = false
                     if rng.nextDouble() < attraction { event("like", scored.item, position); variant.likes += 1; engaged = true }
                     if rng.nextDouble() < 0.6 * attraction { event("save", scored.item, position); engaged = true }
@@ -150,15 +176,46 @@ public struct TrafficSimulator: Sendable {
                         } else if let item = e.item {
                             sold.insert(item)
                             variant.purchases += 1
+                            totals.purchases += 1
                         }
                     }
                     log("act \(userID) \(events.map { "\($0.type):\($0.item ?? "")" }.joined(separator: " "))")
                 }
                 report.variants[answer.variant] = variant
+                report.users[answer.variant, default: [:]][u] = totals
             }
         }
         report.seconds = clock.elapsedSeconds
         return report
+    }
+}
+
+extension TrafficSimulator.Report {
+    /// A variant's click-through rate (views per listing shown) and purchase rate, clustered by user.
+    public func rates(of variant: String) -> (clickThrough: RatioEstimate, purchase: RatioEstimate) {
+        let totals = (users[variant] ?? [:]).values
+        return (RatioEstimate(units: totals.map { (Double($0.views), Double($0.shown)) }),
+                RatioEstimate(units: totals.map { (Double($0.purchases), Double($0.shown)) }))
+    }
+
+    /// How many sessions after its creation each created listing was first shown to a user of `variant`
+    /// (nil: never, in this run).
+    public func sessionsToFirstImpression(in variant: String) -> [Int?] {
+        let first = firstImpressions[variant] ?? [:]
+        return creationSessions.enumerated().map { index, session in first[index].map { $0 - session } }
+    }
+
+    /// The median number of sessions from a created listing's creation to its first impression in
+    /// `variant`, counting listings never shown as later than any (nil when half or more were never shown,
+    /// or none were created).
+    public func medianSessionsToFirstImpression(in variant: String) -> Double? {
+        let created = creationSessions.count
+        guard created > 0 else { return nil }
+        let shown = sessionsToFirstImpression(in: variant).compactMap { $0 }.sorted()
+        func at(_ rank: Int) -> Double? { rank < shown.count ? Double(shown[rank]) : nil }
+        if created % 2 == 1 { return at(created / 2) }
+        guard let low = at(created / 2 - 1), let high = at(created / 2) else { return nil }
+        return (low + high) / 2
     }
 }
 

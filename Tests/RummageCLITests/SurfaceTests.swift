@@ -183,16 +183,6 @@ import Training
         return events
     }
 
-    /// Caps of 2 per seller and 2 per category: listings over a cap move below the others, in order.
-    @Test func diversityCapsMoveListingsDown() throws {
-        let surface = try surface("d", .init(retrieval: .personalised, maxPerSeller: 2, maxPerCategory: 2))
-        let keys: [(seller: String?, category: String?)] = [("s1", "tops"), ("s1", "jeans"), ("s1", "bags"), ("s2", "tops"), ("s3", "tops"),
-                                                             ("s4", nil), (nil, "jeans")]
-        let (order, demoted) = surface.diversified(Array(0..<7), keys: keys)
-        #expect(order == [0, 1, 3, 5, 6, 2, 4] && demoted == [2, 4])
-        #expect(Surface.home.diversified([2, 0, 1], keys: keys).order == [2, 0, 1], "no caps, no change")
-    }
-
     @Test func surfaceDefinitionsAreChecked() throws {
         for (name, definition, message) in [
             ("Home", Surface.Definition(retrieval: .personalised), "surface name 'Home'"),
@@ -201,6 +191,9 @@ import Training
             ("c", Surface.Definition(retrieval: .personalised, explorationShare: 1.5), "surfaces.c.exploration_share"),
             ("d", Surface.Definition(retrieval: .personalised, explorationTemperature: 2), "goes with exploration_share"),
             ("e", Surface.Definition(retrieval: .personalised, maxPerSeller: 0), "surfaces.e.max_per_seller"),
+            ("f", Surface.Definition(retrieval: .personalised, rules: ["boost brand=acme"]), "surfaces.f.rules: a rule is"),
+            ("g", Surface.Definition(retrieval: .personalised, minNewShare: 0.5, maxNewShare: 0.2), "surfaces.g.min_new_share"),
+            ("h", Surface.Definition(retrieval: .personalised, maxNewShare: 2), "surfaces.h.max_new_share must be in 0...1"),
         ] {
             let error = #expect(throws: SurfaceError.self) { try Surface(name: name, definition: definition) }
             #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The learned ranker, online and offline, on the generated marketplace (issue [16/19]):
+#   1. generate a marketplace, ingest it, train the retrieval model (the quickstart's pipeline);
+#   2. serve `home` (retrieval of 300 candidates, impressions logged, 10 % of slots explored), with 20 % of
+#      users in a randomized bucket (`home-random`: 20 of the top 40 in random order), and let the
+#      simulated users act on it: the ranker's training data;
+#   3. `rummage ranker train` on those impressions: NDCG@20 of the ranker against retrieval's order on
+#      held-out randomized lists (where position is independent of both orders);
+#   4. serve an experiment on `home`: half the users get retrieval alone (`home`), half retrieval then the
+#      ranker (`home-ranked`); new simulated users (another seed) act on it: CTR and purchase rate per
+#      variant, the difference with its 95 % confidence interval (users as the units).
+#   5. the same for exploration: `home` without it against `home-explore` (10 % of slots sampled): the
+#      median sessions from a new listing's creation to its first impression, and the CTR cost.
+# Usage: Benchmarks/ranker_ab.sh [USERS_PER_RUN] [SESSIONS]   (defaults 4000 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source Benchmarks/common.sh
+users=${1:-4000} sessions=${2:-5}
+swift build -c release --product rummage > /tmp/ranker_ab.build 2>&1 || { tail -n 30 /tmp/ranker_ab.build; exit 1; }
+rummage=$PWD/.build/release/rummage
+work=.rummage/ranker-ab
+rm -rf "$work" && mkdir -p "$work"
+data=$work/marketplace log=$work/events.sqlite registry=$work/registry
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
+echo "# Benchmarks/ranker_ab.sh $users $sessions on $(nproc) cores, $(git rev-parse --short HEAD)"
+
+echo "== 1. marketplace (5,000 users, 10,000 listings, 250,000 events), log, retrieval model"
+"$rummage" generate --out "$data" --users 5000 --items 10000 --events 250000 --seed 7 --jsonl --quiet
+"$rummage" ingest --from "$data/events.jsonl" --log "$log" --schema examples/schemas/secondhand-fashion.json --quiet
+sed -e "s|\"log\": \"[^\"]*\"|\"log\": \"$log\"|" -e "s|\"registry\": \"[^\"]*\"|\"registry\": \"$registry\"|" \
+  examples/pipeline-from-log.json > "$work/pipeline.json"
+"$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
+head -n 1 "$work/pipeline.out" | sed 's/^/   /'
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+serve() {  # serve SURFACES_FILE [ARGS...]: starts the server and waits until it answers
+  "$rummage" serve --registry "$registry" --model marketplace-two-tower --log "$log" --port "$port" --poll 0 \
+    --surfaces "$@" > "$work/serve.out" 2>> "$work/serve.log" &
+  server=$!
+  for _ in $(seq 1 240); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "the server did not start: $(tail -n 5 "$work/serve.log")" >&2
+  exit 1
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+simulate() {  # simulate NAME SEED [ARGS...]: the report's lines, indented; its JSON line goes to $work/NAME.json
+  local name=$1 seed=$2
+  shift 2
+  "$rummage" simulate --url "http://127.0.0.1:$port" --dataset "synthetic:$data" --users "$users" --sessions "$sessions" \
+    --k 20 --seed "$seed" --run-id "$name" --minutes 30 --json "$@" > "$work/$name.out"
+  head -n -1 "$work/$name.out" | sed 's/^/   /'
+  tail -n 1 "$work/$name.out" > "$work/$name.json"
+}
+
+cat > "$work/collect.yaml" <<'YAML'
+home: {retrieval: personalised, candidates: 300, log_impressions: true, exploration_share: 0.1}
+home-random: {retrieval: personalised, candidates: 40, exploration_share: 1, exploration_temperature: 1000}
+YAML
+echo "== 2. collect: home logs its impressions (20 % of users randomized); simulated users (seed 1) act on it"
+serve "$work/collect.yaml" --experiment collect --experiment-surface home --split home=80,home-random=20
+simulate collect 1 --control home
+stop
+
+echo "== 3. train the home ranker on the logged impressions"
+"$rummage" ranker train --log "$log" --registry "$registry" --surface home --model home-ranker > "$work/ranker.out" 2>&1 \
+  || { tail -n 20 "$work/ranker.out"; exit 1; }
+grep -E "ranker:|blessed" "$work/ranker.out" | sed 's/^/   /'
+
+cat > "$work/ab.yaml" <<'YAML'
+home: {retrieval: personalised, candidates: 300}
+home-ranked: {retrieval: personalised, candidates: 300, ranker: home-ranker}
+home-explore: {retrieval: personalised, candidates: 300, exploration_share: 0.1}
+YAML
+echo "== 4. experiment: home (retrieval alone) against home-ranked (retrieval → ranker), new users (seed 2)"
+serve "$work/ab.yaml" --experiment ranker-ab --experiment-surface home --split home=50,home-ranked=50
+simulate ranker-ab 2 --control home
+stop
+
+echo "== 5. experiment: home (no exploration) against home-explore (10 % of slots explored), seed 3"
+serve "$work/ab.yaml" --experiment explore-ab --experiment-surface home --split home=50,home-explore=50
+simulate explore-ab 3 --control home
+stop
