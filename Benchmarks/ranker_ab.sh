@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The learned ranker, online and offline, on the generated marketplace (issue [16/19]):
 #   1. generate a marketplace, ingest it, train the retrieval model (the quickstart's pipeline);
-#   2. serve `home` (retrieval of 300 candidates, impressions logged, 10 % of slots explored), with 20 % of
+#   2. an experiment on `home`: without exploration against `home-explore` (10 % of slots sampled among
+#      new listings): the median sessions from a new listing's creation to its first impression in each
+#      variant, and the CTR and purchase-rate cost with their 95 % confidence intervals (users as units);
+#   3. serve `home` (retrieval of 300 candidates, impressions logged, 10 % of slots explored), with 20 % of
 #      users in a randomized bucket (`home-random`: 20 of the top 40 in random order), and let the
 #      simulated users act on it: the ranker's training data;
-#   3. `rummage ranker train` on those impressions: NDCG@20 of the ranker against retrieval's order on
-#      held-out randomized lists (where position is independent of both orders);
-#   4. serve an experiment on `home`: half the users get retrieval alone (`home`), half retrieval then the
+#   4. `rummage ranker train` on those impressions: NDCG@20 of the ranker against retrieval's order on
+#      held-out randomized lists (where position is independent of both orders), the gain with its interval;
+#   5. an experiment on `home`: half the users get retrieval alone (`home`), half retrieval then the
 #      ranker (`home-ranked`); new simulated users (another seed) act on it: CTR and purchase rate per
-#      variant, the difference with its 95 % confidence interval (users as the units).
-#   5. the same for exploration: `home` without it against `home-explore` (10 % of slots sampled): the
-#      median sessions from a new listing's creation to its first impression, and the CTR cost.
+#      variant, the differences with their 95 % confidence intervals.
 # Usage: Benchmarks/ranker_ab.sh [USERS_PER_RUN] [SESSIONS]   (defaults 4000 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,16 +56,25 @@ simulate() {  # simulate NAME SEED [ARGS...]: the report's lines, indented; its 
   tail -n 1 "$work/$name.out" > "$work/$name.json"
 }
 
+cat > "$work/explore.yaml" <<'YAML'
+home: {retrieval: personalised, candidates: 300}
+home-explore: {retrieval: personalised, candidates: 300, exploration_share: 0.1, exploration_pool: new, new_within_hours: 24}
+YAML
+echo "== 2. experiment: home (no exploration) against home-explore (10 % of slots explored among new listings), seed 3"
+serve "$work/explore.yaml" --experiment explore-ab --experiment-surface home --split home=50,home-explore=50
+simulate explore-ab 3 --control home
+stop
+
 cat > "$work/collect.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300, log_impressions: true, exploration_share: 0.1}
 home-random: {retrieval: personalised, candidates: 40, exploration_share: 1, exploration_temperature: 1000}
 YAML
-echo "== 2. collect: home logs its impressions (20 % of users randomized); simulated users (seed 1) act on it"
+echo "== 3. collect: home logs its impressions (20 % of users randomized); simulated users (seed 1) act on it"
 serve "$work/collect.yaml" --experiment collect --experiment-surface home --split home=80,home-random=20
 simulate collect 1 --control home
 stop
 
-echo "== 3. train the home ranker on the logged impressions"
+echo "== 4. train the home ranker on the logged impressions"
 "$rummage" ranker train --log "$log" --registry "$registry" --surface home --model home-ranker > "$work/ranker.out" 2>&1 \
   || { tail -n 20 "$work/ranker.out"; exit 1; }
 grep -E "ranker:|blessed" "$work/ranker.out" | sed 's/^/   /'
@@ -72,14 +82,8 @@ grep -E "ranker:|blessed" "$work/ranker.out" | sed 's/^/   /'
 cat > "$work/ab.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300}
 home-ranked: {retrieval: personalised, candidates: 300, ranker: home-ranker}
-home-explore: {retrieval: personalised, candidates: 300, exploration_share: 0.1}
 YAML
-echo "== 4. experiment: home (retrieval alone) against home-ranked (retrieval → ranker), new users (seed 2)"
+echo "== 5. experiment: home (retrieval alone) against home-ranked (retrieval → ranker), new users (seed 2)"
 serve "$work/ab.yaml" --experiment ranker-ab --experiment-surface home --split home=50,home-ranked=50
 simulate ranker-ab 2 --control home
-stop
-
-echo "== 5. experiment: home (no exploration) against home-explore (10 % of slots explored), seed 3"
-serve "$work/ab.yaml" --experiment explore-ab --experiment-surface home --split home=50,home-explore=50
-simulate explore-ab 3 --control home
 stop

@@ -16,16 +16,20 @@ public struct BenchmarkError: Error, CustomStringConvertible, Sendable {
 
 /// wrk, the HTTP load generator.
 public enum Wrk {
-    /// A wrk script asking each user's recommendations in turn (with `bearer`: carrying that API key).
-    public static func recommendationsScript(users: [String], k: Int, bearer: String? = nil) -> String {
+    /// A wrk script asking each user's recommendations in turn (with `bearer`: carrying that API key), from
+    /// `GET /v1/users/{user}/recommendations`, or with `surface` from that surface's endpoint.
+    public static func recommendationsScript(users: [String], k: Int, bearer: String? = nil, surface: String? = nil) -> String {
         let list = users.map { "\"\(RummageClient.percentEncoded($0))\"" }.joined(separator: ",")
+        let path = surface.map { "\"/v1/surfaces/\(RummageClient.percentEncoded($0))/recommendations?k=\(k)&user=\" .. user" }
+            ?? "\"/v1/users/\" .. user .. \"/recommendations?k=\(k)\""
         return """
             local users = {\(list)}
             \(bearer.map { "wrk.headers[\"Authorization\"] = \"Bearer \($0)\"" } ?? "")
             local i = 0
             request = function()
               i = i + 1
-              return wrk.format("GET", "/v1/users/" .. users[(i % #users) + 1] .. "/recommendations?k=\(k)")
+              local user = users[(i % #users) + 1]
+              return wrk.format("GET", \(path))
             end
             """
     }

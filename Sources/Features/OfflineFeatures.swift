@@ -112,4 +112,48 @@ public enum FeatureConsistency {
         }
         return report
     }
+
+    /// A learned ranker's row that differs between serving and training.
+    public struct RowMismatch: Sendable, CustomStringConvertible {
+        public var user: String
+        public var item: String
+        public var column: String
+        public var online: Float
+        public var offline: Float
+        public var description: String { "\(column)[\(user), \(item)]: online \(online), offline \(offline)" }
+    }
+
+    public struct RowReport: Sendable {
+        public var rowsChecked = 0
+        public var valuesChecked = 0
+        public var mismatches = 0
+        /// The first mismatches found (at most 10).
+        public var examples: [RowMismatch] = []
+    }
+
+    /// Compares a learned ranker's rows (`RankingFeatures`) for `pairs` of (user, listing) at `time`: as
+    /// serving computes them (`RankingFeatures.onlineRows` on `online` and the listing facts `listings`
+    /// remembered from the events as they arrived) against training's point-in-time computation
+    /// (`RankingFeatures.offlineRows` over `events` before `time`). Values are equal when their bits are,
+    /// or when both are missing (NaN).
+    public static func checkRankingRows(online: any OnlineFeatureStore, listings: ListingFactTable, events: [Event], at time: Int64,
+                                        pairs: [(user: String, item: String)]) throws(StorageError) -> RowReport {
+        let offline = RankingFeatures.offlineRows(events: events.filter { $0.timestamp < time },
+                                                  shown: pairs.map { .init(user: $0.user, item: $0.item, time: time, retrievalScore: 0) })
+        var report = RowReport()
+        for (k, pair) in pairs.enumerated() {
+            let row = try RankingFeatures.onlineRows(store: online, user: pair.user, items: [pair.item], retrievalScores: [0], at: time,
+                                                     listings: { $0.map { listings.rankingListing($0) } })
+            report.rowsChecked += 1
+            for (column, (a, b)) in zip(RankingFeatures.names, zip(row, offline[k])) {
+                report.valuesChecked += 1
+                guard a.bitPattern != b.bitPattern && !(a.isNaN && b.isNaN) else { continue }
+                report.mismatches += 1
+                if report.examples.count < 10 {
+                    report.examples.append(RowMismatch(user: pair.user, item: pair.item, column: column, online: a, offline: b))
+                }
+            }
+        }
+        return report
+    }
 }

@@ -1,4 +1,7 @@
+import Events
 import Foundation
+import RummageCore
+import Storage
 
 /// What a learned ranker reads for one (user, listing) candidate, defined once: `row` is the only code
 /// that computes it, fed offline with point-in-time values (`OfflineFeatures.values` at an impression's
@@ -76,6 +79,56 @@ public enum RankingFeatures {
             count(item[0]), count(item[1]),
             count(user[4]), count(user[5]),
         ]
+    }
+
+    /// Serving's rows (row-major, `names.count` columns) for `items` shown to `user` at `time`: the online
+    /// store's current values of the user, the listings' values at `time`, the listings' remembered facts
+    /// (`listings`, e.g. `ListingFactTable.rankingListing`).
+    public static func onlineRows(store: any OnlineFeatureStore, user: String, items: [String], retrievalScores: [Float], at time: Int64,
+                                  listings: ([String]) -> [Listing]) throws(StorageError) -> [Float] {
+        let userValues = try store.currentValues(userFeatures, entity: user)
+        let itemValues = try itemFeatures.map { name throws(StorageError) in try store.values(name, entities: items, at: time) }
+        let recentPrices = listings(recentItems(userValues)).compactMap(\.price)
+        var rows: [Float] = []
+        rows.reserveCapacity(items.count * names.count)
+        for (k, listing) in listings(items).enumerated() {
+            rows += row(retrievalScore: retrievalScores[k], user: userValues, item: itemValues.map { $0[k] }, listing: listing,
+                        recentPrices: recentPrices, at: time)
+        }
+        return rows
+    }
+
+    /// A candidate shown at a time, for `offlineRows`.
+    public struct Shown: Sendable {
+        public var user: String
+        public var item: String
+        public var time: Int64
+        public var retrievalScore: Float
+
+        public init(user: String, item: String, time: Int64, retrievalScore: Float) {
+            self.user = user
+            self.item = item
+            self.time = time
+            self.retrievalScore = retrievalScore
+        }
+    }
+
+    /// Training's rows for `shown`, point in time: the feature values from `events` strictly before each
+    /// one's time (`OfflineFeatures`) and the listings as they were then (`ListingHistory`). Impressions
+    /// feed no feature and may be in `events`.
+    public static func offlineRows(events: [Event], shown: [Shown]) -> [[Float]] {
+        let features = FeatureSet.marketplace, names = features.definitions.map(\.name)
+        let userColumns = userFeatures.map { names.firstIndex(of: $0)! }, itemColumns = itemFeatures.map { names.firstIndex(of: $0)! }
+        let history = ListingHistory(events: events)
+        var rows = [[Float]](repeating: [], count: shown.count)
+        OfflineFeatures.values(events: events.filter { $0.type != .impression }, features: features,
+                               requests: shown.map { .init(user: UserID($0.user), item: ItemID($0.item), time: $0.time) }) { k, values in
+            let s = shown[k], user = userColumns.map { values[$0] }
+            rows[k] = row(retrievalScore: s.retrievalScore, user: user, item: itemColumns.map { values[$0] },
+                          listing: history.listing(s.item, at: s.time),
+                          recentPrices: recentItems(user).compactMap { history.price(of: $0, at: s.time) }, at: s.time)
+        }
+        return rows
     }
 
     /// The listings of a `user_recent_items` value.

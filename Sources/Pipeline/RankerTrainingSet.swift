@@ -54,37 +54,10 @@ public struct RankerTrainingSet: Sendable {
             let delay = event.timestamp - shown[k].event.timestamp
             if delay >= 0 && delay <= options.attributionSeconds { shown[k].label = max(shown[k].label, grade) }
         }
-        // Listings as they were: attributes from their creation, prices as they changed.
-        var attributes: [String: [String: String]] = [:], created: [String: Int64] = [:], prices: [String: [(Int64, Double)]] = [:]
-        for event in events {
-            guard let item = event.item?.value else { continue }
-            switch event.type {
-            case .listingCreated:
-                attributes[item] = event.attributes
-                created[item] = event.timestamp
-                if let price = event.price { prices[item, default: []].append((event.timestamp, price)) }
-            case .priceChanged:
-                if let price = event.price { prices[item, default: []].append((event.timestamp, price)) }
-            default: break
-            }
-        }
-        for item in prices.keys { prices[item]!.sort { $0.0 < $1.0 } }
-        func price(of item: String, at time: Int64) -> Double? { prices[item]?.last { $0.0 <= time }?.1 }
-
-        // Point-in-time feature values at each impression; impressions feed no feature.
-        let features = FeatureSet.marketplace, names = features.definitions.map(\.name)
-        let userColumns = RankingFeatures.userFeatures.map { names.firstIndex(of: $0)! }
-        let itemColumns = RankingFeatures.itemFeatures.map { names.firstIndex(of: $0)! }
-        var rows = [[Float]](repeating: [], count: shown.count)
-        OfflineFeatures.values(events: events.filter { $0.type != .impression }, features: features,
-                               requests: shown.map { .init(user: $0.event.user, item: $0.event.item, time: $0.event.timestamp) }) { k, values in
-            let s = shown[k], item = s.event.item!.value, time = s.event.timestamp
-            let user = userColumns.map { values[$0] }
-            rows[k] = RankingFeatures.row(
-                retrievalScore: s.retrievalScore, user: user, item: itemColumns.map { values[$0] },
-                listing: .init(attributes: attributes[item] ?? [:], price: price(of: item, at: time), createdAt: created[item]),
-                recentPrices: RankingFeatures.recentItems(user).compactMap { price(of: $0, at: time) }, at: time)
-        }
+        // Point-in-time rows, by the same function `rummage features check` compares with serving's.
+        let rows = RankingFeatures.offlineRows(events: events, shown: shown.map {
+            .init(user: $0.event.user!.value, item: $0.event.item!.value, time: $0.event.timestamp, retrievalScore: $0.retrievalScore)
+        })
         // Lists in time order (then by id), each list's rows by position; the newest fraction held out.
         var lists: [String: [Int]] = [:]
         for (k, s) in shown.enumerated() { lists[s.event.rankingID!, default: []].append(k) }

@@ -11,8 +11,10 @@ import Registry
 import RummageClient
 import RummageCore
 import Serving
+import Simulation
 import Synchronization
 import Telemetry
+import Training
 
 /// `rummage bench serve`: the HTTP API under load from wrk, against nginx `return 200` as the ceiling,
 /// and hot swaps under load.
@@ -40,6 +42,14 @@ struct BenchServeCommand: Command {
         With --online-store redis://…, the same wrk load also runs against a second server on the same
         version whose listing states and features live in that Redis (rebuilt from the log first), as
         replicas run: the cost of the shared store, reported as a ratio to the in-memory server.
+
+        The learned ranker (--ranker-rounds pairs, 0 skips): once, simulated users (`rummage simulate`'s,
+        in process) act on `home` with its impressions logged, and a ranker is trained on them
+        (`rummage ranker train`'s pipeline; registered as bench-ranker, its alias `bench` set whatever the
+        gate said: this measures latency, not quality). A surface `home-ranked` retrieves --candidates
+        listings, scores them with the ranker and serves k; wrk runs against it alternate with runs against
+        the retrieval-only `GET /v1/users/{user}/recommendations?k=K` on the same server, and the median of
+        the pairs' requests/s ratios and the ranked runs' p99 are reported.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -58,12 +68,14 @@ struct BenchServeCommand: Command {
             .value("metrics-rounds", "N", help: "Pairs of adjacent metrics-on/off wrk runs (0 skips the comparison).", default: "8"),
             .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs (and of the auth runs).", default: "4"),
             .value("auth-rounds", "N", help: "Pairs of adjacent wrk runs with API keys on and off (0 skips the comparison).", default: "8"),
+            .value("ranker-rounds", "N", help: "Pairs of adjacent wrk runs, retrieval → ranker against retrieval alone (0 skips them).", default: "6"),
+            .value("candidates", "N", help: "Candidates the ranked surface retrieves and scores.", default: "300"),
             OnlineStore.option,
             .flag("json", help: "Also print the figures as one JSON line."),
         ])
 
     let listings: Int, users: Int, events: Int, epochs: Int, k: Int, duration: Int, connections: Int, wrkThreads: Int, serverThreads: Int
-    let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int, authRounds: Int
+    let hotSwaps: Int, swapDuration: Int, metricsRounds: Int, metricsRoundDuration: Int, authRounds: Int, rankerRounds: Int, candidates: Int
     let dir: String
     let json: Bool
     let onlineStore: OnlineStore?
@@ -84,6 +96,8 @@ struct BenchServeCommand: Command {
         metricsRounds = try arguments.requiredInt("metrics-rounds", in: 0...100)
         metricsRoundDuration = try arguments.requiredInt("metrics-round-duration", in: 1...3_600)
         authRounds = try arguments.requiredInt("auth-rounds", in: 0...100)
+        rankerRounds = try arguments.requiredInt("ranker-rounds", in: 0...100)
+        candidates = try arguments.requiredInt("candidates", in: 1...10_000)
         json = arguments.flag("json")
         onlineStore = try OnlineStore.from(arguments)
     }
@@ -113,7 +127,7 @@ struct BenchServeCommand: Command {
         let wrkArguments = ["-t\(wrkThreads)", "-c\(connections)", "--latency"]
         console.result("$ rummage bench serve --listings \(listings) --users \(users) --events \(events) --epochs \(epochs) --k \(k) --duration \(duration) "
             + "--connections \(connections) --wrk-threads \(wrkThreads) --server-threads \(serverThreads) --hot-swaps \(hotSwaps) "
-            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration) --auth-rounds \(authRounds)"
+            + "--swap-duration \(swapDuration) --metrics-rounds \(metricsRounds) --metrics-round-duration \(metricsRoundDuration) --auth-rounds \(authRounds) --ranker-rounds \(rankerRounds) --candidates \(candidates)"
             + (onlineStore.map { " --online-store \($0.states.redis.url)" } ?? ""))
         console.result("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; catalog \(indexed) listings indexed, "
             + "\(service.knownUsers.count) users; wrk \(wrkArguments.joined(separator: " ")) -d\(duration)s")
@@ -166,6 +180,9 @@ struct BenchServeCommand: Command {
                 + "\(String(format: "%.3f", cost.ratio)), pairs from \(String(format: "%.3f", cost.ratios.first!)) to "
                 + "\(String(format: "%.3f", cost.ratios.last!)) (bar: >= 0.97)")
             metricsFigures.merge(["auth_on_rps": cost.on, "auth_off_rps": cost.off, "auth_on_off_ratio": cost.ratio]) { a, _ in a }
+        }
+        if rankerRounds > 0 {
+            metricsFigures.merge(try rankerRun(registry: registry, access: access, token: token, wrkArguments: wrkArguments, console: console)) { a, _ in a }
         }
         var swapFigures: [String: Any] = [:]
         if hotSwaps > 0 {
@@ -269,6 +286,80 @@ struct BenchServeCommand: Command {
             + "now serving v\(service.modelVersion)")
         for failure in failures.withLock({ $0 }) { console.result("    failed: \(failure)") }
         return (count, load)
+    }
+
+    static let rankerModel = "bench-ranker"
+
+    /// Retrieval of --candidates → the learned ranker → k, against retrieval of k alone, in adjacent pairs
+    /// of wrk runs on one server (`home-ranked` and the `home` endpoint).
+    private func rankerRun(registry: ModelRegistry, access: AccessPolicy, token: String, wrkArguments: [String],
+                           console: Console) throws -> [String: Any] {
+        try prepareRanker(registry: registry, access: access, token: token, console: console)
+        let ranked = try Surface(name: "home-ranked", definition: .init(retrieval: .personalised, candidates: candidates,
+                                                                      ranker: Self.rankerModel, rankerVersion: "bench"))
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
+                                                log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing,
+                                                surfaces: [ranked])
+        let plainScript = dir + "/recommendations.lua", rankedScript = dir + "/home-ranked.lua"
+        try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k, bearer: token, surface: ranked.name).utf8),
+                           to: rankedScript)
+        let server = try warmServer(service, access: access, script: rankedScript, wrkArguments: wrkArguments)
+        defer { server.stop() }
+        _ = try Wrk.run(wrkArguments + ["-d2s", "-s", plainScript, "http://127.0.0.1:\(server.port)/"])
+        var plain: [WrkResult] = [], withRanker: [WrkResult] = []
+        func measure(_ script: String) throws -> WrkResult {
+            try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+        }
+        for round in 0..<rankerRounds {
+            if round % 2 == 0 {
+                plain.append(try measure(plainScript))
+                withRanker.append(try measure(rankedScript))
+            } else {
+                withRanker.append(try measure(rankedScript))
+                plain.append(try measure(plainScript))
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let ratios = zip(withRanker, plain).map { $0.requestsPerSecond / $1.requestsPerSecond }.sorted()
+        let p99 = withRanker.map(\.p99Milliseconds), failures = withRanker.map(\.non2xx).reduce(0, +)
+        console.result("  learned ranker: retrieval \(candidates) → ranker → \(k) \(Int(median(withRanker.map(\.requestsPerSecond)))) req/s, "
+            + "p99 \(String(format: "%.2f", median(p99))) ms (worst run \(String(format: "%.2f", p99.max()!)) ms), \(failures) non-2xx; "
+            + "retrieval of \(k) alone \(Int(median(plain.map(\.requestsPerSecond)))) req/s, p99 "
+            + "\(String(format: "%.2f", median(plain.map(\.p99Milliseconds)))) ms (medians of \(rankerRounds) pairs of adjacent "
+            + "\(metricsRoundDuration) s runs); median ranked/plain of the pairs \(String(format: "%.3f", ratios[ratios.count / 2])), "
+            + "pairs from \(String(format: "%.3f", ratios.first!)) to \(String(format: "%.3f", ratios.last!)) (bars: p99 <= 5 ms, >= 0.60)")
+        return ["ranker_rps": median(withRanker.map(\.requestsPerSecond)), "ranker_p99_ms": median(p99), "ranker_worst_p99_ms": p99.max()!,
+                "ranker_non_2xx": failures, "retrieval_only_rps": median(plain.map(\.requestsPerSecond)),
+                "ranker_to_retrieval_ratio": ratios[ratios.count / 2], "ranker_candidates": candidates]
+    }
+
+    /// Once per --dir: simulated users act on `home` (impressions logged, 10 % explored) through a server
+    /// in this process, then a ranker is trained on the log and its alias `bench` set.
+    private func prepareRanker(registry: ModelRegistry, access: AccessPolicy, token: String, console: Console) throws {
+        if registry.aliases(Self.rankerModel)["bench"] != nil { return }
+        let clock = Stopwatch()
+        let home = try Surface(name: "home", definition: .init(retrieval: .personalised, candidates: candidates, logImpressions: true,
+                                                            explorationShare: 0.1))
+        let log = try openEventLog(dir + "/events.sqlite")
+        let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
+                                                loadModel: ModelCatalog.loadForServing, surfaces: [home])
+        let server = try ServerApplication(service: service, options: serverOptions(access: access))
+        var settings = TrafficSimulator.Configuration()
+        (settings.users, settings.sessions, settings.k, settings.newListingEvery, settings.runID) = (4_000, 2, k, 0, "bench-ranker")
+        let marketplace = MarketplaceGenerator(.init(users: users, listings: listings, events: events, seed: 11)).generate()
+        let report = try TrafficSimulator(marketplace: marketplace, configuration: settings)
+            .run(RummageClient(port: server.port, timeout: 60, apiKey: token))
+        service.flushImpressions()
+        server.stop()
+        console.progress("bench serve: \(report.sessions) simulated sessions on home in \(formattedSeconds(report.seconds))")
+        var all: [Event] = []
+        try log.readAll { all.append($0) }
+        let trained = try RankerPipeline.run(events: all, data: "bench serve", logSequence: nil, surface: "home", registry: registry,
+                                             model: Self.rankerModel, alias: "champion", settings: HyperParameters([]), threads: 2,
+                                             progress: { console.progress($0) })
+        try registry.setAlias(Self.rankerModel, "bench", to: trained.manifest.version)
+        console.progress("bench serve: ranker v\(trained.manifest.version) (\(trained.gate.blessed ? "blessed" : "not blessed")) ready in "
+                         + formattedSeconds(clock.elapsedSeconds))
     }
 
     /// Generates the marketplace, ingests its events and registers two versions, unless --dir has them.

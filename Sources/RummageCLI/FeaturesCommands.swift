@@ -77,11 +77,17 @@ struct FeaturesCheckCommand: Command {
         Exits 1 when any value differs. With --online-store redis://…, nothing is replayed: the live
         Redis store (as ingesters and `rummage online rebuild` left it) is checked against the log, one
         second after the latest event by default.
+
+        It then checks a learned ranker's rows (docs/serving.md, "Learned ranker") for --ranker-pairs
+        (user, listing) pairs: as serving computes them (the online store's values and the listing facts
+        remembered from the events as they arrived) against training's point-in-time rows; the JSON adds
+        ranker_rows_checked, ranker_values_checked and ranker_mismatches, and any mismatch fails the check.
         """,
         options: FeatureEventSource.options + [
             .value("at", "UNIX", help: "Check as of this time (default: one second after the latest event)."),
             .value("jitter", "S", help: "Delay each event's arrival by up to S seconds (seeded).", default: "0"),
-            .value("seed", "N", help: "Seed of the arrival jitter.", default: "1"),
+            .value("seed", "N", help: "Seed of the arrival jitter and of the ranker pairs.", default: "1"),
+            .value("ranker-pairs", "N", help: "(user, listing) pairs whose ranker rows are compared (0: none).", default: "1000"),
             .value("online-store", "URL", help: "Check this Redis online store as it stands instead of a replay (redis://HOST:PORT[/DB])."),
             .flag("json", help: "Print the report as JSON only."),
         ])
@@ -91,6 +97,7 @@ struct FeaturesCheckCommand: Command {
     let at: Int64?
     let jitter: Int
     let seed: UInt64
+    let rankerPairs: Int
     let json: Bool
     let onlineStore: OnlineStore?
 
@@ -102,6 +109,7 @@ struct FeaturesCheckCommand: Command {
         at = try arguments.int("at", in: 0...Int(Int64.max / 2)).map(Int64.init)
         jitter = try arguments.requiredInt("jitter", in: 0...365 * 86_400)
         seed = UInt64(try arguments.requiredInt("seed", in: 0...Int.max))
+        rankerPairs = try arguments.requiredInt("ranker-pairs", in: 0...1_000_000)
         json = arguments.flag("json")
     }
 
@@ -131,14 +139,32 @@ struct FeaturesCheckCommand: Command {
         }
         let report = try FeatureConsistency.check(online: store, events: before, at: time)
         console.progress("checked \(report.featuresChecked) values of \(report.entitiesChecked) entities at \(time): \(report.mismatches) mismatches")
+        // The ranker's rows: listing facts remembered in arrival order (the log's order for a live store).
+        var listings = ListingFactTable()
+        for event in arrival.isEmpty ? before : arrival { listings.remember(event) }
+        let rows = try FeatureConsistency.checkRankingRows(online: store, listings: listings, events: before, at: time,
+                                                           pairs: try pairsForRanker(store: store, listings: listings))
+        console.progress("checked \(rows.valuesChecked) ranker values in \(rows.rowsChecked) (user, listing) rows: \(rows.mismatches) mismatches")
         console.result(try jsonObjectLine([
             "source": source.label, "at": time, "events_replayed": arrival.count, "out_of_order_arrivals": onlineStore == nil ? outOfOrder : 0,
             "online_store": onlineStore?.features.redis.url ?? "replayed in memory",
             "entities_checked": report.entitiesChecked, "features_checked": report.featuresChecked,
             "mismatches": report.mismatches, "examples": report.examples.map(\.description),
+            "ranker_rows_checked": rows.rowsChecked, "ranker_values_checked": rows.valuesChecked, "ranker_mismatches": rows.mismatches,
+            "ranker_examples": rows.examples.map(\.description),
             "feature_set_version": store.features.version, "seconds": clock.elapsedSeconds,
         ], escapingSlashes: true))
-        if report.mismatches > 0 { throw FeatureMismatch(count: report.mismatches) }
+        if report.mismatches + rows.mismatches > 0 { throw FeatureMismatch(count: report.mismatches + rows.mismatches) }
+    }
+
+    /// Up to --ranker-pairs (user, listing) pairs, seeded: users the online store knows, listings known
+    /// from their creation.
+    private func pairsForRanker(store: any OnlineFeatureStore, listings: ListingFactTable) throws -> [(user: String, item: String)] {
+        let users = try store.entityIDs().users.map(\.value).sorted()
+        let items = listings.listings.filter { $0.value.createdAt != nil }.keys.sorted()
+        guard rankerPairs > 0, !users.isEmpty, !items.isEmpty else { return [] }
+        var rng = SeededGenerator(seed: seed)
+        return (0..<rankerPairs).map { _ in (users[rng.nextInt(below: users.count)], items[rng.nextInt(below: items.count)]) }
     }
 }
 

@@ -41,46 +41,6 @@ final class ListingEligibility: Sendable {
         return .servable
     }
 
-    /// Listing content the query filters read (from `listing_created`, prices kept current).
-    struct ListingFacts: Sendable {
-        /// The listing's filterable attributes (short, single-word values: categorical fields; titles and
-        /// descriptions are not kept) as ids of `FactTable.pairIDs`: a few bytes each, not a dictionary
-        /// per listing.
-        var pairs: [Int32] = []
-        var price: Double?
-        /// When the listing was created (event time).
-        var createdAt: Int64?
-        /// Who listed it.
-        var seller: String?
-    }
-
-    /// Every listing's facts, and the ids of the distinct attribute name-value pairs they hold.
-    struct FactTable: Sendable {
-        var pairIDs: [String: Int32] = [:]
-        /// Each pair id's attribute name and value.
-        var pairs: [(name: String, value: String)] = []
-        var listings: [String: ListingFacts] = [:]
-
-        static func key(_ name: String, _ value: String) -> String { name + "\u{1F}" + value }
-
-        /// Whether `item`'s facts pass the filters; unknown facts do not pass a filter that asks about them.
-        func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
-            let facts = listings[item]
-            for (name, value) in filters.attributes {
-                guard let id = pairIDs[Self.key(name, value)], facts?.pairs.contains(id) == true else { return false }
-            }
-            if filters.minimumPrice != nil || filters.maximumPrice != nil {
-                guard let price = facts?.price else { return false }
-                if let minimumPrice = filters.minimumPrice, price < minimumPrice { return false }
-                if let maximumPrice = filters.maximumPrice, price > maximumPrice { return false }
-            }
-            if let createdAfter = filters.createdAfter {
-                guard let createdAt = facts?.createdAt, createdAt >= createdAfter else { return false }
-            }
-            return true
-        }
-    }
-
     /// This process's view of every listing's state.
     let local: InMemoryListingStates
     /// The states every replica shares (`RedisListingStates`); nil: the embedded default.
@@ -90,7 +50,8 @@ final class ListingEligibility: Sendable {
     private let metrics: ServingMetrics
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
-    private let facts = Mutex(FactTable())
+    /// Listing content the query filters, re-ranking and rankers read (from `listing_created`, prices kept current).
+    private let facts = Mutex(ListingFactTable())
     /// Listings a check found no longer servable that the indexes may still hold.
     private let learned = Mutex<Set<ItemID>>([])
 
@@ -117,22 +78,29 @@ final class ListingEligibility: Sendable {
     /// Whether `item` passes the query filters; listings whose facts are unknown do not pass a filter that
     /// asks about them.
     func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
-        filters.isEmpty || facts.withLock { $0.passes(item, filters) }
+        filters.isEmpty || facts.withLock { Self.passes(item, filters, in: $0) }
+    }
+
+    /// Whether `item`'s facts in `table` pass the filters; unknown facts do not pass a filter that asks about them.
+    static func passes(_ item: String, _ filters: RecommendationFilters, in table: ListingFactTable) -> Bool {
+        let facts = table.listings[item]
+        for (name, value) in filters.attributes {
+            guard let id = table.pairIDs[ListingFactTable.key(name, value)], facts?.pairs.contains(id) == true else { return false }
+        }
+        if filters.minimumPrice != nil || filters.maximumPrice != nil {
+            guard let price = facts?.price else { return false }
+            if let minimumPrice = filters.minimumPrice, price < minimumPrice { return false }
+            if let maximumPrice = filters.maximumPrice, price > maximumPrice { return false }
+        }
+        if let createdAfter = filters.createdAfter {
+            guard let createdAt = facts?.createdAt, createdAt >= createdAfter else { return false }
+        }
+        return true
     }
 
     /// Each listing as a learned ranker sees it (`RankingFeatures.Listing`): the facts remembered from its events.
     func rankingListings(_ items: [String]) -> [RankingFeatures.Listing] {
-        facts.withLock { table in
-            items.map { item in
-                let facts = table.listings[item]
-                var attributes: [String: String] = [:]
-                for id in facts?.pairs ?? [] {
-                    let pair = table.pairs[Int(id)]
-                    attributes[pair.name] = pair.value
-                }
-                return RankingFeatures.Listing(attributes: attributes, price: facts?.price, createdAt: facts?.createdAt)
-            }
-        }
+        facts.withLock { table in items.map { table.rankingListing($0) } }
     }
 
     /// Each listing as re-ranking reads it: its remembered attributes, seller and creation time.
@@ -140,9 +108,7 @@ final class ListingEligibility: Sendable {
         facts.withLock { table in
             items.map { item in
                 let facts = table.listings[item]
-                var attributes: [String: String] = [:]
-                for id in facts?.pairs ?? [] { attributes[table.pairs[Int(id)].name] = table.pairs[Int(id)].value }
-                return ReRanking.Candidate(item: item, attributes: attributes, seller: facts?.seller, createdAt: facts?.createdAt)
+                return ReRanking.Candidate(item: item, attributes: table.attributes(of: item), seller: facts?.seller, createdAt: facts?.createdAt)
             }
         }
     }
@@ -158,24 +124,8 @@ final class ListingEligibility: Sendable {
         switch event.type {
         case .purchase:
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
-        case .listingCreated:
-            // Single words (titles and descriptions are not kept), and the attributes a ranker reads.
-            let filterable = event.attributes.filter {
-                $0.value.utf8.count <= 64 && (!$0.value.contains(" ") || RankingFeatures.attributes.contains($0.key))
-            }
-            facts.withLock { table in
-                let pairs = filterable.map { name, value -> Int32 in
-                    let key = FactTable.key(name, value)
-                    if let id = table.pairIDs[key] { return id }
-                    let id = Int32(table.pairIDs.count)
-                    table.pairIDs[key] = id
-                    table.pairs.append((name, value))
-                    return id
-                }
-                table.listings[item] = ListingFacts(pairs: pairs, price: event.price, createdAt: event.timestamp, seller: event.user?.value)
-            }
-        case .priceChanged:
-            facts.withLock { $0.listings[item, default: ListingFacts()].price = event.price }
+        case .listingCreated, .priceChanged:
+            facts.withLock { $0.remember(event) }
         default:
             break
         }

@@ -309,6 +309,15 @@ public final class RecommendationService: Sendable {
         } else if measuresRequests && surface.retrieval == .personalised && !hitIDs.isEmpty {
             d.quality?.record(Array(hitIDs.prefix(k)), scores: answer.items.prefix(k).map(\.score))
         }
+        // Exploring new listings: the best new listings for the user join the candidates.
+        let newSince = signals.eventTime - Int64(surface.newWithinHours * 3_600)
+        if let exploration = surface.exploration, exploration.pool == .new, !answer.fallback, let user {
+            var recent = filters
+            recent.createdAfter = max(recent.createdAfter ?? .min, newSince)
+            let found = retrieval.personalised(d, user: user, excluded: excluded, k: Exploration.newCandidates, filters: recent).hits?.map(\.item) ?? []
+            let present = Set(answer.items.map(\.item))
+            answer.items += found.filter { !present.contains($0.item) }
+        }
         // A listing pinned by id joins the candidates when it may be served to the user.
         let rules = surface.reRanking
         if !answer.fallback, let user {
@@ -338,8 +347,10 @@ public final class RecommendationService: Sendable {
         var propensities: [Double]? = nil
         let ranking = order
         if let exploration = surface.exploration, !answer.fallback {
+            let created = exploration.pool == .new ? eligibility.creationTimes(of: retrieved.map(\.item)) : []
             (order, propensities) = exploration.choose(order: order, scores: rankerScores ?? retrieved.map(\.score), k: k,
-                                                       rankingID: answer.rankingID)
+                                                       rankingID: answer.rankingID,
+                                                       inPool: { exploration.pool == .ranking || created[$0] >= newSince })
         } else {
             order = Array(order.prefix(k))
         }
@@ -377,20 +388,11 @@ public final class RecommendationService: Sendable {
     /// listings' facts, as in training); nil when the ranker cannot answer (the candidates keep retrieval's
     /// order and the request counts a fallback).
     private func rank(_ candidates: [ScoredItem], for user: String, with ranker: SurfaceRanker) -> [Float]? {
-        let items = candidates.map(\.item), store = signals.store
-        let time = signals.eventTime
-        guard let userValues = signals.read({ () throws(StorageError) in try store.currentValues(RankingFeatures.userFeatures, entity: user) }),
-              let itemValues = signals.read({ () throws(StorageError) in
-                  try RankingFeatures.itemFeatures.map { name throws(StorageError) in try store.values(name, entities: items, at: time) }
-              }) else { return nil }
-        let recent = RankingFeatures.recentItems(userValues)
-        let recentPrices = eligibility.rankingListings(recent).compactMap(\.price)
-        var rows: [Float] = []
-        rows.reserveCapacity(items.count * RankingFeatures.names.count)
-        for (k, listing) in eligibility.rankingListings(items).enumerated() {
-            rows += RankingFeatures.row(retrievalScore: candidates[k].score, user: userValues, item: itemValues.map { $0[k] },
-                                        listing: listing, recentPrices: recentPrices, at: time)
-        }
+        let store = signals.store, time = signals.eventTime
+        guard let rows = signals.read({ () throws(StorageError) in
+            try RankingFeatures.onlineRows(store: store, user: user, items: candidates.map(\.item), retrievalScores: candidates.map(\.score),
+                                           at: time, listings: eligibility.rankingListings)
+        }) else { return nil }
         do { return try ranker.current.trees.predict(rows, columns: RankingFeatures.names.count) } catch {
             metrics.fellBack("ranker")
             return nil

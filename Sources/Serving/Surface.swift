@@ -22,6 +22,7 @@ import RummageAPI
 ///     ranker_version: champion
 ///     exploration_share: 0.1   # the last 10 % of slots sampled (Plackett–Luce), propensities logged
 ///     exploration_temperature: 1
+///     exploration_pool: new    # sampled among new listings (ranking: the rest of the ranking)
 ///     max_per_seller: 2        # diversity: listings over a cap move down
 ///     max_per_category: 5
 ///     rules: ["boost brand=acme by 3", "bury condition=fair", "pin item=l42 at 1"]
@@ -128,6 +129,7 @@ public struct Surface: Sendable, Equatable {
         /// The share of slots sampled (0…1), and the sampling temperature (default 1).
         public var explorationShare: Double?
         public var explorationTemperature: Double?
+        public var explorationPool: Exploration.Pool?
         public var maxPerSeller: Int?
         public var maxPerCategory: Int?
         /// Business rules (`ReRankingRule`), applied in order.
@@ -139,7 +141,9 @@ public struct Surface: Sendable, Equatable {
         public init(retrieval: Retrieval, candidates: Int? = nil, newWithinHours: Double? = nil, exclude: [Exclusion]? = nil,
                     logImpressions: Bool? = nil, fallback: Fallback? = nil, ranker: String? = nil, rankerVersion: String? = nil,
                     explorationShare: Double? = nil, explorationTemperature: Double? = nil, maxPerSeller: Int? = nil,
-                    maxPerCategory: Int? = nil, rules: [String]? = nil, minNewShare: Double? = nil, maxNewShare: Double? = nil) {
+                    maxPerCategory: Int? = nil, rules: [String]? = nil, minNewShare: Double? = nil, maxNewShare: Double? = nil,
+                    explorationPool: Exploration.Pool? = nil) {
+            self.explorationPool = explorationPool
             self.rules = rules
             self.minNewShare = minNewShare
             self.maxNewShare = maxNewShare
@@ -161,6 +165,7 @@ public struct Surface: Sendable, Equatable {
             case retrieval, candidates, exclude, fallback, ranker
             case newWithinHours = "new_within_hours", logImpressions = "log_impressions", rankerVersion = "ranker_version"
             case explorationShare = "exploration_share", explorationTemperature = "exploration_temperature"
+            case explorationPool = "exploration_pool"
             case maxPerSeller = "max_per_seller", maxPerCategory = "max_per_category", rules
             case minNewShare = "min_new_share", maxNewShare = "max_new_share"
         }
@@ -171,7 +176,7 @@ public struct Surface: Sendable, Equatable {
     public static let definitionKeys: [(key: String, isList: Bool)] = [
         ("retrieval", false), ("candidates", false), ("new_within_hours", false), ("exclude", true), ("log_impressions", false),
         ("fallback", false), ("ranker", false), ("ranker_version", false), ("exploration_share", false),
-        ("exploration_temperature", false), ("max_per_seller", false), ("max_per_category", false), ("rules", true),
+        ("exploration_temperature", false), ("exploration_pool", false), ("max_per_seller", false), ("max_per_category", false), ("rules", true),
         ("min_new_share", false), ("max_new_share", false),
     ]
 
@@ -187,9 +192,9 @@ public struct Surface: Sendable, Equatable {
         if let hours = definition.newWithinHours, !(hours > 0 && hours <= 24 * 365) {
             throw SurfaceError("surfaces.\(name).new_within_hours must be in (0, 8760], got \(hours)")
         }
-        let sharesNew = definition.minNewShare != nil || definition.maxNewShare != nil
+        let sharesNew = definition.minNewShare != nil || definition.maxNewShare != nil || definition.explorationPool == .new
         if definition.newWithinHours != nil && definition.retrieval != .newIn && !sharesNew {
-            throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in, min_new_share or max_new_share")
+            throw SurfaceError("surfaces.\(name).new_within_hours goes with retrieval new-in, min_new_share, max_new_share or exploration_pool new")
         }
         for (key, share) in [("min_new_share", definition.minNewShare), ("max_new_share", definition.maxNewShare)] {
             if let share, !(0...1).contains(share) { throw SurfaceError("surfaces.\(name).\(key) must be in 0...1, got \(share)") }
@@ -213,6 +218,9 @@ public struct Surface: Sendable, Equatable {
             }
             guard definition.explorationShare != nil else { throw SurfaceError("surfaces.\(name).exploration_temperature goes with exploration_share") }
         }
+        if definition.explorationPool != nil && definition.explorationShare == nil {
+            throw SurfaceError("surfaces.\(name).exploration_pool goes with exploration_share")
+        }
         for (key, cap) in [("max_per_seller", definition.maxPerSeller), ("max_per_category", definition.maxPerCategory)] {
             if let cap, cap < 1 { throw SurfaceError("surfaces.\(name).\(key) must be at least 1, got \(cap)") }
         }
@@ -220,7 +228,8 @@ public struct Surface: Sendable, Equatable {
                   newWithinHours: definition.newWithinHours ?? 72, exclusions: Set(definition.exclude ?? []),
                   logsImpressions: definition.logImpressions ?? false, fallback: definition.fallback,
                   ranker: definition.ranker.map { RankerReference(model: $0, version: definition.rankerVersion ?? "champion") },
-                  exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1) : nil })
+                  exploration: definition.explorationShare.flatMap { $0 > 0 ? Exploration(share: $0, temperature: definition.explorationTemperature ?? 1,
+                                                                                                       pool: definition.explorationPool ?? .ranking) : nil })
         reRanking.maxPerSeller = definition.maxPerSeller
         reRanking.maxPerCategory = definition.maxPerCategory
         reRanking.rules = rules

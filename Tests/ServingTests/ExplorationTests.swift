@@ -19,6 +19,20 @@ import Testing
         #expect(Exploration(share: 0, temperature: 1).choose(order: Self.order, scores: Self.scores, k: 4, rankingID: "x").shown == [0, 1, 2, 3])
     }
 
+    /// A pool (here: the odd candidates, as new listings would be): sampled slots take only its members;
+    /// when fewer are left than slots, the ranking fills the rest.
+    @Test func sampledSlotsDrawFromThePoolOnly() {
+        let exploration = Exploration(share: 0.5, temperature: 1, pool: .new)
+        for r in 0..<200 {
+            let (shown, propensities) = exploration.choose(order: Self.order, scores: Self.scores, k: 4, rankingID: "p-\(r)", inPool: { $0 % 2 == 1 })
+            #expect(Array(shown.prefix(2)) == [0, 1] && shown.suffix(2).allSatisfy { $0 % 2 == 1 && $0 > 1 } && Set(shown).count == 4)
+            #expect(propensities.prefix(2) == [1, 1] && propensities.suffix(2).allSatisfy { $0 > 0 && $0 < 1 })
+        }
+        // Only candidate 9 is in the pool beyond the first 3 slots: one slot sampled (probability 1), the ranking fills the others.
+        let (shown, propensities) = exploration.choose(order: Self.order, scores: Self.scores, k: 4, rankingID: "q", inPool: { $0 == 9 })
+        #expect(shown == [0, 1, 2, 9] && propensities == [1, 1, 1, 1])
+    }
+
     /// One sampled slot over all ten: each listing is drawn with probability softmax(score / τ), and the
     /// logged propensity is that probability, so inverse-propensity weights average to one per listing.
     @Test func drawsFollowThePlackettLuceProbabilitiesTheyLog() {

@@ -1,0 +1,104 @@
+import Events
+
+/// What is remembered of every listing from its events, as serving keeps it: the online side of the
+/// listing facts that query filters, re-ranking and a learned ranker read. `ListingHistory` is the
+/// offline side (each listing as of a time); `FeatureConsistency.checkRankingRows` compares the two.
+///
+/// Attributes are kept as ids of distinct name-value pairs (a few bytes per listing, not a dictionary):
+/// single-word values of at most 64 bytes (categorical fields; titles and descriptions are not kept) and
+/// the attributes a ranker reads. The price is the latest by event time, so a price change that arrives
+/// before the listing's creation is not overwritten by it.
+public struct ListingFactTable: Sendable {
+    public struct Facts: Sendable {
+        /// Ids of `pairs`.
+        public var pairs: [Int32] = []
+        public var price: Double?
+        /// Event time of the price kept.
+        var priceTime = Int64.min
+        /// When the listing was created (event time).
+        public var createdAt: Int64?
+        /// Who listed it.
+        public var seller: String?
+    }
+
+    public private(set) var pairIDs: [String: Int32] = [:]
+    /// Each pair id's attribute name and value.
+    public private(set) var pairs: [(name: String, value: String)] = []
+    public private(set) var listings: [String: Facts] = [:]
+
+    public init() {}
+
+    public static func key(_ name: String, _ value: String) -> String { name + "\u{1F}" + value }
+
+    /// Records a `listing_created` or `price_changed` event (others are ignored).
+    public mutating func remember(_ event: Event) {
+        guard let item = event.item?.value else { return }
+        switch event.type {
+        case .listingCreated:
+            let kept = event.attributes.filter {
+                $0.value.utf8.count <= 64 && (!$0.value.contains(" ") || RankingFeatures.attributes.contains($0.key))
+            }
+            let ids = kept.map { name, value -> Int32 in
+                let key = Self.key(name, value)
+                if let id = pairIDs[key] { return id }
+                let id = Int32(pairIDs.count)
+                pairIDs[key] = id
+                pairs.append((name, value))
+                return id
+            }
+            var facts = listings[item] ?? Facts()
+            (facts.pairs, facts.createdAt, facts.seller) = (ids, event.timestamp, event.user?.value)
+            if event.timestamp >= facts.priceTime { (facts.price, facts.priceTime) = (event.price, event.timestamp) }
+            listings[item] = facts
+        case .priceChanged:
+            var facts = listings[item] ?? Facts()
+            if event.timestamp >= facts.priceTime { (facts.price, facts.priceTime) = (event.price, event.timestamp) }
+            listings[item] = facts
+        default:
+            break
+        }
+    }
+
+    /// The listing's remembered attributes.
+    public func attributes(of item: String) -> [String: String] {
+        var attributes: [String: String] = [:]
+        for id in listings[item]?.pairs ?? [] { attributes[pairs[Int(id)].name] = pairs[Int(id)].value }
+        return attributes
+    }
+
+    /// The listing as a learned ranker sees it.
+    public func rankingListing(_ item: String) -> RankingFeatures.Listing {
+        let facts = listings[item]
+        return RankingFeatures.Listing(attributes: attributes(of: item), price: facts?.price, createdAt: facts?.createdAt)
+    }
+}
+
+/// Every listing as it was at any time, from the event log: the offline side of `ListingFactTable`
+/// (attributes and creation from `listing_created`, prices as they changed).
+public struct ListingHistory: Sendable {
+    private var attributes: [String: [String: String]] = [:]
+    private var created: [String: Int64] = [:]
+    private var prices: [String: [(time: Int64, price: Double)]] = [:]
+
+    public init(events: [Event]) {
+        for event in OfflineFeatures.timeOrdered(events.filter { $0.type == .listingCreated || $0.type == .priceChanged }) {
+            guard let item = event.item?.value else { continue }
+            if event.type == .listingCreated {
+                attributes[item] = event.attributes
+                created[item] = event.timestamp
+            }
+            if let price = event.price { prices[item, default: []].append((event.timestamp, price)) }
+        }
+    }
+
+    /// The listings known (created) in the history.
+    public var items: [String] { created.keys.sorted() }
+
+    /// The listing's price at `time` (the latest set at or before it).
+    public func price(of item: String, at time: Int64) -> Double? { prices[item]?.last { $0.time <= time }?.price }
+
+    /// The listing as a ranker saw it at `time`.
+    public func listing(_ item: String, at time: Int64) -> RankingFeatures.Listing {
+        RankingFeatures.Listing(attributes: attributes[item] ?? [:], price: price(of: item, at: time), createdAt: created[item])
+    }
+}
