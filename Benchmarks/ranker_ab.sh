@@ -4,12 +4,13 @@
 #   2. an experiment on `home`: without exploration against `home-explore` (10 % of slots sampled among
 #      new listings): the median sessions from a new listing's creation to its first impression in each
 #      variant, and the CTR and purchase-rate cost with their 95 % confidence intervals (users as units);
-#   3. serve `home` (retrieval of 300 candidates, impressions logged, 10 % of slots explored), with 20 % of
+#   3. retrain the retrieval model on the grown log, as a team would before collecting a ranker's data;
+#   4. serve `home` (retrieval of 300 candidates, impressions logged, 10 % of slots explored), with 20 % of
 #      users in a randomized bucket (`home-random`: 20 of the top 40 in random order), and let the
 #      simulated users act on it: the ranker's training data;
-#   4. `rummage ranker train` on those impressions: NDCG@20 of the ranker against retrieval's order on
+#   5. `rummage ranker train` on those impressions: NDCG@20 of the ranker against retrieval's order on
 #      held-out randomized lists (where position is independent of both orders), the gain with its interval;
-#   5. an experiment on `home`: half the users get retrieval alone (`home`), half retrieval then the
+#   6. an experiment on `home`: half the users get retrieval alone (`home`), half retrieval then the
 #      ranker (`home-ranked`); new simulated users (another seed) act on it: CTR and purchase rate per
 #      variant, the differences with their 95 % confidence intervals.
 # Usage: Benchmarks/ranker_ab.sh [USERS_PER_RUN] [SESSIONS]   (defaults 4000 5)
@@ -65,16 +66,20 @@ serve "$work/explore.yaml" --experiment explore-ab --experiment-surface home --s
 simulate explore-ab 3 --control home
 stop
 
+echo "== 3. retrain the retrieval model on the grown log (the pipeline again; it is promoted when the gate blesses it)"
+"$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
+head -n 1 "$work/pipeline.out" | sed 's/^/   /'
+
 cat > "$work/collect.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300, log_impressions: true, exploration_share: 0.1}
 home-random: {retrieval: personalised, candidates: 40, exploration_share: 1, exploration_temperature: 1000}
 YAML
-echo "== 3. collect: home logs its impressions (20 % of users randomized); simulated users (seed 1) act on it"
+echo "== 4. collect: home logs its impressions (20 % of users randomized); simulated users (seed 1) act on it"
 serve "$work/collect.yaml" --experiment collect --experiment-surface home --split home=80,home-random=20
 simulate collect 1 --control home
 stop
 
-echo "== 4. train the home ranker on the logged impressions"
+echo "== 5. train the home ranker on the logged impressions"
 "$rummage" ranker train --log "$log" --registry "$registry" --surface home --model home-ranker > "$work/ranker.out" 2>&1 \
   || { tail -n 20 "$work/ranker.out"; exit 1; }
 grep -E "ranker:|blessed" "$work/ranker.out" | sed 's/^/   /'
@@ -83,7 +88,7 @@ cat > "$work/ab.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300}
 home-ranked: {retrieval: personalised, candidates: 300, ranker: home-ranker}
 YAML
-echo "== 5. experiment: home (retrieval alone) against home-ranked (retrieval → ranker), new users (seed 2)"
+echo "== 6. experiment: home (retrieval alone) against home-ranked (retrieval → ranker), new users (seed 2)"
 serve "$work/ab.yaml" --experiment ranker-ab --experiment-surface home --split home=50,home-ranked=50
 simulate ranker-ab 2 --control home
 stop

@@ -25,6 +25,8 @@ public struct ListingFactTable: Sendable {
     /// Each pair id's attribute name and value.
     public private(set) var pairs: [(name: String, value: String)] = []
     public private(set) var listings: [String: Facts] = [:]
+    /// The pair ids of the attributes a ranker reads.
+    private var rankerPairs: Set<Int32> = []
 
     public init() {}
 
@@ -44,6 +46,7 @@ public struct ListingFactTable: Sendable {
                 let id = Int32(pairIDs.count)
                 pairIDs[key] = id
                 pairs.append((name, value))
+                if RankingFeatures.attributes.contains(name) { rankerPairs.insert(id) }
                 return id
             }
             var facts = listings[item] ?? Facts()
@@ -69,7 +72,9 @@ public struct ListingFactTable: Sendable {
     /// The listing as a learned ranker sees it.
     public func rankingListing(_ item: String) -> RankingFeatures.Listing {
         let facts = listings[item]
-        return RankingFeatures.Listing(attributes: attributes(of: item), price: facts?.price, createdAt: facts?.createdAt)
+        var attributes: [String: String] = [:]
+        for id in facts?.pairs ?? [] where rankerPairs.contains(id) { attributes[pairs[Int(id)].name] = pairs[Int(id)].value }
+        return RankingFeatures.Listing(attributes: attributes, price: facts?.price, createdAt: facts?.createdAt)
     }
 }
 

@@ -70,10 +70,17 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
     }
 
     public func value(_ name: String, entity: String, at time: Int64) -> FeatureValue {
+        values(name, entities: [entity], at: time)[0]
+    }
+
+    /// One feature of many entities under one lock (a ranker reads hundreds of listings per request).
+    public func values(_ name: String, entities: [String], at time: Int64) -> [FeatureValue] {
         guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
         return state.withLock { s in
-            let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
-            return s.value(definition, entity: index ?? Int32.max, at: time)
+            entities.map { entity in
+                let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
+                return s.value(definition, entity: index ?? Int32.max, at: time)
+            }
         }
     }
 

@@ -26,7 +26,7 @@ public final class GradientBoostedTrees: @unchecked Sendable {
 
         public var objective: Objective = .lambdaMART
         /// Boosting rounds (trees).
-        public var rounds = 200
+        public var rounds = 100
         /// [max_depth]
         public var maxDepth = 6
         /// Learning rate [eta].
@@ -114,7 +114,25 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     }
 
     /// One score per row of `values` (row-major, `columns` per row): higher ranks first.
+    /// In place, on the caller's buffer (XGBoost's `inplace_predict`: no DMatrix is built); NaN is missing.
     public func predict(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
+        let rows = Rows(values: values, columns: columns)
+        guard rows.count > 0 else { return [] }
+        var shape: UnsafePointer<bst_ulong>? = nil
+        var dimension: bst_ulong = 0
+        var result: UnsafePointer<Float>? = nil
+        let config = #"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN}"#
+        try Self.call(values.withUnsafeBufferPointer { buffer in
+            let address = UInt(bitPattern: buffer.baseAddress)
+            let array = #"{"data": [\#(address), true], "shape": [\#(rows.count), \#(columns)], "typestr": "<f4", "version": 3}"#
+            return XGBoosterPredictFromDense(booster, array, config, nil, &shape, &dimension, &result)
+        })
+        return Array(UnsafeBufferPointer(start: result, count: rows.count))
+    }
+
+    /// The same scores through a DMatrix (XGBoost's reference path, missing values as NaN): the oracle of
+    /// `predict`'s tests.
+    public func predictThroughMatrix(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
         let rows = Rows(values: values, columns: columns)
         guard rows.count > 0 else { return [] }
         let data = try Self.matrix(rows, withLabels: false)
@@ -143,11 +161,14 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     }
 
     /// A model from XGBoost's JSON (as `modelJSON` wrote it, or the `save_model` of XGBoost's Python package).
-    public convenience init(modelJSON: [UInt8]) throws(RankingError) {
+    /// `threads`: how many threads one prediction uses (serving: 1, as requests already run in parallel);
+    /// nil: XGBoost's default, every core.
+    public convenience init(modelJSON: [UInt8], threads: Int? = nil) throws(RankingError) {
         var booster: BoosterHandle? = nil
         try Self.call(XGBoosterCreate(nil, 0, &booster))
         self.init(booster: booster!)
         try Self.call(modelJSON.withUnsafeBytes { raw in XGBoosterLoadModelFromBuffer(booster, raw.baseAddress, bst_ulong(raw.count)) })
+        if let threads { try Self.call(XGBoosterSetParam(booster, "nthread", String(threads))) }
     }
 
     // MARK: XGBoost calls

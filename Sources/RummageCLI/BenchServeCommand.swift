@@ -47,9 +47,10 @@ struct BenchServeCommand: Command {
         in process) act on `home` with its impressions logged, and a ranker is trained on them
         (`rummage ranker train`'s pipeline; registered as bench-ranker, its alias `bench` set whatever the
         gate said: this measures latency, not quality). A surface `home-ranked` retrieves --candidates
-        listings, scores them with the ranker and serves k; wrk runs against it alternate with runs against
-        the retrieval-only `GET /v1/users/{user}/recommendations?k=K` on the same server, and the median of
-        the pairs' requests/s ratios and the ranked runs' p99 are reported.
+        listings, scores them with the ranker and serves k; `home-unranked` retrieves as many and serves the
+        first k. On one server, rounds of adjacent wrk runs against both and against
+        `GET /v1/users/{user}/recommendations?k=K` (retrieval of k) are medianed: requests/s, p99, and the
+        ratios of requests/s within each round.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -116,7 +117,7 @@ struct BenchServeCommand: Command {
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
                                                 log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing)
         let token = AccessPolicy.generateKey()
-        let access = AccessPolicy(keys: [try AccessPolicy.key(name: "bench", scopes: [.recommend, .admin], key: token)])
+        let access = AccessPolicy(keys: [try AccessPolicy.key(name: "bench", scopes: [.recommend, .events, .admin], key: token)])
         let server = try ServerApplication(service: service, options: serverOptions(access: access))
         defer { server.stop() }
         let indexed = service.status.indexed
@@ -297,40 +298,43 @@ struct BenchServeCommand: Command {
         try prepareRanker(registry: registry, access: access, token: token, console: console)
         let ranked = try Surface(name: "home-ranked", definition: .init(retrieval: .personalised, candidates: candidates,
                                                                       ranker: Self.rankerModel, rankerVersion: "bench"))
+        let unranked = try Surface(name: "home-unranked", definition: .init(retrieval: .personalised, candidates: candidates))
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion",
                                                 log: try openEventLog(dir + "/events.sqlite"), loadModel: ModelCatalog.loadForServing,
-                                                surfaces: [ranked])
-        let plainScript = dir + "/recommendations.lua", rankedScript = dir + "/home-ranked.lua"
-        try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k, bearer: token, surface: ranked.name).utf8),
-                           to: rankedScript)
-        let server = try warmServer(service, access: access, script: rankedScript, wrkArguments: wrkArguments)
-        defer { server.stop() }
-        _ = try Wrk.run(wrkArguments + ["-d2s", "-s", plainScript, "http://127.0.0.1:\(server.port)/"])
-        var plain: [WrkResult] = [], withRanker: [WrkResult] = []
-        func measure(_ script: String) throws -> WrkResult {
-            try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", script, "http://127.0.0.1:\(server.port)/"])
+                                                surfaces: [ranked, unranked])
+        defer { service.waitForLoadMeasurements() }
+        // Three loads on one server: retrieval of k, of --candidates then the first k, of --candidates then the ranker.
+        var scripts = [dir + "/recommendations.lua"]
+        for surface in [unranked, ranked] {
+            scripts.append(dir + "/\(surface.name).lua")
+            try TextFile.write(Array(Wrk.recommendationsScript(users: service.knownUsers, k: k, bearer: token, surface: surface.name).utf8),
+                               to: scripts.last!)
         }
+        let server = try warmServer(service, access: access, script: scripts[2], wrkArguments: wrkArguments)
+        defer { server.stop() }
+        for script in scripts.prefix(2) { _ = try Wrk.run(wrkArguments + ["-d2s", "-s", script, "http://127.0.0.1:\(server.port)/"]) }
+        var runs: [[WrkResult]] = [[], [], []]
         for round in 0..<rankerRounds {
-            if round % 2 == 0 {
-                plain.append(try measure(plainScript))
-                withRanker.append(try measure(rankedScript))
-            } else {
-                withRanker.append(try measure(rankedScript))
-                plain.append(try measure(plainScript))
+            // Each round in another order, so drift over time cancels.
+            for load in round % 2 == 0 ? [0, 1, 2] : [2, 1, 0] {
+                runs[load].append(try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", scripts[load], "http://127.0.0.1:\(server.port)/"]))
             }
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let ratios = zip(withRanker, plain).map { $0.requestsPerSecond / $1.requestsPerSecond }.sorted()
-        let p99 = withRanker.map(\.p99Milliseconds), failures = withRanker.map(\.non2xx).reduce(0, +)
-        console.result("  learned ranker: retrieval \(candidates) → ranker → \(k) \(Int(median(withRanker.map(\.requestsPerSecond)))) req/s, "
-            + "p99 \(String(format: "%.2f", median(p99))) ms (worst run \(String(format: "%.2f", p99.max()!)) ms), \(failures) non-2xx; "
-            + "retrieval of \(k) alone \(Int(median(plain.map(\.requestsPerSecond)))) req/s, p99 "
-            + "\(String(format: "%.2f", median(plain.map(\.p99Milliseconds)))) ms (medians of \(rankerRounds) pairs of adjacent "
-            + "\(metricsRoundDuration) s runs); median ranked/plain of the pairs \(String(format: "%.3f", ratios[ratios.count / 2])), "
-            + "pairs from \(String(format: "%.3f", ratios.first!)) to \(String(format: "%.3f", ratios.last!)) (bars: p99 <= 5 ms, >= 0.60)")
-        return ["ranker_rps": median(withRanker.map(\.requestsPerSecond)), "ranker_p99_ms": median(p99), "ranker_worst_p99_ms": p99.max()!,
-                "ranker_non_2xx": failures, "retrieval_only_rps": median(plain.map(\.requestsPerSecond)),
-                "ranker_to_retrieval_ratio": ratios[ratios.count / 2], "ranker_candidates": candidates]
+        let rates = runs.map { median($0.map(\.requestsPerSecond)) }, p99s = runs.map { median($0.map(\.p99Milliseconds)) }
+        func ratio(_ a: Int, _ b: Int) -> Double { median(zip(runs[a], runs[b]).map { $0.requestsPerSecond / $1.requestsPerSecond }) }
+        let worst = runs[2].map(\.p99Milliseconds).max()!, failures = runs[2].map(\.non2xx).reduce(0, +)
+        let f = { (value: Double) in String(format: "%.2f", value) }
+        console.result("  learned ranker (medians of \(rankerRounds) rounds of adjacent \(metricsRoundDuration) s runs):")
+        console.result("    retrieval \(candidates) → ranker → \(k): \(Int(rates[2])) req/s, p99 \(f(p99s[2])) ms (worst run \(f(worst)) ms), "
+                       + "\(failures) non-2xx (bar: p99 <= 5 ms)")
+        console.result("    retrieval \(candidates) → \(k), no ranker: \(Int(rates[1])) req/s, p99 \(f(p99s[1])) ms; with the ranker "
+                       + String(format: "%.3f", ratio(2, 1)) + " of it (bar: >= 0.60)")
+        console.result("    retrieval \(k) (GET /v1/users/{user}/recommendations): \(Int(rates[0])) req/s, p99 \(f(p99s[0])) ms; "
+                       + "with the ranker " + String(format: "%.3f", ratio(2, 0)) + " of it")
+        return ["ranker_rps": rates[2], "ranker_p99_ms": p99s[2], "ranker_worst_p99_ms": worst, "ranker_non_2xx": failures,
+                "unranked_rps": rates[1], "unranked_p99_ms": p99s[1], "retrieval_k_rps": rates[0],
+                "ranker_to_unranked_ratio": ratio(2, 1), "ranker_to_retrieval_k_ratio": ratio(2, 0), "ranker_candidates": candidates]
     }
 
     /// Once per --dir: simulated users act on `home` (impressions logged, 10 % explored) through a server
@@ -343,9 +347,11 @@ struct BenchServeCommand: Command {
         let log = try openEventLog(dir + "/events.sqlite")
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
                                                 loadModel: ModelCatalog.loadForServing, surfaces: [home])
+        defer { service.waitForLoadMeasurements() }
         let server = try ServerApplication(service: service, options: serverOptions(access: access))
         var settings = TrafficSimulator.Configuration()
-        (settings.users, settings.sessions, settings.k, settings.newListingEvery, settings.runID) = (4_000, 2, k, 0, "bench-ranker")
+        (settings.users, settings.sessions, settings.k, settings.newListingEvery) = (4_000, 2, k, 0)
+        settings.runID = "bench-ranker-" + UUID().uuidString.prefix(8).lowercased()
         let marketplace = MarketplaceGenerator(.init(users: users, listings: listings, events: events, seed: 11)).generate()
         let report = try TrafficSimulator(marketplace: marketplace, configuration: settings)
             .run(RummageClient(port: server.port, timeout: 60, apiKey: token))

@@ -21,7 +21,7 @@ struct RankerTrainCommand: Command {
         metrics. The gate asks the ranker to beat retrieval's order and to stay within 0.005 of the version
         the alias holds; a blessed version moves the alias.
 
-        Settings (--set): rounds (200), max_depth (6), eta (0.1), min_child_weight (1), subsample (1),
+        Settings (--set): rounds (100), max_depth (6), eta (0.1), min_child_weight (1), subsample (1),
         lambda (1), objective (rank:ndcg, LambdaMART; or binary:logistic), seed (42).
 
         Exit codes as 'pipeline run': 0 promoted; 3 registered but not blessed.

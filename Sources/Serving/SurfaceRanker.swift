@@ -49,6 +49,6 @@ final class SurfaceRanker: Sendable {
                                + "retrain it with this version of rummage")
         }
         guard let json = FileManager.default.contents(atPath: modelPath) else { throw SurfaceError("\(modelPath): cannot read") }
-        return (version, try GradientBoostedTrees(modelJSON: [UInt8](json)))
+        return (version, try GradientBoostedTrees(modelJSON: [UInt8](json), threads: 1))
     }
 }

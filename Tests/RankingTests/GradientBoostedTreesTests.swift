@@ -39,6 +39,19 @@ import Testing
         #expect(reported.count == 30 && reported.last! > 0.95, "validation ndcg@10 per round: \(reported.suffix(3))")
     }
 
+    /// Prediction in place (serving's) equals XGBoost's reference path through a DMatrix, missing values
+    /// (NaN) included, on a booster loaded for serving (one thread).
+    @Test func inPlacePredictionEqualsTheMatrixPath() throws {
+        let train = Self.lists(100, seed: 5)
+        var values = Self.lists(20, seed: 6).values
+        for i in stride(from: 0, to: values.count, by: 7) { values[i] = .nan }
+        let trained = try GradientBoostedTrees.train(train, parameters: parameters)
+        let served = try GradientBoostedTrees(modelJSON: try trained.modelJSON(), threads: 1)
+        let reference = try trained.predictThroughMatrix(values, columns: 3)
+        #expect(try trained.predict(values, columns: 3) == reference && (try served.predict(values, columns: 3)) == reference)
+        #expect(Set(reference).count > 10, "the scores vary")
+    }
+
     @Test func theSameSeedGivesTheSameModelAndItsJSONLoadsBackExactly() throws {
         let train = Self.lists(60, seed: 3)
         let a = try GradientBoostedTrees.train(train, parameters: parameters), b = try GradientBoostedTrees.train(train, parameters: parameters)
