@@ -25,8 +25,8 @@ public struct ListingFactTable: Sendable {
     /// Each pair id's attribute name and value.
     public private(set) var pairs: [(name: String, value: String)] = []
     public private(set) var listings: [String: Facts] = [:]
-    /// The pair ids of the attributes a ranker reads.
-    private var rankerPairs: Set<Int32> = []
+    /// By pair id, the pair's attribute's place in `RankingFeatures.attributes` (nil: not read by a ranker).
+    private var rankerColumn: [Int?] = []
 
     public init() {}
 
@@ -46,7 +46,7 @@ public struct ListingFactTable: Sendable {
                 let id = Int32(pairIDs.count)
                 pairIDs[key] = id
                 pairs.append((name, value))
-                if RankingFeatures.attributes.contains(name) { rankerPairs.insert(id) }
+                rankerColumn.append(RankingFeatures.attributes.firstIndex(of: name))
                 return id
             }
             var facts = listings[item] ?? Facts()
@@ -72,9 +72,11 @@ public struct ListingFactTable: Sendable {
     /// The listing as a learned ranker sees it.
     public func rankingListing(_ item: String) -> RankingFeatures.Listing {
         let facts = listings[item]
-        var attributes: [String: String] = [:]
-        for id in facts?.pairs ?? [] where rankerPairs.contains(id) { attributes[pairs[Int(id)].name] = pairs[Int(id)].value }
-        return RankingFeatures.Listing(attributes: attributes, price: facts?.price, createdAt: facts?.createdAt)
+        var values = [String?](repeating: nil, count: RankingFeatures.attributes.count)
+        for id in facts?.pairs ?? [] {
+            if let column = rankerColumn[Int(id)] { values[column] = pairs[Int(id)].value }
+        }
+        return RankingFeatures.Listing(values: values, price: facts?.price, createdAt: facts?.createdAt)
     }
 }
 

@@ -18,6 +18,8 @@ public protocol OnlineFeatureStore: AnyObject, Sendable {
     func value(_ name: String, entity: String, at time: Int64) throws(StorageError) -> FeatureValue
     /// `value` for many entities at once (one round trip where the store is remote).
     func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue]
+    /// Several features of the same entity kind for many entities: one array per feature, in `names` order.
+    func values(_ names: [String], entities: [String], at time: Int64) throws(StorageError) -> [[FeatureValue]]
     /// The values of features `names` for `entity` now: one second after the latest event applied (event
     /// time, so a replayed log gives the same answers), or the wall clock before any event. One round
     /// trip where the store is remote (plus one for listing content when an aggregation reads it).
@@ -37,6 +39,10 @@ extension OnlineFeatureStore {
         var out: [FeatureValue] = []
         for name in names { out.append(try value(name, entity: entity, at: time)) }
         return out
+    }
+
+    public func values(_ names: [String], entities: [String], at time: Int64) throws(StorageError) -> [[FeatureValue]] {
+        try names.map { name throws(StorageError) in try values(name, entities: entities, at: time) }
     }
 
     public func values(_ name: String, entities: [String], at time: Int64) throws(StorageError) -> [FeatureValue] {
@@ -73,14 +79,20 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         values(name, entities: [entity], at: time)[0]
     }
 
-    /// One feature of many entities under one lock (a ranker reads hundreds of listings per request).
-    public func values(_ name: String, entities: [String], at time: Int64) -> [FeatureValue] {
-        guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
+    public func values(_ name: String, entities: [String], at time: Int64) -> [FeatureValue] { values([name], entities: entities, at: time)[0] }
+
+    /// Features of many entities under one lock, each entity looked up once (a ranker reads hundreds of
+    /// listings per request). The features must be of one entity kind.
+    public func values(_ names: [String], entities: [String], at time: Int64) -> [[FeatureValue]] {
+        let chosen = names.map { name in
+            guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
+            return definition
+        }
+        guard let kind = chosen.first?.entity else { return [] }
+        precondition(chosen.allSatisfy { $0.entity == kind }, "features of one entity kind")
         return state.withLock { s in
-            entities.map { entity in
-                let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
-                return s.value(definition, entity: index ?? Int32.max, at: time)
-            }
+            let indices = entities.map { kind == .user ? s.userIndex(UserID($0)) : s.itemIndex(ItemID($0)) }
+            return chosen.map { definition in indices.map { s.value(definition, entity: $0 ?? Int32.max, at: time) } }
         }
     }
 

@@ -14,15 +14,22 @@ public enum RankingFeatures {
 
     /// A listing as the ranker sees it.
     public struct Listing: Sendable, Equatable {
-        /// Its values of `RankingFeatures.attributes` (those of at most 64 bytes: what serving keeps).
-        public var attributes: [String: String]
+        /// Its value of each of `RankingFeatures.attributes`, in that order (nil: none, or over 64 bytes,
+        /// which serving does not keep).
+        public var values: [String?]
         public var price: Double?
         /// When it was created (event time).
         public var createdAt: Int64?
 
         /// Keeps of `attributes` only the ranker's, as serving keeps them, so both paths see the same listing.
         public init(attributes: [String: String], price: Double?, createdAt: Int64?) {
-            self.attributes = attributes.filter { RankingFeatures.attributes.contains($0.key) && $0.value.utf8.count <= 64 }
+            self.init(values: RankingFeatures.attributes.map { attributes[$0] }, price: price, createdAt: createdAt)
+        }
+
+        /// `values` in the order of `RankingFeatures.attributes`.
+        public init(values: [String?], price: Double?, createdAt: Int64?) {
+            precondition(values.count == RankingFeatures.attributes.count)
+            self.values = values.map { $0.flatMap { $0.utf8.count <= 64 ? $0 : nil } }
             self.price = price
             self.createdAt = createdAt
         }
@@ -54,8 +61,8 @@ public enum RankingFeatures {
     public static func row(retrievalScore: Float, user: [FeatureValue], item: [FeatureValue], listing: Listing,
                            recentPrices: [Double], at time: Int64) -> [Float] {
         precondition(user.count == userFeatures.count && item.count == itemFeatures.count)
-        func share(_ value: FeatureValue, _ attribute: String) -> Float {
-            guard case .distribution(let shares) = value, let key = listing.attributes[attribute] else { return 0 }
+        func share(_ value: FeatureValue, _ attribute: Int) -> Float {
+            guard case .distribution(let shares) = value, let key = listing.values[attribute] else { return 0 }
             return Float(shares[key] ?? 0)
         }
         func count(_ value: FeatureValue) -> Float {
@@ -72,7 +79,7 @@ public enum RankingFeatures {
         }
         return [
             retrievalScore,
-            share(user[0], "category"), share(user[1], "brand"), share(user[2], "size"), share(user[3], "style"),
+            share(user[0], 0), share(user[1], 1), share(user[2], 2), share(user[3], 3),   // in the order of `attributes`
             price.map { Float(log1p(max(0, $0))) } ?? .nan,
             relative,
             listing.createdAt.map { Float(Double(time - $0) / 3600) } ?? .nan,
@@ -87,7 +94,7 @@ public enum RankingFeatures {
     public static func onlineRows(store: any OnlineFeatureStore, user: String, items: [String], retrievalScores: [Float], at time: Int64,
                                   listings: ([String]) -> [Listing]) throws(StorageError) -> [Float] {
         let userValues = try store.currentValues(userFeatures, entity: user)
-        let itemValues = try itemFeatures.map { name throws(StorageError) in try store.values(name, entities: items, at: time) }
+        let itemValues = try store.values(itemFeatures, entities: items, at: time)
         let recentPrices = listings(recentItems(userValues)).compactMap(\.price)
         var rows: [Float] = []
         rows.reserveCapacity(items.count * names.count)
