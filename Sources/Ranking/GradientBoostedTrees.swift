@@ -133,6 +133,11 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     /// The same scores through a DMatrix (XGBoost's reference path, missing values as NaN): the oracle of
     /// `predict`'s tests.
     public func predictThroughMatrix(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
+        try predictThroughMatrix(values, columns: columns, type: 0, outputsPerRow: 1)
+    }
+
+    /// XGBoost's prediction of `type` (0: scores, 2: contributions) through a DMatrix.
+    private func predictThroughMatrix(_ values: [Float], columns: Int, type: Int, outputsPerRow: Int) throws(RankingError) -> [Float] {
         let rows = Rows(values: values, columns: columns)
         guard rows.count > 0 else { return [] }
         let data = try Self.matrix(rows, withLabels: false)
@@ -140,9 +145,15 @@ public final class GradientBoostedTrees: @unchecked Sendable {
         var shape: UnsafePointer<bst_ulong>? = nil
         var dimension: bst_ulong = 0
         var result: UnsafePointer<Float>? = nil
-        let config = #"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#
+        let config = #"{"type": \#(type), "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#
         try Self.call(XGBoosterPredictFromDMatrix(booster, data, config, &shape, &dimension, &result))
-        return Array(UnsafeBufferPointer(start: result, count: rows.count))
+        return Array(UnsafeBufferPointer(start: result, count: rows.count * outputsPerRow))
+    }
+
+    /// Each row's per-feature contributions to its score (SHAP values, XGBoost's `pred_contribs`): `columns
+    /// + 1` values per row, the last the bias; a row's sum is its score.
+    public func contributions(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
+        try predictThroughMatrix(values, columns: columns, type: 2, outputsPerRow: columns + 1)
     }
 
     /// Features the model was trained with.

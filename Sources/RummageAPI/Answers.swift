@@ -77,12 +77,17 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         public var rankerScore: Float?
         /// With exploration: the probability with which this listing was chosen for its slot (1: not sampled).
         public var propensity: Double?
-        /// The re-ranking rules that moved it (`diversity`: over a seller or category cap, moved down).
+        /// The re-ranking rules that moved it, as written (`boost brand=acme by 3`, `bury …`, `pin …`), or
+        /// `diversity` (over a seller or category cap, moved down) and `new listings: minimum share` /
+        /// `maximum share`.
         public var rules: [String]?
+        /// With a ranker: the features that moved its score most (largest absolute contributions first).
+        public var rankerFeatures: [FeatureContribution]?
 
         public init(item: String, source: String, retrievalScore: Float, retrievalRank: Int, rankerScore: Float? = nil,
-                    propensity: Double? = nil, rules: [String]? = nil) {
+                    propensity: Double? = nil, rules: [String]? = nil, rankerFeatures: [FeatureContribution]? = nil) {
             self.rules = rules
+            self.rankerFeatures = rankerFeatures
             self.item = item
             self.source = source
             self.retrievalScore = retrievalScore
@@ -94,6 +99,22 @@ public struct SurfaceRecommendations: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey {
             case item, source, propensity, rules
             case retrievalScore = "retrieval_score", retrievalRank = "retrieval_rank", rankerScore = "ranker_score"
+            case rankerFeatures = "ranker_features"
+        }
+    }
+
+    /// One feature's part in a ranker's score for a listing (SHAP value, through XGBoost's `pred_contribs`):
+    /// the score is the sum of every feature's contribution and a bias.
+    public struct FeatureContribution: Sendable, Codable, Equatable {
+        public var name: String
+        /// The feature's value in the listing's row (nil: missing).
+        public var value: Float?
+        public var contribution: Float
+
+        public init(name: String, value: Float?, contribution: Float) {
+            self.name = name
+            self.value = value
+            self.contribution = contribution
         }
     }
 

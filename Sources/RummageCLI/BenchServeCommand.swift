@@ -338,13 +338,21 @@ struct BenchServeCommand: Command {
     }
 
     /// Once per --dir: simulated users act on `home` (impressions logged, 10 % explored) through a server
-    /// in this process, then a ranker is trained on the log and its alias `bench` set.
+    /// in this process, on a copy of the log, then a ranker is trained on that log and its alias `bench` set.
     private func prepareRanker(registry: ModelRegistry, access: AccessPolicy, token: String, console: Console) throws {
         if registry.aliases(Self.rankerModel)["bench"] != nil { return }
         let clock = Stopwatch()
         let home = try Surface(name: "home", definition: .init(retrieval: .personalised, candidates: candidates, logImpressions: true,
                                                             explorationShare: 0.1))
-        let log = try openEventLog(dir + "/events.sqlite")
+        // On a copy of the log, so the measured catalogue keeps its listings (simulated users buy some).
+        let copy = dir + "/ranker-events.sqlite"
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: copy + suffix)
+            if FileManager.default.fileExists(atPath: dir + "/events.sqlite" + suffix) {
+                try FileManager.default.copyItem(atPath: dir + "/events.sqlite" + suffix, toPath: copy + suffix)
+            }
+        }
+        let log = try openEventLog(copy)
         let service = try RecommendationService(registry: registry, model: Self.model, reference: "champion", log: log,
                                                 loadModel: ModelCatalog.loadForServing, surfaces: [home])
         defer { service.waitForLoadMeasurements() }

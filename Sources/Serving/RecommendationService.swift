@@ -332,10 +332,12 @@ public final class RecommendationService: Sendable {
         }
         // Ranking: the surface's learned ranker orders retrieval's candidates (never a fallback's).
         let retrieved = answer.items
-        var order = Array(retrieved.indices), rankerScores: [Float]? = nil
+        var order = Array(retrieved.indices), rankerScores: [Float]? = nil, rankerRows: [Float] = []
         if let ranker = rankers[surface.name], let user, !answer.fallback, retrieved.count > 1 {
-            rankerScores = rank(retrieved, for: user, with: ranker)
-            if let scores = rankerScores { order.sort { (scores[$0], -$0) > (scores[$1], -$1) } }
+            if let (rows, scores) = rank(retrieved, for: user, with: ranker) {
+                (rankerRows, rankerScores) = (rows, scores)
+                order.sort { (scores[$0], -$0) > (scores[$1], -$1) }
+            }
         }
         // Re-ranking: boosts and buries, diversity caps, the share of new listings (`ReRanking`).
         var reasons: [Int: [String]] = [:], facts: [ReRanking.Candidate] = []
@@ -364,10 +366,11 @@ public final class RecommendationService: Sendable {
         }
         answer.items = order.map { r in rankerScores.map { ScoredItem(item: retrieved[r].item, score: $0[r]) } ?? retrieved[r] }
         if request.explain {
+            let top = rankerScores == nil ? nil : topRankerFeatures(rows: rankerRows, of: order, surface: surface.name)
             answer.explanations = order.enumerated().map { slot, r in
                 SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
                                                    rankerScore: rankerScores?[r], propensity: propensities?[slot],
-                                                   rules: reasons[r])
+                                                   rules: reasons[r], rankerFeatures: top?[slot])
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
@@ -387,15 +390,32 @@ public final class RecommendationService: Sendable {
     /// The ranker's score of each candidate for `user` (`RankingFeatures` from the online features and the
     /// listings' facts, as in training); nil when the ranker cannot answer (the candidates keep retrieval's
     /// order and the request counts a fallback).
-    private func rank(_ candidates: [ScoredItem], for user: String, with ranker: SurfaceRanker) -> [Float]? {
+    private func rank(_ candidates: [ScoredItem], for user: String, with ranker: SurfaceRanker) -> (rows: [Float], scores: [Float])? {
         let store = signals.store, time = signals.eventTime
         guard let rows = signals.read({ () throws(StorageError) in
             try RankingFeatures.onlineRows(store: store, user: user, items: candidates.map(\.item), retrievalScores: candidates.map(\.score),
                                            at: time, listings: eligibility.rankingListings)
         }) else { return nil }
-        do { return try ranker.current.trees.predict(rows, columns: RankingFeatures.names.count) } catch {
+        do { return (rows, try ranker.current.trees.predict(rows, columns: RankingFeatures.names.count)) } catch {
             metrics.fellBack("ranker")
             return nil
+        }
+    }
+
+    /// For `explain=true`: the three features that moved each shown listing's ranker score most (by absolute
+    /// contribution), from `rows` (the candidates' ranker rows) for the candidates `shown`.
+    private func topRankerFeatures(rows: [Float], of shown: [Int], surface: String) -> [[SurfaceRecommendations.FeatureContribution]]? {
+        let columns = RankingFeatures.names.count
+        let picked = shown.flatMap { rows[($0 * columns)..<(($0 + 1) * columns)] }
+        guard let ranker = rankers[surface], let contributions = try? ranker.current.trees.contributions(picked, columns: columns) else {
+            return nil
+        }
+        return shown.indices.map { k in
+            let row = contributions[(k * (columns + 1))..<(k * (columns + 1) + columns)]
+            return zip(RankingFeatures.names.indices, row).sorted { abs($0.1) > abs($1.1) }.prefix(3).map { column, contribution in
+                let value = picked[k * columns + column]
+                return .init(name: RankingFeatures.names[column], value: value.isNaN ? nil : value, contribution: contribution)
+            }
         }
     }
 

@@ -50,6 +50,12 @@ import Testing
         let reference = try trained.predictThroughMatrix(values, columns: 3)
         #expect(try trained.predict(values, columns: 3) == reference && (try served.predict(values, columns: 3)) == reference)
         #expect(Set(reference).count > 10, "the scores vary")
+        // Contributions (SHAP): three features and a bias per row, summing to the row's score.
+        let contributions = try served.contributions(values, columns: 3)
+        #expect(contributions.count == reference.count * 4)
+        for (row, score) in reference.enumerated() {
+            #expect(abs(contributions[(row * 4)..<(row * 4 + 4)].reduce(0, +) - score) < 1e-4, "row \(row)")
+        }
     }
 
     @Test func theSameSeedGivesTheSameModelAndItsJSONLoadsBackExactly() throws {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Pipeline
 import Registry
+import RummageClient
 import RummageCore
 import RummageTestSupport
 import Serving
@@ -147,6 +148,13 @@ import Training
         let ranks = explanations.compactMap { $0["retrieval_rank"] as? Int }
         #expect(ranks.count == 10 && Set(ranks).count == 10 && ranks.allSatisfy { $0 < 60 })
         #expect(ranks != Array(0..<10), "the ranker reorders retrieval's candidates")
+        // The top ranker features: three per listing, by absolute contribution; price is what this ranker learned.
+        let top = explanations.map { ($0["ranker_features"] as? [[String: Any]]) ?? [] }
+        #expect(top.allSatisfy { $0.count == 3 } && top.allSatisfy { $0.first?["name"] as? String == "log_price" }, "\(top.first ?? [])")
+        let contributions = top.map { $0.compactMap { ($0["contribution"] as? Double).map(abs) } }
+        #expect(contributions.allSatisfy { $0 == $0.sorted(by: >) })
+        let price = try #require(top.first?.first?["value"] as? Double)
+        #expect(price > 0, "the feature's value in the row (log1p of the price)")
 
         // The alias moves to a new version: the next poll swaps it in; the version before keeps serving until then.
         try trainRanker(rounds: "20")
@@ -181,6 +189,51 @@ import Training
                                                             at: t + 5))
         }
         return events
+    }
+
+    /// Surfaces from the configuration file, served by a `rummage serve` process over a real socket: a pinned
+    /// listing takes slot 1 and a buried category goes below the rest, each named in `explain=true`.
+    @Test func surfacesFromTheConfigurationFileServeRulesOverASocket() throws {
+        let service = try ServingTests.deployService(dir: s.dir)
+        let user = service.knownUsers[5]
+        // Retrieval's own order for the user: 40 candidates.
+        let candidates = service.recommend(user: user, k: 40).items.map(\.item)
+        #expect(candidates.count == 40)
+        var categories: [String: String] = [:]
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll { event in
+            if event.type == .listingCreated, let item = event.item?.value { categories[item] = event.attributes["category"] }
+        }
+        let buried = try #require(categories[candidates[0]])
+        let pinnedRank = try #require(candidates.indices.first { $0 >= 20 && categories[candidates[$0]] != buried })
+        let pinned = candidates[pinnedRank]
+        let config = Fixtures.write("""
+            model: mp
+            registry: \(s.dir)/registry
+            log: \(s.dir)/events.sqlite
+            surfaces:
+              picks:
+                retrieval: personalised
+                candidates: 40
+                rules: ["pin item=\(pinned) at 1", "bury category=\(buried)"]
+            """, to: "rummage.yaml", in: s.dir)
+        let server = try SecurityTests.Server(["--config", config], dir: s.dir)
+        defer { server.stop() }
+        let answer = try RummageClient(port: server.port).surface("picks", user: user, k: 10, explain: true)
+        let items = answer.items.map(\.item), explanations = try #require(answer.explanations)
+        #expect(items.count == 10 && items[0] == pinned && explanations[0].rules == ["pin item=\(pinned) at 1"])
+        #expect(explanations[0].retrievalRank == pinnedRank)
+        // After it, listings of the buried category come below all others, each explained.
+        let rest = Array(explanations.dropFirst())
+        let firstBuried = rest.firstIndex { categories[$0.item] == buried } ?? rest.count
+        #expect(rest[firstBuried...].allSatisfy { categories[$0.item] == buried && $0.rules == ["bury category=\(buried)"] },
+                "\(rest.map { "\(categories[$0.item] ?? "") \($0.rules ?? [])" })")
+        #expect(rest[..<firstBuried].allSatisfy { $0.rules == nil } && firstBuried > 0)
+        // The same surface in process gives the same answer: the rules are the configuration's.
+        let inProcess = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
+                                                  logPath: s.dir + "/events.sqlite", surfaces: [
+                                                      try surface("picks", .init(retrieval: .personalised, candidates: 40,
+                                                                                 rules: ["pin item=\(pinned) at 1", "bury category=\(buried)"]))])
+        #expect(try inProcess.recommend(surface: "picks", SurfaceRequest(user: user, k: 10)).items.map(\.item) == items)
     }
 
     @Test func surfaceDefinitionsAreChecked() throws {
