@@ -76,7 +76,11 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
     }
 
     public func value(_ name: String, entity: String, at time: Int64) -> FeatureValue {
-        values(name, entities: [entity], at: time)[0]
+        guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
+        return state.withLock { s in
+            let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
+            return s.value(definition, entity: index ?? Int32.max, at: time)
+        }
     }
 
     public func values(_ name: String, entities: [String], at time: Int64) -> [FeatureValue] { values([name], entities: entities, at: time)[0] }

@@ -118,10 +118,10 @@ struct SimulateCommand: Command {
                 let rates = report.rates(of: name)
                 variants[name] = ["answers": v.requests, "fallbacks": v.fallbacks, "shown": v.shown, "views": v.views, "likes": v.likes,
                                   "bags": v.bags, "purchases": v.purchases, "ctr": v.clickThroughRate, "purchase_rate": v.purchaseRate,
-                                  "users": rates.clickThrough.units, "ctr_standard_error": rates.clickThrough.standardError,
-                                  "purchase_rate_standard_error": rates.purchase.standardError,
+                                  "users": rates.clickThrough.units, "ctr_standard_error": Self.json(rates.clickThrough.standardError),
+                                  "purchase_rate_standard_error": Self.json(rates.purchase.standardError),
                                   "new_listings_shown": report.sessionsToFirstImpression(in: name).compactMap { $0 }.count,
-                                  "median_sessions_to_first_impression": report.medianSessionsToFirstImpression(in: name) ?? NSNull()]
+                                  "median_sessions_to_first_impression": Self.json(report.medianSessionsToFirstImpression(in: name))]
             }
             console.result(try jsonObjectLine(["sessions": report.sessions, "seconds": report.seconds, "cut_short": report.cutShort,
                                                "listings_created": report.listingsCreated,
@@ -136,6 +136,9 @@ struct SimulateCommand: Command {
     }
 
     static func json(_ d: RatioEstimate.Difference) -> [String: Any] {
-        ["difference": d.absolute, "ci95": [d.low, d.high], "relative": d.relative ?? NSNull(), "significant": d.isSignificant]
+        ["difference": json(d.absolute), "ci95": [json(d.low), json(d.high)], "relative": json(d.relative), "significant": d.isSignificant]
     }
+
+    /// A number for JSON: null when absent or not finite (one user gives no standard error).
+    static func json(_ value: Double?) -> Any { value.flatMap { $0.isFinite ? $0 : nil } ?? NSNull() }
 }

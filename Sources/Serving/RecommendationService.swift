@@ -261,7 +261,8 @@ public final class RecommendationService: Sendable {
                     surface = surfaces[variant]!
                 }
             } else {
-                (variant, alias) = (experiment.variant(for: user), experiment.variant(for: user))
+                variant = experiment.variant(for: user)
+                alias = variant
             }
         }
         let d = slots.deployment(alias)
@@ -310,8 +311,9 @@ public final class RecommendationService: Sendable {
             d.quality?.record(Array(hitIDs.prefix(k)), scores: answer.items.prefix(k).map(\.score))
         }
         // Exploring new listings: the best new listings for the user join the candidates.
-        let newSince = signals.eventTime - Int64(surface.newWithinHours * 3_600)
-        if let exploration = surface.exploration, exploration.pool == .new, !answer.fallback, let user {
+        let exploresNew = surface.exploration?.pool == .new
+        let newSince = exploresNew ? signals.eventTime - Int64(surface.newWithinHours * 3_600) : .min
+        if exploresNew, !answer.fallback, let user {
             var recent = filters
             recent.createdAfter = max(recent.createdAfter ?? .min, newSince)
             let found = retrieval.personalised(d, user: user, excluded: excluded, k: Exploration.newCandidates, filters: recent).hits?.map(\.item) ?? []
@@ -349,10 +351,10 @@ public final class RecommendationService: Sendable {
         var propensities: [Double]? = nil
         let ranking = order
         if let exploration = surface.exploration, !answer.fallback {
-            let created = exploration.pool == .new ? eligibility.creationTimes(of: retrieved.map(\.item)) : []
+            let created = exploresNew ? eligibility.creationTimes(of: retrieved.map(\.item)) : []
             (order, propensities) = exploration.choose(order: order, scores: rankerScores ?? retrieved.map(\.score), k: k,
                                                        rankingID: answer.rankingID,
-                                                       inPool: { exploration.pool == .ranking || created[$0] >= newSince })
+                                                       inPool: { !exploresNew || created[$0] >= newSince })
         } else {
             order = Array(order.prefix(k))
         }

@@ -56,6 +56,13 @@ import Testing
             #expect(report.sessions == 300 && v.requests == 300 && v.shown == 3_000 && !report.cutShort)
             #expect(v.views > 300 && v.likes > 0 && v.purchases > 0 && report.listingsCreated == 30)
             #expect(report.soldListingsServed == 0)
+            // Per-user totals (the units of the intervals) add up to the variant's; each created listing has its creation session.
+            let users = try #require(report.users["champion"]).values
+            #expect(users.map(\.shown).reduce(0, +) == v.shown && users.map(\.views).reduce(0, +) == v.views
+                    && users.map(\.purchases).reduce(0, +) == v.purchases)
+            #expect(report.rates(of: "champion").clickThrough.value == v.clickThroughRate && report.creationSessions.count == 30)
+            let firsts = report.sessionsToFirstImpression(in: "champion")
+            #expect(firsts.count == 30 && firsts.compactMap { $0 }.allSatisfy { $0 >= 0 })
             // Every action is an event in the log (saves too), and each new listing a listing_created.
             #expect(try openEventLog(log).count() - before >= actions + report.listingsCreated)
             print("simulation \(name): CTR \(v.clickThroughRate), purchase rate \(v.purchaseRate), \(v.purchases) purchases, "

@@ -5,9 +5,9 @@
 - `rummage.torch_tower`: Rummage's tower as a torch module (needs torch).
 """
 
-from .client import (Explanation, IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, ScoredItem,
+from .client import (Explanation, FeatureContribution, IngestReply, Listing, Readiness, Recommendations, Reloaded, RummageClient, RummageError, ScoredItem,
                      SimilarItems, SurfaceRecommendations)
 
-__all__ = ["RummageClient", "RummageError", "Recommendations", "SurfaceRecommendations", "Explanation", "SimilarItems", "ScoredItem",
+__all__ = ["RummageClient", "RummageError", "Recommendations", "SurfaceRecommendations", "Explanation", "FeatureContribution", "SimilarItems", "ScoredItem",
            "IngestReply", "Listing", "Readiness", "Reloaded"]
 __version__ = "0.1.0"

@@ -41,9 +41,18 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
+class FeatureContribution:
+    """One feature's part in a ranker's score for a listing (its SHAP value), with the feature's value."""
+    name: str
+    contribution: float
+    value: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class Explanation:
     """How a listing got its place: retrieval's source, score and 0-based rank among the candidates; the
-    surface's ranker's score, and with exploration the probability it was chosen for its slot."""
+    surface's ranker's score and the features that moved it most; with exploration the probability it was
+    chosen for its slot; the re-ranking rules that moved it."""
     item: str
     source: str
     retrieval_score: float
@@ -51,6 +60,7 @@ class Explanation:
     ranker_score: Optional[float] = None
     propensity: Optional[float] = None
     rules: List[str] = field(default_factory=list)
+    ranker_features: List[FeatureContribution] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,9 @@ class RummageClient:
             variant=d["variant"], ranking_id=d["ranking_id"], user=d.get("user"), item=d.get("item"), experiment=d.get("experiment"),
             reason=d.get("reason"), degraded=d.get("degraded", []),
             explanations=[Explanation(e["item"], e["source"], float(e["retrieval_score"]), e["retrieval_rank"], e.get("ranker_score"),
-                                      e.get("propensity"), e.get("rules", [])) for e in d.get("explanations", [])])
+                                      e.get("propensity"), e.get("rules", []),
+                                      [FeatureContribution(f["name"], float(f["contribution"]), f.get("value"))
+                                       for f in e.get("ranker_features", [])]) for e in d.get("explanations", [])])
 
     def similar(self, item: str, k: int = 20) -> SimilarItems:
         d = self._json("GET", f"/v1/items/{_segment(item)}/similar", query={"k": k})
