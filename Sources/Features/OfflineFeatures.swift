@@ -131,13 +131,14 @@ public enum FeatureConsistency {
         public var examples: [RowMismatch] = []
     }
 
-    /// Compares a learned ranker's rows (`RankingFeatures`) for `pairs` of (user, listing) at `time`: as
-    /// serving computes them (`RankingFeatures.onlineRows` on `online` and the listing facts `listings`
-    /// remembered from the events as they arrived) against training's point-in-time computation
-    /// (`RankingFeatures.offlineRows` over `events` before `time`). Values are equal when their bits are,
-    /// or when both are missing (NaN).
-    public static func checkRankingRows(online: any OnlineFeatureStore, listings: ListingFactTable, events: [Event], at time: Int64,
+    /// Compares a learned ranker's rows (`RankingFeatures`) for `pairs` of (user, listing) at serving's
+    /// "now" (one second after the latest event `online` applied): as serving computes them
+    /// (`RankingFeatures.onlineRows` on `online` and the listing facts `listings` remembered from the events
+    /// as they arrived) against training's point-in-time computation (`RankingFeatures.offlineRows` over
+    /// `events` before then). Values are equal when their bits are, or when both are missing (NaN).
+    public static func checkRankingRows(online: any OnlineFeatureStore, listings: ListingFactTable, events: [Event],
                                         pairs: [(user: String, item: String)]) throws(StorageError) -> RowReport {
+        let time = InMemoryFeatureStore.currentTime(latest: try online.latestEventTime())
         let offline = RankingFeatures.offlineRows(events: events.filter { $0.timestamp < time },
                                                   shown: pairs.map { .init(user: $0.user, item: $0.item, time: time, retrievalScore: 0) })
         var report = RowReport()

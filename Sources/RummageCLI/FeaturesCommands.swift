@@ -79,8 +79,9 @@ struct FeaturesCheckCommand: Command {
         second after the latest event by default.
 
         It then checks a learned ranker's rows (docs/serving.md, "Learned ranker") for --ranker-pairs
-        (user, listing) pairs: as serving computes them (the online store's values and the listing facts
-        remembered from the events as they arrived) against training's point-in-time rows; the JSON adds
+        (user, listing) pairs: as serving computes them at its "now" (one second after the latest event the
+        store applied, from its values and the listing facts remembered from the events as they arrived)
+        against training's point-in-time rows then; the JSON adds
         ranker_rows_checked, ranker_values_checked and ranker_mismatches, and any mismatch fails the check.
         """,
         options: FeatureEventSource.options + [
@@ -142,7 +143,7 @@ struct FeaturesCheckCommand: Command {
         // The ranker's rows: listing facts remembered in arrival order (the log's order for a live store).
         var listings = ListingFactTable()
         for event in arrival.isEmpty ? before : arrival { listings.remember(event) }
-        let rows = try FeatureConsistency.checkRankingRows(online: store, listings: listings, events: before, at: time,
+        let rows = try FeatureConsistency.checkRankingRows(online: store, listings: listings, events: before,
                                                            pairs: try pairsForRanker(store: store, listings: listings))
         console.progress("checked \(rows.valuesChecked) ranker values in \(rows.rowsChecked) (user, listing) rows: \(rows.mismatches) mismatches")
         console.result(try jsonObjectLine([

@@ -55,7 +55,6 @@ import Testing
     /// against training's (point in time), equal when nothing was missed, and naming the columns that
     /// differ when serving missed an event.
     @Test func theCheckComparesServingRowsWithTrainingRows() throws {
-        let time: Int64 = 401
         let events = Self.events + [Event(id: "p1", type: .priceChanged, timestamp: 50, user: "s", item: "l1", price: 30)]
         let arrival = [events.last!] + events.dropLast()   // the price change arrives before the listing's creation
         let online = InMemoryFeatureStore(features: .marketplace)
@@ -64,20 +63,20 @@ import Testing
         for event in arrival { listings.remember(event) }
         #expect(listings.rankingListing("l1").price == 30, "the later-stamped price is kept")
         let pairs: [(user: String, item: String)] = [("u1", "l1"), ("u1", "l3"), ("u2", "l2")]
-        let clean = try FeatureConsistency.checkRankingRows(online: online, listings: listings, events: events, at: time, pairs: pairs)
+        let clean = try FeatureConsistency.checkRankingRows(online: online, listings: listings, events: events, pairs: pairs)
         #expect(clean.rowsChecked == 3 && clean.valuesChecked == 3 * RankingFeatures.names.count && clean.mismatches == 0, "\(clean.examples)")
 
         // Serving missed u1's save of l2 (size L): u1's size affinity, engagements and recent prices differ, and l2's engagements.
         let stale = InMemoryFeatureStore(features: .marketplace)
         stale.apply(arrival.filter { $0.id != "k2" })
-        let missed = try FeatureConsistency.checkRankingRows(online: stale, listings: listings, events: events, at: time, pairs: pairs)
+        let missed = try FeatureConsistency.checkRankingRows(online: stale, listings: listings, events: events, pairs: pairs)
         #expect(Set(missed.examples.map(\.column)) == ["user_size_affinity", "user_engagements_7d", "price_vs_recent", "item_engagements_7d"],
                 "\(missed.examples)")
         #expect(missed.examples.allSatisfy { $0.column == "item_engagements_7d" ? $0.item == "l2" : $0.user == "u1" })
         // Serving missed the price change: l1's price differs, and the recent prices of u1, who saved l1.
         var old = ListingFactTable()
         for event in arrival.dropFirst() { old.remember(event) }
-        let price = try FeatureConsistency.checkRankingRows(online: online, listings: old, events: events, at: time, pairs: pairs)
+        let price = try FeatureConsistency.checkRankingRows(online: online, listings: old, events: events, pairs: pairs)
         #expect(Set(price.examples.map(\.column)) == ["log_price", "price_vs_recent"], "\(price.examples)")
         #expect(price.examples.allSatisfy { $0.column == "log_price" ? $0.item == "l1" : $0.user == "u1" })
     }

@@ -114,6 +114,8 @@ import Training
         let exploredImpressions = logged.filter { $0.surface == "explore" }.sorted { $0.position! < $1.position! }
         let loggedPropensities = exploredImpressions.compactMap { $0.attributes["propensity"].flatMap(Double.init) }
         #expect(loggedPropensities.count == 10 && zip(loggedPropensities, propensities).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(loggedPropensities.allSatisfy { $0 > 0 && $0 <= 1 } && exploredImpressions.map(\.position!) == Array(0..<10)
+                && Set(exploredImpressions.map(\.rankingID)) == [explored["ranking_id"] as? String])
         let impressions = logged.filter { $0.surface != "explore" }
         #expect(impressions.count == 20)
         #expect(impressions.allSatisfy { $0.surface == "new_in" && $0.user?.value == user && $0.rankingID == newIn["ranking_id"] as? String })

@@ -33,6 +33,24 @@ import Testing
         #expect(shown == [0, 1, 2, 9] && propensities == [1, 1, 1, 1])
     }
 
+    /// A ranking's logged propensities are consistent: each in (0, 1], 1 exactly on the ranked slots, and
+    /// the product over the sampled slots is the Plackett–Luce probability of that ordered draw, recomputed
+    /// here from the scores alone.
+    @Test func aRankingsPropensitiesMultiplyToTheProbabilityOfItsDraw() {
+        let exploration = Exploration(share: 0.5, temperature: 2)
+        for r in 0..<100 {
+            let (shown, propensities) = exploration.choose(order: Self.order, scores: Self.scores, k: 6, rankingID: "c-\(r)")
+            #expect(propensities.allSatisfy { $0 > 0 && $0 <= 1 } && propensities.prefix(3) == [1, 1, 1])
+            var remaining = Set(Self.order.dropFirst(3)), probability = 1.0
+            for listing in shown.dropFirst(3) {
+                let total = remaining.map { exp(Double(Self.scores[$0]) / 2) }.reduce(0, +)
+                probability *= exp(Double(Self.scores[listing]) / 2) / total
+                remaining.remove(listing)
+            }
+            #expect(abs(propensities.reduce(1, *) - probability) < 1e-12, "ranking c-\(r)")
+        }
+    }
+
     /// One sampled slot over all ten: each listing is drawn with probability softmax(score / τ), and the
     /// logged propensity is that probability, so inverse-propensity weights average to one per listing.
     @Test func drawsFollowThePlackettLuceProbabilitiesTheyLog() {
