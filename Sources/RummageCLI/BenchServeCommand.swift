@@ -43,7 +43,7 @@ struct BenchServeCommand: Command {
         version whose listing states and features live in that Redis (rebuilt from the log first), as
         replicas run: the cost of the shared store, reported as a ratio to the in-memory server.
 
-        The learned ranker (--ranker-rounds pairs, 0 skips): once, simulated users (`rummage simulate`'s,
+        The learned ranker (--ranker-rounds rounds, 0 skips): once, simulated users (`rummage simulate`'s,
         in process) act on `home` with its impressions logged, and a ranker is trained on them
         (`rummage ranker train`'s pipeline; registered as bench-ranker, its alias `bench` set whatever the
         gate said: this measures latency, not quality). A surface `home-ranked` retrieves --candidates
@@ -69,7 +69,7 @@ struct BenchServeCommand: Command {
             .value("metrics-rounds", "N", help: "Pairs of adjacent metrics-on/off wrk runs (0 skips the comparison).", default: "8"),
             .value("metrics-round-duration", "SECONDS", help: "Length of each of those runs (and of the auth runs).", default: "4"),
             .value("auth-rounds", "N", help: "Pairs of adjacent wrk runs with API keys on and off (0 skips the comparison).", default: "8"),
-            .value("ranker-rounds", "N", help: "Pairs of adjacent wrk runs, retrieval → ranker against retrieval alone (0 skips them).", default: "6"),
+            .value("ranker-rounds", "N", help: "Rounds of adjacent wrk runs: retrieval → ranker, the same retrieval alone, retrieval of k (0 skips them).", default: "6"),
             .value("candidates", "N", help: "Candidates the ranked surface retrieves and scores.", default: "300"),
             OnlineStore.option,
             .flag("json", help: "Also print the figures as one JSON line."),

@@ -68,6 +68,28 @@ import Testing
         // l3 is shown in r1 (at 2000 s, price 13) and r3 (at 4000 s, after its change to 99).
         #expect(set.training.values[5 * columns + price] == Float(log1p(13.0)))
         #expect(set.validation.values[price] == Float(log1p(99.0)))
+        #expect(!set.validationRandomized, "no fully explored lists: the newest are held out")
+    }
+
+    /// 500 engaged lists, every other one fully explored (its first slot's propensity 0.5): the held-out
+    /// lists are the newest 20 % of the explored ones (50), and everything else trains.
+    @Test func fullyExploredListsAreHeldOutWhenThereAreEnough() {
+        var events: [Event] = []
+        for k in 0..<500 {
+            let ranking = "r\(k)", t = Int64(1_000 + 10 * k)
+            for p in 0..<2 {
+                var shown = Self.impression(ranking, p, user: "u\(k % 7)", item: "l\(k)-\(p)", at: t, score: Float(p))
+                if k % 2 == 1 { shown.attributes["propensity"] = "0.5" }
+                events.append(shown)
+            }
+            events.append(Self.engagement("e\(k)", .view, ranking: ranking, user: "u\(k % 7)", item: "l\(k)-1", at: t + 1))
+        }
+        let set = RankerTrainingSet.build(events: events, options: .init(surface: "home"))
+        #expect(set.validationRandomized && set.validation.groups.count == 50 && set.training.groups.count == 450)
+        var few = RankerTrainingSet.Options(surface: "home")
+        few.minimumRandomizedLists = 251
+        let newest = RankerTrainingSet.build(events: events, options: few)
+        #expect(!newest.validationRandomized && newest.validation.groups.count == 100, "250 explored lists are too few: the newest 100 are held out")
     }
 }
 
