@@ -96,6 +96,12 @@ public struct ReRanking: Sendable, Equatable {
 
     public init() {}
 
+    /// The listings `pin item=ID` rules name.
+    public var pinnedItems: [String] { rules.compactMap(\.pinnedItem) }
+
+    /// Whether any rule pins.
+    public var hasPins: Bool { rules.contains { if case .pin = $0.action { true } else { false } } }
+
     /// Whether the stage changes anything.
     public var isEmpty: Bool {
         rules.isEmpty && maxPerSeller == nil && maxPerCategory == nil && minimumNewShare == nil && maximumNewShare == nil

@@ -5,6 +5,7 @@ import Features
 import Dispatch
 import Foundation
 import LinearAlgebra
+import Ranking
 import Registry
 import RummageAPI
 import RummageCore
@@ -112,13 +113,13 @@ public final class RecommendationService: Sendable {
                 }
             }
         }
-        let modelVariants = experiment?.surface == nil ? experiment?.variants.map(\.alias) ?? [] : []
-        let slots = try DeploymentSlots(primary: reference, variants: modelVariants) { alias in
+        // Variants are model aliases, each its own deployment, or surfaces served on the primary alias.
+        let variants = experiment?.variants.map(\.alias) ?? [], splitsSurfaces = experiment?.surface != nil
+        let slots = try DeploymentSlots(primary: reference, variants: splitsSurfaces ? [] : variants) { alias in
             try Deployment(registry: registry, model: model, reference: alias, loadModel: loadModel)
         }
         self.slots = slots
-        let metrics = ServingMetrics(variants: slots.aliases + (experiment?.surface == nil ? [] : experiment!.variants.map(\.alias)),
-                                     surfaces: Array(served.keys))
+        let metrics = ServingMetrics(variants: slots.aliases + (splitsSurfaces ? variants : []), surfaces: Array(served.keys))
         self.metrics = metrics
         // Events appended from here on are followed (`followLog`); those the replay below also sees are
         // applied twice, which changes nothing.
@@ -270,6 +271,14 @@ public final class RecommendationService: Sendable {
         if let user, surface.exclusions.contains(.seen) { excluded.formUnion(signals.seen(by: user)) }
         var filters = request.filters
         let n = surface.candidateCount(k: k)
+        // Event time "now", read from the online store at most once per answer (a round trip with Redis).
+        var now: Int64? = nil
+        func eventTime() -> Int64 {
+            if let now { return now }
+            let time = signals.eventTime
+            now = time
+            return time
+        }
         // Retrieval: nil when the user (or anchor) gives it nothing to search with.
         var candidates: [ScoredItem]? = nil, source = surface.retrieval.rawValue, unservable = 0, hitIDs: [Int64] = []
         switch surface.retrieval {
@@ -312,7 +321,7 @@ public final class RecommendationService: Sendable {
         }
         // Exploring new listings: the best new listings for the user join the candidates.
         let exploresNew = surface.exploration?.pool == .new
-        let newSince = exploresNew ? signals.eventTime - Int64(surface.newWithinHours * 3_600) : .min
+        let newSince = exploresNew ? eventTime() - Int64(surface.newWithinHours * 3_600) : .min
         if exploresNew, !answer.fallback, let user {
             var recent = filters
             recent.createdAfter = max(recent.createdAfter ?? .min, newSince)
@@ -323,7 +332,7 @@ public final class RecommendationService: Sendable {
         // A listing pinned by id joins the candidates when it may be served to the user.
         let rules = surface.reRanking
         if !answer.fallback, let user {
-            let missing = rules.rules.compactMap(\.pinnedItem).filter { id in
+            let missing = rules.pinnedItems.filter { id in
                 !answer.items.contains { $0.item == id } && !excluded.contains(id) && eligibility.isServable(id) && eligibility.passes(id, filters)
             }
             if !missing.isEmpty {
@@ -334,9 +343,11 @@ public final class RecommendationService: Sendable {
         }
         // Ranking: the surface's learned ranker orders retrieval's candidates (never a fallback's).
         let retrieved = answer.items
+        // One version of the ranker for the scores and their explanation, whatever a swap does meanwhile.
+        let trees = rankers[surface.name]?.current.trees
         var order = Array(retrieved.indices), rankerScores: [Float]? = nil, rankerRows: [Float] = []
-        if let ranker = rankers[surface.name], let user, !answer.fallback, retrieved.count > 1 {
-            if let (rows, scores) = rank(retrieved, for: user, with: ranker) {
+        if let trees, let user, !answer.fallback, retrieved.count > 1 {
+            if let (rows, scores) = rank(retrieved, for: user, with: trees, at: eventTime()) {
                 (rankerRows, rankerScores) = (rows, scores)
                 order.sort { (scores[$0], -$0) > (scores[$1], -$1) }
             }
@@ -345,7 +356,7 @@ public final class RecommendationService: Sendable {
         var reasons: [Int: [String]] = [:], facts: [ReRanking.Candidate] = []
         if !answer.fallback && !rules.isEmpty {
             facts = eligibility.reRankingCandidates(retrieved.map(\.item))
-            (order, reasons) = rules.apply(order, candidates: facts, k: k, now: signals.eventTime)
+            (order, reasons) = rules.apply(order, candidates: facts, k: k, now: eventTime())
         }
         // Exploration: the last slots sampled from the rest of the ranking, each with its probability.
         var propensities: [Double]? = nil
@@ -359,7 +370,7 @@ public final class RecommendationService: Sendable {
             order = Array(order.prefix(k))
         }
         // Pins last: a pinned listing takes its slot whatever came before (shown with probability 1).
-        if !facts.isEmpty && rules.rules.contains(where: { if case .pin = $0.action { true } else { false } }) {
+        if !facts.isEmpty && rules.hasPins {
             let chosen = propensities.map { Dictionary(zip(order, $0), uniquingKeysWith: { a, _ in a }) }
             let pins: [Int: String]
             (order, pins) = rules.pinned(order, order: ranking, candidates: facts)
@@ -368,7 +379,7 @@ public final class RecommendationService: Sendable {
         }
         answer.items = order.map { r in rankerScores.map { ScoredItem(item: retrieved[r].item, score: $0[r]) } ?? retrieved[r] }
         if request.explain {
-            let top = rankerScores == nil ? nil : topRankerFeatures(rows: rankerRows, of: order, surface: surface.name)
+            let top = rankerScores == nil ? nil : trees.flatMap { topRankerFeatures(rows: rankerRows, of: order, with: $0) }
             answer.explanations = order.enumerated().map { slot, r in
                 SurfaceRecommendations.Explanation(item: retrieved[r].item, source: source, retrievalScore: retrieved[r].score, retrievalRank: r,
                                                    rankerScore: rankerScores?[r], propensity: propensities?[slot],
@@ -392,13 +403,14 @@ public final class RecommendationService: Sendable {
     /// The ranker's score of each candidate for `user` (`RankingFeatures` from the online features and the
     /// listings' facts, as in training); nil when the ranker cannot answer (the candidates keep retrieval's
     /// order and the request counts a fallback).
-    private func rank(_ candidates: [ScoredItem], for user: String, with ranker: SurfaceRanker) -> (rows: [Float], scores: [Float])? {
-        let store = signals.store, time = signals.eventTime
+    private func rank(_ candidates: [ScoredItem], for user: String, with trees: GradientBoostedTrees,
+                      at time: Int64) -> (rows: [Float], scores: [Float])? {
+        let store = signals.store
         guard let rows = signals.read({ () throws(StorageError) in
             try RankingFeatures.onlineRows(store: store, user: user, items: candidates.map(\.item), retrievalScores: candidates.map(\.score),
                                            at: time, listings: eligibility.rankingListings)
         }) else { return nil }
-        do { return (rows, try ranker.current.trees.predict(rows, columns: RankingFeatures.names.count)) } catch {
+        do { return (rows, try trees.predict(rows, columns: RankingFeatures.names.count)) } catch {
             metrics.fellBack("ranker")
             return nil
         }
@@ -406,12 +418,11 @@ public final class RecommendationService: Sendable {
 
     /// For `explain=true`: the three features that moved each shown listing's ranker score most (by absolute
     /// contribution), from `rows` (the candidates' ranker rows) for the candidates `shown`.
-    private func topRankerFeatures(rows: [Float], of shown: [Int], surface: String) -> [[SurfaceRecommendations.FeatureContribution]]? {
+    private func topRankerFeatures(rows: [Float], of shown: [Int], with trees: GradientBoostedTrees)
+        -> [[SurfaceRecommendations.FeatureContribution]]? {
         let columns = RankingFeatures.names.count
         let picked = shown.flatMap { rows[($0 * columns)..<(($0 + 1) * columns)] }
-        guard let ranker = rankers[surface], let contributions = try? ranker.current.trees.contributions(picked, columns: columns) else {
-            return nil
-        }
+        guard let contributions = try? trees.contributions(picked, columns: columns) else { return nil }
         return shown.indices.map { k in
             let row = contributions[(k * (columns + 1))..<(k * (columns + 1) + columns)]
             return zip(RankingFeatures.names.indices, row).sorted { abs($0.1) > abs($1.1) }.prefix(3).map { column, contribution in
