@@ -7,7 +7,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower · Ranking · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost) · CVectorKernels · CTreeKernels (kernels in C)
 import PackageDescription
 
 let package = Package(
@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "CRabbitMQ", path: "Sources/CRabbitMQ", linkerSettings: [.linkedLibrary("rabbitmq")]),
         .target(name: "CVectorKernels", path: "Sources/CVectorKernels"),
+        .target(name: "CTreeKernels", path: "Sources/CTreeKernels"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
@@ -72,7 +73,7 @@ let package = Package(
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
-        .target(name: "Ranking", dependencies: ["CXGBoost", "RummageCore"]),
+        .target(name: "Ranking", dependencies: ["CXGBoost", "CTreeKernels", "RummageCore"]),
         // Generated users played against a live server through the HTTP API (rummage simulate).
         .target(name: "Simulation", dependencies: ["Datasets", "RummageAPI", "RummageClient", "RummageCore"]),
         // Every backend a location names: event logs, the online store, precomputed lists.
