@@ -41,6 +41,12 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     }
 }
 
+extension EventType {
+    /// A bit of its own: the case's place in the declaration (a payload-free enum is stored as its case
+    /// number), so a set of types is a mask tested without hashing (a raw-valued enum hashes its string).
+    public var bit: UInt32 { 1 << UInt32(unsafeBitCast(self, to: UInt8.self)) }
+}
+
 /// One event: the unit of the event log. `id` is the idempotency key: appending an event whose id is
 /// already in the log changes nothing.
 public struct Event: Sendable, Equatable {

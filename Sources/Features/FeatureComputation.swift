@@ -48,7 +48,8 @@ enum FeatureComputation {
         let lower = definition.horizon.map { time - $0 } ?? Int64.min
         // Records are sorted: find [lower, time) by binary search.
         let start = lowerBound(records, timestamp: lower), end = lowerBound(records, timestamp: time)
-        let window = records[start..<end].lazy.filter { definition.eventTypes.contains($0.type) }
+        let types = definition.eventTypes.reduce(UInt32(0)) { $0 | $1.bit }
+        let window = records[start..<end].lazy.filter { types & $0.type.bit != 0 }
         switch definition.aggregation {
         case .count:
             return .number(Double(window.count))

@@ -72,10 +72,12 @@ struct FeatureState: Sendable {
         switch definition.entity {
         case .user:
             let records = Int(entity) < userRecords.count ? userRecords[Int(entity)][...] : []
-            return FeatureComputation.value(definition, records: records, at: time, catalog: catalog) { items[$0].value }
+            let names = items.ids   // captured alone: the closure must not copy the whole state
+            return FeatureComputation.value(definition, records: records, at: time, catalog: catalog) { names[Int($0)].value }
         case .item:
             let records = Int(entity) < itemRecords.count ? itemRecords[Int(entity)][...] : []
-            return FeatureComputation.value(definition, records: records, at: time, catalog: catalog) { users[$0].value }
+            let names = users.ids
+            return FeatureComputation.value(definition, records: records, at: time, catalog: catalog) { names[Int($0)].value }
         }
     }
 

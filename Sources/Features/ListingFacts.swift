@@ -69,14 +69,25 @@ public struct ListingFactTable: Sendable {
         return attributes
     }
 
-    /// The listing as a learned ranker sees it.
-    public func rankingListing(_ item: String) -> RankingFeatures.Listing {
-        let facts = listings[item]
-        var values = [String?](repeating: nil, count: RankingFeatures.attributes.count)
-        for id in facts?.pairs ?? [] {
-            if let column = rankerColumn[Int(id)] { values[column] = pairs[Int(id)].value }
+    /// What a learned ranker reads of each listing (`RankingFeatures.ListingSide`) for a user whose
+    /// affinity values (one per `RankingFeatures.attributes`) are `affinities`. The user's shares are keyed
+    /// by pair id once, so each listing costs one look-up of its facts and a few integer ones.
+    public func rankingSides(_ items: [String], affinities: ArraySlice<FeatureValue>) -> [RankingFeatures.ListingSide] {
+        var shareByPair: [Int32: Float] = [:]
+        for (name, value) in zip(RankingFeatures.attributes, affinities) {
+            guard case .distribution(let shares) = value else { continue }
+            for (value, share) in shares {
+                if let id = pairIDs[Self.key(name, value)] { shareByPair[id] = Float(share) }
+            }
         }
-        return RankingFeatures.Listing(values: values, price: facts?.price, createdAt: facts?.createdAt)
+        return items.map { item in
+            guard let facts = listings[item] else { return RankingFeatures.ListingSide(shares: .zero, price: nil, createdAt: nil) }
+            var shares = SIMD4<Float>.zero
+            for id in facts.pairs {
+                if let column = rankerColumn[Int(id)], let share = shareByPair[id] { shares[column] = share }
+            }
+            return RankingFeatures.ListingSide(shares: shares, price: facts.price, createdAt: facts.createdAt)
+        }
     }
 }
 

@@ -144,7 +144,7 @@ public enum FeatureConsistency {
         var report = RowReport()
         for (k, pair) in pairs.enumerated() {
             let row = try RankingFeatures.onlineRows(store: online, user: pair.user, items: [pair.item], retrievalScores: [0], at: time,
-                                                     listings: { $0.map { listings.rankingListing($0) } })
+                                                     listings: { $0(listings) })
             report.rowsChecked += 1
             for (column, (a, b)) in zip(RankingFeatures.names, zip(row, offline[k])) {
                 report.valuesChecked += 1

@@ -55,52 +55,101 @@ public enum RankingFeatures {
     /// The listing features `row` reads, in the order it takes their values.
     public static let itemFeatures = ["item_views_1d", "item_engagements_7d"]
 
+    /// The user's side of a list's rows: their values of `userFeatures` and the mean price of their recent
+    /// listings.
+    public struct UserSide: Sendable {
+        public var values: [FeatureValue]
+        /// Over the prices above 0 of the listings of `user_recent_items` (nil: none).
+        public var meanRecentPrice: Double?
+
+        public init(values: [FeatureValue], recentPrices: [Double]) {
+            precondition(values.count == userFeatures.count)
+            self.values = values
+            let known = recentPrices.filter { $0 > 0 }
+            meanRecentPrice = known.isEmpty ? nil : known.reduce(0, +) / Double(known.count)
+        }
+    }
+
+    /// A listing's side of a row: the user's share of engagements in each of its `attributes` (0: none),
+    /// its price and creation time.
+    public struct ListingSide: Sendable, Equatable {
+        public var shares: SIMD4<Float>
+        public var price: Double?
+        public var createdAt: Int64?
+
+        public init(shares: SIMD4<Float>, price: Double?, createdAt: Int64?) {
+            (self.shares, self.price, self.createdAt) = (shares, price, createdAt)
+        }
+
+        /// The side of `listing` for a user whose affinity values (`userFeatures`' first four, in the order
+        /// of `attributes`) are `user`: each share looked up by the listing's attribute value.
+        public init(_ listing: Listing, user: [FeatureValue]) {
+            precondition(attributes.count == 4)
+            var shares = SIMD4<Float>.zero
+            for column in 0..<4 {
+                if case .distribution(let distribution) = user[column], let value = listing.values[column] {
+                    shares[column] = Float(distribution[value] ?? 0)
+                }
+            }
+            self.init(shares: shares, price: listing.price, createdAt: listing.createdAt)
+        }
+    }
+
+    /// Appends a candidate's row of `names` to `rows`: the one definition of every column. `views` and
+    /// `engagements` are the listing's `itemFeatures` at `time`.
+    public static func appendRow(to rows: inout [Float], retrievalScore: Float, user: UserSide, listing: ListingSide,
+                                 views: FeatureValue, engagements: FeatureValue, at time: Int64) {
+        func count(_ value: FeatureValue) -> Float {
+            if case .number(let n) = value { return Float(log1p(max(0, n))) }
+            return 0
+        }
+        let relative: Float
+        if let price = listing.price, price > 0, let mean = user.meanRecentPrice {
+            relative = Float(log(price / mean))
+        } else {
+            relative = listing.price == nil ? .nan : 0
+        }
+        rows.append(retrievalScore)
+        for column in 0..<4 { rows.append(listing.shares[column]) }   // in the order of `attributes`
+        rows.append(listing.price.map { Float(log1p(max(0, $0))) } ?? .nan)
+        rows.append(relative)
+        rows.append(listing.createdAt.map { Float(Double(time - $0) / 3600) } ?? .nan)
+        rows.append(count(views))
+        rows.append(count(engagements))
+        rows.append(count(user.values[4]))
+        rows.append(count(user.values[5]))
+    }
+
     /// The row of `names` for a candidate: `user` and `item` are the values of `userFeatures` and
     /// `itemFeatures` at `time`; `recentPrices` the prices of the listings of the user's `user_recent_items`
     /// (those known).
     public static func row(retrievalScore: Float, user: [FeatureValue], item: [FeatureValue], listing: Listing,
                            recentPrices: [Double], at time: Int64) -> [Float] {
         precondition(user.count == userFeatures.count && item.count == itemFeatures.count)
-        func share(_ value: FeatureValue, _ attribute: Int) -> Float {
-            guard case .distribution(let shares) = value, let key = listing.values[attribute] else { return 0 }
-            return Float(shares[key] ?? 0)
-        }
-        func count(_ value: FeatureValue) -> Float {
-            if case .number(let n) = value { return Float(log1p(max(0, n))) }
-            return 0
-        }
-        let price = listing.price
-        let known = recentPrices.filter { $0 > 0 }
-        let relative: Float
-        if let price, price > 0, !known.isEmpty {
-            relative = Float(log(price / (known.reduce(0, +) / Double(known.count))))
-        } else {
-            relative = price == nil ? .nan : 0
-        }
-        return [
-            retrievalScore,
-            share(user[0], 0), share(user[1], 1), share(user[2], 2), share(user[3], 3),   // in the order of `attributes`
-            price.map { Float(log1p(max(0, $0))) } ?? .nan,
-            relative,
-            listing.createdAt.map { Float(Double(time - $0) / 3600) } ?? .nan,
-            count(item[0]), count(item[1]),
-            count(user[4]), count(user[5]),
-        ]
+        var row: [Float] = []
+        appendRow(to: &row, retrievalScore: retrievalScore, user: UserSide(values: user, recentPrices: recentPrices),
+                  listing: ListingSide(listing, user: user), views: item[0], engagements: item[1], at: time)
+        return row
     }
 
     /// Serving's rows (row-major, `names.count` columns) for `items` shown to `user` at `time`: the online
-    /// store's current values of the user, the listings' values at `time`, the listings' remembered facts
-    /// (`listings`, e.g. `ListingFactTable.rankingListing`).
+    /// store's current values of the user, the listings' values at `time`, and the listings' facts as
+    /// serving remembers them (`listings` runs its argument on them, e.g. under serving's lock).
     public static func onlineRows(store: any OnlineFeatureStore, user: String, items: [String], retrievalScores: [Float], at time: Int64,
-                                  listings: ([String]) -> [Listing]) throws(StorageError) -> [Float] {
+                                  listings: ((ListingFactTable) -> Void) -> Void) throws(StorageError) -> [Float] {
         let userValues = try store.currentValues(userFeatures, entity: user)
         let itemValues = try store.values(itemFeatures, entities: items, at: time)
-        let recentPrices = listings(recentItems(userValues)).compactMap(\.price)
+        var sides: [ListingSide] = [], recentPrices: [Double] = []
+        listings { table in
+            recentPrices = recentItems(userValues).compactMap { table.listings[$0]?.price }
+            sides = table.rankingSides(items, affinities: userValues[0..<4])
+        }
+        let userSide = UserSide(values: userValues, recentPrices: recentPrices)
         var rows: [Float] = []
         rows.reserveCapacity(items.count * names.count)
-        for (k, listing) in listings(items).enumerated() {
-            rows += row(retrievalScore: retrievalScores[k], user: userValues, item: itemValues.map { $0[k] }, listing: listing,
-                        recentPrices: recentPrices, at: time)
+        for k in items.indices {
+            appendRow(to: &rows, retrievalScore: retrievalScores[k], user: userSide, listing: sides[k],
+                      views: itemValues[0][k], engagements: itemValues[1][k], at: time)
         }
         return rows
     }

@@ -98,9 +98,10 @@ final class ListingEligibility: Sendable {
         return true
     }
 
-    /// Each listing as a learned ranker sees it (`RankingFeatures.Listing`): the facts remembered from its events.
-    func rankingListings(_ items: [String]) -> [RankingFeatures.Listing] {
-        facts.withLock { table in items.map { table.rankingListing($0) } }
+    /// Runs `body` on the listing facts remembered from the events (under their lock), for a learned
+    /// ranker's rows (`RankingFeatures.onlineRows`).
+    func readFacts(_ body: (ListingFactTable) -> Void) {
+        facts.withLock { body($0) }
     }
 
     /// Each listing as re-ranking reads it: its remembered attributes, seller and creation time.

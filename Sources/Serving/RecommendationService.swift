@@ -408,7 +408,7 @@ public final class RecommendationService: Sendable {
         let store = signals.store
         guard let rows = signals.read({ () throws(StorageError) in
             try RankingFeatures.onlineRows(store: store, user: user, items: candidates.map(\.item), retrievalScores: candidates.map(\.score),
-                                           at: time, listings: eligibility.rankingListings)
+                                           at: time, listings: eligibility.readFacts)
         }) else { return nil }
         do { return (rows, try trees.predict(rows, columns: RankingFeatures.names.count)) } catch {
             metrics.fellBack("ranker")

@@ -13,6 +13,12 @@ import Testing
         do { _ = try parse(json); return nil } catch { return error }
     }
 
+    /// Each event type has a bit of its own, in declaration order (feature masks rely on it).
+    @Test func eachEventTypeHasABitOfItsOwn() {
+        #expect(MemoryLayout<EventType>.size == 1 && EventType.allCases.count <= 32)
+        #expect(EventType.allCases.map(\.bit) == EventType.allCases.indices.map { UInt32(1) << UInt32($0) })
+    }
+
     @Test func parsesEveryFieldAndRoundTrips() throws {
         let event = try parse("""
             {"event_id":"e1","type":"impression","timestamp":1767225000,"user":"u1","item":"l9","surface":"home",
