@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Catalogue", "Events", "RummageCore", "Evaluation"]),
         .target(name: "Training", dependencies: ["RummageCore", "LinearAlgebra"]),
         .target(name: "Events", dependencies: ["Catalogue", "RummageAPI", "RummageCore", "Storage"]),
-        .target(name: "Features", dependencies: ["RummageCore", "Events", "Storage"]),
+        .target(name: "Features", dependencies: ["CVectorKernels", "RummageCore", "Events", "Storage"]),
         .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Storage", "Training", "VectorSearch"]),
         .target(name: "VectorSearch", dependencies: ["CVectorKernels", "RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Events
 import RummageCore
 
@@ -78,6 +79,15 @@ struct FeatureState: Sendable {
             let records = Int(entity) < itemRecords.count ? itemRecords[Int(entity)][...] : []
             let names = users.ids
             return FeatureComputation.value(definition, records: records, at: time, catalog: catalog) { names[Int($0)].value }
+        }
+    }
+
+    /// Asks the CPU to bring the records of `entities` into cache, all at once: the reads that follow then
+    /// find them there instead of waiting for memory one entity at a time (a ranker reads hundreds).
+    func prefetchRecords(_ kind: FeatureDefinition.Entity, of entities: [Int32]) {
+        let table = kind == .user ? userRecords : itemRecords
+        for entity in entities where Int(entity) < table.count {
+            table[Int(entity)].withUnsafeBufferPointer { rummage_prefetch($0.baseAddress, 128) }
         }
     }
 

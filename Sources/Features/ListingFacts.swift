@@ -7,11 +7,14 @@ import Events
 /// Attributes are kept as ids of distinct name-value pairs (a few bytes per listing, not a dictionary):
 /// single-word values of at most 64 bytes (categorical fields; titles and descriptions are not kept) and
 /// the attributes a ranker reads. The price is the latest by event time, so a price change that arrives
-/// before the listing's creation is not overwritten by it.
+/// before the listing's creation is not overwritten by it. Facts are rows of an array found through one
+/// dictionary, so a ranker reading hundreds of listings copies nothing that is reference-counted.
 public struct ListingFactTable: Sendable {
     public struct Facts: Sendable {
         /// Ids of `pairs`.
         public var pairs: [Int32] = []
+        /// For each of `RankingFeatures.attributes`, the id of its pair (−1: none).
+        var rankerPairs = SIMD4<Int32>(repeating: -1)
         public var price: Double?
         /// Event time of the price kept.
         var priceTime = Int64.min
@@ -24,7 +27,9 @@ public struct ListingFactTable: Sendable {
     public private(set) var pairIDs: [String: Int32] = [:]
     /// Each pair id's attribute name and value.
     public private(set) var pairs: [(name: String, value: String)] = []
-    public private(set) var listings: [String: Facts] = [:]
+    /// Each listing's row in `rows`.
+    private var rowOf: [String: Int32] = [:]
+    private var rows: [Facts] = []
     /// By pair id, the pair's attribute's place in `RankingFeatures.attributes` (nil: not read by a ranker).
     private var rankerColumn: [Int?] = []
 
@@ -49,44 +54,59 @@ public struct ListingFactTable: Sendable {
                 rankerColumn.append(RankingFeatures.attributes.firstIndex(of: name))
                 return id
             }
-            var facts = listings[item] ?? Facts()
-            (facts.pairs, facts.createdAt, facts.seller) = (ids, event.timestamp, event.user?.value)
-            if event.timestamp >= facts.priceTime { (facts.price, facts.priceTime) = (event.price, event.timestamp) }
-            listings[item] = facts
+            let row = self.row(item)
+            (rows[row].pairs, rows[row].createdAt, rows[row].seller) = (ids, event.timestamp, event.user?.value)
+            rows[row].rankerPairs = SIMD4(repeating: -1)
+            for id in ids {
+                if let column = rankerColumn[Int(id)] { rows[row].rankerPairs[column] = id }
+            }
+            if event.timestamp >= rows[row].priceTime { (rows[row].price, rows[row].priceTime) = (event.price, event.timestamp) }
         case .priceChanged:
-            var facts = listings[item] ?? Facts()
-            if event.timestamp >= facts.priceTime { (facts.price, facts.priceTime) = (event.price, event.timestamp) }
-            listings[item] = facts
+            let row = self.row(item)
+            if event.timestamp >= rows[row].priceTime { (rows[row].price, rows[row].priceTime) = (event.price, event.timestamp) }
         default:
             break
         }
     }
 
+    /// The row of `item`, added empty when it has none.
+    private mutating func row(_ item: String) -> Int {
+        if let row = rowOf[item] { return Int(row) }
+        rowOf[item] = Int32(rows.count)
+        rows.append(Facts())
+        return rows.count - 1
+    }
+
+    /// What is remembered of `item` (nil: no event of it).
+    public subscript(item: String) -> Facts? { rowOf[item].map { rows[Int($0)] } }
+
+    /// The listings with facts, in no particular order.
+    public var items: Dictionary<String, Int32>.Keys { rowOf.keys }
+
     /// The listing's remembered attributes.
     public func attributes(of item: String) -> [String: String] {
         var attributes: [String: String] = [:]
-        for id in listings[item]?.pairs ?? [] { attributes[pairs[Int(id)].name] = pairs[Int(id)].value }
+        for id in self[item]?.pairs ?? [] { attributes[pairs[Int(id)].name] = pairs[Int(id)].value }
         return attributes
     }
 
     /// What a learned ranker reads of each listing (`RankingFeatures.ListingSide`) for a user whose
-    /// affinity values (one per `RankingFeatures.attributes`) are `affinities`. The user's shares are keyed
-    /// by pair id once, so each listing costs one look-up of its facts and a few integer ones.
+    /// affinity values (one per `RankingFeatures.attributes`) are `affinities`. The user's shares are put in
+    /// an array by pair id once, so each listing costs one look-up of its facts and a few array reads.
     public func rankingSides(_ items: [String], affinities: ArraySlice<FeatureValue>) -> [RankingFeatures.ListingSide] {
-        var shareByPair: [Int32: Float] = [:]
+        var shareByPair = [Float](repeating: 0, count: pairs.count)
         for (name, value) in zip(RankingFeatures.attributes, affinities) {
             guard case .distribution(let shares) = value else { continue }
             for (value, share) in shares {
-                if let id = pairIDs[Self.key(name, value)] { shareByPair[id] = Float(share) }
+                if let id = pairIDs[Self.key(name, value)] { shareByPair[Int(id)] = Float(share) }
             }
         }
         return items.map { item in
-            guard let facts = listings[item] else { return RankingFeatures.ListingSide(shares: .zero, price: nil, createdAt: nil) }
+            guard let row = rowOf[item].map(Int.init) else { return RankingFeatures.ListingSide(shares: .zero, price: nil, createdAt: nil) }
+            let ids = rows[row].rankerPairs
             var shares = SIMD4<Float>.zero
-            for id in facts.pairs {
-                if let column = rankerColumn[Int(id)], let share = shareByPair[id] { shares[column] = share }
-            }
-            return RankingFeatures.ListingSide(shares: shares, price: facts.price, createdAt: facts.createdAt)
+            for column in 0..<4 where ids[column] >= 0 { shares[column] = shareByPair[Int(ids[column])] }
+            return RankingFeatures.ListingSide(shares: shares, price: rows[row].price, createdAt: rows[row].createdAt)
         }
     }
 }

@@ -95,8 +95,9 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         guard let kind = chosen.first?.entity else { return [] }
         precondition(chosen.allSatisfy { $0.entity == kind }, "features of one entity kind")
         return state.withLock { s in
-            let indices = entities.map { kind == .user ? s.userIndex(UserID($0)) : s.itemIndex(ItemID($0)) }
-            return chosen.map { definition in indices.map { s.value(definition, entity: $0 ?? Int32.max, at: time) } }
+            let indices = entities.map { (kind == .user ? s.userIndex(UserID($0)) : s.itemIndex(ItemID($0))) ?? Int32.max }
+            s.prefetchRecords(kind, of: indices)
+            return chosen.map { definition in indices.map { s.value(definition, entity: $0, at: time) } }
         }
     }
 

@@ -141,7 +141,7 @@ public enum RankingFeatures {
         let itemValues = try store.values(itemFeatures, entities: items, at: time)
         var sides: [ListingSide] = [], recentPrices: [Double] = []
         listings { table in
-            recentPrices = recentItems(userValues).compactMap { table.listings[$0]?.price }
+            recentPrices = recentItems(userValues).compactMap { table[$0]?.price }
             sides = table.rankingSides(items, affinities: userValues[0..<4])
         }
         let userSide = UserSide(values: userValues, recentPrices: recentPrices)

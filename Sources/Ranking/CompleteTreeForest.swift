@@ -3,7 +3,7 @@ import Foundation
 
 /// An XGBoost model's trees laid out as complete binary trees of the forest's depth (a leaf above that
 /// depth is copied to every slot below it), scored by `rummage_trees_predict`: a fixed number of steps
-/// per row and tree, no branch on the data, eight rows at a time. It adds the leaves in XGBoost's order
+/// per row and tree, no branch on the data and no test for missing values, eight rows at a time. It adds the leaves in XGBoost's order
 /// and single precision, so its scores equal XGBoost's (`GradientBoostedTreesTests` checks them against
 /// `predictThroughMatrix`).
 ///
@@ -16,9 +16,8 @@ struct CompleteTreeForest: Sendable {
 
     let depth: Int
     let trees: Int
-    let features: [Int32]
-    let thresholds: [Float]
-    let defaultLeft: [UInt8]
+    /// Each split's threshold and column (the feature, plus `featureCount` when missing values go right).
+    let splits: [rummage_tree_split]
     let leaves: [Float]
     /// XGBoost's base margin (the base score, or its logit for a logistic output).
     let base: Float
@@ -58,8 +57,8 @@ struct CompleteTreeForest: Sendable {
         let depth = parsed.map { $0.depth(0) }.max() ?? 0
         guard depth <= Self.maximumDepth else { return nil }
         let splits = (1 << depth) - 1, width = 1 << depth
-        var features = [Int32](repeating: 0, count: parsed.count * splits), thresholds = [Float](repeating: 0, count: parsed.count * splits)
-        var defaultLeft = [UInt8](repeating: 0, count: parsed.count * splits), leaves = [Float](repeating: 0, count: parsed.count * width)
+        var nodes = [rummage_tree_split](repeating: .init(threshold: 0, column: 0), count: parsed.count * splits)
+        var leaves = [Float](repeating: 0, count: parsed.count * width)
         for (t, tree) in parsed.enumerated() {
             guard tree.features.allSatisfy({ $0 < featureCount }) else { return nil }
             /// Places XGBoost's node `node` at heap slot `slot` of level `level`.
@@ -71,30 +70,30 @@ struct CompleteTreeForest: Sendable {
                     place(node, slot: 2 * slot + 1, level: level + 1)
                     place(node, slot: 2 * slot + 2, level: level + 1)
                 } else {
-                    features[t * splits + slot] = Int32(tree.features[node])
-                    thresholds[t * splits + slot] = tree.values[node]
-                    defaultLeft[t * splits + slot] = tree.defaultLeft[node] ? 1 : 0
+                    nodes[t * splits + slot] = .init(threshold: tree.values[node],
+                                                     column: Int32(tree.features[node] + (tree.defaultLeft[node] ? 0 : featureCount)))
                     place(tree.left[node], slot: 2 * slot + 1, level: level + 1)
                     place(tree.right[node], slot: 2 * slot + 2, level: level + 1)
                 }
             }
             place(0, slot: 0, level: 0)
         }
-        (self.depth, self.trees, self.features, self.thresholds, self.defaultLeft, self.leaves) =
-            (depth, parsed.count, features, thresholds, defaultLeft, leaves)
+        (self.depth, self.trees, self.splits, self.leaves) = (depth, parsed.count, nodes, leaves)
         self.featureCount = featureCount
     }
 
-    /// One score per row of `values` (row-major, `columns` per row, `columns ≥ featureCount`).
-    func predict(_ values: [Float], columns: Int) -> [Float] {
+    /// One score per row of `values` (row-major, `columns` per row, `columns ≥ featureCount`); nil when
+    /// memory for the widened rows cannot be had.
+    func predict(_ values: [Float], columns: Int) -> [Float]? {
         precondition(columns >= featureCount && values.count % columns == 0)
         let rows = values.count / columns
         var out = [Float](repeating: 0, count: rows)
-        values.withUnsafeBufferPointer { x in
+        let status = values.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { out in
-                rummage_trees_predict(x.baseAddress, rows, columns, features, thresholds, defaultLeft, leaves, trees, UInt32(depth), base, out.baseAddress)
+                rummage_trees_predict(x.baseAddress, rows, columns, featureCount, splits, leaves, trees, UInt32(depth), base, out.baseAddress)
             }
         }
+        guard status == 0 else { return nil }
         if logistic { for i in out.indices { out[i] = 1 / (1 + exp(-out[i])) } }
         return out
     }

@@ -11,7 +11,7 @@ import Foundation
 /// JSON (`modelJSON`), which XGBoost reads back exactly.
 ///
 /// `predict` scores with the trees laid out as complete binary trees (`CompleteTreeForest`: the same
-/// scores, about four times faster than XGBoost's own per-row walk on a served ranker), or for models that
+/// scores, faster than XGBoost's own per-row walk), or for models that
 /// layout does not cover with XGBoost's in-place prediction, which XGBoost makes safe to call from
 /// several threads on one booster; a served model is shared.
 public final class GradientBoostedTrees: @unchecked Sendable {
@@ -121,7 +121,7 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     public func predict(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
         let rows = Rows(values: values, columns: columns)
         guard rows.count > 0 else { return [] }
-        if let forest, columns >= forest.featureCount { return forest.predict(values, columns: columns) }
+        if let forest, columns >= forest.featureCount, let scores = forest.predict(values, columns: columns) { return scores }
         return try predictInPlace(values, columns: columns)
     }
 

@@ -162,7 +162,7 @@ struct FeaturesCheckCommand: Command {
     /// from their creation.
     private func pairsForRanker(store: any OnlineFeatureStore, listings: ListingFactTable) throws -> [(user: String, item: String)] {
         let users = try store.entityIDs().users.map(\.value).sorted()
-        let items = listings.listings.filter { $0.value.createdAt != nil }.keys.sorted()
+        let items = listings.items.filter { listings[$0]?.createdAt != nil }.sorted()
         guard rankerPairs > 0, !users.isEmpty, !items.isEmpty else { return [] }
         var rng = SeededGenerator(seed: seed)
         return (0..<rankerPairs).map { _ in (users[rng.nextInt(below: users.count)], items[rng.nextInt(below: items.count)]) }

@@ -83,7 +83,7 @@ final class ListingEligibility: Sendable {
 
     /// Whether `item`'s facts in `table` pass the filters; unknown facts do not pass a filter that asks about them.
     static func passes(_ item: String, _ filters: RecommendationFilters, in table: ListingFactTable) -> Bool {
-        let facts = table.listings[item]
+        let facts = table[item]
         for (name, value) in filters.attributes {
             guard let id = table.pairIDs[ListingFactTable.key(name, value)], facts?.pairs.contains(id) == true else { return false }
         }
@@ -108,7 +108,7 @@ final class ListingEligibility: Sendable {
     func reRankingCandidates(_ items: [String]) -> [ReRanking.Candidate] {
         facts.withLock { table in
             items.map { item in
-                let facts = table.listings[item]
+                let facts = table[item]
                 return ReRanking.Candidate(item: item, attributes: table.attributes(of: item), seller: facts?.seller, createdAt: facts?.createdAt)
             }
         }
@@ -116,7 +116,7 @@ final class ListingEligibility: Sendable {
 
     /// Each listing's creation time (`Int64.min` when unknown).
     func creationTimes(of items: [String]) -> [Int64] {
-        facts.withLock { table in items.map { table.listings[$0]?.createdAt ?? Int64.min } }
+        facts.withLock { table in items.map { table[$0]?.createdAt ?? Int64.min } }
     }
 
     /// Remembers what the rule and the filters need from an event: purchases, listing facts, prices.

@@ -61,7 +61,7 @@ import Testing
         online.apply(arrival)
         var listings = ListingFactTable()
         for event in arrival { listings.remember(event) }
-        #expect(listings.listings["l1"]?.price == 30, "the later-stamped price is kept")
+        #expect(listings["l1"]?.price == 30, "the later-stamped price is kept")
         let pairs: [(user: String, item: String)] = [("u1", "l1"), ("u1", "l3"), ("u2", "l2")]
         let clean = try FeatureConsistency.checkRankingRows(online: online, listings: listings, events: events, pairs: pairs)
         #expect(clean.rowsChecked == 3 && clean.valuesChecked == 3 * RankingFeatures.names.count && clean.mismatches == 0, "\(clean.examples)")
