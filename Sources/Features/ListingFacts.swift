@@ -1,4 +1,5 @@
 import Events
+import RummageCore
 
 /// What is remembered of every listing from its events, as serving keeps it: the online side of the
 /// listing facts that query filters, re-ranking and a learned ranker read. `ListingHistory` is the
@@ -28,7 +29,7 @@ public struct ListingFactTable: Sendable {
     /// Each pair id's attribute name and value.
     public private(set) var pairs: [(name: String, value: String)] = []
     /// Each listing's row in `rows`.
-    private var rowOf: [String: Int32] = [:]
+    private var rowOf = DenseIndex<String>()
     private var rows: [Facts] = []
     /// By pair id, the pair's attribute's place in `RankingFeatures.attributes` (nil: not read by a ranker).
     private var rankerColumn: [Int?] = []
@@ -72,7 +73,7 @@ public struct ListingFactTable: Sendable {
     /// The row of `item`, added empty when it has none.
     private mutating func row(_ item: String) -> Int {
         if let row = rowOf[item] { return Int(row) }
-        rowOf[item] = Int32(rows.count)
+        rowOf.set(item, to: Int32(rows.count))
         rows.append(Facts())
         return rows.count - 1
     }
@@ -81,7 +82,7 @@ public struct ListingFactTable: Sendable {
     public subscript(item: String) -> Facts? { rowOf[item].map { rows[Int($0)] } }
 
     /// The listings with facts, in no particular order.
-    public var items: Dictionary<String, Int32>.Keys { rowOf.keys }
+    public var items: [String] { rowOf.keys }
 
     /// The listing's remembered attributes.
     public func attributes(of item: String) -> [String: String] {

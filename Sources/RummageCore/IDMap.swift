@@ -4,17 +4,17 @@
 /// never be confused. Index `i` is always `ids[i]`.
 public struct IDMap<ID: Hashable & Sendable>: Sendable {
     public private(set) var ids: [ID] = []
-    private var indexByID: [ID: Int32] = [:]
+    private var indexByID = DenseIndex<ID>()
 
     public init() {}
 
     /// Creates a map whose index `i` is `ids[i]`. Precondition: `ids` has no duplicates.
     public init(_ ids: [ID]) {
         self.ids = ids
-        indexByID.reserveCapacity(ids.count)
+        indexByID = DenseIndex(minimumCapacity: ids.count)
         for (i, id) in ids.enumerated() {
-            let previous = indexByID.updateValue(Int32(i), forKey: id)
-            precondition(previous == nil, "duplicate id \(id) in IDMap")
+            precondition(indexByID[id] == nil, "duplicate id \(id) in IDMap")
+            indexByID.set(id, to: Int32(i))
         }
     }
 
@@ -26,7 +26,7 @@ public struct IDMap<ID: Hashable & Sendable>: Sendable {
         if let index = indexByID[id] { return index }
         let index = Int32(ids.count)
         ids.append(id)
-        indexByID[id] = index
+        indexByID.set(id, to: index)
         return index
     }
 

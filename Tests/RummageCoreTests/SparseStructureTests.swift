@@ -15,6 +15,22 @@ import Testing
         #expect(IDMap<ItemID>(["x", "y"]).index(of: "y") == 1)
     }
 
+    /// `DenseIndex` answers as a `Dictionary` does (the oracle) through growth, overwrites and misses,
+    /// with keys long enough to live on the heap and short ones.
+    @Test func denseIndexAgreesWithADictionary() {
+        var index = DenseIndex<String>(), oracle: [String: Int32] = [:]
+        var rng = SeededGenerator(seed: 9)
+        for step in 0..<20_000 {
+            let key = rng.nextInt(below: 2) == 0 ? "l\(rng.nextInt(below: 5_000))" : "listing-with-a-long-id-\(rng.nextInt(below: 5_000))"
+            index.set(key, to: Int32(step))
+            oracle[key] = Int32(step)
+        }
+        #expect(index.count == oracle.count && Set(index.keys) == Set(oracle.keys) && index.keys.count == oracle.count)
+        for probe in 0..<6_000 {
+            for key in ["l\(probe)", "listing-with-a-long-id-\(probe)"] { #expect(index[key] == oracle[key], "\(key)") }
+        }
+    }
+
     @Test func buildsRowsSortedAndMergesDuplicates() {
         let rows: [Int32] = [1, 0, 1, 1, 0], columns: [Int32] = [3, 2, 0, 3, 2]
         let values: [Float] = [1, 2, 5, 4, 7]
