@@ -43,7 +43,7 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
 
         // Layer 1: foundation.
-        .target(name: "RummageCore", dependencies: ["CLZMA", "CCrypto"]),
+        .target(name: "RummageCore", dependencies: ["CLZMA", "CCrypto", "CVectorKernels"]),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS"]),
         // Command lines and configuration files (YAML through libyaml).
         .target(name: "ArgumentParsing", dependencies: ["CYAML"]),

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Events
 import RummageCore
 
@@ -102,8 +103,12 @@ public struct ListingFactTable: Sendable {
                 if let id = pairIDs[Self.key(name, value)] { shareByPair[Int(id)] = Float(share) }
             }
         }
-        return items.map { item in
-            guard let row = rowOf[item].map(Int.init) else { return RankingFeatures.ListingSide(shares: .zero, price: nil, createdAt: nil) }
+        let found = rowOf.indices(of: items)
+        rows.withUnsafeBufferPointer { rows in
+            for row in found { if let row { rummage_prefetch(rows.baseAddress! + Int(row), MemoryLayout<Facts>.stride) } }
+        }
+        return found.map { row in
+            guard let row = row.map(Int.init) else { return RankingFeatures.ListingSide(shares: .zero, price: nil, createdAt: nil) }
             let ids = rows[row].rankerPairs
             var shares = SIMD4<Float>.zero
             for column in 0..<4 where ids[column] >= 0 { shares[column] = shareByPair[Int(ids[column])] }

@@ -95,7 +95,8 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         guard let kind = chosen.first?.entity else { return [] }
         precondition(chosen.allSatisfy { $0.entity == kind }, "features of one entity kind")
         return state.withLock { s in
-            let indices = entities.map { (kind == .user ? s.userIndex(UserID($0)) : s.itemIndex(ItemID($0))) ?? Int32.max }
+            let found: [Int32?] = kind == .user ? s.users.indices(of: entities.map { UserID($0) }) : s.items.indices(of: entities.map { ItemID($0) })
+            let indices = found.map { $0 ?? Int32.max }
             s.prefetchRecords(kind, of: indices)
             return chosen.map { definition in indices.map { s.value(definition, entity: $0, at: time) } }
         }

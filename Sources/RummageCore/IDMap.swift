@@ -33,5 +33,8 @@ public struct IDMap<ID: Hashable & Sendable>: Sendable {
     /// The index of `id`, or nil when it was never inserted.
     public func index(of id: ID) -> Int32? { indexByID[id] }
 
+    /// `index(of:)` of each of `ids`, their memory fetched together (`DenseIndex.indices(of:)`).
+    public func indices(of ids: [ID]) -> [Int32?] { indexByID.indices(of: ids) }
+
     public subscript(index: Int32) -> ID { ids[Int(index)] }
 }
