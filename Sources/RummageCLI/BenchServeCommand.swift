@@ -50,7 +50,8 @@ struct BenchServeCommand: Command {
         listings, scores them with the ranker and serves k; `home-unranked` retrieves as many and serves the
         first k. On one server, rounds of adjacent wrk runs against both and against
         `GET /v1/users/{user}/recommendations?k=K` (retrieval of k) are medianed: requests/s, p99, and the
-        ratios of requests/s within each round.
+        ratios of requests/s within each round. Then the latency of the two surfaces without queueing in the
+        server: one wrk run each with one connection per server thread.
         Needs wrk and nginx on PATH (Benchmarks/serve.sh installs them from Debian).
         """,
         options: [
@@ -320,6 +321,10 @@ struct BenchServeCommand: Command {
                 runs[load].append(try Wrk.run(wrkArguments + ["-d\(metricsRoundDuration)s", "-s", scripts[load], "http://127.0.0.1:\(server.port)/"]))
             }
         }
+        // Latency without queueing in the server: one connection per server thread.
+        let unqueued = try [1, 2].map { load in
+            try Wrk.run(["-t1", "-c\(serverThreads)", "--latency", "-d\(metricsRoundDuration)s", "-s", scripts[load], "http://127.0.0.1:\(server.port)/"])
+        }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let rates = runs.map { median($0.map(\.requestsPerSecond)) }, p99s = runs.map { median($0.map(\.p99Milliseconds)) }
         func ratio(_ a: Int, _ b: Int) -> Double { median(zip(runs[a], runs[b]).map { $0.requestsPerSecond / $1.requestsPerSecond }) }
@@ -332,9 +337,14 @@ struct BenchServeCommand: Command {
                        + String(format: "%.3f", ratio(2, 1)) + " of it (bar: >= 0.60)")
         console.result("    retrieval \(k) (GET /v1/users/{user}/recommendations): \(Int(rates[0])) req/s, p99 \(f(p99s[0])) ms; "
                        + "with the ranker " + String(format: "%.3f", ratio(2, 0)) + " of it")
+        console.result("    one wrk connection per server thread (\(serverThreads), no queueing), \(metricsRoundDuration) s: with the ranker "
+                       + "p50 \(f(unqueued[1].p50Milliseconds)) ms, p99 \(f(unqueued[1].p99Milliseconds)) ms (\(Int(unqueued[1].requestsPerSecond)) req/s); "
+                       + "without p50 \(f(unqueued[0].p50Milliseconds)) ms, p99 \(f(unqueued[0].p99Milliseconds)) ms")
         return ["ranker_rps": rates[2], "ranker_p99_ms": p99s[2], "ranker_worst_p99_ms": worst, "ranker_non_2xx": failures,
                 "unranked_rps": rates[1], "unranked_p99_ms": p99s[1], "retrieval_k_rps": rates[0],
-                "ranker_to_unranked_ratio": ratio(2, 1), "ranker_to_retrieval_k_ratio": ratio(2, 0), "ranker_candidates": candidates]
+                "ranker_to_unranked_ratio": ratio(2, 1), "ranker_to_retrieval_k_ratio": ratio(2, 0), "ranker_candidates": candidates,
+                "ranker_unqueued_p50_ms": unqueued[1].p50Milliseconds, "ranker_unqueued_p99_ms": unqueued[1].p99Milliseconds,
+                "unranked_unqueued_p99_ms": unqueued[0].p99Milliseconds]
     }
 
     /// Once per --dir: simulated users act on `home` (impressions logged, 10 % explored) through a server
