@@ -5,7 +5,7 @@
 //   5 interface    RummageCLI
 //   4 assembly     Pipeline · Serving · BenchmarkHarness
 //   3 models       Baselines · MatrixFactorization · TwoTower · Ranking · Backends (drivers by location) · Simulation
-//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · RummageClient
+//   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · Experiments · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
 //   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost) · CVectorKernels · CTreeKernels (kernels in C)
 import PackageDescription
@@ -66,6 +66,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Catalogue", "RummageCore", "LinearAlgebra", "Storage", "Training", "VectorSearch"]),
         .target(name: "VectorSearch", dependencies: ["CVectorKernels", "RummageCore", "LinearAlgebra"]),
         .target(name: "Reporting"),
+        .target(name: "Experiments", dependencies: ["Events", "Reporting", "RummageCore"]),
         // The Swift client for the serving API, for backend teams (Foundation + RummageAPI).
         .target(name: "RummageClient", dependencies: ["RummageAPI"]),
 
@@ -81,7 +82,7 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Pipeline",
-                dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Features", "LinearAlgebra", "MatrixFactorization",
+                dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Experiments", "Features", "LinearAlgebra", "MatrixFactorization",
                                "Ranking", "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
                 dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
@@ -91,7 +92,7 @@ let package = Package(
 
         // Layer 5: the command line (argument parsing, printing, exit codes).
         .target(name: "RummageCLI",
-                dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Features",
+                dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Experiments", "Features",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
                                "Serving", "Storage", "Telemetry", "Training", "TwoTower", "VectorSearch"]),
 
@@ -112,6 +113,7 @@ let package = Package(
         .testTarget(name: "MatrixFactorizationTests",
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking", "RummageCore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Events", "Experiments", "RummageCore"]),
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RummageAPITests", dependencies: ["RummageAPI"]),

@@ -1,4 +1,5 @@
 import Events
+import Experiments
 import Features
 import Ranking
 import RummageCore
@@ -8,8 +9,8 @@ import RummageCore
 /// point in time. One list (`ranking_id`) is one query group.
 ///
 /// Labels are graded by the strongest engagement with the same listing that names the impression's
-/// `ranking_id` within `attributionSeconds` after it: view 1, like or save 2, add to bag 3, purchase 4;
-/// none 0. Lists without any engagement teach a ranking nothing and are left out (of the NDCG average too).
+/// `ranking_id` within `attributionSeconds` after it (`Attribution`): view 1, like or save 2, add to bag 3,
+/// purchase 4; none 0. Lists without any engagement teach a ranking nothing and are left out (of the NDCG average too).
 ///
 /// Held out: the newest `validationFraction` of lists (by impression time). Users look at the top of a list
 /// first, so on lists shown in the ranking's order the engagement follows that order whatever the listings'
@@ -40,19 +41,14 @@ public struct RankerTrainingSet: Sendable {
 
     /// Builds the set from `events` (the log as read, any order).
     public static func build(events: [Event], options: Options) -> RankerTrainingSet {
-        struct Shown { var event: Event; var retrievalScore: Float; var propensity: Double; var label: Float = 0 }
-        var shown: [Shown] = [], position: [String: Int] = [:]
-        for event in events where event.type == .impression && event.surface == options.surface {
-            guard let ranking = event.rankingID, let item = event.item?.value, event.user != nil,
-                  let score = event.attributes["retrieval_score"].flatMap(Float.init) else { continue }
-            position[ranking + "\u{1F}" + item] = shown.count
-            shown.append(Shown(event: event, retrievalScore: score, propensity: event.attributes["propensity"].flatMap(Double.init) ?? 1))
+        struct Shown { var event: Event; var retrievalScore: Float; var propensity: Double; var label: Float }
+        let attributed = Attribution.join(events, windowSeconds: options.attributionSeconds) { event in
+            event.surface == options.surface && event.attributes["retrieval_score"].flatMap(Float.init) != nil
         }
-        for event in events {
-            guard let grade = grades[event.type], let ranking = event.rankingID, let item = event.item?.value,
-                  let k = position[ranking + "\u{1F}" + item], shown[k].event.user == event.user else { continue }
-            let delay = event.timestamp - shown[k].event.timestamp
-            if delay >= 0 && delay <= options.attributionSeconds { shown[k].label = max(shown[k].label, grade) }
+        let shown = attributed.map { s in
+            Shown(event: s.impression, retrievalScore: Float(s.impression.attributes["retrieval_score"]!)!,
+                  propensity: s.impression.attributes["propensity"].flatMap(Double.init) ?? 1,
+                  label: grades.filter { s.engaged($0.key) }.map(\.value).max() ?? 0)
         }
         // Point-in-time rows, by the same function `rummage features check` compares with serving's.
         let rows = RankingFeatures.offlineRows(events: events, shown: shown.map {

@@ -187,7 +187,7 @@ public struct SVGChart: Sendable {
     private func fmt(_ x: Double, digits: Int = 1) -> String { Self.number(x, digits: digits) }
 
     /// A short decimal: up to `digits` significant fraction digits, no trailing zeros.
-    static func number(_ x: Double, digits: Int) -> String {
+    public static func number(_ x: Double, digits: Int) -> String {
         guard x.isFinite else { return "0" }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }

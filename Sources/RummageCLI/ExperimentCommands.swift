@@ -1,0 +1,128 @@
+import ArgumentParsing
+import Backends
+import Events
+import Experiments
+import Foundation
+import RummageCore
+
+/// `rummage experiment report`: what an experiment did, from the impressions and engagement in the log.
+struct ExperimentReportCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "experiment report",
+        abstract: "Report an experiment from the log: rates per variant and surface with confidence intervals, the split check, guardrails, a verdict.",
+        discussion: """
+        Reads the impressions the server logged for --experiment (`serve --experiment NAME --split …`) and the
+        views, likes, add-to-bags and purchases that name their ranking_id within --attribution-window
+        seconds after them. Per variant and surface: users, impressions, CTR (impressions followed by a
+        view), add-to-bag and purchase rates, purchases per user, each with a 95 % confidence interval by
+        the delta method with users as units (a user's impressions are not independent); each variant's
+        difference from --control with its interval. With --split (the weights the server was given), a
+        sample-ratio-mismatch check: Pearson's chi-square of users per variant, flagged below p = 0.001.
+        Guardrails, which must be 0 for every variant: listings served after they were sold, users shown
+        their own listings. The verdict names a winner on --metric only when its interval excludes 0, the
+        split is healthy and every guardrail holds (docs/experiments.md).
+
+        Exit codes: 0 a report was made (whatever its verdict); 65 when the log holds no impression of the
+        experiment in the period.
+        """,
+        options: [
+            .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .value("experiment", "NAME", help: "The experiment's name, as given to serve --experiment.", required: true),
+            .value("split", "V=W,V=W", help: "The split the server was given (e.g. champion=90,challenger=10): checks the sample ratio."),
+            .value("control", "VARIANT", help: "The variant the others are compared with (default: the split's first)."),
+            .value("metric", "NAME", help: "The metric the verdict is about: ctr, add_to_bag_rate, purchase_rate or purchases_per_user.", default: "ctr"),
+            .value("from", "UNIX", help: "Impressions at or after this time (event time, seconds)."),
+            .value("to", "UNIX", help: "Impressions before this time."),
+            .value("attribution-window", "SECONDS", help: "How long after an impression engagement naming it counts.", default: "3600"),
+            .value("html", "FILE", help: "Also write the report as an HTML page with plots."),
+            .flag("json", help: "Print the report as one JSON object on the last line of stdout."),
+            .flag("quiet", help: "No progress on stderr."),
+        ])
+
+    let log: String
+    let options: ExperimentReport.Options
+    let html: String?
+    let json: Bool
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        log = try arguments.requiredString("log")
+        var options = ExperimentReport.Options(experiment: try arguments.requiredString("experiment"))
+        if let split = arguments.string("split") {
+            options.split = try split.split(separator: ",").map { part in
+                let pieces = part.split(separator: "=")
+                guard pieces.count == 2, let weight = Int(pieces[1]), weight > 0 else {
+                    throw UsageError("'\(part)' in --split is not variant=weight with a positive integer weight")
+                }
+                return (String(pieces[0]), weight)
+            }
+            guard options.split!.count >= 2 else { throw UsageError("--split names at least two variants, e.g. champion=90,challenger=10") }
+        }
+        options.control = arguments.string("control")
+        let metric = try arguments.requiredString("metric")
+        guard let primary = ExperimentReport.Metric(rawValue: metric) else {
+            throw UsageError("--metric \(metric) is not one of " + ExperimentReport.Metric.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        options.primary = primary
+        options.from = try arguments.int("from", in: 0...Int(Int32.max) * 4).map(Int64.init)
+        options.to = try arguments.int("to", in: 0...Int(Int32.max) * 4).map(Int64.init)
+        options.attributionSeconds = Int64(try arguments.requiredInt("attribution-window", in: 1...30 * 86_400))
+        self.options = options
+        html = arguments.string("html")
+        json = arguments.flag("json")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        let eventLog = try openExistingEventLog(log)
+        var events: [Event] = []
+        try eventLog.readAll { events.append($0) }
+        console.progress("experiment report: read \(events.count) events from \(log)")
+        let report: ExperimentReport
+        do { report = try ExperimentReport.build(events: events, options: options) } catch {
+            throw DataError(.malformedLine, error.description, path: log)
+        }
+        for line in Self.lines(report) { console.result(line) }
+        if let html {
+            try TextFile.write(Array(report.html.utf8), to: html)
+            console.progress("experiment report: wrote \(html)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            console.result(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    /// The report for a person: a table per surface, the differences, the split check, guardrails, the verdict.
+    static func lines(_ report: ExperimentReport) -> [String] {
+        func rate(_ e: ExperimentReport.Estimate?) -> String {
+            e.map { String(format: "%.4f [%.4f, %.4f]", $0.value, $0.low, $0.high) } ?? "-"
+        }
+        var lines = ["experiment \(report.experiment): control \(report.control), metric \(report.primary), attribution window \(report.attributionSeconds) s"]
+        for surface in Array(Set(report.groups.map(\.surface))).sorted() {
+            lines.append("surface \(surface == "*" ? "(all)" : surface):")
+            for g in report.groups where g.surface == surface {
+                lines.append("  \(g.variant): \(g.users) users, \(g.impressions) impressions; ctr \(rate(g.metrics["ctr"])), "
+                             + "add to bag \(rate(g.metrics["add_to_bag_rate"])), purchase \(rate(g.metrics["purchase_rate"])), "
+                             + "purchases/user \(rate(g.metrics["purchases_per_user"]))")
+            }
+            for c in report.comparisons where c.surface == surface {
+                lines.append(String(format: "  %@ − %@ %@: %+.4g [%+.4g, %+.4g]%@%@", c.variant, report.control, c.metric, c.absolute, c.low, c.high,
+                                    c.relative.map { String(format: " (%+.1f %%)", $0 * 100) } ?? "", c.significant ? " *" : ""))
+            }
+        }
+        if let s = report.sampleRatio {
+            lines.append(String(format: "sample ratio: users %@; chi-square %.2f (%d df), p = %.3g: %@",
+                                s.users.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) (expected \(String(format: "%.1f", 100 * (s.expectedShares[$0.key] ?? 0))) %)" }
+                                    .joined(separator: ", "), s.chiSquare, s.degreesOfFreedom, s.pValue, s.mismatch ? "MISMATCH" : "healthy"))
+        } else {
+            lines.append("sample ratio: not checked (give --split)")
+        }
+        lines.append("guardrails: " + report.guardrails.map { "\($0.variant) \($0.name) \(Int($0.value))\($0.passed ? "" : " FAILED")" }.joined(separator: ", "))
+        lines.append("verdict: " + report.verdict)
+        return lines
+    }
+}
