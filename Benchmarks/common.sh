@@ -21,3 +21,30 @@ ensure_venv() {
     "$venv/bin/pip" install -q "$@"
   fi
 }
+
+# A free loopback port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# The simulator's loop (ranker_ab.sh, experiment_truth.sh). They use the caller's rummage, registry, log,
+# work, data, port, users and sessions; `server` holds the running server's pid.
+serve() {  # serve SURFACES_FILE [ARGS...]: starts the server and waits until it answers
+  "$rummage" serve --registry "$registry" --model marketplace-two-tower --log "$log" --port "$port" --poll 0 \
+    --surfaces "$@" > "$work/serve.out" 2>> "$work/serve.log" &
+  server=$!
+  for _ in $(seq 1 240); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "the server did not start: $(tail -n 5 "$work/serve.log")" >&2
+  exit 1
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+simulate() {  # simulate NAME SEED [ARGS...]: the report's lines, indented; its JSON line goes to $work/NAME.json
+  local name=$1 seed=$2
+  shift 2
+  "$rummage" simulate --url "http://127.0.0.1:$port" --dataset "synthetic:$data" --users "$users" --sessions "$sessions" \
+    --k 20 --seed "$seed" --run-id "$name" --minutes 30 --json "$@" > "$work/$name.out"
+  head -n -1 "$work/$name.out" | sed 's/^/   /'
+  tail -n 1 "$work/$name.out" > "$work/$name.json"
+}
+
