@@ -14,9 +14,10 @@ cd "$(dirname "$0")/.."
 source Benchmarks/common.sh
 runs=${1:-20} users=${2:-2000} sessions=${3:-5}
 swift build -c release --product rummage > /tmp/experiment_truth.build 2>&1 || { tail -n 30 /tmp/experiment_truth.build; exit 1; }
-rummage=$PWD/.build/release/rummage
 work=.rummage/experiment-truth
 rm -rf "$work" && mkdir -p "$work"
+cp .build/release/rummage "$work/rummage"   # its own copy: a rebuild during the run changes nothing
+rummage=$PWD/$work/rummage
 data=$work/marketplace log=$work/events.sqlite registry=$work/registry
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
