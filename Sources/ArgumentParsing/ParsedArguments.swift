@@ -120,6 +120,16 @@ public struct ParsedArguments: Sendable {
         return value
     }
 
+    /// The option as a finite number within `range`.
+    public func double(_ name: String, in range: ClosedRange<Double>) throws(UsageError) -> Double? {
+        guard let text = string(name) else { return nil }
+        guard let value = Double(text), value.isFinite else { throw UsageError("\(describe(name)) expects a number, got '\(text)'") }
+        guard range.contains(value) else {
+            throw UsageError("\(describe(name)) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
     /// The option as an integer within `range`; throws when absent and without default.
     public func requiredInt(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError) -> Int {
         guard let value = try int(name, in: range) else {

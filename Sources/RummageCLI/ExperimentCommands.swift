@@ -126,3 +126,77 @@ struct ExperimentReportCommand: Command {
         return lines
     }
 }
+
+/// `rummage ope estimate`: off-policy estimates of a target policy's value from logged rounds in a file.
+struct OffPolicyEstimateCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "ope estimate",
+        abstract: "Estimate a target policy's expected reward from logged bandit feedback (IPS, SNIPS, doubly robust).",
+        discussion: """
+        --rounds is JSON Lines, one logged round per line: {"action": A, "reward": R, "propensity": P,
+        "target": [π(0), π(1), …], "predicted": [q̂(0), q̂(1), …], "unit": "u1"}: the logging policy chose
+        action A with probability P and got reward R; the target policy would choose each action with
+        probability π(a); a reward model predicts q̂(a) ("predicted" is optional: without it there is no
+        doubly robust estimate); rounds of one "unit" (a user) are not independent (optional). The
+        estimates are Open Bandit Pipeline's (docs/experiments.md, "Off-policy estimates"), each with a 95 %
+        interval, beside the diagnostics that say when not to trust them: the effective sample size, the
+        largest importance weight and, with --clip, the share of weights clipped.
+        """,
+        options: [
+            .value("rounds", "FILE", help: "Logged rounds, JSON Lines ('-' for stdin).", required: true),
+            .value("clip", "W", help: "Clip importance weights at W (default: no clipping)."),
+            .flag("json", help: "Print the estimates as one JSON object on the last line of stdout."),
+        ])
+
+    let rounds: String
+    let clip: Double?
+    let json: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        rounds = try arguments.requiredString("rounds")
+        clip = try arguments.double("clip", in: 1e-9...1e12)
+        json = arguments.flag("json")
+    }
+
+    struct Round: Decodable {
+        var action: Int
+        var reward: Double
+        var propensity: Double
+        var target: [Double]
+        var predicted: [Double]?
+        var unit: String?
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: false)
+        let text = rounds == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            : String(decoding: try TextFile(path: rounds).bytes, as: UTF8.self)
+        var logged: [LoggedRound] = []
+        let decoder = JSONDecoder()
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            do {
+                let r = try decoder.decode(Round.self, from: Data(line.utf8))
+                logged.append(LoggedRound(action: r.action, reward: r.reward, propensity: r.propensity, target: r.target,
+                                          predicted: r.predicted, unit: r.unit))
+            } catch {
+                throw DataError(.malformedLine, "not a logged round (action, reward, propensity, target[, predicted, unit]): \(error)",
+                                path: rounds, line: number + 1)
+            }
+        }
+        let estimates: OffPolicyEstimates
+        do { estimates = try OffPolicyEstimates(logged, clip: clip) } catch { throw DataError(.malformedLine, error.description, path: rounds) }
+        func line(_ name: String, _ e: OffPolicyEstimates.Estimate) -> String {
+            String(format: "%@ %.6f [%.6f, %.6f]", name, e.value, e.low, e.high)
+        }
+        console.result("\(estimates.rounds) rounds; " + line("logging policy", estimates.logged))
+        console.result(line("IPS", estimates.ips) + "; " + line("SNIPS", estimates.snips)
+                       + (estimates.doublyRobust.map { "; " + line("DR", $0) } ?? "; DR: no predicted rewards"))
+        console.result(String(format: "effective sample size %.1f of %d rounds; largest weight %.3g", estimates.effectiveSampleSize, estimates.rounds,
+                              estimates.largestWeight) + (clip.map { String(format: "; %.2f %% of weights clipped at %g", estimates.clippedShare * 100, $0) } ?? ""))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            console.result(String(decoding: try encoder.encode(estimates), as: UTF8.self))
+        }
+    }
+}

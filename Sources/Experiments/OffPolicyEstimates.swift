@@ -1,0 +1,103 @@
+import Foundation
+import RummageCore
+
+/// One round of logged bandit feedback: the logging policy chose `action` with probability `propensity`
+/// and got `reward`; a target policy would choose each action with `target[a]`; a reward model predicts
+/// `predicted[a]` (optional: only the doubly robust estimate needs it). `unit` groups rounds that are not
+/// independent (a user's), for the intervals.
+public struct LoggedRound: Sendable {
+    public var action: Int
+    public var reward: Double
+    public var propensity: Double
+    public var target: [Double]
+    public var predicted: [Double]?
+    public var unit: String?
+
+    public init(action: Int, reward: Double, propensity: Double, target: [Double], predicted: [Double]? = nil, unit: String? = nil) {
+        (self.action, self.reward, self.propensity, self.target, self.predicted, self.unit) = (action, reward, propensity, target, predicted, unit)
+    }
+}
+
+/// Off-policy estimates of a target policy's expected reward (e.g. its CTR) from rounds a logging policy
+/// chose, with the formulas of Open Bandit Pipeline (`obp.ope`), which `Benchmarks/ope_obp_parity.sh` checks
+/// them against:
+/// - IPS: mean of wᵢ rᵢ, with importance weight wᵢ = target(aᵢ) / propensityᵢ, clipped at `clip` if given;
+/// - SNIPS (self-normalised): Σ wᵢ rᵢ / Σ wᵢ;
+/// - DR (doubly robust): mean of q̂(π) + wᵢ (rᵢ − q̂(aᵢ)), q̂(π) the reward model's prediction averaged over
+///   the target's choice.
+/// Each comes with a 95 % interval (delta method, rounds grouped by `unit` when given). The diagnostics say
+/// when not to trust them: the effective sample size (Σw)² / Σw² (how many rounds the estimate is really
+/// worth), the largest weight and the share of rounds clipped.
+public struct OffPolicyEstimates: Sendable, Codable {
+    public struct Estimate: Sendable, Codable, Equatable {
+        public var value: Double
+        public var standardError: Double
+        public var low: Double
+        public var high: Double
+
+        init(_ e: RatioEstimate) {
+            (value, standardError) = (e.value, e.standardError)
+            (low, high) = e.interval95
+        }
+    }
+
+    public var rounds: Int
+    public var ips: Estimate
+    public var snips: Estimate
+    /// Nil when a round has no reward model prediction.
+    public var doublyRobust: Estimate?
+    /// The logged rewards' mean: the logging policy's own value, for comparison.
+    public var logged: Estimate
+    public var effectiveSampleSize: Double
+    public var largestWeight: Double
+    public var clip: Double?
+    public var clippedShare: Double
+
+    /// Estimates from `rounds` (at least one; every propensity in (0, 1], targets and predictions over the
+    /// same actions). Throws on rounds that break those rules, naming the first.
+    public init(_ rounds: [LoggedRound], clip: Double? = nil) throws(ExperimentError) {
+        guard !rounds.isEmpty else { throw ExperimentError("no logged rounds to estimate from") }
+        for (i, r) in rounds.enumerated() {
+            guard r.propensity > 0 && r.propensity <= 1 else { throw ExperimentError("round \(i): propensity \(r.propensity) is not in (0, 1]") }
+            guard r.action >= 0 && r.action < r.target.count else {
+                throw ExperimentError("round \(i): action \(r.action) is not among the target's \(r.target.count) actions")
+            }
+            if let predicted = r.predicted, predicted.count != r.target.count {
+                throw ExperimentError("round \(i): \(predicted.count) predicted rewards for \(r.target.count) actions")
+            }
+        }
+        let raw = rounds.map { $0.target[$0.action] / $0.propensity }
+        let weights = clip.map { c in raw.map { min($0, c) } } ?? raw
+        self.rounds = rounds.count
+        self.clip = clip
+        clippedShare = clip.map { c in Double(raw.filter { $0 > c }.count) / Double(raw.count) } ?? 0
+        largestWeight = weights.max() ?? 0
+        let sum = weights.reduce(0, +), squares = weights.reduce(0) { $0 + $1 * $1 }
+        effectiveSampleSize = squares > 0 ? sum * sum / squares : 0
+
+        // Per unit (or per round): sums of the terms each estimate averages.
+        var units: [String: (wr: Double, w: Double, dr: Double, r: Double, n: Double)] = [:], order: [String] = []
+        let robust = rounds.allSatisfy { $0.predicted != nil }
+        for (i, r) in zip(rounds.indices, rounds) {
+            let key = r.unit ?? String(i)
+            if units[key] == nil { order.append(key) }
+            var u = units[key] ?? (0, 0, 0, 0, 0)
+            u.wr += weights[i] * r.reward
+            u.w += weights[i]
+            u.r += r.reward
+            u.n += 1
+            if robust, let q = r.predicted {
+                // The target's choice averaged over the predictions, as numpy.average(q, weights: target) does.
+                let mass = r.target.reduce(0, +)
+                let expected = mass > 0 ? zip(q, r.target).reduce(0) { $0 + $1.0 * $1.1 } / mass : 0
+                u.dr += expected + weights[i] * (r.reward - q[r.action])
+            }
+            units[key] = u
+        }
+        let sums = order.map { units[$0]! }
+        ips = Estimate(RatioEstimate(units: sums.map { ($0.wr, $0.n) }))
+        snips = Estimate(RatioEstimate(units: sums.map { ($0.wr, $0.w) }))
+        doublyRobust = robust ? Estimate(RatioEstimate(units: sums.map { ($0.dr, $0.n) })) : nil
+        logged = Estimate(RatioEstimate(units: sums.map { ($0.r, $0.n) }))
+    }
+}
