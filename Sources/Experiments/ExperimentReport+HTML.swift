@@ -28,6 +28,11 @@ extension ExperimentReport {
             out += "</table><p>chi-square \(n(sampleRatio.chiSquare)), \(sampleRatio.degreesOfFreedom) degrees of freedom, p = \(n(sampleRatio.pValue))"
                 + (sampleRatio.mismatch ? " — <b class=\"worse\">mismatch</b>" : " — healthy") + "</p></section>\n"
         }
+        if let i = interleaving {
+            out += "<section><h2>Interleaving</h2><p>\(i.lists) interleaved lists (team draft); won by \(e(i.teams[0])) \(i.wins[i.teams[0]] ?? 0), "
+                + "by \(e(i.teams[1])) \(i.wins[i.teams[1]] ?? 0), tied \(i.ties). \(e(i.teams[1])) won \(n(i.preference.value * 100)) % "
+                + "[\(n(i.preference.low * 100)), \(n(i.preference.high * 100))] of the lists with a preference.</p></section>\n"
+        }
         let metrics = Metric.allCases.map(\.rawValue)
         for surface in Array(Set(groups.map(\.surface))).sorted() {
             out += "<section><h2>Surface \(e(surface == "*" ? "all surfaces" : surface))</h2><table><tr><th>variant</th><th>users</th><th>impressions</th>"

@@ -95,6 +95,21 @@ public struct ExperimentReport: Sendable, Codable {
         public var passed: Bool { value <= limit }
     }
 
+    /// Two rankings interleaved in one list (team draft): which one users preferred.
+    public struct Interleaving: Sendable, Codable {
+        /// The two rankings (variants): the control first.
+        public var teams: [String]
+        public var lists: Int
+        /// Lists whose attributed views went more to one team than the other, per team; and lists with views
+        /// tied between the teams.
+        public var wins: [String: Int]
+        public var ties: Int
+        /// Among lists with a winner, the share `teams[1]` won, users as units, with its 95 % interval.
+        public var preference: Estimate
+        /// Whether the interval excludes one half.
+        public var significant: Bool { preference.low > 0.5 || preference.high < 0.5 }
+    }
+
     public var experiment: String
     public var from: Int64?
     public var to: Int64?
@@ -108,6 +123,8 @@ public struct ExperimentReport: Sendable, Codable {
     public var verdict: String
     /// Impressions per variant and day (days since the first impression), for the report's plots.
     public var daily: [String: [DailyCount]]
+    /// For an interleaving experiment (impressions carrying a `team`): the preference between the two.
+    public var interleaving: Interleaving?
 
     public struct DailyCount: Sendable, Codable {
         public var day: Int
@@ -129,9 +146,11 @@ public struct ExperimentReport: Sendable, Codable {
         let variants = Set(shown.map { $0.impression.attributes["variant"]! })
         let splitOrder = options.split?.map(\.variant) ?? []
         let ordered = splitOrder.filter(variants.contains) + variants.subtracting(splitOrder).sorted()
-        let control = options.control ?? ordered[0]
-        guard variants.contains(control) else {
-            throw ExperimentError("the control '\(control)' served no impression of '\(options.experiment)' (variants: \(ordered.joined(separator: ", ")))")
+        // In an interleaving experiment the control names a team (a ranking), not a variant.
+        let teams = Set(shown.compactMap { $0.impression.attributes["team"] })
+        let control = options.control.flatMap { variants.contains($0) ? $0 : nil } ?? ordered[0]
+        if let asked = options.control, !variants.contains(asked) && !teams.contains(asked) {
+            throw ExperimentError("the control '\(asked)' served no impression of '\(options.experiment)' (variants: \(ordered.joined(separator: ", ")))")
         }
         let surfaces = Set(shown.map { $0.impression.surface ?? "" }).sorted()
 
@@ -200,7 +219,7 @@ public struct ExperimentReport: Sendable, Codable {
         var report = ExperimentReport(experiment: options.experiment, from: options.from, to: options.to,
                                       attributionSeconds: options.attributionSeconds, control: control, primary: options.primary.rawValue,
                                       groups: groups, comparisons: comparisons, sampleRatio: sampleRatio, guardrails: guardrails,
-                                      verdict: "", daily: Self.daily(shown))
+                                      verdict: "", daily: Self.daily(shown), interleaving: Self.interleaving(shown, control: options.control))
         report.verdict = report.decide()
         return report
     }
@@ -216,6 +235,15 @@ public struct ExperimentReport: Sendable, Codable {
         if !failed.isEmpty {
             return "GUARDRAIL FAILED: " + failed.map { "\($0.variant) \($0.name) \(Self.format($0.value)) (at most \(Self.format($0.limit)))" }
                 .joined(separator: "; ")
+        }
+        if let i = interleaving {
+            let share = String(format: "%.1f %% [%.1f, %.1f]", i.preference.value * 100, i.preference.low * 100, i.preference.high * 100)
+            let decided = i.wins.values.reduce(0, +)
+            guard i.significant else {
+                return "no significant preference between \(i.teams[1]) and \(i.teams[0]): \(i.teams[1]) won \(share) of \(decided) lists with a preference, the interval holds 50 %"
+            }
+            let (winner, loser) = i.preference.value > 0.5 ? (i.teams[1], i.teams[0]) : (i.teams[0], i.teams[1])
+            return "\(winner) is preferred to \(loser) (interleaved): \(i.teams[1]) won \(share) of \(decided) lists with a preference"
         }
         let overall = comparisons.contains { $0.surface == "*" } ? "*" : comparisons.first?.surface
         let lines = comparisons.filter { $0.surface == overall && $0.metric == primary }.map { c -> String in
@@ -251,6 +279,36 @@ public struct ExperimentReport: Sendable, Codable {
             [Guardrail(name: "sold_listings_served", variant: variant, value: Double(sold[variant] ?? 0), limit: 0),
              Guardrail(name: "own_listings_served", variant: variant, value: Double(own[variant] ?? 0), limit: 0)]
         }
+    }
+
+    /// Per list (ranking id), attributed views per team; a list is won by the team with more. Nil when no
+    /// impression carries a team.
+    static func interleaving(_ shown: [AttributedImpression], control: String?) -> Interleaving? {
+        let interleaved = shown.filter { $0.impression.attributes["team"] != nil }
+        guard !interleaved.isEmpty else { return nil }
+        let names = Set(interleaved.map { $0.impression.attributes["team"]! }).sorted()
+        let teams = control.map { c in [c] + names.filter { $0 != c } } ?? names
+        guard teams.count == 2 else { return nil }
+        var views: [String: (user: String, byTeam: [Int])] = [:]
+        for s in interleaved {
+            let ranking = s.impression.rankingID!, team = teams.firstIndex(of: s.impression.attributes["team"]!) ?? 0
+            var list = views[ranking] ?? (s.impression.user!.value, [0, 0])
+            if s.engaged(.view) { list.byTeam[team] += 1 }
+            views[ranking] = list
+        }
+        var wins = [0, 0], ties = 0, users: [String: (second: Double, decided: Double)] = [:]
+        for list in views.values {
+            let (a, b) = (list.byTeam[0], list.byTeam[1])
+            if a == b {
+                if a > 0 { ties += 1 }
+                continue
+            }
+            wins[b > a ? 1 : 0] += 1
+            users[list.user, default: (0, 0)].second += b > a ? 1 : 0
+            users[list.user, default: (0, 0)].decided += 1
+        }
+        return Interleaving(teams: teams, lists: views.count, wins: [teams[0]: wins[0], teams[1]: wins[1]], ties: ties,
+                            preference: Estimate(RatioEstimate(units: users.values.map { ($0.second, $0.decided) })))
     }
 
     static func daily(_ shown: [AttributedImpression]) -> [String: [DailyCount]] {

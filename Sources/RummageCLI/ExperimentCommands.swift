@@ -114,6 +114,11 @@ struct ExperimentReportCommand: Command {
                                     c.relative.map { String(format: " (%+.1f %%)", $0 * 100) } ?? "", c.significant ? " *" : ""))
             }
         }
+        if let i = report.interleaving {
+            lines.append(String(format: "interleaving: %d lists; won by %@ %d, by %@ %d, tied %d; %@ won %.1f %% [%.1f, %.1f] of lists with a preference",
+                                i.lists, i.teams[0], i.wins[i.teams[0]] ?? 0, i.teams[1], i.wins[i.teams[1]] ?? 0, i.ties, i.teams[1],
+                                i.preference.value * 100, i.preference.low * 100, i.preference.high * 100))
+        }
         if let s = report.sampleRatio {
             lines.append(String(format: "sample ratio: users %@; chi-square %.2f (%d df), p = %.3g: %@",
                                 s.users.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) (expected \(String(format: "%.1f", 100 * (s.expectedShares[$0.key] ?? 0))) %)" }

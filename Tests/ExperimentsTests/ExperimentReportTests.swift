@@ -111,3 +111,29 @@ import Testing
         #expect(throws: ExperimentError.self) { _ = try ExperimentReport.build(events: Self.twoVariants(), options: .init(experiment: "other")) }
     }
 }
+
+@Suite struct InterleavingReportTests {
+    /// 30 users, one interleaved list each of four listings, two placed by each team; 20 users view a
+    /// `ranked` listing, 5 a `retrieval` one, 5 one of each (a tie): `ranked` wins 20 of 25 lists with a
+    /// preference.
+    @Test func theTeamWithMoreViewsWinsTheList() throws {
+        var events: [Event] = []
+        for u in 0..<30 {
+            let user = "u\(u)", ranking = "r\(u)"
+            for (k, team) in ["retrieval", "ranked", "retrieval", "ranked"].enumerated() {
+                var impression = ExperimentReportTests.impression(user, "l\(k)", ranking: ranking, at: 1_000, variant: "interleaved", experiment: "tdi")
+                impression.attributes["team"] = team
+                events.append(impression)
+            }
+            let viewed = u < 20 ? ["l1"] : (u < 25 ? ["l0"] : ["l0", "l1"])
+            events += viewed.map { ExperimentReportTests.engagement(.view, user, $0, ranking: ranking, at: 1_010) }
+        }
+        var options = ExperimentReport.Options(experiment: "tdi")
+        options.control = "retrieval"
+        let report = try ExperimentReport.build(events: events, options: options)
+        let i = try #require(report.interleaving)
+        #expect(i.teams == ["retrieval", "ranked"] && i.lists == 30 && i.ties == 5 && i.wins == ["ranked": 20, "retrieval": 5])
+        #expect(abs(i.preference.value - 0.8) < 1e-12 && i.significant)
+        #expect(report.verdict.hasPrefix("ranked is preferred to retrieval (interleaved): ranked won 80.0 %"), "\(report.verdict)")
+    }
+}
