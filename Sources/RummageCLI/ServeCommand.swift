@@ -38,6 +38,9 @@ struct ServeCommand: Command {
         names its `variant` and `ranking_id`, and its listings are logged as impression events. With
         `--experiment-surface home --split home=50,home-ranked=50`, the users' requests to `home` are split
         between the two surfaces' definitions instead (e.g. retrieval alone against retrieval then a ranker).
+        With `--interleave` as well, every request to `home` is answered by both surfaces' rankings merged
+        by team draft, each listing's impression naming the surface that placed it (`rummage experiment
+        report` then says which ranking users preferred; docs/experiments.md).
 
         Replicas: run several with the same --log (postgresql://…) and --online-store (redis://…). Listing
         states and online features then live in Redis: a listing sold through one replica is never served
@@ -77,6 +80,7 @@ struct ServeCommand: Command {
             .value("experiment", "NAME", help: "Run an experiment: split users between aliases (needs --split)."),
             .value("split", "A=W,A=W", help: "The experiment's aliases and integer weights, e.g. champion=90,challenger=10."),
             .value("experiment-surface", "SURFACE", help: "Split this surface's requests between the surfaces --split names instead of aliases, e.g. --split home=50,home-ranked=50."),
+            .flag("interleave", help: "With --experiment-surface and two surfaces in --split: answer every request with both rankings interleaved (team draft) instead of splitting users."),
             OnlineStore.option,
             .value("publish-events", "URL", help: "Publish POST /v1/events to this RabbitMQ (amqp://…) instead of ingesting them here (202)."),
             .value("queue", "NAME", help: "With --publish-events: the durable queue.", default: "rummage.events"),
@@ -125,10 +129,14 @@ struct ServeCommand: Command {
         requestDeadline = try arguments.requiredInt("request-deadline", in: 10...600_000)
         switch (arguments.string("experiment"), arguments.string("split")) {
         case (nil, nil):
-            guard arguments.string("experiment-surface") == nil else { throw UsageError("--experiment-surface goes with --experiment and --split") }
+            guard arguments.string("experiment-surface") == nil && !arguments.flag("interleave") else {
+                throw UsageError("--experiment-surface and --interleave go with --experiment and --split")
+            }
             experiment = nil
         case let (name?, split?):
-            do { experiment = try Experiment(name: name, split: split, surface: arguments.string("experiment-surface")) } catch {
+            do {
+                experiment = try Experiment(name: name, split: split, surface: arguments.string("experiment-surface"), interleave: arguments.flag("interleave"))
+            } catch {
                 throw UsageError(error.message)
             }
         default: throw UsageError("--experiment and --split go together")

@@ -27,7 +27,7 @@ enum Settings {
         "serve": Dictionary(uniqueKeysWithValues: [
             "version", "host", "port", "threads", "poll", "audit-log", "tls-cert", "tls-key", "allowed-hosts", "allowed-origins",
             "max-connections", "max-connections-per-client", "header-timeout", "idle-timeout", "max-clock-skew", "request-deadline",
-            "max-buffered", "max-body", "experiment", "split", "experiment-surface", "publish-events",
+            "max-buffered", "max-body", "experiment", "split", "experiment-surface", "interleave", "publish-events",
         ].map { ($0, "serving." + $0.replacingOccurrences(of: "-", with: "_")) }
             + [("api-keys", "serving.api_keys_file"), ("admin-token-file", "serving.admin_token_file")]),
         "ingest": ["from": "ingest.from", "batch-size": "ingest.batch_size", "producer": "ingest.producer", "idle-exit": "ingest.idle_exit"],

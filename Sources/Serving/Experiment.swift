@@ -18,11 +18,15 @@ public struct Experiment: Sendable, Equatable {
     /// The surface whose requests are split between the surfaces the variants name; nil: the variants are
     /// model aliases and every surface's requests are split.
     public let surface: String?
+    /// Interleaving instead of a split: every request to `surface` is answered by both variants' rankings
+    /// merged by team draft (`TeamDraft`), each listing's impression naming the variant that placed it
+    /// (`team`). Needs `surface` and exactly two variants (their weights do not matter).
+    public let interleaves: Bool
 
     /// `split`: `alias=weight,alias=weight,…` with positive integer weights (their shares of the total);
     /// with `surface`, surface names instead of aliases. The name and the variants are ids
     /// (`CanonicalID`): they become log fields and metric labels.
-    public init(name: String, split: String, surface: String? = nil) throws(ServingError) {
+    public init(name: String, split: String, surface: String? = nil, interleave: Bool = false) throws(ServingError) {
         guard !name.isEmpty else { throw ServingError("an experiment needs a name") }
         if let problem = CanonicalID.problem(with: name) { throw ServingError("the experiment name \(problem)") }
         var variants: [Variant] = []
@@ -37,9 +41,14 @@ public struct Experiment: Sendable, Equatable {
             variants.append(Variant(alias: alias, weight: weight))
         }
         guard variants.count >= 2 else { throw ServingError("--split needs at least two aliases, e.g. champion=90,challenger=10") }
+        if interleave {
+            guard surface != nil else { throw ServingError("interleaving needs the surface whose rankings it merges (--experiment-surface)") }
+            guard variants.count == 2 else { throw ServingError("interleaving merges two rankings: --split names \(variants.count)") }
+        }
         self.name = name
         self.variants = variants
         self.surface = surface
+        self.interleaves = interleave
     }
 
     /// The alias serving `user`.

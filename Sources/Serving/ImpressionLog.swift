@@ -43,14 +43,17 @@ final class ImpressionLog: @unchecked Sendable {
 
     /// Logs `answer`'s listings; `retrievalScores[k]` is the score retrieval gave listing `k` (what a learned
     /// ranker reads as a feature), kept as the attribute `retrieval_score`; with exploration,
-    /// `propensities[k]` the probability it was chosen for its slot (`propensity`).
-    func record(_ answer: SurfaceRecommendations, retrievalScores: [Float], propensities: [Double]? = nil) {
-        precondition(retrievalScores.count == answer.items.count && (propensities?.count ?? answer.items.count) == answer.items.count)
+    /// `propensities[k]` the probability it was chosen for its slot (`propensity`); when interleaved,
+    /// `teams[k]` the variant that placed it (`team`).
+    func record(_ answer: SurfaceRecommendations, retrievalScores: [Float]?, propensities: [Double]? = nil, teams: [String]? = nil) {
+        precondition([retrievalScores?.count, propensities?.count, teams?.count].allSatisfy { ($0 ?? answer.items.count) == answer.items.count })
         let now = Int64(Date().timeIntervalSince1970)
         let events = answer.items.enumerated().map { position, item in
             var event = Event(id: "imp-\(answer.rankingID)-\(position)", type: .impression, timestamp: now, user: answer.user.map { UserID($0) },
                               item: ItemID(item.item),
-                              attributes: ["variant": answer.variant, "retrieval_score": String(retrievalScores[position])])
+                              attributes: ["variant": answer.variant])
+            if let retrievalScores { event.attributes["retrieval_score"] = String(retrievalScores[position]) }
+            if let teams { event.attributes["team"] = teams[position] }
             event.surface = answer.surface
             if let propensities { event.attributes["propensity"] = String(propensities[position]) }
             event.rankingID = answer.rankingID

@@ -250,12 +250,16 @@ public final class RecommendationService: Sendable {
         return answer
     }
 
-    private func serve(_ requested: Surface, _ request: SurfaceRequest) -> Result<SurfaceRecommendations, SurfaceError> {
+    /// `asTeam`: the answer is one of an interleaved pair's rankings (no experiment assignment, nothing logged).
+    private func serve(_ requested: Surface, _ request: SurfaceRequest, asTeam: Bool = false) -> Result<SurfaceRecommendations, SurfaceError> {
         let user = request.user, k = request.k
+        if let experiment, experiment.interleaves, experiment.surface == requested.name, user != nil, !asTeam {
+            return interleave(requested, request, experiment: experiment)
+        }
         // The variant serving the user: a model alias, or with a surface experiment on this surface, the
         // surface whose definition answers (on the primary alias).
         var surface = requested, variant = primaryAlias, alias = primaryAlias
-        if let experiment, let user {
+        if let experiment, let user, !asTeam {
             if let split = experiment.surface {
                 if split == requested.name {
                     variant = experiment.variant(for: user)
@@ -387,8 +391,8 @@ public final class RecommendationService: Sendable {
             }
         }
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
-        let inExperiment = experiment.map { $0.surface == nil || $0.surface == requested.name } ?? false
-        if let impressions, inExperiment || surface.logsImpressions, user != nil {
+        let inExperiment = !asTeam && (experiment.map { $0.surface == nil || $0.surface == requested.name } ?? false)
+        if let impressions, !asTeam, inExperiment || surface.logsImpressions, user != nil {
             impressions.record(answer, retrievalScores: order.map { retrieved[$0].score }, propensities: propensities)
             if inExperiment {
                 rankingVariants.withLock { maps in
@@ -399,6 +403,33 @@ public final class RecommendationService: Sendable {
         }
         return .success(answer)
     }
+
+    /// An interleaving experiment's answer: both variants' rankings of the request merged by team draft
+    /// (seeded by the ranking id, so the list can be recomputed), each listing's impression naming the
+    /// variant that placed it. The answer's variant is `interleaved`.
+    private func interleave(_ requested: Surface, _ request: SurfaceRequest, experiment: Experiment) -> Result<SurfaceRecommendations, SurfaceError> {
+        var team = request
+        team.explain = false
+        var rankings: [SurfaceRecommendations] = []
+        for variant in experiment.variants.map(\.alias) {
+            switch serve(surfaces[variant]!, team, asTeam: true) {
+            case .success(let answer): rankings.append(answer)
+            case .failure(let error): return .failure(error)
+            }
+        }
+        var answer = rankings[0]
+        (answer.surface, answer.variant, answer.experiment, answer.rankingID) = (requested.name, Self.interleavedVariant, experiment.name, UUID().uuidString)
+        let merged = TeamDraft.merge(rankings[0].items.map(\.item), rankings[1].items.map(\.item), k: request.k, seed: FNV1a.hash(answer.rankingID))
+        let scored = Dictionary(rankings.flatMap(\.items).map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
+        answer.items = merged.map { scored[$0.item]! }
+        answer.fallback = rankings.allSatisfy(\.fallback)
+        answer.explanations = nil
+        impressions?.record(answer, retrievalScores: nil, teams: merged.map { experiment.variants[$0.team].alias })
+        return .success(answer)
+    }
+
+    /// The variant of an interleaved answer (its listings' impressions name their team).
+    public static let interleavedVariant = "interleaved"
 
     /// The ranker's score of each candidate for `user` (`RankingFeatures` from the online features and the
     /// listings' facts, as in training); nil when the ranker cannot answer (the candidates keep retrieval's

@@ -1,4 +1,5 @@
 import Events
+import Experiments
 import Foundation
 import HTTPServer
 import Registry
@@ -335,5 +336,43 @@ import VectorSearch
         let exposed = metrics.split(separator: "\n").filter { $0.hasPrefix("rummage_exposure_events_total{surface=\"home\"") }
             .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
         #expect(exposed == shown)
+    }
+
+    /// An interleaving experiment on `home` between `home` (personalised) and `home-latest` (the newest
+    /// listings): every answer merges both rankings, its listings' impressions name the surface that placed
+    /// them, and the experiment report credits a list to the team whose listings were viewed.
+    @Test func interleavedAnswersCreditEachListingToItsRanking() throws {
+        let s = ServingTests()
+        _ = try ServingTests.deployService(dir: s.dir)
+        let experiment = try Experiment(name: "tdi", split: "home=50,home-latest=50", surface: "home", interleave: true)
+        let latest = try Surface(name: "home-latest", definition: .init(retrieval: .latest))
+        let service = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
+                                                logPath: s.dir + "/events.sqlite", experiment: experiment, surfaces: [latest])
+        var shown: [String: [String]] = [:]
+        for user in service.knownUsers.prefix(30) {
+            let answer = try service.recommend(surface: "home", SurfaceRequest(user: user, k: 6))
+            #expect(answer.variant == "interleaved" && answer.experiment == "tdi" && answer.surface == "home")
+            #expect(answer.items.count == 6 && Set(answer.items.map(\.item)).count == 6)
+            shown[answer.rankingID] = answer.items.map(\.item)
+        }
+        service.flushImpressions()
+        var events: [Event] = []
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll { events.append($0) }
+        let impressions = events.filter { $0.type == .impression }
+        #expect(impressions.count == 30 * 6 && Set(impressions.compactMap { $0.attributes["team"] }) == ["home", "home-latest"])
+        #expect(impressions.allSatisfy { $0.attributes["retrieval_score"] == nil && $0.attributes["variant"] == "interleaved" })
+        // Each user views the listings `home-latest` placed: that team wins every list where it placed any.
+        for impression in impressions where impression.attributes["team"] == "home-latest" {
+            var view = Event(id: "v-" + impression.id, type: .view, timestamp: impression.timestamp + 5, user: impression.user, item: impression.item)
+            view.rankingID = impression.rankingID
+            events.append(view)
+        }
+        var options = ExperimentReport.Options(experiment: "tdi")
+        options.control = "home"
+        let report = try ExperimentReport.build(events: events, options: options)
+        let interleaving = try #require(report.interleaving)
+        #expect(interleaving.teams == ["home", "home-latest"] && interleaving.lists == 30 && interleaving.wins["home"] == 0)
+        #expect(interleaving.wins["home-latest"] == 30 - interleaving.ties && interleaving.preference.value == 1, "\(interleaving)")
+        #expect(report.verdict.hasPrefix("home-latest is preferred to home (interleaved)"), "\(report.verdict)")
     }
 }
