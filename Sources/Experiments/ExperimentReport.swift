@@ -33,6 +33,9 @@ public struct ExperimentReport: Sendable, Codable {
         /// The sample-ratio check flags a mismatch below this p-value (0.001: a healthy split is flagged once
         /// in a thousand experiments).
         public var mismatchPValue = 0.001
+        /// The server's metrics, for the guardrails the log does not hold (fallbacks, empty answers, latency).
+        public var serverMetrics: ServerGuardrails?
+        public var limits = ServerGuardrails.Limits()
 
         public init(experiment: String) { self.experiment = experiment }
     }
@@ -216,6 +219,7 @@ public struct ExperimentReport: Sendable, Codable {
         }
 
         let guardrails = Self.guardrails(events: events, shown: shown, variants: ordered)
+            + (options.serverMetrics?.guardrails(variants: ordered, limits: options.limits) ?? [])
         var report = ExperimentReport(experiment: options.experiment, from: options.from, to: options.to,
                                       attributionSeconds: options.attributionSeconds, control: control, primary: options.primary.rawValue,
                                       groups: groups, comparisons: comparisons, sampleRatio: sampleRatio, guardrails: guardrails,
@@ -322,7 +326,10 @@ public struct ExperimentReport: Sendable, Codable {
         return counts.mapValues { days in days.sorted { $0.key < $1.key }.map { DailyCount(day: $0.key, impressions: $0.value.0, views: $0.value.1) } }
     }
 
-    static func format(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(format: "%.4g", value) }
+    /// A guardrail's value for a person: whole numbers without decimals, others to four significant digits.
+    public static func format(_ value: Double) -> String {
+        value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
+    }
 }
 
 /// A report that cannot be made from the log as asked.

@@ -3,6 +3,7 @@ import Backends
 import Events
 import Experiments
 import Foundation
+import RummageClient
 import RummageCore
 
 /// `rummage experiment report`: what an experiment did, from the impressions and engagement in the log.
@@ -19,7 +20,9 @@ struct ExperimentReportCommand: Command {
         difference from --control with its interval. With --split (the weights the server was given), a
         sample-ratio-mismatch check: Pearson's chi-square of users per variant, flagged below p = 0.001.
         Guardrails, which must be 0 for every variant: listings served after they were sold, users shown
-        their own listings. The verdict names a winner on --metric only when its interval excludes 0, the
+        their own listings; with --metrics (the server's /metrics), also each variant's fallback and empty-
+        answer rates, listings served that the lifecycle did not allow, and the p99 latency of the
+        recommendation endpoints. The verdict names a winner on --metric only when its interval excludes 0, the
         split is healthy and every guardrail holds (docs/experiments.md).
 
         Exit codes: 0 a report was made (whatever its verdict); 65 when the log holds no impression of the
@@ -34,12 +37,17 @@ struct ExperimentReportCommand: Command {
             .value("from", "UNIX", help: "Impressions at or after this time (event time, seconds)."),
             .value("to", "UNIX", help: "Impressions before this time."),
             .value("attribution-window", "SECONDS", help: "How long after an impression engagement naming it counts.", default: "3600"),
+            .value("metrics", "URL|FILE", help: "The server's metrics (http://HOST:PORT/metrics, or a saved scrape): guardrails on fallbacks, empty answers, latency."),
+            .value("max-fallback-rate", "RATE", help: "Guardrail: a variant's answers that fell back to popular listings.", default: "0.05"),
+            .value("max-empty-rate", "RATE", help: "Guardrail: a variant's empty answers.", default: "0.01"),
+            .value("max-p99-ms", "MS", help: "Guardrail: p99 latency of the recommendation endpoints.", default: "50"),
             .value("html", "FILE", help: "Also write the report as an HTML page with plots."),
             .flag("json", help: "Print the report as one JSON object on the last line of stdout."),
             .flag("quiet", help: "No progress on stderr."),
         ])
 
     let log: String
+    let metrics: String?
     let options: ExperimentReport.Options
     let html: String?
     let json: Bool
@@ -67,6 +75,10 @@ struct ExperimentReportCommand: Command {
         options.from = try arguments.int("from", in: 0...Int(Int32.max) * 4).map(Int64.init)
         options.to = try arguments.int("to", in: 0...Int(Int32.max) * 4).map(Int64.init)
         options.attributionSeconds = Int64(try arguments.requiredInt("attribution-window", in: 1...30 * 86_400))
+        options.limits.fallbackRate = try arguments.double("max-fallback-rate", in: 0...1)!
+        options.limits.emptyRate = try arguments.double("max-empty-rate", in: 0...1)!
+        options.limits.p99Milliseconds = try arguments.double("max-p99-ms", in: 0...1e9)!
+        metrics = arguments.string("metrics")
         self.options = options
         html = arguments.string("html")
         json = arguments.flag("json")
@@ -79,6 +91,8 @@ struct ExperimentReportCommand: Command {
         var events: [Event] = []
         try eventLog.readAll { events.append($0) }
         console.progress("experiment report: read \(events.count) events from \(log)")
+        var options = options
+        if let metrics { options.serverMetrics = ServerGuardrails(metrics: try Self.scrape(metrics)) }
         let report: ExperimentReport
         do { report = try ExperimentReport.build(events: events, options: options) } catch {
             throw DataError(.malformedLine, error.description, path: log)
@@ -94,6 +108,17 @@ struct ExperimentReportCommand: Command {
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             console.result(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
+    }
+
+    /// The metrics text at `source`: an http:// URL of a server's /metrics, or a file.
+    static func scrape(_ source: String) throws -> String {
+        guard source.hasPrefix("http://") else { return String(decoding: try TextFile(path: source).bytes, as: UTF8.self) }
+        guard let components = URLComponents(string: source), let host = components.host, let port = components.port.flatMap(UInt16.init) else {
+            throw UsageError("--metrics \(source) is not http://HOST:PORT/PATH")
+        }
+        let answer = try RummageClient(host: host, port: port).request("GET", components.path.isEmpty ? "/metrics" : components.path)
+        guard answer.status == 200 else { throw UsageError("--metrics \(source) answered \(answer.status)") }
+        return answer.text
     }
 
     /// The report for a person: a table per surface, the differences, the split check, guardrails, the verdict.
@@ -126,7 +151,9 @@ struct ExperimentReportCommand: Command {
         } else {
             lines.append("sample ratio: not checked (give --split)")
         }
-        lines.append("guardrails: " + report.guardrails.map { "\($0.variant) \($0.name) \(Int($0.value))\($0.passed ? "" : " FAILED")" }.joined(separator: ", "))
+        lines.append("guardrails: " + report.guardrails.map { g in
+            "\(g.variant) \(g.name) \(ExperimentReport.format(g.value))\(g.passed ? "" : " FAILED")"
+        }.joined(separator: ", "))
         lines.append("verdict: " + report.verdict)
         return lines
     }

@@ -137,3 +137,39 @@ import Testing
         #expect(report.verdict.hasPrefix("ranked is preferred to retrieval (interleaved): ranked won 80.0 %"), "\(report.verdict)")
     }
 }
+
+@Suite struct ServerGuardrailsTests {
+    /// A scrape in the server's format: challenger fell back on 10 % of its answers (limit 5 %), p99 of the
+    /// surface endpoint is in the 25 ms bucket, nothing unservable was served.
+    @Test func readsFallbacksEmptyAnswersAndLatencyFromMetrics() throws {
+        let text = """
+            # HELP rummage_recs_answers_total Recommendation answers by variant and kind.
+            rummage_recs_answers_total{variant="champion",kind="personalised"} 990
+            rummage_recs_answers_total{variant="champion",kind="fallback"} 10
+            rummage_recs_answers_total{variant="challenger",kind="personalised"} 90
+            rummage_recs_answers_total{variant="challenger",kind="fallback"} 10
+            rummage_recs_unservable_served_total 0
+            rummage_http_request_duration_seconds_bucket{endpoint="surface_recommendations",le="0.01"} 900
+            rummage_http_request_duration_seconds_bucket{endpoint="surface_recommendations",le="0.025"} 995
+            rummage_http_request_duration_seconds_bucket{endpoint="surface_recommendations",le="+Inf"} 1000
+            rummage_http_request_duration_seconds_bucket{endpoint="events",le="+Inf"} 50
+            """
+        let server = ServerGuardrails(metrics: text)
+        #expect(server.p99Milliseconds("surface_recommendations") == 25 && server.p99Milliseconds("events") == nil)
+        let guardrails = server.guardrails(variants: ["champion", "challenger"], limits: .init())
+        let failed = guardrails.filter { !$0.passed }.map { "\($0.variant) \($0.name)" }
+        #expect(failed == ["challenger fallback_rate"], "\(guardrails)")
+        #expect(guardrails.contains { $0.name == "p99_ms[surface_recommendations]" && $0.value == 25 })
+        #expect(guardrails.contains { $0.name == "empty_answer_rate" && $0.variant == "champion" && $0.value == 0 })
+
+        var options = ExperimentReport.Options(experiment: "exp")
+        options.serverMetrics = server
+        let events = ExperimentReportTests.twoVariants().map { event -> Event in
+            var e = event
+            if let v = e.attributes["variant"] { e.attributes["variant"] = v == "control" ? "champion" : "challenger" }
+            return e
+        }
+        let report = try ExperimentReport.build(events: events, options: options)
+        #expect(report.verdict == "GUARDRAIL FAILED: challenger fallback_rate 0.1 (at most 0.05)", "\(report.verdict)")
+    }
+}
