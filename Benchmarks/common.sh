@@ -48,3 +48,14 @@ simulate() {  # simulate NAME SEED [ARGS...]: the report's lines, indented; its 
   tail -n 1 "$work/$name.out" > "$work/$name.json"
 }
 
+
+# marketplace_world USERS ITEMS EVENTS SEED: a generated marketplace in $data, ingested into $log, and a
+# retrieval model trained and registered by examples/pipeline-from-log.json ($work/pipeline.json).
+marketplace_world() {
+  "$rummage" generate --out "$data" --users "$1" --items "$2" --events "$3" --seed "$4" --jsonl --quiet
+  "$rummage" ingest --from "$data/events.jsonl" --log "$log" --schema examples/schemas/secondhand-fashion.json --quiet
+  sed -e "s|\"log\": \"[^\"]*\"|\"log\": \"$log\"|" -e "s|\"registry\": \"[^\"]*\"|\"registry\": \"$registry\"|" \
+    examples/pipeline-from-log.json > "$work/pipeline.json"
+  "$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
+  head -n 1 "$work/pipeline.out" | sed 's/^/   /'
+}

@@ -25,12 +25,7 @@ port=$(free_port)
 echo "# Benchmarks/experiment_truth.sh $runs $users $sessions on $(nproc) cores, $(git rev-parse --short HEAD)"
 
 echo "== 1. marketplace (3,000 users, 6,000 listings, 120,000 events), log, retrieval model"
-"$rummage" generate --out "$data" --users 3000 --items 6000 --events 120000 --seed 11 --jsonl --quiet
-"$rummage" ingest --from "$data/events.jsonl" --log "$log" --schema examples/schemas/secondhand-fashion.json --quiet
-sed -e "s|\"log\": \"[^\"]*\"|\"log\": \"$log\"|" -e "s|\"registry\": \"[^\"]*\"|\"registry\": \"$registry\"|" \
-  examples/pipeline-from-log.json > "$work/pipeline.json"
-"$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
-head -n 1 "$work/pipeline.out" | sed 's/^/   /'
+marketplace_world 3000 6000 120000 11
 
 echo "== 2. impressions for the ranker (3,000 users, 20 % on fully explored lists), the home ranker"
 cat > "$work/collect.yaml" <<'YAML'

@@ -28,12 +28,7 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
 echo "# Benchmarks/ranker_ab.sh $users $sessions on $(nproc) cores, $(git rev-parse --short HEAD)"
 
 echo "== 1. marketplace (5,000 users, 10,000 listings, 250,000 events), log, retrieval model"
-"$rummage" generate --out "$data" --users 5000 --items 10000 --events 250000 --seed 7 --jsonl --quiet
-"$rummage" ingest --from "$data/events.jsonl" --log "$log" --schema examples/schemas/secondhand-fashion.json --quiet
-sed -e "s|\"log\": \"[^\"]*\"|\"log\": \"$log\"|" -e "s|\"registry\": \"[^\"]*\"|\"registry\": \"$registry\"|" \
-  examples/pipeline-from-log.json > "$work/pipeline.json"
-"$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
-head -n 1 "$work/pipeline.out" | sed 's/^/   /'
+marketplace_world 5000 10000 250000 7
 
 port=$(free_port)
 

@@ -40,19 +40,6 @@ public struct ExperimentReport: Sendable, Codable {
         public init(experiment: String) { self.experiment = experiment }
     }
 
-    /// A rate and its 95 % confidence interval.
-    public struct Estimate: Sendable, Codable, Equatable {
-        public var value: Double
-        public var standardError: Double
-        public var low: Double
-        public var high: Double
-
-        init(_ estimate: RatioEstimate) {
-            (value, standardError) = (estimate.value, estimate.standardError)
-            (low, high) = estimate.interval95
-        }
-    }
-
     /// One variant on one surface (`surface` "*": every surface together).
     public struct Group: Sendable, Codable {
         public var surface: String
@@ -62,7 +49,7 @@ public struct ExperimentReport: Sendable, Codable {
         public var views: Int
         public var addToBags: Int
         public var purchases: Int
-        public var metrics: [String: Estimate]
+        public var metrics: [String: IntervalEstimate]
     }
 
     /// A variant against the control on one surface and metric: the difference and its 95 % interval.
@@ -108,7 +95,7 @@ public struct ExperimentReport: Sendable, Codable {
         public var wins: [String: Int]
         public var ties: Int
         /// Among lists with a winner, the share `teams[1]` won, users as units, with its 95 % interval.
-        public var preference: Estimate
+        public var preference: IntervalEstimate
         /// Whether the interval excludes one half.
         public var significant: Bool { preference.low > 0.5 || preference.high < 0.5 }
     }
@@ -186,7 +173,7 @@ public struct ExperimentReport: Sendable, Codable {
                 groups.append(Group(surface: surface, variant: variant, users: users.count,
                                     impressions: users.reduce(0) { $0 + $1.impressions }, views: users.reduce(0) { $0 + $1.views },
                                     addToBags: users.reduce(0) { $0 + $1.addToBags }, purchases: users.reduce(0) { $0 + $1.purchases },
-                                    metrics: Dictionary(uniqueKeysWithValues: e.map { ($0.key.rawValue, Estimate($0.value)) })))
+                                    metrics: Dictionary(uniqueKeysWithValues: e.map { ($0.key.rawValue, IntervalEstimate($0.value)) })))
                 guard let controlEstimates else {
                     controlEstimates = variant == control ? e : nil
                     continue
@@ -312,7 +299,7 @@ public struct ExperimentReport: Sendable, Codable {
             users[list.user, default: (0, 0)].decided += 1
         }
         return Interleaving(teams: teams, lists: views.count, wins: [teams[0]: wins[0], teams[1]: wins[1]], ties: ties,
-                            preference: Estimate(RatioEstimate(units: users.values.map { ($0.second, $0.decided) })))
+                            preference: IntervalEstimate(RatioEstimate(units: users.values.map { ($0.second, $0.decided) })))
     }
 
     static func daily(_ shown: [AttributedImpression]) -> [String: [DailyCount]] {
@@ -329,6 +316,19 @@ public struct ExperimentReport: Sendable, Codable {
     /// A guardrail's value for a person: whole numbers without decimals, others to four significant digits.
     public static func format(_ value: Double) -> String {
         value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
+    }
+}
+
+/// A value with its standard error and 95 % confidence interval (normal approximation).
+public struct IntervalEstimate: Sendable, Codable, Equatable {
+    public var value: Double
+    public var standardError: Double
+    public var low: Double
+    public var high: Double
+
+    public init(_ estimate: RatioEstimate) {
+        (value, standardError) = (estimate.value, estimate.standardError)
+        (low, high) = estimate.interval95
     }
 }
 

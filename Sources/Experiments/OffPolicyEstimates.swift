@@ -29,25 +29,13 @@ public struct LoggedRound: Sendable {
 /// when not to trust them: the effective sample size (Σw)² / Σw² (how many rounds the estimate is really
 /// worth), the largest weight and the share of rounds clipped.
 public struct OffPolicyEstimates: Sendable, Codable {
-    public struct Estimate: Sendable, Codable, Equatable {
-        public var value: Double
-        public var standardError: Double
-        public var low: Double
-        public var high: Double
-
-        init(_ e: RatioEstimate) {
-            (value, standardError) = (e.value, e.standardError)
-            (low, high) = e.interval95
-        }
-    }
-
     public var rounds: Int
-    public var ips: Estimate
-    public var snips: Estimate
+    public var ips: IntervalEstimate
+    public var snips: IntervalEstimate
     /// Nil when a round has no reward model prediction.
-    public var doublyRobust: Estimate?
+    public var doublyRobust: IntervalEstimate?
     /// The logged rewards' mean: the logging policy's own value, for comparison.
-    public var logged: Estimate
+    public var logged: IntervalEstimate
     public var effectiveSampleSize: Double
     public var largestWeight: Double
     public var clip: Double?
@@ -95,9 +83,9 @@ public struct OffPolicyEstimates: Sendable, Codable {
             units[key] = u
         }
         let sums = order.map { units[$0]! }
-        ips = Estimate(RatioEstimate(units: sums.map { ($0.wr, $0.n) }))
-        snips = Estimate(RatioEstimate(units: sums.map { ($0.wr, $0.w) }))
-        doublyRobust = robust ? Estimate(RatioEstimate(units: sums.map { ($0.dr, $0.n) })) : nil
-        logged = Estimate(RatioEstimate(units: sums.map { ($0.r, $0.n) }))
+        ips = IntervalEstimate(RatioEstimate(units: sums.map { ($0.wr, $0.n) }))
+        snips = IntervalEstimate(RatioEstimate(units: sums.map { ($0.wr, $0.w) }))
+        doublyRobust = robust ? IntervalEstimate(RatioEstimate(units: sums.map { ($0.dr, $0.n) })) : nil
+        logged = IntervalEstimate(RatioEstimate(units: sums.map { ($0.r, $0.n) }))
     }
 }

@@ -123,7 +123,7 @@ struct ExperimentReportCommand: Command {
 
     /// The report for a person: a table per surface, the differences, the split check, guardrails, the verdict.
     static func lines(_ report: ExperimentReport) -> [String] {
-        func rate(_ e: ExperimentReport.Estimate?) -> String {
+        func rate(_ e: IntervalEstimate?) -> String {
             e.map { String(format: "%.4f [%.4f, %.4f]", $0.value, $0.low, $0.high) } ?? "-"
         }
         var lines = ["experiment \(report.experiment): control \(report.control), metric \(report.primary), attribution window \(report.attributionSeconds) s"]
@@ -217,7 +217,7 @@ struct OffPolicyEstimateCommand: Command {
         }
         let estimates: OffPolicyEstimates
         do { estimates = try OffPolicyEstimates(logged, clip: clip) } catch { throw DataError(.malformedLine, error.description, path: rounds) }
-        func line(_ name: String, _ e: OffPolicyEstimates.Estimate) -> String {
+        func line(_ name: String, _ e: IntervalEstimate) -> String {
             String(format: "%@ %.6f [%.6f, %.6f]", name, e.value, e.low, e.high)
         }
         console.result("\(estimates.rounds) rounds; " + line("logging policy", estimates.logged))
