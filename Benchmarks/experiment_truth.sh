@@ -55,7 +55,8 @@ for seed in $(seq 1 "$runs"); do
     serve "$work/truth.yaml" --experiment "$name" --experiment-surface home --split "home=50,$pair=50"
     simulate "$name" "$((100 + seed))" > /dev/null
     stop
-    verdict=$("$rummage" experiment report --log "$log" --experiment "$name" --split "home=50,$pair=50" --quiet | sed -n 's/^verdict: //p')
+    "$rummage" experiment report --log "$log" --experiment "$name" --split "home=50,$pair=50" --quiet --json > "$work/$name.report"
+    verdict=$(sed -n 's/^verdict: //p' "$work/$name.report")
     line+=" $pair: $verdict;"
     case "$pair:$verdict" in
       home-ranked:"home-ranked beats home"*) wins=$((wins + 1)) ;;
@@ -67,3 +68,16 @@ for seed in $(seq 1 "$runs"); do
 done
 echo "A/B: home-ranked named the winner in $wins of $runs runs, the loser in $losses (bar: at least 19 of 20)"
 echo "A/A: a winner named between identical variants in $aa_calls of $runs runs (bar: at most 1 of 20)"
+# Are the intervals the right width? Over the A/A runs, the spread of the CTR differences against the
+# standard errors the reports gave them.
+python3 - "$work" <<'PY'
+import glob, json, statistics, sys
+differences, errors = [], []
+for path in sorted(glob.glob(sys.argv[1] + "/truth-home-again-*.report")):
+    report = json.loads(open(path).read().strip().split("\n")[-1])
+    c = next(c for c in report["comparisons"] if c["metric"] == "ctr")
+    differences.append(c["absolute"])
+    errors.append((c["high"] - c["low"]) / (2 * 1.96))
+print(f"A/A CTR differences: standard deviation {statistics.stdev(differences):.5f} over {len(differences)} runs; "
+      f"mean reported standard error {statistics.mean(errors):.5f}; {sum(d > 0 for d in differences)} of {len(differences)} positive")
+PY
