@@ -129,7 +129,7 @@ public final class GradientBoostedTrees: @unchecked Sendable {
     public var usesCompleteTrees: Bool { forest != nil }
 
     /// XGBoost's in-place prediction on the caller's buffer (`inplace_predict`: no DMatrix is built).
-    func predictInPlace(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
+    private func predictInPlace(_ values: [Float], columns: Int) throws(RankingError) -> [Float] {
         let rows = Rows(values: values, columns: columns)
         guard rows.count > 0 else { return [] }
         var shape: UnsafePointer<bst_ulong>? = nil
