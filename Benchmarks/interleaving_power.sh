@@ -4,8 +4,11 @@
 # log before its experiments). For each traffic size and seed, on a fresh copy of that log: an A/B split
 # (home against home-ranked) and an interleaving experiment (both rankings in every list, team draft), each
 # with USERS new simulated users of 5 sessions; counts the runs whose verdict names home-ranked better.
+# With MODES="interleave-aa", interleaves home with an identical surface instead and counts the runs that
+# name a preference anyway (interleaving's false positives).
 #
-# Usage: Benchmarks/interleaving_power.sh [SEEDS] [SIZES...]   (defaults 10 and 100 200 400; about 15 minutes)
+# Usage: [MODES="split interleave"] Benchmarks/interleaving_power.sh [SEEDS] [SIZES...]
+#        (defaults 10 and 100 200 400; about 15 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Benchmarks/common.sh
@@ -27,15 +30,19 @@ echo "# Benchmarks/interleaving_power.sh $seeds ${sizes[*]} on $(nproc) cores, $
 cat > "$work/surfaces.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300}
 home-ranked: {retrieval: personalised, candidates: 300, ranker: home-ranker}
+home-again: {retrieval: personalised, candidates: 300}
 YAML
+modes=(${MODES:-split interleave})
 for users in "${sizes[@]}"; do
-  split_right=0 interleaved_right=0
+  split_right=0 interleaved_right=0 aa_calls=0
   for seed in $(seq 1 "$seeds"); do
-    for mode in split interleave; do
+    for mode in "${modes[@]}"; do
       cp "$truth/base.sqlite" "$log"
       name=power-$mode-$users-$seed
-      flags=(--experiment "$name" --experiment-surface home --split home=50,home-ranked=50)
-      [ "$mode" = interleave ] && flags+=(--interleave)
+      other=home-ranked
+      [ "$mode" = interleave-aa ] && other=home-again
+      flags=(--experiment "$name" --experiment-surface home --split "home=50,$other=50")
+      [ "$mode" != split ] && flags+=(--interleave)
       serve "$work/surfaces.yaml" "${flags[@]}"
       simulate "$name" "$((500 + seed))" > /dev/null
       stop
@@ -43,9 +50,18 @@ for users in "${sizes[@]}"; do
       case "$mode:$verdict" in
         split:"home-ranked beats home"*) split_right=$((split_right + 1)) ;;
         interleave:"home-ranked is preferred to home"*) interleaved_right=$((interleaved_right + 1)) ;;
+        interleave-aa:*"is preferred to"*) aa_calls=$((aa_calls + 1)) ;;
       esac
       echo "   $users users, seed $seed, $mode: $verdict" | cut -c1-200
     done
   done
-  echo "$users users × $sessions sessions: A/B named home-ranked better in $split_right of $seeds runs, interleaving in $interleaved_right of $seeds"
+  line="$users users × $sessions sessions:"
+  for mode in "${modes[@]}"; do
+    case $mode in
+      split) line+=" A/B named home-ranked better in $split_right of $seeds runs;" ;;
+      interleave) line+=" interleaving in $interleaved_right of $seeds;" ;;
+      interleave-aa) line+=" interleaving identical rankings named a preference in $aa_calls of $seeds;" ;;
+    esac
+  done
+  echo "${line%;}"
 done
