@@ -143,19 +143,22 @@ public struct ExperimentReport: Sendable, Codable {
             throw ExperimentError("the control '\(asked)' served no impression of '\(options.experiment)' (variants: \(ordered.joined(separator: ", ")))")
         }
         let surfaces = Set(shown.map { $0.impression.surface ?? "" }).sorted()
+        // The group holding every impression of a variant: "*" with several surfaces, else the one surface.
+        let overall = surfaces.count > 1 ? "*" : surfaces[0]
 
         // Per (surface, variant), per user: impressions and what followed them.
+        struct GroupKey: Hashable { var surface: String, variant: String }
         struct Totals { var impressions = 0, views = 0, addToBags = 0, purchases = 0 }
-        var byGroup: [String: [String: Totals]] = [:]   // "surface\u{1F}variant" → user → totals
+        var byGroup: [GroupKey: [String: Totals]] = [:]
         for s in shown {
             let variant = s.impression.attributes["variant"]!, user = s.impression.user!.value
-            for surface in surfaces.count > 1 ? [s.impression.surface ?? "", "*"] : [s.impression.surface ?? ""] {
-                var t = byGroup[surface + "\u{1F}" + variant, default: [:]][user, default: Totals()]
+            for surface in Set([s.impression.surface ?? "", overall]) {
+                var t = byGroup[GroupKey(surface: surface, variant: variant), default: [:]][user, default: Totals()]
                 t.impressions += 1
                 if s.engaged(.view) { t.views += 1 }
                 if s.engaged(.addToBag) { t.addToBags += 1 }
                 if s.engaged(.purchase) { t.purchases += 1 }
-                byGroup[surface + "\u{1F}" + variant, default: [:]][user] = t
+                byGroup[GroupKey(surface: surface, variant: variant), default: [:]][user] = t
             }
         }
         func estimates(_ users: [Totals]) -> [Metric: RatioEstimate] {
@@ -168,7 +171,7 @@ public struct ExperimentReport: Sendable, Codable {
         for surface in (surfaces.count > 1 ? surfaces + ["*"] : surfaces) {
             var controlEstimates: [Metric: RatioEstimate]?
             for variant in [control] + ordered.filter({ $0 != control }) {
-                guard let users = byGroup[surface + "\u{1F}" + variant].map({ Array($0.values) }) else { continue }
+                guard let users = byGroup[GroupKey(surface: surface, variant: variant)].map({ Array($0.values) }) else { continue }
                 let e = estimates(users)
                 groups.append(Group(surface: surface, variant: variant, users: users.count,
                                     impressions: users.reduce(0) { $0 + $1.impressions }, views: users.reduce(0) { $0 + $1.views },
@@ -190,11 +193,9 @@ public struct ExperimentReport: Sendable, Codable {
         var sampleRatio: SampleRatio?
         if let split = options.split {
             let total = Double(split.reduce(0) { $0 + $1.weight })
-            var users: [String: Set<String>] = [:]
-            for s in shown { users[s.impression.attributes["variant"]!, default: []].insert(s.impression.user!.value) }
             let names = split.map(\.variant) + ordered.filter { !splitOrder.contains($0) }
             let shares = names.map { name in split.first { $0.variant == name }.map { Double($0.weight) / total } ?? 0 }
-            let observed = names.map { users[$0]?.count ?? 0 }
+            let observed = names.map { byGroup[GroupKey(surface: overall, variant: $0)]?.count ?? 0 }
             let statistic = ChiSquare.statistic(observed: observed, shares: shares)
             // A variant served without a configured weight is a mismatch whatever the statistic says.
             let unexpected = zip(shares, observed).contains { $0.0 == 0 && $0.1 > 0 }
