@@ -92,7 +92,7 @@ let package = Package(
 
         // Layer 5: the command line (argument parsing, printing, exit codes).
         .target(name: "RummageCLI",
-                dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Experiments", "Features",
+                dependencies: ["CSystemd", "ArgumentParsing", "Backends", "BenchmarkHarness", "BuildInfo", "Catalogue", "Datasets", "Simulation", "Evaluation", "Events", "Experiments", "Features", "Ranking",
                                "HTTPServer", "LinearAlgebra", "Pipeline", "Registry", "Reporting", "RummageAPI", "RummageClient", "RummageCore",
                                "Serving", "Storage", "Telemetry", "Training", "TwoTower", "VectorSearch"]),
 

@@ -1,5 +1,6 @@
 import BuildInfo
 import Events
+import Experiments
 import Features
 import Foundation
 import Ranking
@@ -29,6 +30,23 @@ public enum RankerPipeline {
     /// The version's metric: `ndcg@20`; `[retrieval]` and `[logged]` suffixes name the other orders'.
     public static let metric = "ndcg@\(cutoff)"
 
+    /// The gate's off-policy check: the candidate's CTR against the champion's (retrieval's order when the
+    /// alias holds none), estimated (doubly robust, `RankerOffPolicyEvaluation`) on the fully explored lists
+    /// of `surface` that the ranker did not train on.
+    public struct OffPolicyGate: Sendable {
+        public var surface: String
+        /// The lower end of the uplift's 95 % interval must reach this.
+        public var minimumUplift: Double
+        /// The estimate is refused as too weak below this effective sample size (`OffPolicyEstimates`).
+        public var minimumEffectiveSampleSize: Double
+
+        public static let defaultMinimumEffectiveSampleSize = 1_000.0
+
+        public init(surface: String, minimumUplift: Double = 0, minimumEffectiveSampleSize: Double = Self.defaultMinimumEffectiveSampleSize) {
+            (self.surface, self.minimumUplift, self.minimumEffectiveSampleSize) = (surface, minimumUplift, minimumEffectiveSampleSize)
+        }
+    }
+
     public struct Result: Sendable {
         public var manifest: Manifest
         public var gate: GateReport
@@ -56,7 +74,7 @@ public enum RankerPipeline {
     /// Trains, evaluates, gates and registers the ranker of `surface` from `events` (the log as of a time);
     /// promotes it to `alias` when blessed.
     public static func run(events: [Event], data: String, logSequence: Int64?, surface: String, registry: ModelRegistry,
-                           model: String, alias: String, settings: HyperParameters, threads: Int,
+                           model: String, alias: String, settings: HyperParameters, threads: Int, offPolicy: OffPolicyGate? = nil,
                            progress: @Sendable (String) -> Void) throws -> Result {
         let parameters = try parameters(settings, threads: threads)
         let set = RankerTrainingSet.build(events: events, options: .init(surface: surface))
@@ -89,7 +107,7 @@ public enum RankerPipeline {
                                            validation.ndcgPerGroup(scores: retrievalScores, cutoff: cutoff)).compactMap { a, b in
             a.flatMap { a in b.map { a - $0 } }
         })
-        let metrics: [String: Double] = [
+        var metrics: [String: Double] = [
             metric: ranked, metric + "[retrieval]": retrievalOrder,
             metric + "[logged]": validation.meanNDCG(scores: shownOrder, cutoff: cutoff),
             metric + "_gain": gain.value, metric + "_gain_low": gain.interval95.low, metric + "_gain_high": gain.interval95.high,
@@ -118,6 +136,12 @@ public enum RankerPipeline {
             checks.append(.init(name: "\(metric) ≥ v\(version)'s − \(tolerance)", passed: ranked >= previous - tolerance,
                                 detail: String(format: "%.4f against %.4f", ranked, previous)))
         }
+        if let offPolicy {
+            let (check, values) = try offPolicyChecks(offPolicy, events: events, set: set, ranker: ranker, registry: registry, model: model,
+                                                      champion: champion, threads: threads, progress: progress)
+            checks += check
+            metrics.merge(values) { $1 }
+        }
         let reloaded = try GradientBoostedTrees(modelJSON: json).predict(validation.values, columns: columns)
         checks.append(.init(name: "artifact loads and answers", passed: reloaded == scores,
                             detail: "\(RankerFiles.model) scores the \(validation.count) held-out rows " + (reloaded == scores ? "as trained" : "differently")))
@@ -142,5 +166,36 @@ public enum RankerPipeline {
             progress("ranker: \(alias) → v\(stored.version)")
         }
         return Result(manifest: stored, gate: gate)
+    }
+
+    /// The off-policy gate's checks (uplift's lower bound, effective sample size) and the metrics it records.
+    static func offPolicyChecks(_ gate: OffPolicyGate, events: [Event], set: RankerTrainingSet, ranker: GradientBoostedTrees, registry: ModelRegistry,
+                                model: String, champion: Int?, threads: Int,
+                                progress: @Sendable (String) -> Void) throws -> ([GateReport.Check], [String: Double]) {
+        let upliftName = String(format: "off-policy CTR uplift ≥ %g (95 %% lower bound)", gate.minimumUplift)
+        let sizeName = String(format: "off-policy effective sample size ≥ %g", gate.minimumEffectiveSampleSize)
+        let explored = ExploredLists.build(events: events, surface: gate.surface) { !set.trainingLists.contains($0) }
+        guard !explored.lists.isEmpty else {
+            let detail = "no fully explored lists of surface '\(gate.surface)' that the ranker did not train on (docs/experiments.md, \"Off-policy evaluation of a ranker\")"
+            return ([.init(name: upliftName, passed: false, detail: detail), .init(name: sizeName, passed: false, detail: detail)], [:])
+        }
+        let baseline = try champion.map { version in
+            try RankerFiles.load(files: try registry.verify(model, version), version: "\(model) v\(version)", columns: RankingFeatures.names, threads: threads)
+        }
+        let evaluation = try RankerOffPolicyEvaluation(explored, rows: explored.rankerRows(events: events), candidate: ranker, baseline: baseline)
+        let against = champion.map { "v\($0)" } ?? "retrieval's order"
+        let candidate = evaluation.candidate.doublyRobust!, reference = evaluation.baseline.doublyRobust!, uplift = evaluation.uplift.doublyRobust!
+        let size = evaluation.candidate.effectiveSampleSize
+        progress(String(format: "ranker: off-policy on %d explored lists of '%@': CTR %.4f against %.4f (%@), uplift %+.4f [%+.4f, %+.4f], effective sample size %.0f",
+                        evaluation.lists, gate.surface, candidate.value, reference.value, against, uplift.value, uplift.low, uplift.high, size))
+        let checks: [GateReport.Check] = [
+            .init(name: upliftName, passed: uplift.low >= gate.minimumUplift,
+                  detail: String(format: "%+.4f [%+.4f, %+.4f]: CTR %.4f against %.4f (%@), doubly robust, %d explored lists",
+                                 uplift.value, uplift.low, uplift.high, candidate.value, reference.value, against, evaluation.lists)),
+            .init(name: sizeName, passed: size >= gate.minimumEffectiveSampleSize,
+                  detail: String(format: "%.0f of %d slots", size, evaluation.candidate.rounds)),
+        ]
+        return (checks, ["ope_ctr": candidate.value, "ope_ctr_baseline": reference.value, "ope_uplift": uplift.value, "ope_uplift_low": uplift.low,
+                         "ope_uplift_high": uplift.high, "ope_effective_sample_size": size, "ope_lists": Double(evaluation.lists)])
     }
 }

@@ -38,6 +38,8 @@ public struct RankerTrainingSet: Sendable {
     public var engaged: Int
     /// Whether the held-out lists are fully explored ones (see the type's description).
     public var validationRandomized: Bool
+    /// The `ranking_id`s of the lists in `training`: evaluation elsewhere leaves them out.
+    public var trainingLists: Set<String>
 
     /// Builds the set from `events` (the log as read, any order).
     public static func build(events: [Event], options: Options) -> RankerTrainingSet {
@@ -77,9 +79,11 @@ public struct RankerTrainingSet: Sendable {
             }
             return GradientBoostedTrees.Rows(values: values, columns: RankingFeatures.names.count, labels: labels, groups: groups)
         }
-        return RankerTrainingSet(training: assemble(ordered.filter { !heldOut.contains($0.0) }),
+        let training = ordered.filter { !heldOut.contains($0.0) && $0.1.contains { shown[$0].label > 0 } }
+        return RankerTrainingSet(training: assemble(training),
                                  validation: assemble(ordered.filter { heldOut.contains($0.0) }),
                                  impressions: shown.count, engaged: shown.count { $0.label > 0 },
-                                 validationRandomized: randomized.count >= options.minimumRandomizedLists)
+                                 validationRandomized: randomized.count >= options.minimumRandomizedLists,
+                                 trainingLists: Set(training.map(\.0)))
     }
 }

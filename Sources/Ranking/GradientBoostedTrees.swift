@@ -232,6 +232,23 @@ public final class GradientBoostedTrees: @unchecked Sendable {
 public enum RankerFiles {
     public static let model = "ranker.json"
     public static let columns = "ranker-features.json"
+
+    /// The ranker among a registered version's `files` (name → path, as the registry verified them),
+    /// named `version` in errors; refused when the version is not a ranker or its ranker reads other
+    /// columns than `columns` (the features this build computes).
+    public static func load(files: [String: String], version: String, columns: [String], threads: Int) throws(RankingError) -> GradientBoostedTrees {
+        guard let modelPath = files[model], let columnsPath = files[self.columns] else {
+            throw RankingError("\(version) is not a ranker (no \(model) and \(self.columns)): train it with 'rummage ranker train'")
+        }
+        let description = FileManager.default.contents(atPath: columnsPath)
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        guard let read = description?["columns"] as? [String], read == columns else {
+            throw RankingError("\(version) reads other columns than this build computes (\(columns.joined(separator: ", "))): "
+                               + "retrain it with this version of rummage")
+        }
+        guard let json = FileManager.default.contents(atPath: modelPath) else { throw RankingError("\(modelPath): cannot read") }
+        return try GradientBoostedTrees(modelJSON: [UInt8](json), threads: threads)
+    }
 }
 
 /// A refusal from XGBoost or of the rows given to it, with XGBoost's own message.

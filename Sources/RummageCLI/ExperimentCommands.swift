@@ -2,7 +2,11 @@ import ArgumentParsing
 import Backends
 import Events
 import Experiments
+import Features
 import Foundation
+import Pipeline
+import Ranking
+import Registry
 import RummageClient
 import RummageCore
 
@@ -229,6 +233,116 @@ struct OffPolicyEstimateCommand: Command {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             console.result(String(decoding: try encoder.encode(estimates), as: UTF8.self))
+        }
+    }
+}
+
+/// `rummage ope ranker`: a registered ranker's CTR estimated off-policy from a surface's fully explored lists.
+struct OffPolicyRankerCommand: Command {
+    static let configuration = CommandConfiguration(
+        name: "ope ranker",
+        abstract: "Estimate a registered ranker's CTR, and its uplift over a baseline, from a surface's fully explored lists in the log.",
+        discussion: """
+        The lists: impressions of --surface whose every slot was drawn uniformly from the candidates the
+        list logged (a surface with exploration_share: 1 and exploration_temperature: 1000000 logs them).
+        The ranker orders each list's candidates (its features point in time) and would show its first
+        listings in the list's slots; a slot's reward is a view of the listing shown there within the
+        attribution window. IPS, SNIPS and doubly robust estimates of the ranker's CTR and the baseline's,
+        and the uplift paired slot by slot, each with a 95 % interval (users as units), beside the effective
+        sample size. Valid when a slot's engagement depends on the listing and the slot, not on the rest of
+        the list; re-ranking rules are not applied (docs/experiments.md, "Off-policy evaluation of a ranker").
+        """,
+        options: [
+            .value("log", "PATH", help: "Event log: a SQLite file or a postgresql:// URI.", default: ".rummage/events.sqlite"),
+            .value("surface", "NAME", help: "The surface whose fully explored lists are evaluated on.", required: true),
+            .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
+            .value("model", "NAME", help: "Registered model name of the ranker, e.g. home-ranker.", required: true),
+            .value("version", "V", help: "The version or alias evaluated.", default: "champion"),
+            .value("baseline", "V", help: "The version or alias compared with, or 'retrieval' (retrieval's order).", default: "retrieval"),
+            .value("from", "UNIX", help: "Lists shown at or after this time (event time, seconds)."),
+            .value("to", "UNIX", help: "Lists shown before this time."),
+            .value("attribution-window", "SECONDS", help: "How long after an impression a view counts.", default: "3600"),
+            .flag("json", help: "Print the estimates as one JSON object on the last line of stdout."),
+            .flag("quiet", help: "No progress on stderr."),
+        ])
+
+    let log: String
+    let surface: String
+    let registry: ModelRegistry
+    let model: String
+    let version: String
+    let baseline: String
+    let from: Int64?
+    let to: Int64?
+    let attributionSeconds: Int64
+    let json: Bool
+    let quiet: Bool
+
+    init(_ arguments: ParsedArguments) throws {
+        log = try arguments.requiredString("log")
+        surface = try arguments.requiredString("surface")
+        registry = ModelRegistry(root: try arguments.requiredString("registry"))
+        model = try arguments.requiredString("model")
+        version = try arguments.requiredString("version")
+        baseline = try arguments.requiredString("baseline")
+        from = try arguments.int("from", in: 0...Int(Int32.max) * 4).map(Int64.init)
+        to = try arguments.int("to", in: 0...Int(Int32.max) * 4).map(Int64.init)
+        attributionSeconds = Int64(try arguments.requiredInt("attribution-window", in: 1...30 * 86_400))
+        json = arguments.flag("json")
+        quiet = arguments.flag("quiet")
+    }
+
+    func run(output: CommandOutput) throws {
+        let console = Console(output: output, quiet: quiet)
+        func ranker(_ reference: String) throws -> (name: String, trees: GradientBoostedTrees) {
+            let number = try registry.resolve(model, reference)
+            return ("\(model) v\(number)", try RankerFiles.load(files: try registry.verify(model, number), version: "\(model) v\(number)",
+                                                                 columns: RankingFeatures.names, threads: Parallel.defaultThreadCount))
+        }
+        let candidate = try ranker(version)
+        let reference = baseline == "retrieval" ? nil : try ranker(baseline)
+        let eventLog = try openExistingEventLog(log)
+        var events: [Event] = []
+        try eventLog.readAll { events.append($0) }
+        console.progress("ope ranker: read \(events.count) events from \(log)")
+        // Lists by their first impression's time.
+        var listTimes: [String: Int64] = [:]
+        for e in events where e.type == .impression && e.surface == surface && e.position == 0 { if let id = e.rankingID { listTimes[id] = e.timestamp } }
+        let explored = ExploredLists.build(events: events, surface: surface, attributionSeconds: attributionSeconds) { id in
+            guard let time = listTimes[id] else { return false }
+            return time >= (from ?? .min) && time < (to ?? .max)
+        }
+        let skipped = explored.skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        console.progress("ope ranker: \(explored.lists.count) fully explored lists of surface '\(surface)'" + (skipped.isEmpty ? "" : "; skipped: \(skipped)"))
+        guard !explored.lists.isEmpty else {
+            throw DataError(.malformedLine, "no fully explored lists of surface '\(surface)' in the log (a surface with exploration_share: 1 "
+                            + "and exploration_temperature: 1000000 logs them; docs/experiments.md)", path: log)
+        }
+        let evaluation = try RankerOffPolicyEvaluation(explored, rows: explored.rankerRows(events: events), candidate: candidate.trees,
+                                                       baseline: reference?.trees)
+        func line(_ name: String, _ e: IntervalEstimate) -> String { String(format: "%@ %.4f [%.4f, %.4f]", name, e.value, e.low, e.high) }
+        func estimates(_ e: OffPolicyEstimates) -> String {
+            [line("IPS", e.ips), line("SNIPS", e.snips), line("DR", e.doublyRobust!)].joined(separator: "; ")
+                + String(format: "; effective sample size %.0f", e.effectiveSampleSize)
+        }
+        let baselineName = reference?.name ?? "retrieval's order"
+        console.result("\(evaluation.lists) explored lists, \(evaluation.candidate.rounds) slots; "
+                       + line("CTR as shown (uniform draw)", evaluation.candidate.logged))
+        console.result("\(candidate.name) CTR: " + estimates(evaluation.candidate))
+        console.result("\(baselineName) CTR: " + estimates(evaluation.baseline))
+        func change(_ name: String, _ e: IntervalEstimate) -> String { String(format: "%@ %+.4f [%+.4f, %+.4f]", name, e.value, e.low, e.high) }
+        console.result("uplift over \(baselineName): " + change("DR", evaluation.uplift.doublyRobust!) + "; " + change("IPS", evaluation.uplift.ips))
+        if json {
+            struct Body: Encodable {
+                var surface: String, candidate: String, baseline: String, lists: Int
+                var candidateEstimates: OffPolicyEstimates, baselineEstimates: OffPolicyEstimates, uplift: OffPolicyUplift
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            console.result(String(decoding: try encoder.encode(Body(surface: surface, candidate: candidate.name, baseline: baselineName,
+                                                                    lists: evaluation.lists, candidateEstimates: evaluation.candidate,
+                                                                    baselineEstimates: evaluation.baseline, uplift: evaluation.uplift)),
+                                  as: UTF8.self))
         }
     }
 }

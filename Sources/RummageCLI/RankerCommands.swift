@@ -19,7 +19,11 @@ struct RankerTrainCommand: Command {
         features computed point in time (docs/serving.md, "Learned ranker"). The newest 20 % of lists are
         held out: NDCG@20 of the ranker, of retrieval's order and of the order shown are the version's
         metrics. The gate asks the ranker to beat retrieval's order and to stay within 0.005 of the version
-        the alias holds; a blessed version moves the alias.
+        the alias holds; a blessed version moves the alias. With --ope-surface it also asks for an
+        off-policy CTR uplift over the alias's version (or retrieval's order) on that surface's fully
+        explored lists the ranker did not train on: the lower end of the 95 % interval at least
+        --ope-min-uplift, with an effective sample size of at least --ope-min-ess (docs/experiments.md,
+        "Off-policy evaluation of a ranker").
 
         Settings (--set): rounds (100), max_depth (6), eta (0.1), min_child_weight (1), subsample (1),
         lambda (1), objective (rank:ndcg, LambdaMART; or binary:logistic), seed (42).
@@ -34,6 +38,10 @@ struct RankerTrainCommand: Command {
             .value("alias", "NAME", help: "The alias a blessed version moves.", default: "champion"),
             .value("as-of", "UNIX", help: "Use the events before this time (default: all)."),
             .repeated("set", "KEY=VALUE", help: "A training setting, e.g. rounds=300."),
+            .value("ope-surface", "NAME", help: "Gate on an off-policy CTR uplift estimated on this surface's fully explored lists."),
+            .value("ope-min-uplift", "X", help: "The least lower bound (95 %) of the off-policy CTR uplift.", default: "0"),
+            .value("ope-min-ess", "N", help: "The least effective sample size of the off-policy estimate.",
+                   default: String(Int(RankerPipeline.OffPolicyGate.defaultMinimumEffectiveSampleSize))),
             .value("threads", "N", help: "XGBoost's threads.", default: String(Parallel.defaultThreadCount)),
             .flag("json", help: "Print the result as one JSON object on the last line of stdout."),
             .flag("quiet", help: "No progress on stderr."),
@@ -47,6 +55,7 @@ struct RankerTrainCommand: Command {
     let asOf: Int64?
     let settings: [(key: String, value: String)]
     let threads: Int
+    let offPolicy: RankerPipeline.OffPolicyGate?
     let json: Bool
     let quiet: Bool
 
@@ -59,6 +68,9 @@ struct RankerTrainCommand: Command {
         asOf = try arguments.int("as-of", in: 0...Int(Int32.max) * 4).map(Int64.init)
         settings = try arguments.keyValues("set")
         threads = try arguments.requiredInt("threads", in: 1...1024)
+        let minimumUplift = try arguments.double("ope-min-uplift", in: -1...1)!
+        let minimumSize = try arguments.double("ope-min-ess", in: 0...1e12)!
+        offPolicy = arguments.string("ope-surface").map { .init(surface: $0, minimumUplift: minimumUplift, minimumEffectiveSampleSize: minimumSize) }
         json = arguments.flag("json")
         quiet = arguments.flag("quiet")
     }
@@ -72,7 +84,7 @@ struct RankerTrainCommand: Command {
         console.progress("ranker: read \(events.count) events from \(log)")
         let result = try RankerPipeline.run(
             events: events, data: "log:\(log)" + (asOf.map { " as of \($0)" } ?? ""), logSequence: sequence, surface: surface,
-            registry: registry, model: model, alias: alias, settings: HyperParameters(settings), threads: threads,
+            registry: registry, model: model, alias: alias, settings: HyperParameters(settings), threads: threads, offPolicy: offPolicy,
             progress: { console.progress($0) })
         let m = result.manifest
         let metric = RankerPipeline.metric

@@ -44,8 +44,10 @@ final class ImpressionLog: @unchecked Sendable {
     /// Logs `answer`'s listings; `retrievalScores[k]` is the score retrieval gave listing `k` (what a learned
     /// ranker reads as a feature), kept as the attribute `retrieval_score`; with exploration,
     /// `propensities[k]` the probability it was chosen for its slot (`propensity`); when interleaved,
-    /// `teams[k]` the variant that placed it (`team`).
-    func record(_ answer: SurfaceRecommendations, retrievalScores: [Float]?, propensities: [Double]? = nil, teams: [String]? = nil) {
+    /// `teams[k]` the variant that placed it (`team`); a fully explored list's `candidates` go on its first
+    /// impression (`LoggedCandidates`).
+    func record(_ answer: SurfaceRecommendations, retrievalScores: [Float]?, propensities: [Double]? = nil, teams: [String]? = nil,
+                candidates: [(item: String, score: Float)]? = nil) {
         precondition([retrievalScores?.count, propensities?.count, teams?.count].allSatisfy { ($0 ?? answer.items.count) == answer.items.count })
         let now = Int64(Date().timeIntervalSince1970)
         let events = answer.items.enumerated().map { position, item in
@@ -59,6 +61,7 @@ final class ImpressionLog: @unchecked Sendable {
             event.rankingID = answer.rankingID
             event.position = position
             if let experiment = answer.experiment { event.attributes["experiment"] = experiment }
+            if position == 0, let candidates { event.attributes[LoggedCandidates.attribute] = LoggedCandidates.encode(candidates) }
             return event
         }
         let dropped = pending.withLock { buffer -> Int in

@@ -393,7 +393,10 @@ public final class RecommendationService: Sendable {
         if measuresRequests { metrics.record(variant: variant, empty: answer.items.isEmpty, fallback: answer.fallback, unservable: unservable) }
         let inExperiment = !asTeam && (experiment.map { $0.surface == nil || $0.surface == requested.name } ?? false)
         if let impressions, !asTeam, inExperiment || surface.logsImpressions, user != nil {
-            impressions.record(answer, retrievalScores: order.map { retrieved[$0].score }, propensities: propensities)
+            // A fully explored list (its first slot sampled too) keeps what it was sampled from, for off-policy evaluation.
+            let explored = (propensities?.first ?? 1) < 1
+            impressions.record(answer, retrievalScores: order.map { retrieved[$0].score }, propensities: propensities,
+                               candidates: explored ? ranking.map { (retrieved[$0].item, retrieved[$0].score) } : nil)
             if inExperiment {
                 rankingVariants.withLock { maps in
                     maps.current[answer.rankingID] = variant

@@ -38,17 +38,8 @@ final class SurfaceRanker: Sendable {
 
     private static func load(registry: ModelRegistry, model: String, version: Int) throws -> (version: Int, trees: GradientBoostedTrees) {
         let files = try registry.verify(model, version)
-        guard let modelPath = files[RankerFiles.model], let featuresPath = files[RankerFiles.columns] else {
-            throw SurfaceError("\(model) v\(version) is not a ranker (no \(RankerFiles.model) and \(RankerFiles.columns)): "
-                               + "train it with 'rummage ranker train'")
-        }
-        let description = (FileManager.default.contents(atPath: featuresPath))
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-        guard let columns = description?["columns"] as? [String], columns == RankingFeatures.names else {
-            throw SurfaceError("\(model) v\(version) reads other columns than this server computes (\(RankingFeatures.names.joined(separator: ", "))): "
-                               + "retrain it with this version of rummage")
-        }
-        guard let json = FileManager.default.contents(atPath: modelPath) else { throw SurfaceError("\(modelPath): cannot read") }
-        return (version, try GradientBoostedTrees(modelJSON: [UInt8](json), threads: 1))
+        do {
+            return (version, try RankerFiles.load(files: files, version: "\(model) v\(version)", columns: RankingFeatures.names, threads: 1))
+        } catch { throw SurfaceError(error.message) }
     }
 }

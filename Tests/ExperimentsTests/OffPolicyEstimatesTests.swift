@@ -54,3 +54,23 @@ import Testing
         #expect(e.effectiveSampleSize < 20_000 && e.effectiveSampleSize > 2_000, "\(e.effectiveSampleSize)")
     }
 }
+
+@Suite struct OffPolicyUpliftTests {
+    /// The knownAnswer rounds with two targets: always action 0 (worth 0.5) and always action 1 (worth 0.5):
+    /// the paired differences by hand, and refusals of rounds that are not the same.
+    @Test func pairedDifferencesByHand() throws {
+        let logged = [(0, 1.0), (0, 0.0), (1, 1.0), (1, 0.0), (1, 1.0)]
+        func rounds(_ target: [Double]) -> [LoggedRound] {
+            logged.map { LoggedRound(action: $0.0, reward: $0.1, propensity: 0.5, target: target, predicted: [0.4, 0.6]) }
+        }
+        let uplift = try OffPolicyUplift(candidate: rounds([0, 1]), baseline: rounds([1, 0]))
+        // IPS terms (w₁ − w₀) r: −2, 0, 2, 0, 2 → 0.4.
+        #expect(abs(uplift.ips.value - 0.4) < 1e-12)
+        // DR terms: 0.6 − 0.4 + (w₁ − w₀)(r − q̂(a)): 0.2 − 1.2, 0.2 + 0.8, 0.2 + 0.8, 0.2 − 1.2, 0.2 + 0.8 → 0.2.
+        #expect(abs(uplift.doublyRobust!.value - 0.2) < 1e-12)
+        var other = rounds([1, 0])
+        other[2].reward = 0
+        #expect(throws: ExperimentError.self) { _ = try OffPolicyUplift(candidate: rounds([0, 1]), baseline: other) }
+        #expect(throws: ExperimentError.self) { _ = try OffPolicyUplift(candidate: rounds([0, 1]), baseline: Array(rounds([1, 0]).prefix(2))) }
+    }
+}

@@ -61,6 +61,7 @@ import Testing
         // Lists r0–r2 train (r2 has no engagement and is left out), r3–r4 are held out (r4 has none).
         #expect(set.training.groups == [3, 3] && set.training.labels == [0, 4, 0, 0, 0, 2])
         #expect(set.validation.groups == [3] && set.validation.labels == [1, 0, 0])
+        #expect(set.trainingLists == ["r0", "r1"])
         let columns = RankingFeatures.names.count
         #expect(set.training.columns == columns && set.training.values.count == 6 * columns)
         let score = RankingFeatures.names.firstIndex(of: "retrieval_score")!, price = RankingFeatures.names.firstIndex(of: "log_price")!

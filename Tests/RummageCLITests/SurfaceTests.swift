@@ -27,6 +27,8 @@ import Training
             try surface("explore", .init(retrieval: .personalised, candidates: 40, logImpressions: true, explorationShare: 0.5,
                                          explorationTemperature: 0.05)),
             try surface("diverse", .init(retrieval: .personalised, candidates: 80, maxPerCategory: 2)),
+            try surface("uniform", .init(retrieval: .personalised, candidates: 30, logImpressions: true, explorationShare: 1,
+                                         explorationTemperature: 1_000_000)),
         ]
         let service = try RecommendationService(registry: ModelRegistry(root: s.dir + "/registry"), model: "mp", reference: "champion",
                                                 logPath: s.dir + "/events.sqlite", surfaces: surfaces)
@@ -116,12 +118,28 @@ import Training
         #expect(loggedPropensities.count == 10 && zip(loggedPropensities, propensities).allSatisfy { abs($0 - $1) < 1e-12 })
         #expect(loggedPropensities.allSatisfy { $0 > 0 && $0 <= 1 } && exploredImpressions.map(\.position!) == Array(0..<10)
                 && Set(exploredImpressions.map(\.rankingID)) == [explored["ranking_id"] as? String])
-        let impressions = logged.filter { $0.surface != "explore" }
+        #expect(exploredImpressions.allSatisfy { $0.attributes[LoggedCandidates.attribute] == nil }, "not fully explored: no candidates")
+        let impressions = logged.filter { $0.surface != "explore" && $0.surface != "uniform" }
         #expect(impressions.count == 20)
         #expect(impressions.allSatisfy { $0.surface == "new_in" && $0.user?.value == user && $0.rankingID == newIn["ranking_id"] as? String })
         // Each carries the score retrieval gave it, what a learned ranker reads.
         let served = (newIn["items"] as? [[String: Any]] ?? []).compactMap { ($0["score"] as? Double).map(Float.init) }
         #expect(impressions.sorted { $0.position! < $1.position! }.compactMap { $0.attributes["retrieval_score"].flatMap(Float.init) } == served)
+
+        // A fully explored list (every slot drawn, near uniformly) keeps its 30 candidates on its first impression:
+        // off-policy evaluation reads it as one list of ten slots, each listing among the candidates.
+        let uniform = try s.get(router, "/v1/surfaces/uniform/recommendations?user=\(user)&k=10")
+        service.flushImpressions()
+        logged = []
+        try SQLiteEventLog(path: s.dir + "/events.sqlite").readAll { logged.append($0) }
+        let drawn = logged.filter { $0.surface == "uniform" }.sorted { $0.position! < $1.position! }
+        let candidates = try #require(drawn.first?.attributes[LoggedCandidates.attribute].flatMap(LoggedCandidates.decode))
+        #expect(candidates.count == 30 && Set(s.items(uniform)).isSubset(of: candidates.map(\.item)))
+        #expect(drawn.dropFirst().allSatisfy { $0.attributes[LoggedCandidates.attribute] == nil })
+        #expect(drawn.enumerated().allSatisfy { j, e in abs(Double(e.attributes["propensity"]!)! * Double(30 - j) - 1) < 1e-4 })
+        let lists = ExploredLists.build(events: logged, surface: "uniform")
+        #expect(lists.lists.count == 1 && lists.skipped.isEmpty && lists.lists[0].slots.map { candidates[$0.candidate].item } == s.items(uniform))
+        #expect(ExploredLists.build(events: logged, surface: "explore").lists.isEmpty)
     }
 
     /// A surface with a learned ranker: its candidates are ordered by the ranker's score (explained beside
