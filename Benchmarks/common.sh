@@ -59,3 +59,35 @@ marketplace_world() {
   "$rummage" pipeline run --pipeline "$work/pipeline.json" --quiet > "$work/pipeline.out" || [ $? -eq 3 ]
   head -n 1 "$work/pipeline.out" | sed 's/^/   /'
 }
+# workspace NAME: a fresh .rummage/NAME holding its own copy of a release build of rummage ($rummage: a
+# rebuild during the run changes nothing), and the variables the helpers above use.
+workspace() {
+  swift build -c release --product rummage > "/tmp/$1.build" 2>&1 || { tail -n 30 "/tmp/$1.build"; exit 1; }
+  work=.rummage/$1
+  rm -rf "$work" && mkdir -p "$work"
+  cp .build/release/rummage "$work/rummage"
+  rummage=$PWD/$work/rummage
+  data=$work/marketplace log=$work/events.sqlite registry=$work/registry
+  server=""
+  trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
+  port=$(free_port)
+}
+# ranker_world: the world of experiment_truth.sh and ope_truth.sh: marketplace_world 3000 6000 120000 11,
+# then 3,000 simulated users × 5 sessions (80 % on home, 20 % on fully explored lists) whose impressions
+# train the home ranker (home-ranker); the log is kept as $work/base.sqlite.
+ranker_world() {
+  echo "== 1. marketplace (3,000 users, 6,000 listings, 120,000 events), log, retrieval model"
+  marketplace_world 3000 6000 120000 11
+  echo "== 2. impressions for the ranker (3,000 users × 5 sessions, 20 % on fully explored lists), the home ranker"
+  cat > "$work/collect.yaml" <<'YAML'
+home: {retrieval: personalised, candidates: 300, log_impressions: true, exploration_share: 0.1}
+home-random: {retrieval: personalised, candidates: 40, exploration_share: 1, exploration_temperature: 1000}
+YAML
+  serve "$work/collect.yaml" --experiment collect --experiment-surface home --split home=80,home-random=20
+  (users=3000 sessions=5 simulate collect 1 --control home > /dev/null)
+  stop
+  "$rummage" ranker train --log "$log" --registry "$registry" --surface home --model home-ranker > "$work/ranker.out" 2>&1 \
+    || { tail -n 20 "$work/ranker.out"; exit 1; }
+  grep -E "held-out" "$work/ranker.out" | sed 's/^/   /'
+  cp "$log" "$work/base.sqlite"
+}

@@ -15,32 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Benchmarks/common.sh
 users=${1:-1500} sessions=${2:-1} runs=${3:-8}
-swift build -c release --product rummage > /tmp/ope_truth.build 2>&1 || { tail -n 30 /tmp/ope_truth.build; exit 1; }
-work=.rummage/ope-truth
-rm -rf "$work" && mkdir -p "$work"
-cp .build/release/rummage "$work/rummage"   # its own copy: a rebuild during the run changes nothing
-rummage=$PWD/$work/rummage
-data=$work/marketplace log=$work/events.sqlite registry=$work/registry
-server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
-port=$(free_port)
+workspace ope-truth
 echo "# Benchmarks/ope_truth.sh $users $sessions $runs on $(nproc) cores, $(git rev-parse --short HEAD)"
 
-echo "== 1. marketplace (3,000 users, 6,000 listings, 120,000 events), log, retrieval model"
-marketplace_world 3000 6000 120000 11
-
-echo "== 2. impressions for the ranker (3,000 users × 5 sessions, 20 % on fully explored lists), the home ranker"
-cat > "$work/collect.yaml" <<'YAML'
-home: {retrieval: personalised, candidates: 300, log_impressions: true, exploration_share: 0.1}
-home-random: {retrieval: personalised, candidates: 40, exploration_share: 1, exploration_temperature: 1000}
-YAML
-serve "$work/collect.yaml" --experiment collect --experiment-surface home --split home=80,home-random=20
-(users=3000 sessions=5 simulate collect 1 --control home > /dev/null)
-stop
-"$rummage" ranker train --log "$log" --registry "$registry" --surface home --model home-ranker > "$work/ranker.out" 2>&1 \
-  || { tail -n 20 "$work/ranker.out"; exit 1; }
-grep -E "held-out" "$work/ranker.out" | sed 's/^/   /'
-cp "$log" "$work/base.sqlite"
+ranker_world
 
 echo "== 3. $runs runs, each from the same log and with its own seed: (a) explored, (b) ranked, (c) retrieval's order"
 cat > "$work/explore.yaml" <<'YAML'

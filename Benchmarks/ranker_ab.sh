@@ -18,19 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Benchmarks/common.sh
 users=${1:-4000} sessions=${2:-5}
-swift build -c release --product rummage > /tmp/ranker_ab.build 2>&1 || { tail -n 30 /tmp/ranker_ab.build; exit 1; }
-rummage=$PWD/.build/release/rummage
-work=.rummage/ranker-ab
-rm -rf "$work" && mkdir -p "$work"
-data=$work/marketplace log=$work/events.sqlite registry=$work/registry
-server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; true' EXIT
+workspace ranker-ab
 echo "# Benchmarks/ranker_ab.sh $users $sessions on $(nproc) cores, $(git rev-parse --short HEAD)"
 
 echo "== 1. marketplace (5,000 users, 10,000 listings, 250,000 events), log, retrieval model"
 marketplace_world 5000 10000 250000 7
-
-port=$(free_port)
 
 cat > "$work/explore.yaml" <<'YAML'
 home: {retrieval: personalised, candidates: 300}

@@ -257,8 +257,8 @@ struct OffPolicyRankerCommand: Command {
             .value("surface", "NAME", help: "The surface whose fully explored lists are evaluated on.", required: true),
             .value("registry", "DIR", help: "Registry directory.", default: ".rummage/registry"),
             .value("model", "NAME", help: "Registered model name of the ranker, e.g. home-ranker.", required: true),
-            .value("version", "V", help: "The version or alias evaluated.", default: "champion"),
-            .value("baseline", "V", help: "The version or alias compared with, or 'retrieval' (retrieval's order).", default: "retrieval"),
+            .value("version", "REF", help: "The version or alias evaluated.", default: "champion"),
+            .value("against", "REF", help: "The version or alias compared with, or 'retrieval' (retrieval's order).", default: "retrieval"),
             .value("from", "UNIX", help: "Lists shown at or after this time (event time, seconds)."),
             .value("to", "UNIX", help: "Lists shown before this time."),
             .value("attribution-window", "SECONDS", help: "How long after an impression a view counts.", default: "3600"),
@@ -271,7 +271,7 @@ struct OffPolicyRankerCommand: Command {
     let registry: ModelRegistry
     let model: String
     let version: String
-    let baseline: String
+    let against: String
     let from: Int64?
     let to: Int64?
     let attributionSeconds: Int64
@@ -284,7 +284,7 @@ struct OffPolicyRankerCommand: Command {
         registry = ModelRegistry(root: try arguments.requiredString("registry"))
         model = try arguments.requiredString("model")
         version = try arguments.requiredString("version")
-        baseline = try arguments.requiredString("baseline")
+        against = try arguments.requiredString("against")
         from = try arguments.int("from", in: 0...Int(Int32.max) * 4).map(Int64.init)
         to = try arguments.int("to", in: 0...Int(Int32.max) * 4).map(Int64.init)
         attributionSeconds = Int64(try arguments.requiredInt("attribution-window", in: 1...30 * 86_400))
@@ -300,7 +300,7 @@ struct OffPolicyRankerCommand: Command {
                                                                  columns: RankingFeatures.names, threads: Parallel.defaultThreadCount))
         }
         let candidate = try ranker(version)
-        let reference = baseline == "retrieval" ? nil : try ranker(baseline)
+        let reference = against == "retrieval" ? nil : try ranker(against)
         let eventLog = try openExistingEventLog(log)
         var events: [Event] = []
         try eventLog.readAll { events.append($0) }

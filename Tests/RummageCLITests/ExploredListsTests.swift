@@ -151,4 +151,25 @@ import Testing
         let none = try train(.init(surface: "similar"))
         #expect(!none.gate.blessed && none.gate.checks.contains { $0.detail.contains("no fully explored lists of surface 'similar'") })
     }
+
+    /// `rummage ope ranker` on a log of those lists: the ranker's CTR above retrieval's order, for a person
+    /// and as JSON; a period without explored lists is refused.
+    @Test func opeRankerCommand() throws {
+        let dir = Fixtures.temporaryDirectory("rummage-ope-ranker"), log = dir + "/events.sqlite", registry = dir + "/registry"
+        let events = Self.cheapestShownWins()
+        _ = try SQLiteEventLog(path: log).append(events)
+        _ = try RankerPipeline.run(events: events, data: "test", logSequence: nil, surface: "home", registry: ModelRegistry(root: registry),
+                                   model: "home-ranker", alias: "champion", settings: HyperParameters([("rounds", "30"), ("max_depth", "3")]),
+                                   threads: 1, progress: { _ in })
+        let result = rummage("ope", "ranker", "--log", log, "--registry", registry, "--model", "home-ranker", "--surface", "home", "--json", "--quiet")
+        #expect(result.code == 0, "\(result.err)")
+        #expect(result.out.contains("2000 explored lists, 8000 slots") && result.out.contains("uplift over retrieval's order: DR +"), "\(result.out)")
+        let json = try lastJSONLine(result.out)
+        let candidate = try #require((json["candidateEstimates"] as? [String: Any])?["doublyRobust"] as? [String: Any])
+        let baseline = try #require((json["baselineEstimates"] as? [String: Any])?["doublyRobust"] as? [String: Any])
+        #expect(json["candidate"] as? String == "home-ranker v1" && json["lists"] as? Int == 2_000)
+        #expect((candidate["value"] as! Double) > (baseline["value"] as! Double) + 0.05 && abs((baseline["value"] as! Double) - 0.25) < 0.04)
+        let none = rummage("ope", "ranker", "--log", log, "--registry", registry, "--model", "home-ranker", "--surface", "home", "--to", "1000")
+        #expect(none.code == 65 && none.err.contains("no fully explored lists of surface 'home'"), "\(none.err)")
+    }
 }
