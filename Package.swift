@@ -72,6 +72,8 @@ let package = Package(
 
         // Layer 3: models.
         .target(name: "Baselines", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
+        // Item–item closed forms and filters (EASE).
+        .target(name: "LinearModels", dependencies: ["LinearAlgebra", "RummageCore", "Training"]),
         .target(name: "MatrixFactorization", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "TwoTower", dependencies: ["RummageCore", "LinearAlgebra", "Training"]),
         .target(name: "Ranking", dependencies: ["CXGBoost", "CTreeKernels", "RummageCore"]),
@@ -82,7 +84,7 @@ let package = Package(
 
         // Layer 4: assembly.
         .target(name: "Pipeline",
-                dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Experiments", "Features", "LinearAlgebra", "MatrixFactorization",
+                dependencies: ["ArgumentParsing", "Backends", "Baselines", "BuildInfo", "Catalogue", "Datasets", "Evaluation", "Events", "Experiments", "Features", "LinearAlgebra", "LinearModels", "MatrixFactorization",
                                "Ranking", "Registry", "Reporting", "RummageCore", "Training", "TwoTower", "VectorSearch"]),
         .target(name: "Serving",
                 dependencies: ["Backends", "Catalogue", "Events", "Features", "HTTPServer", "LinearAlgebra", "Registry", "Reporting", "RummageAPI",
@@ -113,6 +115,7 @@ let package = Package(
         .testTarget(name: "MatrixFactorizationTests",
                     dependencies: ["MatrixFactorization", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking", "RummageCore"]),
+        .testTarget(name: "LinearModelsTests", dependencies: ["LinearModels", "LinearAlgebra", "Training", "RummageCore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Events", "Experiments", "RummageCore"]),
         .testTarget(name: "TwoTowerTests",
                     dependencies: ["TwoTower", "Training", "LinearAlgebra", "RummageCore", "RummageTestSupport"]),

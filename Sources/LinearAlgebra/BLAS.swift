@@ -96,6 +96,23 @@ public enum BLAS {
         return LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
     }
 
+    /// Inverts symmetric positive-definite `A` (`n × n`, both triangles filled) in place by Cholesky
+    /// (LAPACKE_spotrf, then LAPACKE_spotri), both triangles of the inverse filled. Works on the buffer as
+    /// it is (a symmetric matrix reads the same in either order), with no copy. Returns false when `A` is
+    /// not positive definite (its contents are then undefined).
+    public static func invertPositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>) -> Bool {
+        pin()
+        guard n > 0 else { return true }
+        let upper = Int8(UInt8(ascii: "U"))
+        guard LAPACKE_spotrf(LAPACK_COL_MAJOR, upper, Int32(n), a, Int32(n)) == 0,
+              LAPACKE_spotri(LAPACK_COL_MAJOR, upper, Int32(n), a, Int32(n)) == 0 else { return false }
+        // Column-major upper = row-major lower: copy it to the other triangle.
+        for i in 0..<n {
+            for j in (i + 1)..<n { a[i * n + j] = a[j * n + i] }
+        }
+        return true
+    }
+
     /// `C = alpha · op(A) · op(B)` on raw row-major buffers: `op(A)` is `rows × inner`, `op(B)` is
     /// `inner × columns`, `C` is `rows × columns` (leading dimension `columns`). Leading dimensions of A
     /// and B default to their row-major widths.

@@ -2,6 +2,7 @@ import Baselines
 import Datasets
 import Evaluation
 import LinearAlgebra
+import LinearModels
 import MatrixFactorization
 import RummageCore
 import Training
@@ -40,7 +41,7 @@ extension ModelKind {
 
 /// Every model kind, by name.
 public enum ModelCatalog {
-    public static let kinds: [any ModelKind.Type] = [RandomKind.self, PopularityKind.self, CategoryPopularityKind.self, ItemKNNKind.self,
+    public static let kinds: [any ModelKind.Type] = [RandomKind.self, PopularityKind.self, CategoryPopularityKind.self, ItemKNNKind.self, EASEKind.self,
                                                      ImplicitALSKind.self, BPRKind.self, TwoTowerKind.self, HandOffKind.self]
     /// Every kind's name.
     public static var names: [String] { kinds.map { $0.name } }
@@ -128,6 +129,15 @@ struct ItemKNNKind: ModelKind {
             shrink: Float(try settings.double("shrink", default: Double(defaults.shrink), in: 0...1e9)))
         try settings.checkAllUsed(model: name)
         return ItemKNNRecommender(training: split.train, configuration: configuration, context: context)
+    }
+}
+
+struct EASEKind: ModelKind {
+    static let name = "ease"
+    static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender {
+        let l2 = try settings.double("l2", default: Double(EASERecommender.Configuration().l2), in: 1e-6...1e9)
+        try settings.checkAllUsed(model: name)
+        return try EASERecommender(training: split.train, configuration: .init(l2: Float(l2)), context: context)
     }
 }
 
