@@ -134,7 +134,7 @@ let package = Package(
                     dependencies: ["Serving", "Catalogue", "Events", "HTTPServer", "LinearAlgebra", "MatrixFactorization", "Registry", "RummageAPI",
                                    "RummageClient", "RummageCore", "RummageTestSupport", "Training", "VectorSearch"]),
         .testTarget(name: "RummageCLITests",
-                    dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "LinearAlgebra", "Pipeline", "Simulation", "Training", "Events", "Experiments", "Features", "Storage", "RummageCore",
+                    dependencies: ["RummageCLI", "ArgumentParsing", "Backends", "Datasets", "Evaluation", "LinearAlgebra", "Pipeline", "Simulation", "Training", "Events", "Experiments", "Features", "Storage", "RummageCore",
                                    "Ranking", "Registry", "Serving", "HTTPServer", "VectorSearch", "RummageAPI", "RummageClient", "RummageTestSupport"]),
     ]
 )

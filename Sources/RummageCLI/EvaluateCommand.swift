@@ -50,13 +50,7 @@ struct EvaluateCommand: Command {
         console.progress("trained \(model) in \(formattedSeconds(trainSeconds))")
 
         let evaluating = Stopwatch()
-        let report: MetricReport
-        switch split.evaluation {
-        case .sampled(let protocolSpec):
-            report = protocolSpec.evaluate(threads: threads) { user, items in recommender.scores(for: user, items: items) }
-        case .fullRanking(let protocolSpec):
-            report = protocolSpec.evaluate(threads: threads) { user, scores in recommender.scoreAll(for: user, into: scores) }
-        }
+        let report = ModelTuning.evaluate(recommender, on: split.evaluation, threads: threads)
         let evalSeconds = evaluating.elapsedSeconds
         console.progress("evaluated \(report.userCount) users (\(split.evaluation.name)) in \(formattedSeconds(evalSeconds))")
 

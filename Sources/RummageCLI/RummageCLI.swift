@@ -24,7 +24,7 @@ public enum RummageCLI {
                        BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
                        SimulateCommand.self, KeysCreateCommand.self, ConfigCheckCommand.self, ConfigReferenceCommand.self,
                        CompletionCommand.self, ImportCommand.self, ExportModelCommand.self, RunsListCommand.self, RunsCompareCommand.self,
-                       RankerTrainCommand.self, ExperimentReportCommand.self, OffPolicyEstimateCommand.self, OffPolicyRankerCommand.self])
+                       RankerTrainCommand.self, ExperimentReportCommand.self, OffPolicyEstimateCommand.self, OffPolicyRankerCommand.self, TuneCommand.self])
         tool.commonOptions = [Settings.configOption]
         tool.configKey = { command, option in Settings.key(command: command, option: option) }
         tool.fallbacks = { command, given in

@@ -30,7 +30,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
                       ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
                       ["keys"], ["keys", "create"], ["registry", "export"], ["registry", "import"], ["config"], ["config", "check"], ["config", "reference"], ["completion"],
                       ["import"], ["export-model"], ["runs"], ["runs", "list"], ["runs", "compare"], ["ranker"], ["ranker", "train"],
-                      ["experiment"], ["experiment", "report"], ["ope"], ["ope", "estimate"], ["ope", "ranker"]])
+                      ["experiment"], ["experiment", "report"], ["ope"], ["ope", "estimate"], ["ope", "ranker"], ["tune"]])
     func everyCommandHasHelp(command: [String]) {
         let result = RummageCLI.tool.run(command + ["--help"], output: .capturing())
         #expect(result == 0)
