@@ -1,13 +1,20 @@
+import Foundation
 import LinearAlgebra
 import RummageCore
 import Training
 
-/// Implicit-feedback alternating least squares (Hu, Koren & Volinsky, ICDM 2008).
+/// Implicit-feedback alternating least squares, in two formulations:
+/// - Hu, Koren & Volinsky (ICDM 2008), the default: minimises `Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ (Σ‖x_u‖² +
+///   Σ‖y_i‖²)` over all user–item pairs, where `p_ui = 1` for observed pairs (else 0) and
+///   `c_ui = 1 + alpha · r_ui` with `r_ui` the interaction weight;
+/// - Rendle et al., "Revisiting the Performance of iALS on Item Recommendation Benchmarks" (RecSys 2022),
+///   with `unobservedWeight` α₀: `Σ_observed (1 − x_u·y_i)² + α₀ Σ_{u,i} (x_u·y_i)²`, binary.
+/// Either way a row's penalty may be scaled by its frequency (Rendle et al.'s ν): λ (n_u + α₀ N)^ν for a user
+/// with n_u interactions among N items (α₀ = 1 in Hu's), and likewise for items.
 ///
-/// Minimises `Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ (Σ‖x_u‖² + Σ‖y_i‖²)` over all user–item pairs, where
-/// `p_ui = 1` for observed pairs (else 0) and `c_ui = 1 + alpha · r_ui` with `r_ui` the interaction
-/// weight. Each half-iteration solves every user's (then every item's) normal equations
-/// `(YᵀY + λI + Y_uᵀ(C_u − I)Y_u) x_u = Y_uᵀ C_u p_u` either by a few warm-started conjugate-gradient
+/// Both are solved in one normal form: divided by the unobserved weight w (1 or α₀), each row solves
+/// `(YᵀY + λ_u I + Y_uᵀ A_u Y_u) x_u = Y_uᵀ t_u` with per-entry weights a (Hu: c − 1; Rendle: 1/α₀), targets
+/// t (Hu: c; Rendle: 1/α₀) and λ_u = λ (n_u + w N)^ν / w, either by a few warm-started conjugate-gradient
 /// steps (Takács et al. 2011, as in `implicit`) or exactly by Cholesky (LAPACKE `sposv`).
 ///
 /// Rows are solved in parallel; each row's solution depends only on the fixed side, so the result is
@@ -39,8 +46,29 @@ public enum ImplicitALS {
         public var initScale: Float = 0.01
         /// Report the training loss every this many iterations (0: never; it costs about one CG step).
         public var lossEvery: Int = 1
+        /// α₀: when set, Rendle et al.'s loss (observed pairs weight 1, every pair α₀ on its square; `alpha`
+        /// unused); nil: Hu et al.'s.
+        public var unobservedWeight: Float? = nil
+        /// ν: each row's λ scaled by (its interactions + w × the other side's count)^ν; 0: plain λ.
+        public var regularizationExponent: Float = 0
 
         public init() {}
+
+        /// The weight of an unobserved pair, w (1 in Hu et al.'s loss).
+        var unobserved: Float { unobservedWeight ?? 1 }
+
+        /// An entry's weight a and target t in the normal form (see the type's description).
+        @inline(__always) func entry(_ value: Float) -> (weight: Float, target: Float) {
+            if let a0 = unobservedWeight { return (1 / a0, 1 / a0) }
+            return (alpha * value, 1 + alpha * value)
+        }
+
+        /// λ for a row with `count` interactions against `others` rows on the fixed side, in the normal form.
+        func rowRegularization(count: Int, others: Int) -> Float {
+            let w = unobserved
+            guard regularizationExponent != 0 else { return regularization / w }
+            return regularization * Float(pow(Double(count) + Double(w) * Double(others), Double(regularizationExponent))) / w
+        }
     }
 
     /// Trains on `data` (rows users, columns items, values `r_ui`).
@@ -48,6 +76,7 @@ public enum ImplicitALS {
                            context: TrainingContext = .init()) -> FactorizationModel {
         let c = configuration
         precondition(c.factors > 0 && c.iterations >= 0 && c.regularization >= 0 && c.alpha >= 0 && c.cgSteps > 0)
+        precondition(c.unobservedWeight.map { $0 > 0 } ?? true && c.regularizationExponent >= 0)
 
         var rng = SeededGenerator(seed: context.seed)
         let users = RowBuffer(Matrix(rows: data.userCount, columns: c.factors,
@@ -84,7 +113,7 @@ public enum ImplicitALS {
     /// Re-solves every row of `target` against `fixed`, in parallel.
     static func solve(_ target: RowBuffer, fixed: RowBuffer, rows: SparseRows, _ c: Configuration, threads: Int) {
         let k = c.factors
-        let g = gram(fixed, regularization: c.regularization)
+        let g = gram(fixed, regularization: 0)
         let longest = (0..<rows.rowCount).reduce(0) { max($0, rows.count(of: $1)) }
         Parallel.forEachChunk(count: rows.rowCount, chunkSize: 64, threads: threads) { range in
             var workspace = RowWorkspace(k: k, capacity: longest)
@@ -96,17 +125,19 @@ public enum ImplicitALS {
                         x.update(repeating: 0, count: k)
                         continue
                     }
-                    workspace.gather(rows, row: u, from: fixed, alpha: c.alpha)
+                    workspace.gather(rows, row: u, from: fixed, c)
+                    let lambda = c.rowRegularization(count: n, others: fixed.rows)
                     switch c.solver {
-                    case .conjugateGradient: workspace.conjugateGradient(n: n, g: g.baseAddress!, x: x, steps: c.cgSteps)
-                    case .cholesky: workspace.cholesky(n: n, g: g.baseAddress!, x: x)
+                    case .conjugateGradient: workspace.conjugateGradient(n: n, g: g.baseAddress!, lambda: lambda, x: x, steps: c.cgSteps)
+                    case .cholesky: workspace.cholesky(n: n, g: g.baseAddress!, lambda: lambda, x: x)
                     }
                 }
             }
         }
     }
 
-    /// The objective divided by `Σ c_ui + (users × items − nnz)` (as `implicit` reports it).
+    /// The objective in the normal form (divided by the unobserved weight), over `Σ t_ui + (users × items −
+    /// nnz)` (as `implicit` reports Hu et al.'s).
     public static func loss(model: FactorizationModel, data: InteractionMatrix, configuration: Configuration,
                             threads: Int = 1) -> Double {
         loss(users: RowBuffer(model.userFactors), items: RowBuffer(model.itemFactors), data: data, configuration, threads: threads)
@@ -117,11 +148,11 @@ public enum ImplicitALS {
         let yty = gram(items, regularization: 0)
         let rows = data.byUser
         let parts = Parallel.mapChunks(count: rows.rowCount, chunkSize: 256, threads: threads) { range in
-            var total = 0.0, confidence = 0.0, userNorms = 0.0
+            var total = 0.0, confidence = 0.0, userPenalty = 0.0
             var gx = [Float](repeating: 0, count: k)
             for u in range {
                 let x = users.row(u)
-                // Σ_all_i s_ui² = xᵀ (YᵀY) x; observed pairs then swap s² for c (1 − s)².
+                // Σ_all_i s_ui² = xᵀ (YᵀY) x; observed pairs add a s² − 2 t s + t (Hu: c (1 − s)² − s²).
                 yty.withUnsafeBufferPointer { BLAS.gemv(rows: k, columns: k, $0.baseAddress!, x, gx.withUnsafeMutableBufferPointer { $0.baseAddress! }) }
                 var all: Float = 0, norm: Float = 0
                 for f in 0..<k { all += x[f] * gx[f]; norm += x[f] * x[f] }
@@ -130,19 +161,23 @@ public enum ImplicitALS {
                     let y = items.row(Int(rows.columns[e]))
                     var s: Float = 0
                     for f in 0..<k { s += x[f] * y[f] }
-                    let conf = 1 + c.alpha * rows.values[e]
-                    observed += Double(conf * (1 - s) * (1 - s) - s * s)
-                    confidence += Double(conf)
+                    let (a, t) = c.entry(rows.values[e])
+                    observed += Double(a * s * s - 2 * t * s + t)
+                    confidence += Double(t)
                 }
                 total += Double(all) + observed
-                userNorms += Double(norm)
+                userPenalty += Double(c.rowRegularization(count: rows.count(of: u), others: data.itemCount) * norm)
             }
-            return (total, confidence, userNorms)
+            return (total, confidence, userPenalty)
         }
-        var total = 0.0, confidence = 0.0, norms = 0.0
-        for p in parts { total += p.0; confidence += p.1; norms += p.2 }
-        for i in 0..<items.rows * k { norms += Double(items.base[i] * items.base[i]) }
-        total += Double(c.regularization) * norms
+        var total = 0.0, confidence = 0.0
+        for p in parts { total += p.0 + p.2; confidence += p.1 }
+        for i in 0..<items.rows {
+            let y = items.row(i)
+            var norm: Float = 0
+            for f in 0..<k { norm += y[f] * y[f] }
+            total += Double(c.rowRegularization(count: data.byItem.count(of: i), others: data.userCount) * norm)
+        }
         let pairs = Double(data.userCount) * Double(data.itemCount) - Double(data.interactionCount)
         return total / (confidence + pairs)
     }
@@ -153,8 +188,8 @@ struct RowWorkspace {
     let k: Int
     /// `n × k` gathered vectors `Yu`.
     var gathered: [Float]
-    /// Confidences `c_i` of the row's entries.
-    var confidence: [Float]
+    /// The row's entries' weights a (Hu: c − 1) and targets t (Hu: c).
+    var weight: [Float], target: [Float]
     /// Length-`n` temporary.
     var t: [Float]
     var r: [Float], p: [Float], ap: [Float]
@@ -164,51 +199,55 @@ struct RowWorkspace {
     init(k: Int, capacity: Int) {
         self.k = k
         gathered = [Float](repeating: 0, count: max(1, capacity) * k)
-        confidence = [Float](repeating: 0, count: max(1, capacity))
-        t = confidence
+        weight = [Float](repeating: 0, count: max(1, capacity))
+        target = weight
+        t = weight
         r = [Float](repeating: 0, count: k); p = r; ap = r
         system = [Float](repeating: 0, count: k * k)
     }
 
-    /// Copies the fixed-side vectors of `row`'s entries into `gathered` and their confidences.
-    mutating func gather(_ rows: SparseRows, row: Int, from fixed: RowBuffer, alpha: Float) {
+    /// Copies the fixed-side vectors of `row`'s entries into `gathered`, with their weights and targets.
+    mutating func gather(_ rows: SparseRows, row: Int, from fixed: RowBuffer, _ c: ImplicitALS.Configuration) {
         let k = self.k
         gathered.withUnsafeMutableBufferPointer { dst in
             var offset = 0
             for e in rows.range(of: row) {
                 (dst.baseAddress! + offset * k).update(from: fixed.row(Int(rows.columns[e])), count: k)
-                confidence[offset] = 1 + alpha * rows.values[e]
+                (weight[offset], target[offset]) = c.entry(rows.values[e])
                 offset += 1
             }
         }
     }
 
     /// `steps` conjugate-gradient steps on `A x = b`, starting from the current `x`, where
-    /// `A = G + Yuᵀ (C − I) Yu` and `b = Yuᵀ c`. Never forms `A`.
-    mutating func conjugateGradient(n: Int, g: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>, steps: Int) {
+    /// `A = G + λI + Yuᵀ diag(a) Yu` and `b = Yuᵀ t`. Never forms `A`.
+    mutating func conjugateGradient(n: Int, g: UnsafePointer<Float>, lambda: Float, x: UnsafeMutablePointer<Float>, steps: Int) {
         let k = self.k
         gathered.withUnsafeBufferPointer { yu in
-        confidence.withUnsafeBufferPointer { conf in
+        weight.withUnsafeBufferPointer { a in
+        target.withUnsafeBufferPointer { b in
         t.withUnsafeMutableBufferPointer { t in
         r.withUnsafeMutableBufferPointer { r in
         p.withUnsafeMutableBufferPointer { p in
         ap.withUnsafeMutableBufferPointer { ap in
             let yu = yu.baseAddress!, t = t.baseAddress!, r = r.baseAddress!, p = p.baseAddress!, ap = ap.baseAddress!
-            // r = b − A x = Yuᵀ (c − (c − 1) ∘ (Yu x)) − G x
+            // r = b − A x = Yuᵀ (t − a ∘ (Yu x)) − G x − λ x
             BLAS.gemv(rows: n, columns: k, yu, x, t)
-            for i in 0..<n { t[i] = conf[i] - (conf[i] - 1) * t[i] }
+            for i in 0..<n { t[i] = b[i] - a[i] * t[i] }
             BLAS.gemv(transpose: true, rows: n, columns: k, yu, t, r)
             BLAS.gemv(rows: k, columns: k, alpha: -1, g, x, beta: 1, r)
+            for f in 0..<k { r[f] -= lambda * x[f] }
             p.update(from: r, count: k)
             var rsOld: Float = 0
             for f in 0..<k { rsOld += r[f] * r[f] }
             for _ in 0..<steps {
                 if rsOld < 1e-20 { break }
-                // ap = A p = G p + Yuᵀ ((c − 1) ∘ (Yu p))
+                // ap = A p = G p + λ p + Yuᵀ (a ∘ (Yu p))
                 BLAS.gemv(rows: n, columns: k, yu, p, t)
-                for i in 0..<n { t[i] *= conf[i] - 1 }
+                for i in 0..<n { t[i] *= a[i] }
                 BLAS.gemv(transpose: true, rows: n, columns: k, yu, t, ap)
                 BLAS.gemv(rows: k, columns: k, g, p, beta: 1, ap)
+                for f in 0..<k { ap[f] += lambda * p[f] }
                 var pap: Float = 0
                 for f in 0..<k { pap += p[f] * ap[f] }
                 guard pap > 0 else { break }
@@ -223,23 +262,23 @@ struct RowWorkspace {
                 for f in 0..<k { p[f] = r[f] + beta * p[f] }
                 rsOld = rsNew
             }
-        }}}}}}
+        }}}}}}}
     }
 
-    /// Exact solve: forms `A = G + Yuᵀ (C − I) Yu` and `b = Yuᵀ c`, then Cholesky.
-    mutating func cholesky(n: Int, g: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>) {
+    /// Exact solve: forms `A = G + λI + Yuᵀ diag(a) Yu` and `b = Yuᵀ t`, then Cholesky.
+    mutating func cholesky(n: Int, g: UnsafePointer<Float>, lambda: Float, x: UnsafeMutablePointer<Float>) {
         let k = self.k
-        // Scale gathered rows by sqrt(c − 1) so that one syrk adds Yuᵀ (C − I) Yu; b uses unscaled rows.
-        confidence.withUnsafeBufferPointer { conf in
+        // Scale gathered rows by sqrt(a) so that one syrk adds Yuᵀ diag(a) Yu; b uses unscaled rows.
+        weight.withUnsafeBufferPointer { w in
+        target.withUnsafeBufferPointer { b in
         gathered.withUnsafeMutableBufferPointer { yu in
         system.withUnsafeMutableBufferPointer { a in
-        t.withUnsafeMutableBufferPointer { t in
             let yu = yu.baseAddress!, a = a.baseAddress!
-            for i in 0..<n { t[i] = conf[i] }
-            BLAS.gemv(transpose: true, rows: n, columns: k, yu, t.baseAddress!, x)
+            BLAS.gemv(transpose: true, rows: n, columns: k, yu, b.baseAddress!, x)
             a.update(from: g, count: k * k)
+            for f in 0..<k { a[f * k + f] += lambda }
             for i in 0..<n {
-                let s = (conf[i] - 1).squareRoot()
+                let s = w[i].squareRoot()
                 for f in 0..<k { yu[i * k + f] *= s }
             }
             BLAS.syrkTransposedUpper(rows: n, columns: k, yu, a)

@@ -151,6 +151,10 @@ struct ImplicitALSKind: ModelKind {
         c.iterations = try settings.int("iterations", default: c.iterations, in: 0...100_000)
         c.regularization = Float(try settings.double("regularization", default: Double(c.regularization), in: 0...1e6))
         c.alpha = Float(try settings.double("alpha", default: Double(c.alpha), in: 0...1e6))
+        // 0: Hu et al.'s loss; above 0: Rendle et al.'s with that unobserved weight.
+        let unobserved = try settings.double("unobserved_weight", default: Double(c.unobservedWeight ?? 0), in: 0...1e6)
+        c.unobservedWeight = unobserved > 0 ? Float(unobserved) : nil
+        c.regularizationExponent = Float(try settings.double("regularization_exponent", default: Double(c.regularizationExponent), in: 0...4))
         c.cgSteps = try settings.int("cg_steps", default: c.cgSteps, in: 1...1000)
         c.lossEvery = try settings.int("loss_every", default: c.lossEvery, in: 0...100_000)
         let solver = try settings.string("solver", default: c.solver.rawValue, allowed: ImplicitALS.Solver.allCases.map(\.rawValue))

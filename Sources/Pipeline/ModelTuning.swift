@@ -19,8 +19,9 @@ public enum ModelTuning {
     public static let spaces: [String: [Dimension]] = [
         "ease": [.init("l2", ["10", "30", "100", "300", "1000", "3000", "10000"])],
         "itemknn": [.init("neighbours", ["20", "50", "100", "200", "500"]), .init("shrink", ["0", "10", "50", "200"])],
-        "ials": [.init("factors", ["64", "128", "256"]), .init("regularization", ["0.01", "0.05", "0.2", "1"]),
-                 .init("alpha", ["0.5", "1", "2", "5", "10"])],
+        // Rendle et al. 2022's formulation: unobserved weight, frequency-scaled regularisation.
+        "ials": [.init("factors", ["64", "128", "256"]), .init("unobserved_weight", ["0.03", "0.1", "0.3", "1"]),
+                 .init("regularization", ["0.0003", "0.001", "0.003", "0.01"]), .init("regularization_exponent", ["1"])],
         "bpr": [.init("factors", ["32", "64", "128"]), .init("learning_rate", ["0.01", "0.05", "0.1"]),
                 .init("regularization", ["0.0005", "0.002", "0.01"])],
         "two-tower": [.init("dimension", ["32", "64", "128"]), .init("temperature", ["0.05", "0.1", "0.2"]),
