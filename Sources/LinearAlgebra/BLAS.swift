@@ -113,6 +113,34 @@ public enum BLAS {
         return true
     }
 
+    /// Eigenvalues (ascending) and eigenvectors of symmetric `A` (`n × n`, both triangles filled) by
+    /// LAPACKE_ssyevd; on return row j of `a` is the eigenvector of the j-th eigenvalue. Nil when LAPACK
+    /// does not converge.
+    public static func symmetricEigen(n: Int, _ a: UnsafeMutablePointer<Float>) -> [Float]? {
+        pin()
+        var values = [Float](repeating: 0, count: n)
+        // Column-major, a symmetric matrix reads the same; eigenvector j comes back as column j, which is
+        // row j of the row-major buffer.
+        let status = values.withUnsafeMutableBufferPointer {
+            LAPACKE_ssyevd(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(n), a, Int32(n), $0.baseAddress!)
+        }
+        return status == 0 ? values : nil
+    }
+
+    /// Orthonormalises the `m` vectors of length `n` stored as the rows of `a` (`m ≤ n`): on return they
+    /// are the Q of their QR factorisation (LAPACKE_sgeqrf, then LAPACKE_sorgqr), spanning the same space.
+    public static func orthonormaliseRows(count m: Int, length n: Int, _ a: UnsafeMutablePointer<Float>) -> Bool {
+        pin()
+        precondition(m <= n)
+        guard m > 0 else { return true }
+        var tau = [Float](repeating: 0, count: m)
+        // The rows of a row-major m × n matrix are the columns of a column-major n × m one.
+        return tau.withUnsafeMutableBufferPointer { tau in
+            LAPACKE_sgeqrf(LAPACK_COL_MAJOR, Int32(n), Int32(m), a, Int32(n), tau.baseAddress!) == 0
+                && LAPACKE_sorgqr(LAPACK_COL_MAJOR, Int32(n), Int32(m), Int32(m), a, Int32(n), tau.baseAddress!) == 0
+        }
+    }
+
     /// `C = alpha · op(A) · op(B)` on raw row-major buffers: `op(A)` is `rows × inner`, `op(B)` is
     /// `inner × columns`, `C` is `rows × columns` (leading dimension `columns`). Leading dimensions of A
     /// and B default to their row-major widths.

@@ -50,7 +50,7 @@ public struct EASERecommender: SimilarItemsRecommender {
         history = data.byUser
         let clock = Stopwatch()
         context.progress("ease: \(n) items; item–item matrix \(SystemMemory.describe(needed))")
-        var matrix = Self.gram(data, threads: context.threads)
+        var matrix = ItemGram.compute(data, threads: context.threads)
         for i in 0..<n { matrix[i * n + i] += configuration.l2 }
         context.progress("ease: Gram matrix in \(formattedSeconds(clock.elapsedSeconds)); inverting")
         let inverted = matrix.withUnsafeMutableBufferPointer { BLAS.invertPositiveDefinite(n: n, $0.baseAddress!) }
@@ -68,24 +68,6 @@ public struct EASERecommender: SimilarItemsRecommender {
         }
         weights = matrix
         context.progress("ease: trained in \(formattedSeconds(clock.elapsedSeconds))")
-    }
-
-    /// XᵀX of the binary matrix, dense row-major: row j counts, for each item i, the users of j who also have i.
-    static func gram(_ data: InteractionMatrix, threads: Int) -> [Float] {
-        let n = data.itemCount, byItem = data.byItem, byUser = data.byUser
-        var gram = [Float](repeating: 0, count: n * n)
-        gram.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let g = buffer.baseAddress!
-            Parallel.forEachChunk(count: n, chunkSize: 64, threads: threads) { rows in
-                for j in rows {
-                    let row = g + j * n
-                    for u in byItem.columns(of: j) {
-                        for i in byUser.columns(of: Int(u)) { row[Int(i)] += 1 }
-                    }
-                }
-            }
-        }
-        return gram
     }
 
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {

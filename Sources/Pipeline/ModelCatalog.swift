@@ -41,7 +41,7 @@ extension ModelKind {
 
 /// Every model kind, by name.
 public enum ModelCatalog {
-    public static let kinds: [any ModelKind.Type] = [RandomKind.self, PopularityKind.self, CategoryPopularityKind.self, ItemKNNKind.self, EASEKind.self,
+    public static let kinds: [any ModelKind.Type] = [RandomKind.self, PopularityKind.self, CategoryPopularityKind.self, ItemKNNKind.self, EASEKind.self, GraphFilterKind.self,
                                                      ImplicitALSKind.self, BPRKind.self, TwoTowerKind.self, HandOffKind.self]
     /// Every kind's name.
     public static var names: [String] { kinds.map { $0.name } }
@@ -138,6 +138,19 @@ struct EASEKind: ModelKind {
         let l2 = try settings.double("l2", default: Double(EASERecommender.Configuration().l2), in: 1e-6...1e9)
         try settings.checkAllUsed(model: name)
         return try EASERecommender(training: split.train, configuration: .init(l2: Float(l2)), context: context)
+    }
+}
+
+struct GraphFilterKind: ModelKind {
+    static let name = "graph-filter"
+    static func train(_ settings: HyperParameters, split: Split, context: TrainingContext) throws(TrainingError) -> any Recommender {
+        let d = GraphFilterRecommender.Configuration()
+        let configuration = GraphFilterRecommender.Configuration(
+            lowPass: try settings.int("low_pass", default: d.lowPass, in: 0...100_000),
+            idealWeight: Float(try settings.double("ideal_weight", default: Double(d.idealWeight), in: 0...1e6)),
+            powerIterations: try settings.int("power_iterations", default: d.powerIterations, in: 0...100))
+        try settings.checkAllUsed(model: name)
+        return try GraphFilterRecommender(training: split.train, configuration: configuration, context: context)
     }
 }
 

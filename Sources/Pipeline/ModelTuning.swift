@@ -18,10 +18,11 @@ public enum ModelTuning {
     /// The settings searched per model kind, on log-spaced grids around each model's usual range.
     public static let spaces: [String: [Dimension]] = [
         "ease": [.init("l2", ["10", "30", "100", "300", "1000", "3000", "10000"])],
+        "graph-filter": [.init("low_pass", ["32", "64", "128", "256", "512"]), .init("ideal_weight", ["0", "0.1", "0.3", "1", "3"])],
         "itemknn": [.init("neighbours", ["20", "50", "100", "200", "500"]), .init("shrink", ["0", "10", "50", "200"])],
         // Rendle et al. 2022's formulation: unobserved weight, frequency-scaled regularisation.
-        "ials": [.init("factors", ["64", "128", "256"]), .init("unobserved_weight", ["0.03", "0.1", "0.3", "1"]),
-                 .init("regularization", ["0.0003", "0.001", "0.003", "0.01"]), .init("regularization_exponent", ["1"])],
+        "ials": [.init("factors", ["128", "256", "512"]), .init("unobserved_weight", ["0.03", "0.1", "0.3", "1"]),
+                 .init("regularization", ["0.003", "0.01", "0.03", "0.1"]), .init("regularization_exponent", ["1"])],
         "bpr": [.init("factors", ["32", "64", "128"]), .init("learning_rate", ["0.01", "0.05", "0.1"]),
                 .init("regularization", ["0.0005", "0.002", "0.01"])],
         "two-tower": [.init("dimension", ["32", "64", "128"]), .init("temperature", ["0.05", "0.1", "0.2"]),

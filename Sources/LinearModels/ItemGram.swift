@@ -1,0 +1,52 @@
+import LinearAlgebra
+import RummageCore
+
+/// The dense item–item products that EASE and the graph filter are built on.
+enum ItemGram {
+    /// Σᵤ wᵤ xᵤ xᵤᵀ over the binary user rows xᵤ of `data`, dense row-major (items × items), with user u
+    /// weighted by `userWeights[u]` (all 1: XᵀX). Rows are computed in parallel, each from its item's users
+    /// (cost Σᵤ |Iᵤ|²); the result does not depend on the thread count.
+    static func compute(_ data: InteractionMatrix, userWeights: [Float]? = nil, threads: Int) -> [Float] {
+        let n = data.itemCount, byItem = data.byItem, byUser = data.byUser
+        var gram = [Float](repeating: 0, count: n * n)
+        gram.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let g = buffer.baseAddress!
+            Parallel.forEachChunk(count: n, chunkSize: 64, threads: threads) { rows in
+                for j in rows {
+                    let row = g + j * n
+                    for u in byItem.columns(of: j) {
+                        let w = userWeights?[Int(u)] ?? 1
+                        for i in byUser.columns(of: Int(u)) { row[Int(i)] += w }
+                    }
+                }
+            }
+        }
+        return gram
+    }
+
+    /// `rows` (m × n, row-major) times symmetric `matrix` (n × n): m × n, the columns split in blocks
+    /// across threads (each block one single-threaded sgemm, so the result does not depend on the count).
+    static func multiply(rows: [Float], count m: Int, by matrix: [Float], size n: Int, threads: Int) -> [Float] {
+        var product = [Float](repeating: 0, count: m * n)
+        let block = 512
+        rows.withUnsafeBufferPointer { a in
+            matrix.withUnsafeBufferPointer { b in
+                product.withUnsafeMutableBufferPointer { c in
+                    nonisolated(unsafe) let a = a.baseAddress!, b = b.baseAddress!, c = c.baseAddress!
+                    Parallel.forEachChunk(count: (n + block - 1) / block, chunkSize: 1, threads: threads) { blocks in
+                        for index in blocks {
+                            let start = index * block, width = min(block, n - start)
+                            // C[:, start..] = A · B[:, start..], through a width-wide slice of each output row.
+                            var slice = [Float](repeating: 0, count: m * width)
+                            slice.withUnsafeMutableBufferPointer { s in
+                                BLAS.gemm(rows: m, columns: width, inner: n, a, b + start, leadingB: n, into: s.baseAddress!)
+                                for r in 0..<m { (c + r * n + start).update(from: s.baseAddress! + r * width, count: width) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return product
+    }
+}
