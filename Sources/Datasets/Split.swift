@@ -42,13 +42,15 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
     case ncfMovieLens(directory: String)
     /// LightGCN-format `train.txt` / `test.txt` (full-ranking protocol).
     case lightGCN(directory: String)
+    /// MovieLens-1M's ratings split 80/20 at random per user (`MovieLensRandomSplit`, full ranking).
+    case movieLensRandom(directory: String)
     /// What `rummage generate` wrote (temporal split, full ranking over unsold listings).
     case synthetic(directory: String)
     /// A marketplace's event log (a SQLite file or a `postgresql://` URI) as of its latest event, read
     /// through the generator's catalogue schema (`EventLogSplit`; pipelines take other schemas and times).
     case eventLog(location: String)
 
-    public static let kinds = ["ncf-ml1m", "lightgcn", "synthetic", "log"]
+    public static let kinds = ["ncf-ml1m", "ml1m-random", "lightgcn", "synthetic", "log"]
 
     /// Parses `KIND:DIRECTORY`.
     public init(parsing text: String) throws(DataError) {
@@ -60,6 +62,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         switch kind {
         case "ncf-ml1m": self = .ncfMovieLens(directory: directory)
         case "lightgcn": self = .lightGCN(directory: directory)
+        case "ml1m-random": self = .movieLensRandom(directory: directory)
         case "synthetic": self = .synthetic(directory: directory)
         case "log": self = .eventLog(location: directory)
         default:
@@ -71,6 +74,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ncfMovieLens(let d): "ncf-ml1m:\(d)"
         case .lightGCN(let d): "lightgcn:\(d)"
+        case .movieLensRandom(let d): "ml1m-random:\(d)"
         case .synthetic(let d): "synthetic:\(d)"
         case .eventLog(let location): "log:\(location)"
         }
@@ -84,6 +88,7 @@ public enum DatasetSpec: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ncfMovieLens(let d): return try NCFSplit.load(directory: d)
         case .lightGCN(let d): return try LightGCNSplit.load(directory: d)
+        case .movieLensRandom(let d): return try MovieLensRandomSplit.load(directory: d)
         case .synthetic(let d): return try SyntheticSplit.load(directory: d)
         case .eventLog(let location):
             return try EventLogSplit.load(log: try openLog(location), location: location, schema: .secondhandFashion, asOf: asOf,
