@@ -50,7 +50,7 @@ print("  fit-time ratio rummage/implicit: %.2f   hr@10 difference %+.4f   ndcg@1
 }
 
 compare "iALS: 64 factors, 15 iterations, regularization 0.05, alpha 2, CG 3 steps, $threads threads" \
-  "$rummage evaluate --dataset ncf-ml1m:$data --kind ials --threads $threads --json --quiet --set factors=64 --set iterations=15 --set regularization=0.05 --set alpha=2 --set cg_steps=3 --set loss_every=0" \
+  "$rummage evaluate --dataset ncf-ml1m:$data --kind ials --threads $threads --json --quiet --set factors=64 --set iterations=15 --set regularization=0.05 --set alpha=2 --set unobserved_weight=0 --set regularization_exponent=0 --set cg_steps=3 --set loss_every=0" \
   "$venv/bin/python Benchmarks/peers/implicit_mf.py --data $data --model ials --threads $threads --factors 64 --iterations 15 --regularization 0.05 --alpha 2"
 
 compare "BPR: 64 factors, 40 epochs, learning rate 0.05, regularization 0.002, $threads threads" \

@@ -4,11 +4,11 @@ import RummageCore
 import Training
 
 /// Implicit-feedback alternating least squares, in two formulations:
-/// - Hu, Koren & Volinsky (ICDM 2008), the default: minimises `Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ (Σ‖x_u‖² +
+/// - Hu, Koren & Volinsky (ICDM 2008): minimises `Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ (Σ‖x_u‖² +
 ///   Σ‖y_i‖²)` over all user–item pairs, where `p_ui = 1` for observed pairs (else 0) and
 ///   `c_ui = 1 + alpha · r_ui` with `r_ui` the interaction weight;
 /// - Rendle et al., "Revisiting the Performance of iALS on Item Recommendation Benchmarks" (RecSys 2022),
-///   with `unobservedWeight` α₀: `Σ_observed (1 − x_u·y_i)² + α₀ Σ_{u,i} (x_u·y_i)²`, binary.
+///   the default, with `unobservedWeight` α₀: `Σ_observed (1 − x_u·y_i)² + α₀ Σ_{u,i} (x_u·y_i)²`, binary.
 /// Either way a row's penalty may be scaled by its frequency (Rendle et al.'s ν): λ (n_u + α₀ N)^ν for a user
 /// with n_u interactions among N items (α₀ = 1 in Hu's), and likewise for items.
 ///
@@ -30,14 +30,17 @@ public enum ImplicitALS {
         case cholesky
     }
 
+    /// The defaults are Rendle et al.'s formulation with the settings `rummage tune` chose on a validation
+    /// split carved from NCF ML-1M's training part (docs/evaluation.md); `unobservedWeight = nil`,
+    /// `regularizationExponent = 0` give Hu et al.'s (with `alpha`).
     public struct Configuration: Sendable, Equatable {
         /// Width of the user and item vectors.
-        public var factors: Int = 64
+        public var factors: Int = 256
         /// Full iterations (users then items).
         public var iterations: Int = 15
-        /// λ, the L2 penalty on every vector.
-        public var regularization: Float = 0.05
-        /// Confidence slope: `c_ui = 1 + alpha · r_ui`.
+        /// λ, the L2 penalty on every vector (scaled per row when `regularizationExponent` > 0).
+        public var regularization: Float = 0.01
+        /// Confidence slope in Hu et al.'s loss: `c_ui = 1 + alpha · r_ui`.
         public var alpha: Float = 2
         public var solver: Solver = .conjugateGradient
         /// Conjugate-gradient steps per row and half-iteration.
@@ -48,9 +51,9 @@ public enum ImplicitALS {
         public var lossEvery: Int = 1
         /// α₀: when set, Rendle et al.'s loss (observed pairs weight 1, every pair α₀ on its square; `alpha`
         /// unused); nil: Hu et al.'s.
-        public var unobservedWeight: Float? = nil
+        public var unobservedWeight: Float? = 0.1
         /// ν: each row's λ scaled by (its interactions + w × the other side's count)^ν; 0: plain λ.
-        public var regularizationExponent: Float = 0
+        public var regularizationExponent: Float = 1
 
         public init() {}
 

@@ -13,6 +13,9 @@ import Training
         c.regularization = 0.1
         c.alpha = 5
         c.solver = solver
+        // Hu et al.'s loss (the `revisited` configurations below are Rendle et al.'s).
+        c.unobservedWeight = nil
+        c.regularizationExponent = 0
         return c
     }
 
