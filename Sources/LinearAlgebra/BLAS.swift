@@ -96,14 +96,25 @@ public enum BLAS {
         return LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, a, Int32(n), b, 1) == 0
     }
 
+    /// The size from which `invertPositiveDefinite` lets OpenBLAS use several threads.
+    public static let threadedInversionSize = 4_096
+
     /// Inverts symmetric positive-definite `A` (`n × n`, both triangles filled) in place by Cholesky
     /// (LAPACKE_spotrf, then LAPACKE_spotri), both triangles of the inverse filled. Works on the buffer as
     /// it is (a symmetric matrix reads the same in either order), with no copy. Returns false when `A` is
     /// not positive definite (its contents are then undefined).
-    public static func invertPositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>) -> Bool {
+    ///
+    /// From `threadedInversionSize` up, OpenBLAS runs the two calls on `threads` threads: the one exception
+    /// to its single thread (see the type), for work of minutes (EASE's item–item matrix) that runs alone in
+    /// its process. The result is reproducible for a given thread count; BLAS calls other threads make
+    /// meanwhile may be split across threads too.
+    public static func invertPositiveDefinite(n: Int, _ a: UnsafeMutablePointer<Float>, threads: Int = 1) -> Bool {
         pin()
         guard n > 0 else { return true }
         let upper = Int8(UInt8(ascii: "U"))
+        let threaded = threads > 1 && n >= threadedInversionSize
+        if threaded { openblas_set_num_threads(Int32(threads)) }
+        defer { if threaded { openblas_set_num_threads(1) } }
         guard LAPACKE_spotrf(LAPACK_COL_MAJOR, upper, Int32(n), a, Int32(n)) == 0,
               LAPACKE_spotri(LAPACK_COL_MAJOR, upper, Int32(n), a, Int32(n)) == 0 else { return false }
         // Column-major upper = row-major lower: copy it to the other triangle.

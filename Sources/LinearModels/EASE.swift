@@ -9,8 +9,9 @@ import Training
 /// B[i][j] = −P[i][j] / P[j][j] off the diagonal. A user's score for j is Σ over their items i of B[i][j].
 ///
 /// Training is the Gram matrix XᵀX (sparse, multi-threaded over items: cost Σᵤ |Iᵤ|²) and one Cholesky
-/// inverse through LAPACK (single precision: the λ added to the diagonal keeps the matrix well conditioned;
-/// `EASETests` compares with a double-precision reference). Memory: one items × items matrix of floats,
+/// inverse through LAPACK, on the context's threads from 4,096 items (`BLAS.invertPositiveDefinite`;
+/// single precision: the λ added to the diagonal keeps the matrix well conditioned; `EASETests` compares
+/// with a double-precision reference). Memory: one items × items matrix of floats,
 /// 4 n² bytes (6.7 GB at 41,000 items), checked against the memory available before it starts.
 public struct EASERecommender: SimilarItemsRecommender {
     public struct Configuration: Sendable, Equatable {
@@ -53,7 +54,7 @@ public struct EASERecommender: SimilarItemsRecommender {
         var matrix = ItemGram.compute(data, threads: context.threads)
         for i in 0..<n { matrix[i * n + i] += configuration.l2 }
         context.progress("ease: Gram matrix in \(formattedSeconds(clock.elapsedSeconds)); inverting")
-        let inverted = matrix.withUnsafeMutableBufferPointer { BLAS.invertPositiveDefinite(n: n, $0.baseAddress!) }
+        let inverted = matrix.withUnsafeMutableBufferPointer { BLAS.invertPositiveDefinite(n: n, $0.baseAddress!, threads: context.threads) }
         guard inverted else { throw TrainingError(.invalidData, "ease: XᵀX + λI is not positive definite (λ = \(configuration.l2))") }
         // B[i][j] = −P[i][j] / P[j][j], zero diagonal.
         let diagonal = (0..<n).map { matrix[$0 * n + $0] }
@@ -67,7 +68,8 @@ public struct EASERecommender: SimilarItemsRecommender {
             }
         }
         weights = matrix
-        context.progress("ease: trained in \(formattedSeconds(clock.elapsedSeconds))")
+        context.progress("ease: trained in \(formattedSeconds(clock.elapsedSeconds))"
+                         + (SystemMemory.peakResidentBytes().map { "; peak memory \(SystemMemory.describe($0))" } ?? ""))
     }
 
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {

@@ -88,7 +88,8 @@ public struct GraphFilterRecommender: Recommender {
         }
         (lowPassIn, lowPassOut) = (into, out)
         context.progress("graph-filter: trained in \(formattedSeconds(clock.elapsedSeconds))"
-                         + (k > 0 ? String(format: " (eigenvalues %.4f … %.4f)", values.first ?? 0, values.last ?? 0) : ""))
+                         + (k > 0 ? String(format: " (eigenvalues %.4f … %.4f)", values.first ?? 0, values.last ?? 0) : "")
+                         + (SystemMemory.peakResidentBytes().map { "; peak memory \(SystemMemory.describe($0))" } ?? ""))
     }
 
     /// The `count` leading eigenpairs of symmetric positive semi-definite `matrix` (`size` × `size`),

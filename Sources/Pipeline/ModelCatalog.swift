@@ -222,6 +222,10 @@ struct TwoTowerKind: ModelKind {
         c.warmupSteps = try settings.int("warmup", default: c.warmupSteps, in: 0...10_000_000)
         c.clipNorm = Float(try settings.double("clip_norm", default: Double(c.clipNorm), in: 0...1e9))
         c.logQWeight = Float(try settings.double("logq_weight", default: Double(c.logQWeight), in: 0...1))
+        c.loss = TwoTowerConfiguration.Loss(rawValue: try settings.string("loss", default: c.loss.rawValue,
+                                                                          allowed: TwoTowerConfiguration.Loss.allCases.map(\.rawValue)))!
+        c.margin = Float(try settings.double("margin", default: Double(c.margin), in: -1...1))
+        c.negativeWeight = Float(try settings.double("negative_weight", default: Double(c.negativeWeight), in: 0...1e6))
         c.extraNegatives = try settings.int("negatives", default: c.extraNegatives, in: 0...1_000_000)
         c.itemIDDropout = Float(try settings.double("id_dropout", default: Double(c.itemIDDropout), in: 0...1))
         c.historyLength = try settings.int("history", default: c.historyLength, in: 0...100_000)

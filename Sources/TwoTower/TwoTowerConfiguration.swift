@@ -6,8 +6,16 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var dimension = 64
     /// Widths of the dense + ReLU layers in each tower before the output projection [hidden, e.g. 128,64].
     public var hiddenLayers: [Int] = []
+    /// The training loss [loss]: in-batch softmax with logQ correction, or SimpleX's cosine contrastive
+    /// loss over the same candidates (`CosineContrastiveLoss`; with `hidden` none and no content the model
+    /// is SimpleX's MF-CCL).
+    public enum Loss: String, Sendable, CaseIterable { case softmax, ccl }
+    public var loss: Loss = .softmax
     /// Softmax temperature τ: scores are cosine / τ [temperature].
     public var temperature: Float = 0.1
+    /// The cosine contrastive loss's margin m [margin] and negative weight w [negative_weight].
+    public var margin: Float = 0.5
+    public var negativeWeight: Float = 10
     public var epochs = 20
     public var batchSize = 1024
     public var learningRate: Float = 0.01

@@ -49,7 +49,8 @@ public enum TwoTowerTrainer {
         let b = Float(c.batchSize), m = Float(c.extraNegatives), itemTotal = Float(data.itemCount)
         let logQ = itemCounts.map { c.logQWeight * log(max(b * Float($0) / Float(max(n, 1)) + m / itemTotal, 1e-12)) }
 
-        let loss = InBatchSoftmax(temperature: c.temperature, threads: context.threads)
+        let softmax = InBatchSoftmax(temperature: c.temperature, threads: context.threads)
+        let contrastive = CosineContrastiveLoss(margin: c.margin, negativeWeight: c.negativeWeight)
         var optimizer = Optimizer(kind: c.optimizer, lazyTables: c.lazyTables, threads: context.threads)
         let schedule = LearningRateSchedule(base: c.learningRate, decay: c.schedule, warmupSteps: c.warmupSteps)
         let batchesPerEpoch = (n + c.batchSize - 1) / c.batchSize
@@ -82,7 +83,8 @@ public enum TwoTowerTrainer {
                     : Self.concatenate(itemInput.bags(for: Array(items.prefix(users.count)), examples: entries) { keep[$0] },
                                        itemInput.bags(for: Array(items.dropFirst(users.count))) { keep[users.count + $0] })
                 let candidates = itemTower.forward(itemBags)
-                let result = loss(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
+                let result = c.loss == .ccl ? contrastive(queries: queries, candidates: candidates, keys: items)
+                    : softmax(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
                 userTower.backward(result.queryGradient)
                 itemTower.backward(result.candidateGradient)
                 let parameters = userTower.denseParameters + itemTower.denseParameters
