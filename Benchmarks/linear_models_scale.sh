@@ -13,6 +13,7 @@ models=("${@:-graph-filter ease}")
 swift build -c release --product rummage > /tmp/linear_models_scale.build 2>&1 || { tail -n 30 /tmp/linear_models_scale.build; exit 1; }
 work=.rummage/linear-models-scale
 mkdir -p "$work"
+cp .build/release/rummage "$work/rummage"   # its own copy: a rebuild during the run changes nothing
 echo "# Benchmarks/linear_models_scale.sh ${models[*]} on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(git rev-parse --short HEAD)"
 if [ ! -f "$work/data/train.txt" ]; then
   python3 - "$work/data" <<'PY'
@@ -43,6 +44,6 @@ PY
 fi
 for model in ${models[*]}; do
   echo "== $model"
-  .build/release/rummage evaluate --dataset "lightgcn:$work/data" --kind "$model" 2>&1 | grep -E "^(loaded|ease:|graph-filter:|trained|evaluated)|on lightgcn" \
+  "$work/rummage" evaluate --dataset "lightgcn:$work/data" --kind "$model" 2>&1 | grep -E "^(loaded|ease:|graph-filter:|trained|evaluated)|on lightgcn" \
     | sed -E 's/(recall@20=[0-9.]+ ndcg@20=[0-9.]+).*/\1/' | sed 's/^/   /'
 done

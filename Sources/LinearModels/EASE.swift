@@ -40,11 +40,7 @@ public struct EASERecommender: SimilarItemsRecommender {
     public init(training data: InteractionMatrix, configuration: Configuration = .init(), context: TrainingContext = .init(),
                 available: Int? = SystemMemory.availableBytes()) throws(TrainingError) {
         let n = data.itemCount, needed = Self.memoryNeeded(items: n)
-        if let available, needed > available {
-            throw TrainingError(.invalidData, "ease on \(n) items needs \(SystemMemory.describe(needed)) for its item–item matrix; "
-                                + "\(SystemMemory.describe(available)) is available: use a model that scales with the data (ials, two-tower) "
-                                + "or fewer items")
-        }
+        try ItemGram.checkMemory(model: "ease", items: n, needed: needed, available: available)
         self.configuration = configuration
         userCount = data.userCount
         itemCount = n

@@ -1,8 +1,18 @@
 import LinearAlgebra
 import RummageCore
+import Training
 
 /// The dense item–item products that EASE and the graph filter are built on.
 enum ItemGram {
+    /// Refuses, before anything is allocated, a `model` whose dense item–item work needs more than the
+    /// memory `available`.
+    static func checkMemory(model: String, items n: Int, needed: Int, available: Int?) throws(TrainingError) {
+        guard let available, needed > available else { return }
+        throw TrainingError(.invalidData, "\(model) on \(n) items needs \(SystemMemory.describe(needed)) for its item–item matrix; "
+                            + "\(SystemMemory.describe(available)) is available: use a model that scales with the data (ials, two-tower) "
+                            + "or fewer items")
+    }
+
     /// Σᵤ wᵤ xᵤ xᵤᵀ over the binary user rows xᵤ of `data`, dense row-major (items × items), with user u
     /// weighted by `userWeights[u]` (all 1: XᵀX). Rows are computed in parallel, each from its item's users
     /// (cost Σᵤ |Iᵤ|²); the result does not depend on the thread count.

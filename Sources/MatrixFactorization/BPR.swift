@@ -30,7 +30,7 @@ public enum BPR {
         public var epochs: Int = 40
         public var learningRate: Float = 0.05
         /// λ, applied at every step to the vectors and biases it touches.
-        public var regularization: Float = 0.002
+        public var regularization: Float = 0.01
         public var negativeSampling: NegativeSampling = .uniform
         public var popularityExponent: Double = 0.5
         public var optimizer: Optimizer = .sgd

@@ -18,7 +18,7 @@ public enum ModelTuning {
     /// The settings searched per model kind, on log-spaced grids around each model's usual range.
     public static let spaces: [String: [Dimension]] = [
         "ease": [.init("l2", ["10", "30", "100", "300", "1000", "3000", "10000"])],
-        "graph-filter": [.init("low_pass", ["32", "64", "128", "256", "512"]), .init("ideal_weight", ["0", "0.1", "0.3", "1", "3"])],
+        "graph-filter": [.init("low_pass", ["32", "64", "128", "256", "512"]), .init("ideal_weight", ["0", "0.3", "1", "3", "10", "30"])],
         "itemknn": [.init("neighbours", ["20", "50", "100", "200", "500"]), .init("shrink", ["0", "10", "50", "200"])],
         // Rendle et al. 2022's formulation: unobserved weight, frequency-scaled regularisation.
         "ials": [.init("factors", ["128", "256", "512"]), .init("unobserved_weight", ["0.03", "0.1", "0.3", "1"]),
