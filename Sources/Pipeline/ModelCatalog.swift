@@ -226,7 +226,7 @@ struct TwoTowerKind: ModelKind {
                                                                           allowed: TwoTowerConfiguration.Loss.allCases.map(\.rawValue)))!
         c.margin = Float(try settings.double("margin", default: Double(c.margin), in: -1...1))
         c.negativeWeight = Float(try settings.double("negative_weight", default: Double(c.negativeWeight), in: 0...1e6))
-        c.extraNegatives = try settings.int("negatives", default: c.extraNegatives, in: 0...1_000_000)
+        c.extraNegatives = try settings.int("negatives", default: c.loss == .ccl ? 1_000 : c.extraNegatives, in: 0...1_000_000)
         c.itemIDDropout = Float(try settings.double("id_dropout", default: Double(c.itemIDDropout), in: 0...1))
         c.historyLength = try settings.int("history", default: c.historyLength, in: 0...100_000)
         c.useContent = try settings.string("content", default: c.useContent ? "true" : "false", allowed: ["true", "false"]) == "true"

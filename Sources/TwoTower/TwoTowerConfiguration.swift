@@ -7,8 +7,9 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// Widths of the dense + ReLU layers in each tower before the output projection [hidden, e.g. 128,64].
     public var hiddenLayers: [Int] = []
     /// The training loss [loss]: in-batch softmax with logQ correction, or SimpleX's cosine contrastive
-    /// loss over the same candidates (`CosineContrastiveLoss`; with `hidden` none and no content the model
-    /// is SimpleX's MF-CCL).
+    /// loss (`CosineContrastiveLoss`; with `hidden` none and no content the model is SimpleX's MF-CCL), whose
+    /// negatives are the extra uniformly sampled items when `extraNegatives` > 0 (its default then: 1,000),
+    /// else the batch's other positives.
     public enum Loss: String, Sendable, CaseIterable { case softmax, ccl }
     public var loss: Loss = .softmax
     /// Softmax temperature τ: scores are cosine / τ [temperature].

@@ -83,7 +83,9 @@ public enum TwoTowerTrainer {
                     : Self.concatenate(itemInput.bags(for: Array(items.prefix(users.count)), examples: entries) { keep[$0] },
                                        itemInput.bags(for: Array(items.dropFirst(users.count))) { keep[users.count + $0] })
                 let candidates = itemTower.forward(itemBags)
-                let result = c.loss == .ccl ? contrastive(queries: queries, candidates: candidates, keys: items)
+                let result = c.loss == .ccl
+                    ? contrastive(queries: queries, candidates: candidates, keys: items,
+                                  firstNegative: c.extraNegatives > 0 ? users.count : 0)
                     : softmax(queries: queries, candidates: candidates, logQ: items.map { logQ[Int($0)] }, keys: items)
                 userTower.backward(result.queryGradient)
                 itemTower.backward(result.candidateGradient)

@@ -41,5 +41,19 @@ import Training
         }
         check(queries, result.queryGradient) { loss(queries: $0, candidates: candidates, keys: keys).loss }
         check(candidates, result.candidateGradient) { loss(queries: queries, candidates: $0, keys: keys).loss }
+        // Negatives only from the sampled candidates after the positives.
+        let sampled = loss(queries: queries, candidates: candidates, keys: keys, firstNegative: 5)
+        check(queries, sampled.queryGradient) { loss(queries: $0, candidates: candidates, keys: keys, firstNegative: 5).loss }
+        check(candidates, sampled.candidateGradient) { loss(queries: queries, candidates: $0, keys: keys, firstNegative: 5).loss }
+        #expect(sampled.loss != result.loss)
+    }
+
+    /// With the negatives from the third candidate on, the other row's positive is no negative.
+    @Test func sampledNegativesOnly() {
+        let queries = Matrix(rows: 2, columns: 2, storage: [1, 0, 0, 1])
+        let candidates = Matrix(rows: 3, columns: 2, storage: [0.8, 0.6, 0.6, 0.8, 1, 0])
+        let result = CosineContrastiveLoss(margin: 0.2, negativeWeight: 2)(queries: queries, candidates: candidates, keys: [1, 2, 3], firstNegative: 2)
+        // Row 0: 1 − 0.8 + 2 · (1 − 0.2); row 1: 1 − 0.8 + 0 (its only negative scores 0).
+        #expect(abs(result.loss - (0.2 + 1.6 + 0.2) / 2) < 1e-6, "\(result.loss)")
     }
 }

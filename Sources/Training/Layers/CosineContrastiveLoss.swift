@@ -9,7 +9,9 @@ import RummageCore
 ///
 /// with margin m and negative weight w; the loss is the mean of ℓ_b. Rows are expected L2-normalised (the
 /// towers' outputs), so the dot products are cosines. Only negatives above the margin contribute, so many
-/// easy negatives cost nothing but their dot product.
+/// easy negatives cost nothing but their dot product. The negatives are the candidates from `firstNegative`
+/// on (e.g. uniformly sampled items after the batch's positives, as SimpleX samples them), or with
+/// `firstNegative` 0 every other candidate (the other rows' positives too: negatives drawn by popularity).
 public struct CosineContrastiveLoss: Sendable {
     public var margin: Float
     public var negativeWeight: Float
@@ -22,16 +24,16 @@ public struct CosineContrastiveLoss: Sendable {
 
     /// Precondition: `candidates.rows >= queries.rows` (the first `queries.rows` are the positives, in
     /// order) and `keys` has one entry per candidate. Same result type as `InBatchSoftmax`.
-    public func callAsFunction(queries: Matrix, candidates: Matrix, keys: [Int32]) -> InBatchSoftmax.Result {
+    public func callAsFunction(queries: Matrix, candidates: Matrix, keys: [Int32], firstNegative: Int = 0) -> InBatchSoftmax.Result {
         let b = queries.rows, c = candidates.rows, d = queries.columns
-        precondition(c >= b && candidates.columns == d && keys.count == c)
+        precondition(c >= b && candidates.columns == d && keys.count == c && firstNegative >= 0 && firstNegative < c)
         var scores = BLAS.multiply(queries, candidates, transposeB: true)  // b × c dot products
         let masked = InBatchSoftmax.collisions(keys: keys, queries: b)
         // Scores become ∂loss/∂score: −1/b on the positive, w / (|N_b| b) on active negatives, else 0.
         var loss = 0.0
         for row in 0..<b {
-            let skip = Set(masked[row] ?? [])
-            let negatives = c - 1 - skip.count
+            let skip = Set((masked[row] ?? []) + (0..<firstNegative).filter { $0 != row })
+            let negatives = c - 1 - skip.subtracting([row]).count
             let weight = negatives > 0 ? negativeWeight / Float(negatives) : 0
             var rowLoss = 1 - Double(scores.storage[row * c + row]), penalty = 0.0
             for column in 0..<c {
