@@ -32,15 +32,16 @@ public struct CosineContrastiveLoss: Sendable {
         // Scores become ∂loss/∂score: −1/b on the positive, w / (|N_b| b) on active negatives, else 0.
         var loss = 0.0
         for row in 0..<b {
-            let skip = Set((masked[row] ?? []) + (0..<firstNegative).filter { $0 != row })
-            let negatives = c - 1 - skip.subtracting([row]).count
+            // Candidates before `firstNegative` and those with the positive's key are not negatives.
+            let skip = Set(masked[row] ?? [])
+            let negatives = c - max(firstNegative, 1) - skip.count { $0 >= firstNegative }
             let weight = negatives > 0 ? negativeWeight / Float(negatives) : 0
             var rowLoss = 1 - Double(scores.storage[row * c + row]), penalty = 0.0
             for column in 0..<c {
                 let k = row * c + column
                 if column == row {
                     scores.storage[k] = -1 / Float(b)
-                } else if skip.contains(column) || scores.storage[k] <= margin {
+                } else if column < firstNegative || skip.contains(column) || scores.storage[k] <= margin {
                     scores.storage[k] = 0
                 } else {
                     penalty += Double(scores.storage[k] - margin)
