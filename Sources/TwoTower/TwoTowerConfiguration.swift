@@ -14,9 +14,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var loss: Loss = .softmax
     /// Softmax temperature τ: scores are cosine / τ [temperature].
     public var temperature: Float = 0.1
-    /// The cosine contrastive loss's margin m [margin] and negative weight w [negative_weight].
-    public var margin: Float = 0.5
-    public var negativeWeight: Float = 10
+    /// The cosine contrastive loss's margin m [margin] and negative weight w [negative_weight]: the best of
+    /// four settings tried on NCF ML-1M's validation split (docs/evaluation.md), not yet a full search.
+    public var margin: Float = 0.3
+    public var negativeWeight: Float = 50
     public var epochs = 20
     public var batchSize = 1024
     public var learningRate: Float = 0.01
