@@ -70,21 +70,13 @@ public struct EASERecommender: SimilarItemsRecommender {
 
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {
         precondition(scores.count == itemCount)
-        scores.update(repeating: 0)
-        let n = itemCount
-        weights.withUnsafeBufferPointer { b in
-            for i in history.columns(of: user.int) {
-                let row = b.baseAddress! + Int(i) * n
-                for j in 0..<n { scores[j] += row[j] }
-            }
-        }
+        ItemGram.sumRows(of: weights, size: itemCount, items: history.columns(of: user.int), into: scores)
     }
 
     /// The `k` items with the largest weights from `item` (B's row).
     public func similarItems(to item: ItemIndex, k: Int) -> [ScoredIndex] {
-        let row = Array(weights[item.int * itemCount..<(item.int + 1) * itemCount])
-        var masked = row
-        masked[item.int] = -.infinity
-        return TopK.select(masked, k: k)
+        var row = Array(weights[item.int * itemCount..<(item.int + 1) * itemCount])
+        row[item.int] = -.infinity
+        return TopK.select(row, k: k)
     }
 }

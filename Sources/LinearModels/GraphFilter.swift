@@ -138,14 +138,8 @@ public struct GraphFilterRecommender: Recommender {
 
     public func scoreAll(for user: UserIndex, into scores: UnsafeMutableBufferPointer<Float>) {
         precondition(scores.count == itemCount)
-        scores.update(repeating: 0)
         let n = itemCount, k = eigenvalues.count, items = history.columns(of: user.int)
-        itemFilter.withUnsafeBufferPointer { p in
-            for i in items {
-                let row = p.baseAddress! + Int(i) * n
-                for j in 0..<n { scores[j] += row[j] }
-            }
-        }
+        ItemGram.sumRows(of: itemFilter, size: n, items: items, into: scores)
         guard k > 0, configuration.idealWeight > 0 else { return }
         // a = V D^{-1/2} r_u, then s += α (Vᵀ D^{1/2})ᵀ a.
         var a = [Float](repeating: 0, count: k)

@@ -34,6 +34,18 @@ enum ItemGram {
         return gram
     }
 
+    /// `scores` = the sum of `matrix`'s rows (n × n, row-major) of `items`: a user's scores under an
+    /// item–item model, from their history.
+    static func sumRows(of matrix: [Float], size n: Int, items: ArraySlice<Int32>, into scores: UnsafeMutableBufferPointer<Float>) {
+        scores.update(repeating: 0)
+        matrix.withUnsafeBufferPointer { m in
+            for i in items {
+                let row = m.baseAddress! + Int(i) * n
+                for j in 0..<n { scores[j] += row[j] }
+            }
+        }
+    }
+
     /// `rows` (m × n, row-major) times symmetric `matrix` (n × n): m × n, the columns split in blocks
     /// across threads (each block one single-threaded sgemm, so the result does not depend on the count).
     static func multiply(rows: [Float], count m: Int, by matrix: [Float], size n: Int, threads: Int) -> [Float] {

@@ -20,8 +20,8 @@ import Training
 /// Rows are solved in parallel; each row's solution depends only on the fixed side, so the result is
 /// identical for any thread count. OpenBLAS is single-threaded (see `BLAS`) while rows run in parallel.
 ///
-/// Kernel names: `n` rows in the solved block, `k` factors, `G = YᵀY + λI`, `Yu` a row's gathered
-/// fixed-side vectors, `c` its confidences.
+/// Kernel names: `n` rows in the solved block, `k` factors, `G = YᵀY`, `λ` a row's penalty, `Yu` a row's
+/// gathered fixed-side vectors, `a` and `t` their weights and targets.
 public enum ImplicitALS {
     public enum Solver: String, Sendable, CaseIterable {
         /// Warm-started conjugate gradient with `cgSteps` steps (fast, approximate).
@@ -101,13 +101,12 @@ public enum ImplicitALS {
         return FactorizationModel(algorithm: "ials", userFactors: users.matrix, itemFactors: items.matrix)
     }
 
-    /// `G = FᵀF + λI` for the fixed side `F`.
-    static func gram(_ fixed: RowBuffer, regularization: Float) -> [Float] {
+    /// `G = FᵀF` for the fixed side `F` (each row's λ is added where it is solved).
+    static func gram(_ fixed: RowBuffer) -> [Float] {
         let k = fixed.columns
         var g = [Float](repeating: 0, count: k * k)
         g.withUnsafeMutableBufferPointer { BLAS.syrkTransposedUpper(rows: fixed.rows, columns: k, fixed.base, $0.baseAddress!) }
         for i in 0..<k {
-            g[i * k + i] += regularization
             for j in 0..<i { g[i * k + j] = g[j * k + i] }  // mirror the upper triangle
         }
         return g
@@ -116,7 +115,7 @@ public enum ImplicitALS {
     /// Re-solves every row of `target` against `fixed`, in parallel.
     static func solve(_ target: RowBuffer, fixed: RowBuffer, rows: SparseRows, _ c: Configuration, threads: Int) {
         let k = c.factors
-        let g = gram(fixed, regularization: 0)
+        let g = gram(fixed)
         let longest = (0..<rows.rowCount).reduce(0) { max($0, rows.count(of: $1)) }
         Parallel.forEachChunk(count: rows.rowCount, chunkSize: 64, threads: threads) { range in
             var workspace = RowWorkspace(k: k, capacity: longest)
@@ -148,7 +147,7 @@ public enum ImplicitALS {
 
     static func loss(users: RowBuffer, items: RowBuffer, data: InteractionMatrix, _ c: Configuration, threads: Int) -> Double {
         let k = c.factors
-        let yty = gram(items, regularization: 0)
+        let yty = gram(items)
         let rows = data.byUser
         let parts = Parallel.mapChunks(count: rows.rowCount, chunkSize: 256, threads: threads) { range in
             var total = 0.0, confidence = 0.0, userPenalty = 0.0

@@ -34,17 +34,18 @@ public struct ExploredLists: Sendable {
     /// How far a slot's logged probability may be from the uniform draw's, relative.
     public static let uniformTolerance = 1e-4
 
-    /// The lists of `surface` in `events` whose `ranking_id` `include` accepts; a slot's reward is 1 when
-    /// the user's `reward` engagement with it names the list within `attributionSeconds` (`Attribution`).
+    /// The lists of `surface` in `events` whose first impression `include` accepts (by its `ranking_id`, its
+    /// time); a slot's reward is 1 when the user's `reward` engagement with it names the list within
+    /// `attributionSeconds` (`Attribution`).
     public static func build(events: [Event], surface: String, reward: EventType = .view, attributionSeconds: Int64 = 3_600,
-                             include: (String) -> Bool = { _ in true }) -> ExploredLists {
-        let attributed = Attribution.join(events, windowSeconds: attributionSeconds) { $0.surface == surface && include($0.rankingID ?? "") }
+                             include: (Event) -> Bool = { _ in true }) -> ExploredLists {
+        let attributed = Attribution.join(events, windowSeconds: attributionSeconds) { $0.surface == surface }
         var byList: [String: [AttributedImpression]] = [:]
         for shown in attributed { byList[shown.impression.rankingID!, default: []].append(shown) }
         var lists: [List] = [], skipped: [String: Int] = [:]
         for (id, shown) in byList {
             let slots = shown.sorted { ($0.impression.position ?? 0) < ($1.impression.position ?? 0) }
-            guard let text = slots[0].impression.attributes[LoggedCandidates.attribute] else { continue }
+            guard include(slots[0].impression), let text = slots[0].impression.attributes[LoggedCandidates.attribute] else { continue }
             guard let candidates = LoggedCandidates.decode(text), !candidates.isEmpty else { skipped["unreadable candidates", default: 0] += 1; continue }
             guard slots.enumerated().allSatisfy({ $0.element.impression.position == $0.offset }) else {
                 skipped["slots missing from the log", default: 0] += 1

@@ -174,7 +174,7 @@ public enum RankerPipeline {
                                 progress: @Sendable (String) -> Void) throws -> ([GateReport.Check], [String: Double]) {
         let upliftName = String(format: "off-policy CTR uplift ≥ %g (95 %% lower bound)", gate.minimumUplift)
         let sizeName = String(format: "off-policy effective sample size ≥ %g", gate.minimumEffectiveSampleSize)
-        let explored = ExploredLists.build(events: events, surface: gate.surface) { !set.trainingLists.contains($0) }
+        let explored = ExploredLists.build(events: events, surface: gate.surface) { !set.trainingLists.contains($0.rankingID ?? "") }
         guard !explored.lists.isEmpty else {
             let detail = "no fully explored lists of surface '\(gate.surface)' that the ranker did not train on (docs/experiments.md, \"Off-policy evaluation of a ranker\")"
             return ([.init(name: upliftName, passed: false, detail: detail), .init(name: sizeName, passed: false, detail: detail)], [:])

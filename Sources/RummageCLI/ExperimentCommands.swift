@@ -305,12 +305,8 @@ struct OffPolicyRankerCommand: Command {
         var events: [Event] = []
         try eventLog.readAll { events.append($0) }
         console.progress("ope ranker: read \(events.count) events from \(log)")
-        // Lists by their first impression's time.
-        var listTimes: [String: Int64] = [:]
-        for e in events where e.type == .impression && e.surface == surface && e.position == 0 { if let id = e.rankingID { listTimes[id] = e.timestamp } }
-        let explored = ExploredLists.build(events: events, surface: surface, attributionSeconds: attributionSeconds) { id in
-            guard let time = listTimes[id] else { return false }
-            return time >= (from ?? .min) && time < (to ?? .max)
+        let explored = ExploredLists.build(events: events, surface: surface, attributionSeconds: attributionSeconds) { first in
+            first.timestamp >= (from ?? .min) && first.timestamp < (to ?? .max)
         }
         let skipped = explored.skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         console.progress("ope ranker: \(explored.lists.count) fully explored lists of surface '\(surface)'" + (skipped.isEmpty ? "" : "; skipped: \(skipped)"))

@@ -84,7 +84,7 @@ import Testing
         #expect(explored.skipped == ["not drawn uniformly from its candidates": 1, "unreadable candidates": 1,
                                      "a shown listing is not among its candidates": 1, "slots missing from the log": 1])
         let clean = Self.log(lists: 5, seed: 1)
-        #expect(ExploredLists.build(events: clean, surface: "home") { $0 != "r2" }.lists.map(\.rankingID) == ["r0", "r1", "r3", "r4"])
+        #expect(ExploredLists.build(events: clean, surface: "home") { $0.rankingID != "r2" }.lists.map(\.rankingID) == ["r0", "r1", "r3", "r4"])
         #expect(ExploredLists.build(events: clean, surface: "similar").lists.isEmpty)
     }
 
