@@ -7,7 +7,7 @@
 //   3 models       Baselines · MatrixFactorization · TwoTower · Ranking · Backends (drivers by location) · Simulation
 //   2 domain       Datasets · Evaluation · Training · Events · Features · Registry · VectorSearch · Reporting · Experiments · RummageClient
 //   1 foundation   RummageCore · LinearAlgebra · ArgumentParsing · Storage · BuildInfo · HTTPServer · RummageAPI · Catalogue · Telemetry
-//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost) · CVectorKernels · CTreeKernels (kernels in C)
+//   0 C            CBLAS (OpenBLAS + LAPACKE) · CLZMA (liblzma) · CSQLite · CPostgres (libpq) · CRedis (hiredis) · CCrypto (libcrypto: SHA-256) · CMicroHTTPD (shim) · CRabbitMQ (librabbitmq shim) · CKafka (librdkafka shim) · CYAML (libyaml) · CSystemd (libsystemd: sd_notify) · CXGBoost (libxgboost) · CVectorKernels · CTreeKernels (kernels in C)
 import PackageDescription
 
 let package = Package(
@@ -37,6 +37,7 @@ let package = Package(
                        providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "CRabbitMQ", path: "Sources/CRabbitMQ", linkerSettings: [.linkedLibrary("rabbitmq")]),
+        .target(name: "CKafka", path: "Sources/CKafka", linkerSettings: [.linkedLibrary("rdkafka")]),
         .target(name: "CVectorKernels", path: "Sources/CVectorKernels"),
         .target(name: "CTreeKernels", path: "Sources/CTreeKernels"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
@@ -50,7 +51,7 @@ let package = Package(
         .target(name: "BuildInfo", plugins: ["CodeVersionPlugin"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         .plugin(name: "CodeVersionPlugin", capability: .buildTool()),
-        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ", "CCrypto"]),
+        .target(name: "Storage", dependencies: ["CSQLite", "CPostgres", "CRedis", "CRabbitMQ", "CKafka", "CCrypto"]),
         // The JSON wire types of the serving API and of events (Foundation only).
         .target(name: "RummageAPI"),
         // A marketplace's declared catalogue: typed listing and user fields, derived fields, tokens (Foundation only).

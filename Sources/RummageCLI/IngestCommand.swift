@@ -34,11 +34,20 @@ struct IngestCommand: Command {
         others is refused the same way; when the log stores nothing, the consumer stops and the messages
         are delivered again. Killed at any point, it loses nothing: unacknowledged messages are delivered
         again, and their events already in the log are duplicates (no-ops), so each event counts once.
+
+        From Kafka (--from kafka://HOST:PORT[,HOST:PORT…]): reads the topic --queue as a member of the
+        consumer group --group, each message one or more JSON lines (its producer in a 'producer'
+        header), and commits a partition's offset only after every event before it is durable in the
+        log; refused lines go to the topic QUEUE.dead. Consumers in one group share the partitions; one
+        that dies is replaced within the group's session timeout, and what it had not committed is read
+        again (duplicates, no-ops). The same guarantees as RabbitMQ's hold: nothing lost, nothing twice.
         """,
         options: [
-            .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, or a RabbitMQ queue: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_INGEST_FROM).", required: true),
-            .value("queue", "NAME", help: "With --from amqp://…: the durable queue to consume.", default: "rummage.events"),
-            .value("idle-exit", "SECONDS", help: "With --from amqp://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
+            .value("from", "SOURCE", help: "JSON-lines file to read, '-' for standard input, a RabbitMQ queue: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_INGEST_FROM), or Kafka brokers: kafka://HOST:PORT[,HOST:PORT…].", required: true),
+            .value("queue", "NAME", help: "With --from amqp://… or kafka://…: the durable queue or the topic to consume.", default: "rummage.events"),
+            .value("group", "NAME", help: "With --from kafka://…: the consumer group (its members share the topic's partitions).", default: "rummage-ingest"),
+            .value("session-timeout", "MS", help: "With --from kafka://…: a member silent this long leaves the group, its partitions going to the others.", default: "10000"),
+            .value("idle-exit", "SECONDS", help: "With --from amqp://… or kafka://…: stop once no message arrived for this long (0: run until SIGTERM).", default: "0"),
             .value("producer", "NAME", help: "Whose event ids a file's events are (ids are unique per producer; default: none)."),
             .value("log", "PATH", help: "Event log: a SQLite file (created if missing) or a postgresql:// URI.", default: ".rummage/events.sqlite"),
             .value("batch-size", "N", help: "Events per atomic append.", default: "1000"),
@@ -61,6 +70,8 @@ struct IngestCommand: Command {
     let quiet: Bool
     let onlineStore: OnlineStore?
     let queueName: String
+    let group: String
+    let sessionTimeout: Int
     let idleExit: Int
     let producer: String
     let schema: CatalogueSchema?
@@ -78,6 +89,8 @@ struct IngestCommand: Command {
         quiet = arguments.flag("quiet")
         onlineStore = try OnlineStore.from(arguments)
         queueName = try arguments.requiredString("queue")
+        group = try arguments.requiredString("group")
+        sessionTimeout = try arguments.requiredInt("session-timeout", in: 1...3_600_000)
         idleExit = try arguments.requiredInt("idle-exit", in: 0...86_400 * 365)
         producer = arguments.string("producer") ?? ""
         do {
@@ -89,15 +102,11 @@ struct IngestCommand: Command {
 
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
-        var queue: AMQPConnection?
-        // Dead letters go over their own connection: publisher confirms on the consuming channel would
-        // interleave with deliveries.
-        var deadLetters: AMQPConnection? = nil
+        var queue: (any IngestQueue)? = nil
         var reader: LineReader? = nil
-        if source.hasPrefix("amqp://") {
-            (queue, deadLetters) = try openQueue()
+        if consumesQueue {
+            queue = try openQueue()
         } else {
-            queue = nil
             reader = try LineReader(path: source)
         }
         let directory = (logPath as NSString).deletingLastPathComponent
@@ -111,8 +120,8 @@ struct IngestCommand: Command {
         var batchText: [String] = []
         var batchProducer = producer
         var lastReport = 0.0
-        // The last queue message whose every line is in a batch: acknowledged once that batch is durable.
-        var consumedTag: UInt64? = nil
+        // Set when dead-lettering failed: the queue is opened anew so that its unreleased messages come again.
+        var reopenQueue = false
 
         // Lines refused while parsing, reported with the batch's other refusals in line order.
         var unparsed: [(line: Int, reason: String, text: String)] = []
@@ -138,19 +147,21 @@ struct IngestCommand: Command {
                 reasons += dropped.map { ($0, "not appended (--atomic: its batch holds a refused line)") }
                 refused += dropped.count
             }
-            if let deadLetters {
+            if let queue {
                 let text = Dictionary(uniqueKeysWithValues: zip(batchLines, batchText) + unparsed.map { ($0.line, $0.text) })
                 let letters = reasons.map { line, reason in
                     "{\"reason\":\(JSONText.quoted(reason)),\"line\":\(JSONText.quoted(text[line] ?? "")),\"producer\":\(JSONText.quoted(batchProducer))}"
                 }
                 if !letters.isEmpty {
                     do {
-                        try deadLetters.publish(Array(letters.joined(separator: "\n").utf8), to: deadLetterQueue, producer: batchProducer)
+                        try queue.deadLetter(Array(letters.joined(separator: "\n").utf8), producer: batchProducer)
                         deadLettered += letters.count
                     } catch {
-                        // Not acknowledged then: the messages come again and their lines are dead-lettered anew.
+                        // Not released then, and the queue opened anew: the messages come again and their
+                        // lines are dead-lettered anew.
                         console.progress("ingest: dead-lettering failed (\(error)); the messages will come again")
-                        consumedTag = nil
+                        queue.forgetTaken()
+                        reopenQueue = true
                     }
                 }
             }
@@ -159,11 +170,10 @@ struct IngestCommand: Command {
             unparsed.removeAll()
             // Durable: the queue may forget every message consumed so far (refused lines included: they
             // would be refused again).
-            if let queue, let tag = consumedTag {
-                // A broker that went away forgets the delivery anyway: it delivers the messages again, and
-                // their events are duplicates now.
-                do { try queue.ack(tag, multiple: true) } catch { console.progress("ingest: acknowledging failed (\(error)); reconnecting") }
-                consumedTag = nil
+            if let queue, queue.holdsTaken {
+                // A broker that went away (or a group that rebalanced) forgets the delivery anyway: the
+                // messages come again, and their events are duplicates now.
+                do { try queue.releaseTaken() } catch { console.progress("ingest: releasing consumed messages failed (\(error))") }
             }
             if ack { console.result("ack \(line) \(outcome.appended) \(outcome.duplicates)") }
             batch.removeAll(keepingCapacity: true)
@@ -194,23 +204,26 @@ struct IngestCommand: Command {
             if !batch.isEmpty || !unparsed.isEmpty || lines == 0 { try flush(through: lines) }
         } else if queue != nil {
             // Each message holds one or more JSON lines. A batch is flushed when full or when the queue
-            // has been quiet for `quietFlush`; with --idle-exit, the command ends after that long idle.
+            // has been quiet for `quietFlush`; with --idle-exit, the command ends after that long idle
+            // (counted once the queue can deliver: a Kafka consumer first waits for its partitions).
             // A lost connection (a broker restart, a dead path noticed by heartbeats) is opened again with
-            // backoff; unacknowledged messages come again, their events already in the log as duplicates.
+            // backoff; unreleased messages come again, their events already in the log as duplicates.
             let stop = StopSignal()
             var idleSince = clock.elapsedSeconds
+            let pending = { !batch.isEmpty || !unparsed.isEmpty || queue?.holdsTaken == true }
             ServiceNotifier.ready(status: "consuming \(queueName) into \(logPath)")
             while !stop.requested {
-                let next: (deliveryTag: UInt64, body: [UInt8], producer: String)?
+                let next: IngestMessage?
                 do {
-                    next = try queue?.next(timeoutMilliseconds: Self.quietFlushMilliseconds)
+                    if reopenQueue { throw StorageError(code: -1, "dead-lettering failed") }
+                    next = try queue?.next(timeoutMilliseconds: Self.quietFlushMilliseconds) { console.progress("ingest: \($0)") }
                 } catch {
                     console.progress("ingest: the queue connection failed (\(error)); reconnecting")
-                    consumedTag = nil  // delivery tags of the lost channel mean nothing to a new one
-                    queue = nil
+                    queue = nil  // what it took and did not release comes again to the new connection
+                    reopenQueue = false
                     var pause = 0.25
                     while queue == nil && !stop.requested {
-                        do { (queue, deadLetters) = try openQueue() } catch {
+                        do { queue = try openQueue() } catch {
                             Thread.sleep(forTimeInterval: pause)
                             pause = min(pause * 2, 5)
                         }
@@ -219,26 +232,27 @@ struct IngestCommand: Command {
                     continue
                 }
                 guard let message = next else {
-                    if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+                    if pending() { try flush(through: lines) }
+                    if queue?.isReady == false { idleSince = clock.elapsedSeconds }
                     if idleExit > 0 && clock.elapsedSeconds - idleSince >= Double(idleExit) { break }
                     continue
                 }
                 idleSince = clock.elapsedSeconds
                 // A batch holds one producer's events.
                 if message.producer != batchProducer {
-                    if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+                    if pending() { try flush(through: lines) }
                     batchProducer = message.producer
                 }
                 for line in message.body.split(separator: 0x0A, omittingEmptySubsequences: false) { try take(lines + 1, Array(line)) }
-                consumedTag = message.deliveryTag
+                queue?.taken(message)
             }
             if stop.requested { ServiceNotifier.stopping() }
-            if !batch.isEmpty || !unparsed.isEmpty || consumedTag != nil { try flush(through: lines) }
+            if pending() { try flush(through: lines) }
         }
-        if lines == 0 && !source.hasPrefix("amqp://") { throw DataError(.malformedLine, "no events to ingest: the input is empty", path: source) }
+        if lines == 0 && !consumesQueue { throw DataError(.malformedLine, "no events to ingest: the input is empty", path: source) }
         let held = try ingestor.log.count()
         let summary = "read \(lines) lines: \(totals.appended) appended, \(totals.duplicates) duplicates, \(refused) refused "
-            + (queue == nil ? "" : "(\(deadLettered) dead-lettered to \(deadLetterQueue)) ")
+            + (queue.map { "(\(deadLettered) dead-lettered to \($0.deadLetterName)) " } ?? "")
             + "in \(formattedSeconds(clock.elapsedSeconds)); \(logPath) holds \(held) events"
         if json {
             console.progress(summary)
@@ -255,17 +269,11 @@ struct IngestCommand: Command {
         }
     }
 
-    /// Where refused queue lines go, with their reasons.
-    var deadLetterQueue: String { queueName + ".dead" }
+    /// Whether the source is a broker (RabbitMQ or Kafka) rather than a file.
+    var consumesQueue: Bool { source.hasPrefix("amqp://") || source.hasPrefix("kafka://") }
 
-    /// A consuming connection to the queue, and one for dead letters.
-    private func openQueue() throws(StorageError) -> (AMQPConnection, AMQPConnection) {
-        let connection = try AMQPConnection(url: source)
-        try connection.declareQueue(queueName)
-        try connection.consume(queueName, prefetch: max(batchSize, 1))
-        let deadLetters = try AMQPConnection(url: source)
-        try deadLetters.declareQueue(deadLetterQueue)
-        return (connection, deadLetters)
+    private func openQueue() throws(StorageError) -> any IngestQueue {
+        try openIngestQueue(source, name: queueName, group: group, sessionTimeoutMilliseconds: sessionTimeout, prefetch: batchSize)
     }
 }
 

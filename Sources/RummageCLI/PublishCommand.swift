@@ -4,24 +4,25 @@ import Foundation
 import RummageCore
 import Storage
 
-/// `rummage publish`: sends JSON-lines events to a RabbitMQ queue, for `rummage ingest --from amqp://…`.
+/// `rummage publish`: sends JSON-lines events to a RabbitMQ queue or a Kafka topic, for `rummage ingest --from amqp://…|kafka://…`.
 struct PublishCommand: Command {
     static let configuration = CommandConfiguration(
         name: "publish",
-        abstract: "Publish events (JSON lines) to a RabbitMQ queue.",
+        abstract: "Publish events (JSON lines) to a RabbitMQ queue or a Kafka topic.",
         discussion: """
         Reads one JSON event per line (schema: docs/events.md) from a file or standard input ('-'),
-        checks that each parses, and publishes the valid ones to the durable queue (--queue) as persistent
-        messages of --per-message lines, each confirmed by the broker before the next is sent: when the
-        command exits 0, every valid event is in the queue. Refused lines are reported on stderr as
-        'line N: reason' (exit 4, or 65 when every line was). Consumers: rummage ingest --from amqp://… (docs/scaling.md).
+        checks that each parses, and publishes the valid ones to the durable queue or Kafka topic (--queue)
+        as persistent messages of --per-message lines, each confirmed by the broker before the next is sent:
+        when the command exits 0, every valid event is in the queue. Refused lines are reported on stderr as
+        'line N: reason' (exit 4, or 65 when every line was). Consumers: rummage ingest --from amqp://… or
+        kafka://… (docs/scaling.md).
         """,
         options: [
             .value("from", "FILE", help: "JSON-lines file to read, or '-' for standard input.", required: true),
-            .value("to", "URL", help: "RabbitMQ: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_PUBLISH_TO).", required: true),
-            .value("queue", "NAME", help: "The durable queue.", default: "rummage.events"),
+            .value("to", "URL", help: "RabbitMQ: amqp://HOST:PORT/VHOST (with a user and password: give the URL in $RUMMAGE_PUBLISH_TO), or Kafka: kafka://HOST:PORT[,HOST:PORT…].", required: true),
+            .value("queue", "NAME", help: "The durable queue, or the Kafka topic.", default: "rummage.events"),
             .value("per-message", "N", help: "Events per message.", default: "100"),
-            .value("producer", "NAME", help: "Whose event ids these are (the messages' app-id; ids are unique per producer; default: none)."),
+            .value("producer", "NAME", help: "Whose event ids these are (the messages' app-id, or Kafka 'producer' header; ids are unique per producer; default: none)."),
             .value("now", "UNIX", help: "Receiving clock for the future-timestamp check (default: the system clock)."),
             .flag("json", help: "Print the summary as one JSON object on the last line of stdout."),
             .flag("quiet", help: "Print no progress or refusals on stderr."),
@@ -46,14 +47,22 @@ struct PublishCommand: Command {
     func run(output: CommandOutput) throws {
         let console = Console(output: output, quiet: quiet)
         let reader = try LineReader(path: source)
-        let connection = try AMQPConnection(url: url)
-        try connection.declareQueue(queue)
+        let publish: ([UInt8]) throws(StorageError) -> Void
+        let name = producer.isEmpty ? nil : producer
+        if url.hasPrefix("kafka://") {
+            let kafka = try KafkaProducer(url: url)
+            publish = { body throws(StorageError) in try kafka.send(body, to: queue, producer: name) }
+        } else {
+            let connection = try AMQPConnection(url: url)
+            try connection.declareQueue(queue)
+            publish = { body throws(StorageError) in try connection.publish(body, to: queue, producer: name) }
+        }
         let clock = Stopwatch()
         var message: [UInt8] = [], inMessage = 0, published = 0, messages = 0, refused = 0, lines = 0
         var lastReport = 0.0
         func send() throws(StorageError) {
             guard inMessage > 0 else { return }
-            try connection.publish(message, to: queue, producer: producer.isEmpty ? nil : producer)
+            try publish(message)
             published += inMessage
             messages += 1
             message.removeAll(keepingCapacity: true)

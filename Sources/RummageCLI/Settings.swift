@@ -30,7 +30,7 @@ enum Settings {
             "max-buffered", "max-body", "experiment", "split", "experiment-surface", "interleave", "publish-events",
         ].map { ($0, "serving." + $0.replacingOccurrences(of: "-", with: "_")) }
             + [("api-keys", "serving.api_keys_file"), ("admin-token-file", "serving.admin_token_file")]),
-        "ingest": ["from": "ingest.from", "batch-size": "ingest.batch_size", "producer": "ingest.producer", "idle-exit": "ingest.idle_exit"],
+        "ingest": ["from": "ingest.from", "batch-size": "ingest.batch_size", "producer": "ingest.producer", "idle-exit": "ingest.idle_exit", "group": "ingest.group"],
         "publish": ["to": "publish.to", "per-message": "publish.per_message", "producer": "publish.producer"],
         "batch-recommend": ["version": "batch.version", "k": "batch.k", "ttl": "batch.ttl", "method": "batch.method", "to": "batch.to"],
     ]
