@@ -69,11 +69,7 @@ struct BatchRecommendCommand: Command {
             throw UsageError("--to: \(error.message)")
         }
         guard out != nil || store != nil else { throw UsageError("give --out FILE, --to STORE, or both") }
-        let parts = try arguments.requiredString("shard").split(separator: "/").map { Int($0) }
-        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (0..<count).contains(index) else {
-            throw UsageError("--shard takes I/N with 0 <= I < N, e.g. 3/8")
-        }
-        shard = (index, count)
+        shard = try parseShard(try arguments.requiredString("shard"))
         switch try arguments.requiredString("method") {
         case "exact": approximate = false
         case "ann": approximate = true

@@ -20,7 +20,7 @@ public enum RummageCLI {
                        RegistrySubcommand<RegistryShow>.self, RegistrySubcommand<RegistryDiff>.self,
                        RegistrySubcommand<RegistryPromote>.self, RegistrySubcommand<RegistryRollback>.self,
                        RegistryExportCommand.self, RegistryImportCommand.self, RegistryPushCommand.self,
-                       GateCommand.self, ServeCommand.self, BatchRecommendCommand.self,
+                       GateCommand.self, ServeCommand.self, BatchRecommendCommand.self, BatchEmbedCommand.self,
                        BenchIndexCommand.self, BenchServeCommand.self, ReportCommand.self, OnlineRebuildCommand.self, PublishCommand.self,
                        SimulateCommand.self, KeysCreateCommand.self, ConfigCheckCommand.self, ConfigReferenceCommand.self,
                        CompletionCommand.self, ImportCommand.self, ExportModelCommand.self, RunsListCommand.self, RunsCompareCommand.self,

@@ -26,7 +26,7 @@ func lastJSONLine(_ text: String) throws -> [String: Any] {
     @Test(arguments: [[], ["generate"], ["evaluate"], ["train"], ["embed"], ["export"], ["ingest"], ["features"],
                       ["features", "check"], ["features", "training-set"], ["bench", "ingest"], ["pipeline", "run"],
                       ["pipeline", "reproduce"], ["registry"], ["registry", "list"], ["registry", "show"], ["registry", "diff"],
-                      ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"],
+                      ["registry", "promote"], ["registry", "rollback"], ["gate"], ["serve"], ["batch-recommend"], ["batch-embed"],
                       ["bench", "index"], ["bench", "serve"], ["report"], ["online"], ["online", "rebuild"], ["publish"], ["simulate"],
                       ["keys"], ["keys", "create"], ["registry", "export"], ["registry", "import"], ["config"], ["config", "check"], ["config", "reference"], ["completion"],
                       ["import"], ["export-model"], ["runs"], ["runs", "list"], ["runs", "compare"], ["ranker"], ["ranker", "train"],

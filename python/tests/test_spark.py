@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from pyspark.sql import SparkSession
 
 from conftest import RUMMAGE, run
@@ -60,5 +62,30 @@ def test_the_command_line_writes_parquet(marketplace, tmp_path):
         frame = session.read.parquet(str(out))
         assert frame.count() == len(expected(marketplace))
         assert all(len(r["items"]) <= 5 for r in frame.collect())
+    finally:
+        session.stop()
+
+
+def test_the_spark_job_writes_the_versions_embeddings(marketplace, tmp_path):
+    def cli(*extra):
+        out = tmp_path / f"embed-{len(extra)}.jsonl"
+        run("batch-embed", "--registry", str(marketplace.registry), "--model", "mp", "--out", str(out), "--quiet", *extra)
+        answers = [json.loads(line) for line in out.read_text().splitlines()]
+        key = "item" if "--items" in extra else "user"
+        # As float32 (the stored width), the type Spark's rows hold.
+        return {a[key]: (a["model_version"], [float(x) for x in np.float32(a["embedding"])]) for a in answers}
+
+    session = SparkSession.builder.master("local[2]").appName("rummage-test").config("spark.ui.enabled", "false").getOrCreate()
+    try:
+        users = cli()
+        assert len(users) == len(expected(marketplace)) and len({len(v) for _, v in users.values()}) == 1
+        frame = rummage_spark.batch_embed(session, registry=str(marketplace.registry), model="mp", partitions=3, rummage=RUMMAGE)
+        # The stored float32 values, written in their shortest decimal form, come back exactly.
+        assert {r.user: (r.model_version, list(r.embedding)) for r in frame.collect()} == users
+        listings = cli("--items")
+        frame = rummage_spark.batch_embed(session, registry=str(marketplace.registry), model="mp", items=True,
+                                          users=sorted(listings)[:40] + ["no-such-listing"], partitions=2, rummage=RUMMAGE)
+        got = {r.item: (r.model_version, list(r.embedding)) for r in frame.collect()}
+        assert got == {item: listings[item] for item in sorted(listings)[:40]}
     finally:
         session.stop()
