@@ -1,6 +1,5 @@
 import ArgumentParsing
 import Events
-import Features
 import Foundation
 import RummageCore
 import RummageTestSupport
@@ -8,104 +7,23 @@ import Storage
 import Synchronization
 import Testing
 
-/// Issue [8/8]'s RabbitMQ acceptance: a producer publishes events (with broker confirms, logging each
-/// confirmed id) while `rummage ingest --from amqp://…` consumers are killed with SIGKILL mid-stream again
-/// and again; after a final consumer drains the queue, the event log holds exactly the producer's events
-/// (none lost, none twice) and the online store counted each view once.
+/// Issue [8/8]'s RabbitMQ acceptance (`ConsumerKillHarness`): a producer publishes events with broker
+/// confirms while `rummage ingest --from amqp://…` consumers are killed with SIGKILL mid-stream again and
+/// again; after a final consumer drains the queue, the event log holds exactly the producer's events (none
+/// lost, none twice) and the online store counted each view once.
 @Suite(.serialized) struct RabbitMQIngestTests {
-    static func consumer(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent(".build/release/rummage")
-        process.arguments = ["ingest"] + arguments
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
-    }
-
     @Test func consumersKilledMidStreamLoseNoEventAndCountNoneTwice() throws {
         let url = try TestRabbitMQ.url()
-        let redis = try TestRedis.Server()
-        defer { redis.kill() }
-        let dir = Fixtures.temporaryDirectory("rummage-amqp")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let log = dir + "/events.sqlite", queue = "events-" + UUID().uuidString
-        let now = Int64(Date().timeIntervalSince1970) - 60
-        // The listings the stream's views are about.
-        let listings = (0..<50).map { Event(id: "c\($0)", type: .listingCreated, timestamp: now - 100, user: "s", item: ItemID("l\($0)"), price: 5) }
-        Fixtures.write(listings.map(\.jsonLine).joined(separator: "\n"), to: "listings.jsonl", in: dir)
-        #expect(rummage("ingest", "--from", dir + "/listings.jsonl", "--log", log, "--online-store", redis.url, "--quiet").code == 0)
-        #expect(rummage("online", "rebuild", "--log", log, "--online-store", redis.url).code == 0)
-
-        // The producer: 15,000 views in messages of 1 to 20 events, a few ms apart; every 97th message is
-        // published twice (a producer retrying after a lost confirm).
-        let produced = Mutex<[Event]>([])
-        let finished = Atomic<Bool>(false)
-        let producer = Thread {
-            do {
-                let channel = try AMQPConnection(url: url)
-                try channel.declareQueue(queue)
-                var rng = SeededGenerator(seed: 8)
-                var n = 0, message = 0
-                while n < 15_000 {
-                    let size = 1 + rng.nextInt(below: 20)
-                    let events = (0..<size).map { k in
-                        Event(id: "v\(n + k)", type: .view, timestamp: now + Int64((n + k) / 1_000), user: UserID("u\(rng.nextInt(below: 300))"),
-                              item: ItemID("l\(rng.nextInt(below: 50))"))
-                    }
-                    let body = Array(events.map(\.jsonLine).joined(separator: "\n").utf8)
-                    try channel.publish(body, to: queue)
-                    if message % 97 == 0 { try channel.publish(body, to: queue) }
-                    produced.withLock { $0 += events }  // confirmed by the broker: the producer's log
-                    n += size
-                    message += 1
-                    usleep(8_000)
-                }
-            } catch {
-                Issue.record("producer: \(error)")
-            }
-            finished.store(true, ordering: .relaxed)
-        }
-        producer.start()
-
-        let arguments = ["--from", url, "--queue", queue, "--log", log, "--online-store", redis.url, "--batch-size", "200", "--quiet"]
-        // Each consumer is killed once it has appended something, after a random 0-300 ms more.
-        var kills = 0, rng = SeededGenerator(seed: 3)
-        var held = 0
-        while !finished.load(ordering: .relaxed) {
-            let process = try Self.consumer(arguments)
-            let deadline = Date().addingTimeInterval(10)
-            while try SQLiteEventLog(path: log).count() - listings.count <= held && Date() < deadline { usleep(20_000) }
-            usleep(UInt32(rng.nextInt(below: 300_000)))
-            guard process.isRunning else { Issue.record("the consumer exited by itself (\(process.terminationStatus))"); break }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            kills += 1
-            held = try SQLiteEventLog(path: log).count() - listings.count
-            print("rabbitmq: SIGKILL \(kills): \(held) events in the log, \(produced.withLock { $0.count }) confirmed by the producer")
-        }
-        while !finished.load(ordering: .relaxed) { usleep(50_000) }
-        // A last consumer drains the queue and stops once it has been idle for 2 s.
-        let last = try Self.consumer(arguments + ["--idle-exit", "2"])
-        last.waitUntilExit()
-        #expect(last.terminationStatus == 0)
-
-        let sent = produced.withLock { $0 }
-        var stored: [String] = []
-        try SQLiteEventLog(path: log).readAll(types: [.view]) { stored.append($0.id) }
-        let lost = Set(sent.map(\.id)).subtracting(stored).count, twice = stored.count - Set(stored).count
-        #expect(kills >= 10)
-        #expect(stored.count == sent.count && lost == 0 && twice == 0)
+        let queue = "events-" + UUID().uuidString
+        let outcome = try ConsumerKillHarness.run(name: "rabbitmq", connect: {
+            let channel = try AMQPConnection(url: url)
+            try channel.declareQueue(queue)
+            return { body in try channel.publish(body, to: queue) }
+        }, consume: ["--from", url, "--queue", queue, "--quiet"], messageGap: 8_000, idleExit: 2)
+        #expect(outcome.kills >= 10)
+        #expect(outcome.stored == outcome.sent && outcome.lost == 0 && outcome.twice == 0)
         #expect(try AMQPConnection(url: url).queueLength(queue) == 0)
-        // Counted once downstream too: each listing's views in the shared online store equal the producer's.
-        let features = RedisFeatureStore(redis: try RedisPool(url: redis.url))
-        let items = (0..<50).map { "l\($0)" }
-        let online = try features.values("item_views_1d", entities: items, at: now + 100)
-        let expected = items.map { item in FeatureValue.number(Double(sent.filter { $0.item?.value == item }.count)) }
-        let mismatchedListings = zip(online, expected).filter { $0 != $1 }.count
-        #expect(mismatchedListings == 0)
-        print("rabbitmq: \(kills) consumers killed with SIGKILL mid-stream; \(sent.count) events confirmed by the producer, "
-              + "\(stored.count) in the log: \(lost) lost, \(twice) twice; online view counts differing from the producer's: \(mismatchedListings) of 50 listings")
+        #expect(outcome.mismatchedListings == 0)
     }
 
     /// [12/19]: a poison event (an id with NUL once failed a whole PostgreSQL batch; the consumer exited,
@@ -163,7 +81,7 @@ import Testing
         let listings = (0..<50).map { Event(id: "c\($0)", type: .listingCreated, timestamp: now - 100, user: "s", item: ItemID("l\($0)"), price: 5) }
         Fixtures.write(listings.map(\.jsonLine).joined(separator: "\n"), to: "listings.jsonl", in: dir)
         #expect(rummage("ingest", "--from", dir + "/listings.jsonl", "--log", log, "--quiet").code == 0)
-        let consumer = try Self.consumer(["--from", broker.url, "--queue", queue, "--log", log, "--batch-size", "200", "--quiet"])
+        let consumer = try ConsumerKillHarness.consumer(["--from", broker.url, "--queue", queue, "--log", log, "--batch-size", "200", "--quiet"])
         defer { if consumer.isRunning { consumer.terminate(); consumer.waitUntilExit() } }
 
         // The producer publishes 15,000 views with confirms; a message whose publish fails (the broker is
