@@ -21,15 +21,16 @@ command -v wrk >/dev/null && command -v nginx >/dev/null && [ -x /usr/bin/time ]
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light time >/dev/null; }
 listings=${1:-1100000} users=${2:-1000000} events=${3:-10000000} seconds=${4:-20}
 workspace scale
+abs=$PWD/$work  # PostgreSQL and nginx need absolute paths
 chmod 755 "$work" && chown postgres:postgres "$work"
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pg_port=$(free_port) redis_port=$(free_port) nginx_port=$(free_port)
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null
-  nginx -p "$work/nginx" -c nginx.conf -s stop 2>/dev/null
+  nginx -p "$abs/nginx" -c nginx.conf -s stop 2>/dev/null
   redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1
-  as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1
+  as_postgres "$pg_bin/pg_ctl" -D "$abs/pg" -m fast stop >/dev/null 2>&1
   true
 }
 trap cleanup EXIT
@@ -59,7 +60,7 @@ cat > "$work/pipeline.json" <<EOF
  "train": {"kind": "two-tower", "settings": {"content": "true", "id_dropout": "0.5", "epochs": "4"}, "seed": 42, "threads": 2},
  "gate": {"absolute": {}, "relative": {}}, "alias": "champion"}
 EOF
-measure pipeline "$rummage" pipeline run --pipeline "$work/pipeline.json" > "$work/pipeline.out" 2> "$work/pipeline.log"
+measure pipeline bash -c '"$0" pipeline run --pipeline "$1" > "$2" 2> "$3"' "$rummage" "$work/pipeline.json" "$work/pipeline.out" "$work/pipeline.log"
 grep -E "train|epoch|index|recall@20" "$work/pipeline.log" | tail -n 6 | sed 's/^/   /'
 version_dir=$(ls -d "$registry/scale/versions/"* | sort -V | tail -1)
 for f in model.rmg user_embeddings.rmg item_embeddings.rmg index.rmg; do
@@ -96,7 +97,7 @@ replica() {
   local recall=""
   for _ in $(seq 1 120); do  # the load-time recall is measured in the background
     recall=$(curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/metrics" |
-      awk -F' ' '/^rummage_index_recall\{.*measured="load"/ {print $2}')
+      awk '/^rummage_index_recall\{.*measured="load"/ {printf "%.4f", $2}')
     [ -n "$recall" ] && break
     sleep 1
   done
@@ -112,18 +113,18 @@ echo "== 3. one replica, in-memory stores"
 replica memory --log "$log"
 mkdir -p "$work/nginx/logs"
 cat > "$work/nginx/nginx.conf" <<EOF
-worker_processes 1; daemon on; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log;
+worker_processes 1; daemon on; pid $abs/nginx/nginx.pid; error_log $abs/nginx/error.log;
 events { worker_connections 1024; }
 http { access_log off; server { listen 127.0.0.1:$nginx_port; location / { return 200; } } }
 EOF
-nginx -p "$work/nginx" -c nginx.conf
+nginx -p "$abs/nginx" -c nginx.conf
 echo "   nginx return 200 (same wrk load):  $(wrk_line "http://127.0.0.1:$nginx_port/")"
 
 echo "== 4. PostgreSQL log and Redis online store"
-as_postgres "$pg_bin/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 >/dev/null
-as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null
+as_postgres "$pg_bin/initdb" -D "$abs/pg" -A trust -U postgres -E UTF8 >/dev/null
+as_postgres "$pg_bin/pg_ctl" -D "$abs/pg" -l "$abs/pg.log" -w -o "-p $pg_port -k $abs -c listen_addresses=127.0.0.1" start >/dev/null
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres scale
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize yes >/dev/null
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$abs" --daemonize yes >/dev/null
 until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.2; done
 pg="postgresql://postgres@127.0.0.1:$pg_port/scale" redis="redis://127.0.0.1:$redis_port"
 measure "ingest (PostgreSQL log)" "$rummage" ingest --from "$data/events.jsonl" --log "$pg" --schema examples/schemas/secondhand-fashion.json --quiet
