@@ -87,11 +87,58 @@ public final class WriterLease: Sendable {
 }
 
 /// The embedded store: the whole lifecycle in memory, rebuilt from the log when the process starts.
+///
+/// Serving reads the state and seller of every listing of every answer (hundreds per request, from
+/// every worker thread), so the table is laid out for reads: each listing's slot is found through a
+/// `DenseIndex` (one probe, the misses of a request's look-ups overlapping) and readers share a
+/// reader-writer lock rather than queueing on a mutex.
 public final class InMemoryListingStates: ListingStateStore {
-    private let lifecycle: Mutex<ListingLifecycle>
+    /// Each listing's state and seller at its slot, and each seller's listings.
+    private struct Table {
+        var slots = DenseIndex<ItemID>()
+        var states: [ListingState?] = []
+        var sellers: [UserID?] = []
+        var listingsBySeller: [UserID: [ItemID]] = [:]
+
+        init(_ lifecycle: ListingLifecycle) {
+            slots = DenseIndex(minimumCapacity: lifecycle.states.count)
+            states.reserveCapacity(lifecycle.states.count)
+            sellers.reserveCapacity(lifecycle.states.count)
+            for item in Set(lifecycle.states.keys).union(lifecycle.sellers.keys) {
+                record(item, state: lifecycle.state(of: item), seller: lifecycle.sellers[item])
+            }
+        }
+
+        /// Sets `item`'s state; a seller is recorded only when none was known (as `ListingLifecycle.record`).
+        mutating func record(_ item: ItemID, state: ListingState?, seller: UserID?) {
+            let slot: Int
+            if let known = slots[item] {
+                slot = Int(known)
+            } else {
+                slot = states.count
+                slots.set(item, to: Int32(slot))
+                states.append(nil)
+                sellers.append(nil)
+            }
+            states[slot] = state
+            if let seller, sellers[slot] == nil {
+                sellers[slot] = seller
+                listingsBySeller[seller, default: []].append(item)
+            }
+        }
+
+        func entries(of items: [ItemID]) -> [(state: ListingState?, seller: UserID?)] {
+            slots.indices(of: items).map { slot in slot.map { (states[Int($0)], sellers[Int($0)]) } ?? (nil, nil) }
+        }
+    }
+
+    private let table: ReadWriteLock<Table>
     private let writing = Mutex<Void>(())
 
-    public init(_ lifecycle: ListingLifecycle = ListingLifecycle()) { self.lifecycle = Mutex(lifecycle) }
+    public init(_ lifecycle: ListingLifecycle = ListingLifecycle()) {
+        // Writers first: a sale must be recorded while every worker thread keeps reading.
+        table = ReadWriteLock(Table(lifecycle), prefersWriters: true)
+    }
 
     /// The lifecycle as the log's events leave it, in append order.
     public convenience init(replaying log: any EventLog) throws(StorageError) {
@@ -100,25 +147,36 @@ public final class InMemoryListingStates: ListingStateStore {
         self.init(lifecycle)
     }
 
-    public func lifecycle(of items: Set<ItemID>) -> ListingLifecycle { lifecycle.withLock { $0.restricted(to: items) } }
+    public func lifecycle(of items: Set<ItemID>) -> ListingLifecycle {
+        let items = Array(items)
+        let found = entries(of: items)
+        var states: [ItemID: ListingState] = [:], sellers: [ItemID: UserID] = [:]
+        for (item, entry) in zip(items, found) {
+            if let state = entry.state { states[item] = state }
+            if let seller = entry.seller { sellers[item] = seller }
+        }
+        return ListingLifecycle(states: states, sellers: sellers)
+    }
 
-    public func states(of items: [ItemID]) -> [ListingState?] { lifecycle.withLock { l in items.map { l.state(of: $0) } } }
+    public func states(of items: [ItemID]) -> [ListingState?] { entries(of: items).map(\.state) }
 
     /// The state of one listing.
-    public func state(of item: ItemID) -> ListingState? { lifecycle.withLock { $0.state(of: item) } }
+    public func state(of item: ItemID) -> ListingState? {
+        table.read { t in t.slots[item].flatMap { t.states[Int($0)] } }
+    }
 
-    /// The state and seller of each of `items`, under one lock (no copy of the lifecycle).
+    /// The state and seller of each of `items`, read at one instant.
     public func entries(of items: [ItemID]) -> [(state: ListingState?, seller: UserID?)] {
-        lifecycle.withLock { l in items.map { (l.state(of: $0), l.sellers[$0]) } }
+        table.read { $0.entries(of: items) }
     }
 
     public func listings(of seller: UserID) -> [ItemID] {
-        lifecycle.withLock { $0.listingsBySeller[seller] ?? [] }.sorted { $0.value < $1.value }
+        table.read { $0.listingsBySeller[seller] ?? [] }.sorted { $0.value < $1.value }
     }
 
     public func record(_ source: ListingLifecycle, items: Set<ItemID>) {
-        lifecycle.withLock { current in
-            for item in items { current.record(item, state: source.state(of: item), seller: source.sellers[item]) }
+        table.write { t in
+            for item in items { t.record(item, state: source.state(of: item), seller: source.sellers[item]) }
         }
     }
 

@@ -2,7 +2,6 @@ import Events
 import Foundation
 import RummageCore
 import Storage
-import Synchronization
 
 /// Feature values kept up to date as events arrive, for serving. Implementations: `InMemoryFeatureStore`
 /// (embedded default) and `RedisFeatureStore` (shared by replicas). Values are those `OfflineFeatures`
@@ -53,21 +52,23 @@ extension OnlineFeatureStore {
     }
 }
 
-/// The embedded online store: per-entity event records in memory behind a mutex, pruned to each
+/// The embedded online store: per-entity event records in memory behind a reader-writer lock (every
+/// worker thread reads hundreds of listings' features per ranked request; events write), pruned to each
 /// entity kind's longest feature horizon, with snapshot and restore.
 public final class InMemoryFeatureStore: OnlineFeatureStore {
     public let features: FeatureSet
-    private let state: Mutex<FeatureState>
+    private let state: ReadWriteLock<FeatureState>
     private let definitions: [String: FeatureDefinition]
 
     public init(features: FeatureSet = .marketplace) {
         self.features = features
-        state = Mutex(FeatureState(features: features))
+        // Writers first: an event must not wait behind a stream of requests.
+        state = ReadWriteLock(FeatureState(features: features), prefersWriters: true)
         definitions = Dictionary(uniqueKeysWithValues: features.definitions.map { ($0.name, $0) })
     }
 
     public func apply(_ events: [Event]) {
-        state.withLock { s in
+        state.write { s in
             for event in events {
                 let touched = s.add(event)
                 s.prune(user: touched.user, item: touched.item)
@@ -77,7 +78,7 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
 
     public func value(_ name: String, entity: String, at time: Int64) -> FeatureValue {
         guard let definition = definitions[name] else { preconditionFailure("unknown feature '\(name)'") }
-        return state.withLock { s in
+        return state.read { s in
             let index = definition.entity == .user ? s.userIndex(UserID(entity)) : s.itemIndex(ItemID(entity))
             return s.value(definition, entity: index ?? Int32.max, at: time)
         }
@@ -94,7 +95,7 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         }
         guard let kind = chosen.first?.entity else { return [] }
         precondition(chosen.allSatisfy { $0.entity == kind }, "features of one entity kind")
-        return state.withLock { s in
+        return state.read { s in
             let found: [Int32?] = kind == .user ? s.users.indices(of: entities.map { UserID($0) }) : s.items.indices(of: entities.map { ItemID($0) })
             let indices = found.map { $0 ?? Int32.max }
             s.prefetchRecords(kind, of: indices)
@@ -103,18 +104,18 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
     }
 
     /// The latest event timestamp applied, and the number of event records held (a pass over every entity).
-    public var status: (latest: Int64, records: Int) { state.withLock { ($0.latest, $0.recordCount) } }
+    public var status: (latest: Int64, records: Int) { state.read { ($0.latest, $0.recordCount) } }
 
     /// The latest event timestamp applied (`Int64.min` before any); constant time, for the request path.
-    public func latestEventTime() -> Int64 { state.withLock { $0.latest } }
+    public func latestEventTime() -> Int64 { state.read { $0.latest } }
 
-    public func entityIDs() -> (users: [UserID], items: [ItemID]) { state.withLock { ($0.users.ids, $0.items.ids) } }
+    public func entityIDs() -> (users: [UserID], items: [ItemID]) { state.read { ($0.users.ids, $0.items.ids) } }
 
     /// Writes the whole state to `path` (binary artifact, written atomically).
     public func snapshot(to path: String) throws(DataError) {
         var writer = ArtifactWriter(kind: Self.artifactKind)
         writer.append(features.version)
-        state.withLock { $0.write(to: &writer) }
+        state.read { $0.write(to: &writer) }
         try writer.write(to: path)
     }
 
@@ -127,7 +128,7 @@ public final class InMemoryFeatureStore: OnlineFeatureStore {
         }
         let restored = try FeatureState(reading: &reader, features: features)
         try reader.finish()
-        state.withLock { $0 = restored }
+        state.write { $0 = restored }
     }
 
     static let artifactKind = "feature-store"

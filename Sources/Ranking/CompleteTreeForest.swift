@@ -3,7 +3,8 @@ import Foundation
 
 /// An XGBoost model's trees laid out as complete binary trees of the forest's depth (a leaf above that
 /// depth is copied to every slot below it), scored by `rummage_trees_predict`: a fixed number of steps
-/// per row and tree, no branch on the data and no test for missing values, eight rows at a time. It adds the leaves in XGBoost's order
+/// per row and tree, no branch on the data and no test for missing values, sixteen rows at a time in AVX-512
+/// registers or eight in scalar code. It adds the leaves in XGBoost's order
 /// and single precision, so its scores equal XGBoost's (`GradientBoostedTreesTests` checks them against
 /// `predictThroughMatrix`).
 ///
