@@ -16,7 +16,7 @@ import Synchronization
 /// an index: listings it learned are no longer servable wait in `learned` until `EventIntake` (the write
 /// path) drops them from the served indexes.
 ///
-/// Locks: `purchases`, `facts` and `learned` are leaves (never held while taking another lock), as is
+/// Locks: `purchases`, `facts` (readers share it) and `learned` are leaves (never held while taking another lock), as is
 /// the local states' own lock.
 final class ListingEligibility: Sendable {
     /// Why a listing may not be served to a user (or that it may).
@@ -50,8 +50,9 @@ final class ListingEligibility: Sendable {
     private let metrics: ServingMetrics
     /// Per user, listings bought (never recommended again).
     private let purchases = Mutex<[String: Set<String>]>([:])
-    /// Listing content the query filters, re-ranking and rankers read (from `listing_created`, prices kept current).
-    private let facts = Mutex(ListingFactTable())
+    /// Listing content the query filters, re-ranking and rankers read (from `listing_created`, prices kept
+    /// current): read by every request, written by events.
+    private let facts = ReadWriteLock(ListingFactTable(), prefersWriters: true)
     /// Listings a check found no longer servable that the indexes may still hold.
     private let learned = Mutex<Set<ItemID>>([])
 
@@ -78,7 +79,7 @@ final class ListingEligibility: Sendable {
     /// Whether `item` passes the query filters; listings whose facts are unknown do not pass a filter that
     /// asks about them.
     func passes(_ item: String, _ filters: RecommendationFilters) -> Bool {
-        filters.isEmpty || facts.withLock { Self.passes(item, filters, in: $0) }
+        filters.isEmpty || facts.read { Self.passes(item, filters, in: $0) }
     }
 
     /// Whether `item`'s facts in `table` pass the filters; unknown facts do not pass a filter that asks about them.
@@ -101,12 +102,12 @@ final class ListingEligibility: Sendable {
     /// Runs `body` on the listing facts remembered from the events (under their lock), for a learned
     /// ranker's rows (`RankingFeatures.onlineRows`).
     func readFacts(_ body: (ListingFactTable) -> Void) {
-        facts.withLock { body($0) }
+        facts.read { body($0) }
     }
 
     /// Each listing as re-ranking reads it: its remembered attributes, seller and creation time.
     func reRankingCandidates(_ items: [String]) -> [ReRanking.Candidate] {
-        facts.withLock { table in
+        facts.read { table in
             items.map { item in
                 let facts = table[item]
                 return ReRanking.Candidate(item: item, attributes: table.attributes(of: item), seller: facts?.seller, createdAt: facts?.createdAt)
@@ -116,7 +117,7 @@ final class ListingEligibility: Sendable {
 
     /// Each listing's creation time (`Int64.min` when unknown).
     func creationTimes(of items: [String]) -> [Int64] {
-        facts.withLock { table in items.map { table[$0]?.createdAt ?? Int64.min } }
+        facts.read { table in items.map { table[$0]?.createdAt ?? Int64.min } }
     }
 
     /// Remembers what the rule and the filters need from an event: purchases, listing facts, prices.
@@ -126,7 +127,7 @@ final class ListingEligibility: Sendable {
         case .purchase:
             if let user = event.user?.value { purchases.withLock { _ = $0[user, default: []].insert(item) } }
         case .listingCreated, .priceChanged:
-            facts.withLock { $0.remember(event) }
+            facts.write { $0.remember(event) }
         default:
             break
         }
